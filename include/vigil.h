@@ -1,0 +1,202 @@
+/* libvigil: see every change to a tree of files, correctly and cheaply.
+ *
+ * One vigil handle owns one kernel notification source (today an inotify
+ * instance) and a tree of the directories it watches. Events come out of
+ * vigil_next() one at a time, with full paths, and with the tree already
+ * brought up to date: a directory created inside a recursive watch is watched
+ * before its event is returned, a renamed directory is renamed in place, one
+ * moved or deleted away is forgotten.
+ *
+ * Conventions:
+ *  - Calls that can fail return a negative errno (-ENOENT, -ENOSPC, ...);
+ *    0 or a positive value means success. errno itself is not meaningful.
+ *  - Out-parameters come last, are named ret_*, and are written only on
+ *    success.
+ *  - The library never prints and never exits.
+ *  - A handle is not thread-safe; use one per thread or lock around it.
+ *  - Every descriptor the library opens is close-on-exec.
+ *
+ * Masks are the IN_* bits of <sys/inotify.h>.
+ */
+#ifndef VIGIL_H
+#define VIGIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/inotify.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define VIGIL_API __attribute__((visibility("default")))
+#else
+#define VIGIL_API
+#endif
+
+#define VIGIL_VERSION "0.1.0"
+
+typedef struct vigil vigil;
+
+/* Flags for vigil_new(). */
+enum {
+	/* Deliver a rename inside the watched trees as one event: mask has both
+	 * IN_MOVED_FROM and IN_MOVED_TO, path is the new path and from_path the
+	 * old one. Without it both halves are delivered as the kernel sends them
+	 * (the tree follows the rename either way). A half whose partner never
+	 * comes (moved in from, or out to, an unwatched place) is delivered alone.
+	 */
+	VIGIL_PAIR_MOVES = 1u << 0,
+};
+
+/* Flags for vigil_add(). */
+enum {
+	/* Watch every directory below PATH too, and every directory that
+	 * appears there later (created, or moved in). Symbolic links met during
+	 * the recursion are never followed. */
+	VIGIL_RECURSIVE = 1u << 0,
+	/* Do not follow PATH itself if it is a symbolic link (IN_DONT_FOLLOW). */
+	VIGIL_NOFOLLOW = 1u << 1,
+	/* Fail with -ENOTDIR unless PATH is a directory (IN_ONLYDIR). */
+	VIGIL_ONLYDIR = 1u << 2,
+	/* Remove each watch after its first event (IN_ONESHOT). */
+	VIGIL_ONESHOT = 1u << 3,
+};
+
+/* vigil_event.flags */
+enum {
+	/* Found by listing a directory, not reported by the kernel: the entry
+	 * appeared in a directory before its watch was in place (a directory
+	 * created or moved in, or a re-crawl after an overflow). mask is
+	 * IN_CREATE (with IN_ISDIR for directories) when the watch asked for
+	 * IN_CREATE; otherwise IN_CLOSE_WRITE, or IN_MOVED_TO, whichever the
+	 * watch asked for, so that a consumer of complete files hears of it. */
+	VIGIL_EVENT_SYNTHETIC = 1u << 0,
+	/* A paired rename (VIGIL_PAIR_MOVES): from_path, from_dir, from_name
+	 * hold the old location. */
+	VIGIL_EVENT_PAIRED = 1u << 1,
+	/* The kernel queue overflowed (mask IN_Q_OVERFLOW, empty path): events
+	 * were lost. The library re-crawls every watched tree right after it:
+	 * directories that appeared in the gap are watched and their contents
+	 * reported as synthetic events, directories that vanished are dropped.
+	 * Changes to files in directories that already existed cannot be
+	 * recovered; consumers that need them keep their own snapshot. */
+	VIGIL_EVENT_OVERFLOW = 1u << 2,
+	/* Something could not be watched (error is a negative errno, path says
+	 * what): a directory that appeared could not be watched or listed. The
+	 * rest goes on. */
+	VIGIL_EVENT_ERROR = 1u << 3,
+};
+
+/* One event. Every pointer stays valid until the next call on the handle. */
+struct vigil_event {
+	const char *path;      /* dir + name; for an event on a watched
+				  directory itself, that directory without its
+				  trailing slash */
+	const char *dir;       /* the watched directory with a trailing '/', or
+				  a watched file's path (inotifywait's %w) */
+	const char *name;      /* the entry in dir, "" for the watch itself (%f) */
+	const char *from_path; /* with VIGIL_EVENT_PAIRED: the old path, else NULL */
+	const char *from_dir;  /* with VIGIL_EVENT_PAIRED, else NULL */
+	const char *from_name; /* with VIGIL_EVENT_PAIRED, else NULL */
+	size_t path_len, dir_len, name_len, from_path_len;
+	uint32_t mask;         /* IN_* bits, IN_ISDIR for directories */
+	uint32_t cookie;       /* the kernel's rename cookie, or 0 */
+	uint32_t flags;        /* VIGIL_EVENT_* */
+	int error;             /* with VIGIL_EVENT_ERROR: a negative errno */
+	struct timespec time;  /* CLOCK_REALTIME when the event was read */
+};
+
+/* Filter kinds for vigil_filter_add(). */
+enum vigil_filter_kind {
+	/* POSIX extended regex matched against the full path (dir + name):
+	 * events on matching paths are not delivered, and matching directories
+	 * are not watched at all (no watch is spent on them). All exclude
+	 * filters apply. */
+	VIGIL_FILTER_EXCLUDE,
+	/* POSIX extended regex: only events on matching paths are delivered
+	 * (events on directories are always delivered, and directories are
+	 * watched whether they match or not, since what they hold may match).
+	 * With several, a path matching any is delivered. */
+	VIGIL_FILTER_INCLUDE,
+	/* A path: that file or directory and everything below it is neither
+	 * watched nor reported. Compared after removing trailing slashes. */
+	VIGIL_FILTER_EXCLUDE_PATH,
+};
+
+/* Flags for vigil_filter_add(). */
+enum {
+	VIGIL_FILTER_ICASE = 1u << 0, /* case-insensitive regex */
+};
+
+/* Create a handle. flags: VIGIL_PAIR_MOVES or 0.
+ * Fails with -EMFILE when the per-user inotify instance limit
+ * (fs.inotify.max_user_instances) is reached, -ENOMEM, -EINVAL. */
+VIGIL_API int vigil_new(unsigned flags, vigil **ret);
+
+/* Free a handle, its watches and its descriptor. Accepts NULL; returns NULL. */
+VIGIL_API vigil *vigil_free(vigil *v);
+
+/* Add a filter. Filters apply to watches added after them, and to every
+ * directory that appears later. Returns 0, -EINVAL for a bad regex or kind,
+ * -ENOMEM. */
+VIGIL_API int vigil_filter_add(vigil *v, enum vigil_filter_kind kind,
+			       const char *pattern, unsigned flags);
+
+/* Watch PATH for the events in MASK (IN_* event bits; IN_ALL_EVENTS for all).
+ * With VIGIL_RECURSIVE, every directory below it too: each directory is
+ * opened without following links, watched, then listed, so nothing created
+ * meanwhile is missed. Directories that vanish or deny access during the
+ * walk are skipped. Returns the number of watches added (>= 1), or
+ * -ENOENT, -EACCES, -ENOTDIR (VIGIL_ONLYDIR), -ENOSPC (the per-user watch
+ * limit fs.inotify.max_user_watches is reached; what was watched before it
+ * stays watched), -ENOMEM. */
+VIGIL_API int vigil_add(vigil *v, const char *path, uint32_t mask,
+			unsigned flags);
+
+/* Stop watching PATH (as given to vigil_add) and everything below it.
+ * Returns 0 or -ENOENT when PATH is not watched. */
+VIGIL_API int vigil_remove(vigil *v, const char *path);
+
+/* The descriptor to poll for readability, for use in another event loop.
+ * Readable means vigil_next() has work to do; vigil_next() may still return
+ * 0 (everything read was filtered away). When vigil_next() returned 0 with a
+ * timeout of 0, also honour vigil_next_deadline_ms(). */
+VIGIL_API int vigil_fd(const vigil *v);
+
+/* Milliseconds until vigil_next() has something to do without the fd
+ * becoming readable (a rename half waiting for its partner), or -1. */
+VIGIL_API int vigil_next_deadline_ms(const vigil *v);
+
+/* Wait up to TIMEOUT_MS milliseconds (-1 forever, 0 not at all) for the next
+ * event. Returns 1 and sets *ret_event, 0 on timeout, -EINTR when a signal
+ * interrupted the wait, or another negative errno on failure. The event is
+ * valid until the next call on the handle. */
+VIGIL_API int vigil_next(vigil *v, int timeout_ms,
+			 const struct vigil_event **ret_event);
+
+/* How many watches (directories and files) the handle holds. */
+VIGIL_API size_t vigil_watch_count(const vigil *v);
+
+/* Event names, as inotifywait spells them: "access", "close_write", "move",
+ * ... (case-insensitive). vigil_mask_parse() takes a comma-separated list
+ * and ORs the masks; -EINVAL for an unknown or empty name, with
+ * *ret_bad_offset (if not NULL) set to where that name starts. */
+VIGIL_API uint32_t vigil_mask_from_name(const char *name, size_t len);
+VIGIL_API int vigil_mask_parse(const char *list, uint32_t *ret_mask,
+			       size_t *ret_bad_offset);
+
+/* Write the names of MASK's bits as inotifywait prints them ("CLOSE_WRITE",
+ * SEP, "CLOSE", SEP, "ISDIR"), NUL-terminated, into BUF of SIZE bytes.
+ * A paired move (both IN_MOVED_FROM and IN_MOVED_TO) is written as "MOVE".
+ * Returns the length the full text needs, like snprintf. */
+VIGIL_API size_t vigil_mask_format(uint32_t mask, char sep, char *buf,
+				   size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,470 @@
+/* Listing directories, race-free (DESIGN.md, promise 1).
+ *
+ * Each directory is opened without following links, watched through that
+ * very descriptor, and only then listed: whatever was created before the
+ * watch is in the listing, whatever came after is in the kernel queue, and
+ * seen.c keeps the overlap from being reported twice.
+ *
+ * The walk is depth-first with an explicit stack, so depth costs no C stack.
+ * A frame keeps its directory open while its subdirectories are visited;
+ * past FD_BUDGET open frames the shallowest one is closed and reopened
+ * through ".." on the way back up (checked by device and inode), so a tree
+ * deeper than PATH_MAX or the fd limit is still walked whole.
+ */
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+#ifdef __has_include
+#if __has_include(<linux/openat2.h>)
+#include <linux/openat2.h>
+#define HAVE_OPENAT2_H 1
+#endif
+#endif
+
+#define FD_BUDGET 48
+#define DENTS_SIZE (32 * 1024)
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+struct frame {
+	uint32_t node;
+	int fd;
+	bool synth;        /* report what the listing finds */
+	dev_t dev;         /* valid while fd is closed */
+	ino_t ino;
+	size_t names_start; /* subdirectory names to visit, NUL-separated */
+	size_t names_pos;
+	size_t names_end;
+};
+
+struct crawl {
+	struct vigil *v;
+	uint32_t root;
+	enum crawl_mode mode;
+	struct frame *frames;
+	size_t depth, cap;
+	size_t open_fds;
+	size_t lowest_open;  /* no frame below this index holds an fd */
+	struct buf names;
+	char *dents;
+	int added;
+};
+
+void engine_unwatch(void *ctx, int wd)
+{
+	struct vigil *v = ctx;
+	v->src.ops->remove(&v->src, wd);
+}
+
+uint32_t engine_kernel_mask(const struct vigil *v, const struct root *r)
+{
+	uint32_t m = r->mask & IN_ALL_EVENTS;
+	if (r->flags & VIGIL_RECURSIVE)
+		m |= TRACK_MASK;
+	if ((v->flags & VIGIL_PAIR_MOVES) && (m & IN_MOVE))
+		m |= IN_MOVE;
+	return m | IN_MASK_ADD;
+}
+
+/* What a listed entry is reported as, given the events asked for (see
+ * VIGIL_EVENT_SYNTHETIC in vigil.h). 0: not reported. */
+static uint32_t synthetic_mask(uint32_t asked, bool is_dir)
+{
+	if (asked & IN_CREATE)
+		return IN_CREATE | (is_dir ? IN_ISDIR : 0);
+	if (is_dir)
+		return 0;
+	if (asked & IN_CLOSE_WRITE)
+		return IN_CLOSE_WRITE;
+	if (asked & IN_MOVED_TO)
+		return IN_MOVED_TO;
+	return 0;
+}
+
+static int full_path(struct vigil *v, uint32_t parent, const char *name,
+		     size_t len, struct buf *out)
+{
+	buf_clear(out);
+	int r = tree_path(&v->tree, parent, out);
+	if (r < 0)
+		return r;
+	if (!(out->len && out->data[out->len - 1] == '/') && (r = buf_putc(out, '/')) < 0)
+		return r;
+	return buf_append(out, name, len);
+}
+
+static int open_beneath(int dirfd, const char *rel)
+{
+#ifdef HAVE_OPENAT2_H
+	struct open_how how = {
+		.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	if (fd >= 0)
+		return (int)fd;
+	if (errno != ENOSYS && errno != ENAMETOOLONG)
+		return -errno;
+#endif
+	/* one component at a time: no length limit, no link followed */
+	int cur = dup(dirfd);
+	if (cur < 0)
+		return -errno;
+	const char *p = rel;
+	while (*p) {
+		const char *slash = strchrnul(p, '/');
+		size_t n = (size_t)(slash - p);
+		if (n) {
+			char comp[NAME_MAX + 1];
+			if (n > NAME_MAX) {
+				close(cur);
+				return -ENAMETOOLONG;
+			}
+			memcpy(comp, p, n);
+			comp[n] = '\0';
+			int next = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int err = errno;
+			close(cur);
+			if (next < 0)
+				return -err;
+			cur = next;
+		}
+		p = *slash ? slash + 1 : slash;
+	}
+	return cur;
+}
+
+int crawl_open_below(struct vigil *v, uint32_t parent, const char *name,
+		     size_t len)
+{
+	uint32_t rn = tree_root_of(&v->tree, parent);
+	const struct node *rnode = tree_node(&v->tree, rn);
+	if (rnode->root == NODE_NONE)
+		return -ENOENT; /* a detached subtree */
+	const struct root *r = &v->roots[rnode->root];
+	int r_ = full_path(v, parent, name, len, &v->scratch);
+	if (r_ < 0)
+		return r_;
+	const char *rel = v->scratch.data + rnode->name_len;
+	while (*rel == '/')
+		rel++;
+	int rootfd = open(r->path, O_PATH | O_DIRECTORY | O_CLOEXEC |
+				   ((r->flags & VIGIL_NOFOLLOW) ? O_NOFOLLOW : 0));
+	if (rootfd < 0)
+		return -errno;
+	int fd = open_beneath(rootfd, rel);
+	close(rootfd);
+	return fd;
+}
+
+/* Watch the directory at FD as NAME under PARENT. Returns its node, or
+ * NODE_NONE to skip it (*ret_err says whether that is fatal). */
+static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
+		       size_t len, int fd, bool *ret_fresh, int *ret_err)
+{
+	struct vigil *v = c->v;
+	struct root *r = &v->roots[c->root];
+	int wd;
+	*ret_err = 0;
+	*ret_fresh = false;
+	int e = v->src.ops->add_fd(&v->src, fd, engine_kernel_mask(v, r), &wd);
+	if (e < 0) {
+		if (e == -ENOSPC || e == -ENOMEM)
+			*ret_err = e;
+		else if (c->mode != CRAWL_INITIAL && full_path(v, parent, name, len, &v->scratch) == 0)
+			engine_emit_error(v, v->scratch.data, v->scratch.len, e);
+		return NODE_NONE;
+	}
+	struct tree *t = &v->tree;
+	uint32_t existing = tree_find_wd(t, wd);
+	uint32_t child = tree_find_child(t, parent, name, len);
+	if (existing != NODE_NONE) {
+		if (existing == child) {
+			tree_node(t, existing)->mark = v->generation;
+			return existing;
+		}
+		/* The same directory under another name. After an overflow that
+		 * is a rename we never heard of: move the node here. Otherwise it
+		 * is a rename not read yet, or a bind mount showing a directory
+		 * twice: watch it once, where it already is. */
+		if (c->mode != CRAWL_RESCAN || tree_is_ancestor(t, existing, parent))
+			return NODE_NONE;
+		if (child != NODE_NONE)
+			tree_remove(t, child, engine_unwatch, v);
+		if (tree_rename(t, existing, parent, name, len) < 0)
+			return NODE_NONE;
+		v->tree_gen++;
+		tree_node(t, existing)->mark = v->generation;
+		return existing;
+	}
+	if (child != NODE_NONE) {
+		/* a new directory under an old name: the old one is gone */
+		tree_remove(t, child, engine_unwatch, v);
+		v->tree_gen++;
+	}
+	uint32_t n = tree_add_child(t, parent, name, len, wd);
+	if (n == NODE_NONE) {
+		v->src.ops->remove(&v->src, wd);
+		*ret_err = -ENOMEM;
+		return NODE_NONE;
+	}
+	tree_node(t, n)->mark = v->generation;
+	*ret_fresh = true;
+	c->added++;
+	return n;
+}
+
+static int entry_type(int dirfd, const char *name, unsigned char d_type)
+{
+	if (d_type != DT_UNKNOWN)
+		return d_type;
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return DT_UNKNOWN;
+	return S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
+}
+
+/* List the directory of frame F: report entries if F->synth, and queue its
+ * subdirectories for the walk. */
+static int list_frame(struct crawl *c, struct frame *f)
+{
+	struct vigil *v = c->v;
+	const struct root *r = &v->roots[c->root];
+	bool recursive = r->flags & VIGIL_RECURSIVE;
+	const char *dir = NULL;
+	size_t dir_len = 0;
+	int wd = tree_node(&v->tree, f->node)->wd;
+	bool need_path = f->synth || filter_active(&v->filter);
+	int err = 0;
+	if (need_path && (err = engine_node_dir(v, f->node, &dir, &dir_len)) < 0)
+		return err;
+
+	f->names_start = f->names_pos = c->names.len;
+	for (;;) {
+		long n = syscall(SYS_getdents64, f->fd, c->dents, DENTS_SIZE);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* a directory deleted under us reads as empty or ENOENT */
+			if (errno != ENOENT && c->mode != CRAWL_INITIAL &&
+			    engine_node_dir(v, f->node, &dir, &dir_len) == 0)
+				engine_emit_error(v, dir, dir_len, -errno);
+			dir = NULL;
+			break;
+		}
+		if (n == 0)
+			break;
+		for (long off = 0; off < n;) {
+			struct linux_dirent64 *d = (void *)(c->dents + off);
+			off += d->d_reclen;
+			const char *nm = d->d_name;
+			if (nm[0] == '.' && (!nm[1] || (nm[1] == '.' && !nm[2])))
+				continue;
+			size_t nl = strlen(nm);
+			int type = (recursive || f->synth) ? entry_type(f->fd, nm, d->d_type) : DT_REG;
+			bool is_dir = type == DT_DIR;
+			if (filter_active(&v->filter)) {
+				buf_clear(&v->scratch);
+				if ((err = buf_append(&v->scratch, dir, dir_len)) < 0 ||
+				    (err = buf_append(&v->scratch, nm, nl)) < 0)
+					goto out;
+				if (filter_excludes(&v->filter, v->scratch.data, v->scratch.len))
+					continue;
+			}
+			if (f->synth) {
+				uint32_t m = synthetic_mask(r->mask, is_dir);
+				if (m && (err = engine_emit(v, dir, dir_len, nm, nl, m, 0,
+							    VIGIL_EVENT_SYNTHETIC, 0, NULL)) < 0)
+					goto out;
+				uint32_t absorb = IN_CREATE | (m & ~(uint32_t)IN_MOVED_TO) |
+						  (is_dir ? IN_ISDIR : 0);
+				if ((err = seen_add(&v->seen, wd, nm, nl, absorb)) < 0)
+					goto out;
+			}
+			if (is_dir && recursive &&
+			    (err = buf_append(&c->names, nm, nl + 1)) < 0)
+				goto out;
+		}
+	}
+out:
+	f->names_end = c->names.len;
+	if (f->synth) {
+		/* every kernel event queued so far precedes this mark */
+		size_t pending = 0;
+		v->src.ops->pending(&v->src, &pending);
+		seen_seal(&v->seen, v->stream_read + pending);
+	}
+	return err;
+}
+
+static int push_frame(struct crawl *c, uint32_t node, int fd, bool synth)
+{
+	if (c->depth == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		struct frame *f = realloc(c->frames, cap * sizeof(*f));
+		if (!f) {
+			close(fd);
+			return -ENOMEM;
+		}
+		c->frames = f;
+		c->cap = cap;
+	}
+	struct frame *f = &c->frames[c->depth++];
+	*f = (struct frame){.node = node, .fd = fd, .synth = synth};
+	c->open_fds++;
+	if (c->open_fds > FD_BUDGET) {
+		/* frames below lowest_open hold no fd */
+		while (c->frames[c->lowest_open].fd < 0)
+			c->lowest_open++;
+		struct frame *low = &c->frames[c->lowest_open];
+		struct stat st;
+		if (fstat(low->fd, &st) == 0) {
+			low->dev = st.st_dev;
+			low->ino = st.st_ino;
+		}
+		close(low->fd);
+		low->fd = -1;
+		c->open_fds--;
+	}
+	return list_frame(c, f);
+}
+
+/* Leave the top frame; reopen its parent if the budget closed it. */
+static void pop_frame(struct crawl *c)
+{
+	struct frame *f = &c->frames[--c->depth];
+	c->names.len = f->names_start;
+	if (c->depth) {
+		size_t k = c->depth - 1;
+		struct frame *p = &c->frames[k];
+		if (p->fd < 0 && p->names_pos < p->names_end) {
+			int fd = f->fd < 0 ? -1 :
+				 openat(f->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			struct stat st;
+			if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_dev != p->dev ||
+					st.st_ino != p->ino)) {
+				/* moved meanwhile: its rename events tell the rest */
+				close(fd);
+				fd = -1;
+			}
+			if (fd < 0) {
+				p->names_pos = p->names_end;
+			} else {
+				p->fd = fd;
+				c->open_fds++;
+				if (k < c->lowest_open)
+					c->lowest_open = k;
+			}
+		}
+	}
+	if (f->fd >= 0) {
+		close(f->fd);
+		c->open_fds--;
+	}
+	if (c->lowest_open > c->depth)
+		c->lowest_open = c->depth;
+}
+
+static int walk(struct crawl *c)
+{
+	int err = 0;
+	while (c->depth) {
+		struct frame *f = &c->frames[c->depth - 1];
+		if (f->names_pos >= f->names_end || f->fd < 0) {
+			pop_frame(c);
+			continue;
+		}
+		char *nm = c->names.data + f->names_pos;
+		size_t nl = strlen(nm);
+		f->names_pos += nl + 1;
+		int fd = openat(f->fd, nm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			/* vanished, or replaced by a non-directory: nothing to watch */
+			if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP &&
+			    c->mode != CRAWL_INITIAL &&
+			    full_path(c->v, f->node, nm, nl, &c->v->scratch) == 0)
+				engine_emit_error(c->v, c->v->scratch.data, c->v->scratch.len, -errno);
+			continue;
+		}
+		bool fresh;
+		/* nm lives in c->names, which attach() does not touch */
+		uint32_t node = attach(c, f->node, nm, nl, fd, &fresh, &err);
+		if (node == NODE_NONE) {
+			close(fd);
+			if (err)
+				break;
+			continue;
+		}
+		bool synth = c->mode == CRAWL_NEW || (c->mode == CRAWL_RESCAN && fresh);
+		if (c->mode == CRAWL_NEW && !fresh) {
+			close(fd); /* already watched and listed */
+			continue;
+		}
+		if ((err = push_frame(c, node, fd, synth)) < 0)
+			break;
+	}
+	while (c->depth)
+		pop_frame(c);
+	return err;
+}
+
+static int crawl_run(struct vigil *v, uint32_t root, enum crawl_mode mode,
+		     uint32_t node, int fd, bool synth)
+{
+	struct crawl c = {.v = v, .root = root, .mode = mode};
+	c.dents = malloc(DENTS_SIZE);
+	if (!c.dents) {
+		close(fd);
+		return -ENOMEM;
+	}
+	int err = push_frame(&c, node, fd, synth);
+	if (err >= 0)
+		err = walk(&c);
+	else
+		while (c.depth)
+			pop_frame(&c);
+	free(c.dents);
+	free(c.frames);
+	buf_free(&c.names);
+	return err < 0 ? err : c.added;
+}
+
+int crawl_dir(struct vigil *v, uint32_t root, uint32_t parent,
+	      const char *name, size_t len, int fd, enum crawl_mode mode)
+{
+	if (parent == NODE_NONE) {
+		/* the root's own node, already watched */
+		uint32_t node = v->roots[root].node;
+		return crawl_run(v, root, mode, node, fd, false);
+	}
+	struct crawl c = {.v = v, .root = root, .mode = mode};
+	bool fresh;
+	int err;
+	uint32_t node = attach(&c, parent, name, len, fd, &fresh, &err);
+	if (node == NODE_NONE) {
+		close(fd);
+		return err;
+	}
+	if (mode == CRAWL_NEW && !fresh) {
+		close(fd);
+		return 0;
+	}
+	bool synth = mode == CRAWL_NEW || (mode == CRAWL_RESCAN && fresh);
+	int r = crawl_run(v, root, mode, node, fd, synth);
+	return r < 0 ? r : r + c.added;
+}

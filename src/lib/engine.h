@@ -1,0 +1,117 @@
+/* The engine's state, shared by vigil.c (the event loop, moves, overflow),
+ * crawl.c (listing directories) and emit.c (building delivered events).
+ * Nothing outside src/lib sees it. */
+#ifndef VIGIL_ENGINE_H
+#define VIGIL_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "filter.h"
+#include "moves.h"
+#include "seen.h"
+#include "source.h"
+#include "tree.h"
+#include "vigil.h"
+
+/* Bits every directory of a recursive watch needs, whatever was asked: the
+ * tree must hear of directories appearing, leaving and being renamed. */
+#define TRACK_MASK (IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO)
+
+/* How long a rename half waits for its partner once the queue is dry. */
+#define MOVE_WAIT_NS (5 * 1000 * 1000ull)
+
+#define READ_BUF_SIZE (256 * 1024)
+
+struct root {
+	uint32_t node;  /* NODE_NONE once the watch is gone */
+	uint32_t mask;  /* events asked for */
+	unsigned flags; /* VIGIL_RECURSIVE, ... */
+	bool is_dir;
+	char *path;     /* as given */
+};
+
+/* A delivered event waiting in the queue; strings live in equeue.text. */
+struct qevent {
+	uint32_t mask, cookie, flags;
+	int error;
+	struct timespec time;
+	size_t dir, name, path, from_dir, from_name, from_path; /* offsets */
+	size_t dir_len, name_len, path_len, from_path_len;
+	bool has_from;
+};
+
+struct equeue {
+	struct qevent *v;
+	size_t head, len, cap;
+	struct buf text;
+};
+
+struct vigil {
+	struct source src;
+	struct tree tree;
+	struct filter filter;
+	struct moves moves;
+	struct seen seen;
+	struct equeue q;
+	struct root *roots;
+	size_t n_roots;
+	unsigned flags;
+
+	char *rbuf;             /* raw records as read */
+	size_t rbuf_len, rbuf_off;
+	uint64_t stream_read;   /* bytes read from the source, ever */
+	struct timespec read_time;
+
+	uint32_t generation;    /* re-crawl mark */
+	uint64_t tree_gen;      /* bumped when a path may have changed */
+	uint32_t dir_cache_node;
+	uint64_t dir_cache_gen;
+	struct buf dir_cache;   /* the last node's dir string */
+	struct buf scratch;
+	/* Records on directories below a rename half still waiting for its
+	 * partner: their path depends on how it ends (inotify_event layout). */
+	struct buf deferred;
+
+	struct vigil_event ev;
+};
+
+/* emit.c */
+uint32_t engine_root_index(const struct vigil *v, uint32_t node);
+/* NODE's %w: its path with a trailing '/', or a watched file's path. The
+ * returned string is valid until the tree or the cache changes. */
+int engine_node_dir(struct vigil *v, uint32_t node, const char **ret_dir,
+		    size_t *ret_len);
+/* Queue an event for delivery if the filters let it through. HALF, when not
+ * NULL, gives the old location of a paired move. */
+int engine_emit(struct vigil *v, const char *dir, size_t dir_len,
+		const char *name, size_t name_len, uint32_t mask,
+		uint32_t cookie, uint32_t flags, int error,
+		const struct move_half *half);
+int engine_emit_error(struct vigil *v, const char *path, size_t len, int error);
+void equeue_fini(struct equeue *q);
+
+/* crawl.c */
+enum crawl_mode {
+	CRAWL_INITIAL, /* vigil_add: what is there is not news */
+	CRAWL_NEW,     /* a directory appeared: everything in it is news */
+	CRAWL_RESCAN,  /* after an overflow: only directories not watched yet are news */
+};
+/* Watch the directory open at FD (named NAME under PARENT, or a root when
+ * PARENT is NODE_NONE and ROOT_NODE is its node already) and, with a
+ * recursive root, everything below it. Takes ownership of FD. Returns the
+ * number of watches added, or -ENOSPC / -ENOMEM (fatal for this crawl);
+ * other failures are skipped (and reported as error events unless INITIAL). */
+int crawl_dir(struct vigil *v, uint32_t root, uint32_t parent,
+	      const char *name, size_t len, int fd, enum crawl_mode mode);
+/* Open NAME under the watched directory PARENT without following any
+ * symbolic link below the root. Returns an fd or a negative errno. */
+int crawl_open_below(struct vigil *v, uint32_t parent, const char *name,
+		     size_t len);
+/* The kernel mask a directory of root R is watched with. */
+uint32_t engine_kernel_mask(const struct vigil *v, const struct root *r);
+/* Remove the watch (a tree_remove callback; CTX is the vigil). */
+void engine_unwatch(void *ctx, int wd);
+
+#endif

@@ -1,0 +1,83 @@
+#include "moves.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void move_half_free(struct move_half *h)
+{
+	free(h->dir);
+	free(h->name);
+	free(h->path);
+	h->dir = h->name = h->path = NULL;
+}
+
+int moves_add(struct moves *m, struct move_half *h)
+{
+	if (m->len == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 8;
+		struct move_half *v = realloc(m->v, cap * sizeof(*v));
+		if (!v) {
+			move_half_free(h);
+			return -ENOMEM;
+		}
+		m->v = v;
+		m->cap = cap;
+	}
+	m->v[m->len++] = *h;
+	return 0;
+}
+
+/* Keeps the order of arrival, so the oldest half is always first. */
+static void take_at(struct moves *m, size_t i, struct move_half *ret)
+{
+	*ret = m->v[i];
+	memmove(&m->v[i], &m->v[i + 1], (m->len - i - 1) * sizeof(m->v[0]));
+	m->len--;
+}
+
+bool moves_take(struct moves *m, uint32_t cookie, struct move_half *ret)
+{
+	for (size_t i = 0; i < m->len; i++) {
+		if (m->v[i].cookie == cookie) {
+			take_at(m, i, ret);
+			return true;
+		}
+	}
+	return false;
+}
+
+void moves_arm(struct moves *m, uint64_t deadline)
+{
+	for (size_t i = 0; i < m->len; i++)
+		if (!m->v[i].deadline)
+			m->v[i].deadline = deadline;
+}
+
+bool moves_take_expired(struct moves *m, uint64_t now, struct move_half *ret)
+{
+	for (size_t i = 0; i < m->len; i++) {
+		if (m->v[i].deadline && m->v[i].deadline <= now) {
+			take_at(m, i, ret);
+			return true;
+		}
+	}
+	return false;
+}
+
+uint64_t moves_next_deadline(const struct moves *m)
+{
+	uint64_t best = 0;
+	for (size_t i = 0; i < m->len; i++)
+		if (m->v[i].deadline && (!best || m->v[i].deadline < best))
+			best = m->v[i].deadline;
+	return best;
+}
+
+void moves_fini(struct moves *m)
+{
+	for (size_t i = 0; i < m->len; i++)
+		move_half_free(&m->v[i]);
+	free(m->v);
+	memset(m, 0, sizeof(*m));
+}

@@ -1,0 +1,54 @@
+/* Names a directory listing reported, so the kernel's report of the same
+ * entry is not delivered twice (DESIGN.md, promise 1).
+ *
+ * A listing runs after the watch is added, so an entry created in between is
+ * seen both ways. Each listed name is remembered with the events it was
+ * reported as, and with a mark: the stream offset up to which kernel events
+ * were queued before the listing ended (bytes read so far plus FIONREAD).
+ * A kernel event for that name before its mark is the same appearance and is
+ * dropped once; a delete or move-out of the name ends the entry, since from
+ * then on the kernel tells its story. Past the mark an entry means nothing,
+ * and once every mark is passed the set empties.
+ */
+#ifndef VIGIL_SEEN_H
+#define VIGIL_SEEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct seen_entry {
+	int wd;
+	uint32_t mask;   /* events still to absorb; 0: dead */
+	uint64_t mark;   /* UINT64_MAX until sealed */
+	uint32_t hash;
+	uint32_t name_len;
+	size_t name_off; /* in names */
+};
+
+struct seen {
+	struct seen_entry *v;
+	size_t len, cap;
+	size_t sealed;   /* entries below this have their mark */
+	uint32_t *table; /* open addressing: entry index + 1, 0 empty */
+	size_t table_cap;
+	struct buf names;
+	uint64_t max_mark;
+};
+
+int seen_add(struct seen *s, int wd, const char *name, size_t len,
+	     uint32_t mask);
+/* Give every entry added since the last seal the mark MARK. */
+void seen_seal(struct seen *s, uint64_t mark);
+/* Whether the kernel event (WD, NAME, MASK) read at stream offset POS repeats
+ * a listed entry and must be dropped; updates the entry. */
+bool seen_absorb(struct seen *s, int wd, const char *name, size_t len,
+		 uint32_t mask, uint64_t pos);
+/* Forget everything once POS is past every mark. */
+void seen_expire(struct seen *s, uint64_t pos);
+static inline bool seen_empty(const struct seen *s) { return s->len == 0; }
+void seen_fini(struct seen *s);
+
+#endif

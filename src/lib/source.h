@@ -1,0 +1,56 @@
+/* Where raw events come from: one small interface so that other kernel
+ * sources (fanotify for whole filesystems, a poller for network
+ * filesystems) can stand behind it without the tree, crawl or move logic
+ * changing. A source hands out records of (wd, mask, cookie, name) with
+ * inotify's meaning for each field. */
+#ifndef VIGIL_SOURCE_H
+#define VIGIL_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct source_record {
+	int wd;
+	uint32_t mask;
+	uint32_t cookie;
+	const char *name; /* NUL-terminated, "" when none */
+	size_t name_len;
+	size_t size;      /* bytes the record takes in the stream */
+};
+
+struct source;
+
+struct source_ops {
+	const char *name;
+	/* Watch the object open at FD (a directory opened without following
+	 * links), so that what is watched is exactly what will be listed. */
+	int (*add_fd)(struct source *s, int fd, uint32_t mask, int *ret_wd);
+	/* Watch PATH (follows a final symlink unless IN_DONT_FOLLOW). */
+	int (*add_path)(struct source *s, const char *path, uint32_t mask,
+			int *ret_wd);
+	int (*remove)(struct source *s, int wd);
+	/* Read a batch without blocking: bytes read, -EAGAIN when none. */
+	ssize_t (*read)(struct source *s, void *buf, size_t size);
+	/* Bytes queued in the kernel and not read yet. */
+	int (*pending)(struct source *s, size_t *ret_bytes);
+	/* Decode the record at BUF (SIZE bytes left, as read() returned them):
+	 * 1 and *ret, 0 when SIZE is 0, -EBADMSG when malformed. */
+	int (*parse)(const void *buf, size_t size, struct source_record *ret);
+	void (*close)(struct source *s);
+};
+
+struct source {
+	const struct source_ops *ops;
+	int fd; /* pollable */
+};
+
+/* Open an inotify source (IN_NONBLOCK | IN_CLOEXEC). -EMFILE at the
+ * per-user instance limit. */
+int source_inotify_open(struct source *ret);
+
+/* The inotify record decoder, exposed for tests and fuzzing. */
+int source_inotify_parse(const void *buf, size_t size,
+			 struct source_record *ret);
+
+#endif

@@ -1,0 +1,630 @@
+/* The engine: the public calls, the event loop, and what each kernel record
+ * does to the tree (DESIGN.md, "normalize"). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int vigil_new(unsigned flags, vigil **ret)
+{
+	if (flags & ~(unsigned)VIGIL_PAIR_MOVES)
+		return -EINVAL;
+	struct vigil *v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->flags = flags;
+	v->dir_cache_node = NODE_NONE;
+	tree_init(&v->tree);
+	v->rbuf = malloc(READ_BUF_SIZE);
+	if (!v->rbuf) {
+		free(v);
+		return -ENOMEM;
+	}
+	int r = source_inotify_open(&v->src);
+	if (r < 0) {
+		free(v->rbuf);
+		free(v);
+		return r;
+	}
+	*ret = v;
+	return 0;
+}
+
+vigil *vigil_free(vigil *v)
+{
+	if (!v)
+		return NULL;
+	v->src.ops->close(&v->src);
+	tree_fini(&v->tree);
+	filter_fini(&v->filter);
+	moves_fini(&v->moves);
+	seen_fini(&v->seen);
+	equeue_fini(&v->q);
+	for (size_t i = 0; i < v->n_roots; i++)
+		free(v->roots[i].path);
+	free(v->roots);
+	free(v->rbuf);
+	buf_free(&v->dir_cache);
+	buf_free(&v->scratch);
+	buf_free(&v->deferred);
+	free(v);
+	return NULL;
+}
+
+int vigil_filter_add(vigil *v, enum vigil_filter_kind kind, const char *pattern,
+		     unsigned flags)
+{
+	if (!pattern || (flags & ~(unsigned)VIGIL_FILTER_ICASE))
+		return -EINVAL;
+	switch (kind) {
+	case VIGIL_FILTER_EXCLUDE:
+	case VIGIL_FILTER_INCLUDE:
+		return filter_add_regex(&v->filter, kind == VIGIL_FILTER_INCLUDE,
+					pattern, flags & VIGIL_FILTER_ICASE);
+	case VIGIL_FILTER_EXCLUDE_PATH:
+		return filter_add_path(&v->filter, pattern);
+	}
+	return -EINVAL;
+}
+
+int vigil_fd(const vigil *v)
+{
+	return v->src.fd;
+}
+
+size_t vigil_watch_count(const vigil *v)
+{
+	return v->tree.count;
+}
+
+static bool same_root_path(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	while (lb > 1 && b[lb - 1] == '/')
+		lb--;
+	return la == lb && memcmp(a, b, la) == 0;
+}
+
+int vigil_add(vigil *v, const char *path, uint32_t mask, unsigned flags)
+{
+	if (!path || !*path ||
+	    (flags & ~(unsigned)(VIGIL_RECURSIVE | VIGIL_NOFOLLOW | VIGIL_ONLYDIR | VIGIL_ONESHOT)))
+		return -EINVAL;
+	if (filter_excludes(&v->filter, path, strlen(path)))
+		return 0;
+	struct root *roots = realloc(v->roots, (v->n_roots + 1) * sizeof(*roots));
+	if (!roots)
+		return -ENOMEM;
+	v->roots = roots;
+	uint32_t ri = (uint32_t)v->n_roots;
+	struct root *r = &v->roots[ri];
+	*r = (struct root){.node = NODE_NONE, .mask = mask, .flags = flags};
+	r->path = strdup(path);
+	if (!r->path)
+		return -ENOMEM;
+
+	uint32_t kmask = engine_kernel_mask(v, r);
+	if (flags & VIGIL_ONLYDIR)
+		kmask |= IN_ONLYDIR;
+	if (flags & VIGIL_ONESHOT)
+		kmask |= IN_ONESHOT;
+	int nofollow = (flags & VIGIL_NOFOLLOW) ? O_NOFOLLOW : 0;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | nofollow);
+	int wd, err;
+	if (fd >= 0) {
+		r->is_dir = true;
+		err = v->src.ops->add_fd(&v->src, fd, kmask, &wd);
+	} else if (errno == ENOTDIR || errno == ELOOP || errno == EACCES) {
+		/* a file, a link not to be followed, or a directory we may not
+		 * list (the kernel decides whether it may be watched) */
+		fd = -1;
+		struct stat st;
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && !nofollow)
+			r->is_dir = true;
+		err = v->src.ops->add_path(&v->src, path, kmask | (nofollow ? IN_DONT_FOLLOW : 0), &wd);
+	} else {
+		err = -errno;
+	}
+	if (err < 0) {
+		if (fd >= 0)
+			close(fd);
+		free(r->path);
+		return err;
+	}
+	uint32_t existing = tree_find_wd(&v->tree, wd);
+	if (existing != NODE_NONE) {
+		/* already watched through another path: widen what it reports */
+		uint32_t owner = engine_root_index(v, existing);
+		if (owner != NODE_NONE)
+			v->roots[owner].mask |= mask;
+		if (fd >= 0)
+			close(fd);
+		free(r->path);
+		return 0;
+	}
+	uint32_t node = tree_add_root(&v->tree, path, strlen(path), wd, ri);
+	if (node == NODE_NONE) {
+		v->src.ops->remove(&v->src, wd);
+		if (fd >= 0)
+			close(fd);
+		free(r->path);
+		return -ENOMEM;
+	}
+	r->node = node;
+	tree_node(&v->tree, node)->mark = v->generation;
+	v->n_roots++;
+	if (fd < 0)
+		return 1;
+	if (!(flags & VIGIL_RECURSIVE)) {
+		close(fd);
+		return 1;
+	}
+	err = crawl_dir(v, ri, NODE_NONE, NULL, 0, fd, CRAWL_INITIAL);
+	return err < 0 ? err : err + 1;
+}
+
+int vigil_remove(vigil *v, const char *path)
+{
+	for (size_t i = 0; i < v->n_roots; i++) {
+		struct root *r = &v->roots[i];
+		if (r->node == NODE_NONE || !same_root_path(r->path, path))
+			continue;
+		tree_remove(&v->tree, r->node, engine_unwatch, v);
+		r->node = NODE_NONE;
+		v->tree_gen++;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* --- what each record does --------------------------------------------- */
+
+static int process(struct vigil *v, const struct source_record *rec, uint64_t pos);
+
+/* Whether NODE lies below a directory whose rename is not resolved yet. */
+static bool below_held_move(const struct vigil *v, uint32_t node)
+{
+	for (size_t i = 0; i < v->moves.len; i++) {
+		uint32_t held = v->moves.v[i].node;
+		if (held != NODE_NONE && tree_is_ancestor(&v->tree, held, node))
+			return true;
+	}
+	return false;
+}
+
+static int defer(struct vigil *v, const struct source_record *rec)
+{
+	struct inotify_event h = {
+		.wd = rec->wd, .mask = rec->mask, .cookie = rec->cookie,
+		.len = rec->name_len ? (uint32_t)rec->name_len + 1 : 0,
+	};
+	int r = buf_append(&v->deferred, (const char *)&h, sizeof(h));
+	if (r == 0 && h.len)
+		r = buf_append(&v->deferred, rec->name, rec->name_len + 1);
+	return r;
+}
+
+/* A rename was resolved: what waited on it goes through again, now that its
+ * path is known (or its watch is gone, and it is dropped). */
+static int replay_deferred(struct vigil *v)
+{
+	if (!v->deferred.len)
+		return 0;
+	struct buf b = v->deferred;
+	v->deferred = (struct buf){0};
+	int r = 0;
+	struct source_record rec;
+	for (size_t off = 0; r >= 0 && off < b.len; off += rec.size) {
+		if (source_inotify_parse(b.data + off, b.len - off, &rec) <= 0)
+			break;
+		r = process(v, &rec, v->stream_read);
+	}
+	buf_free(&b);
+	return r;
+}
+
+/* Whether root R wants an event with MASK delivered. */
+static bool wanted(const struct root *r, uint32_t mask)
+{
+	return (mask & r->mask & IN_ALL_EVENTS) != 0;
+}
+
+static int emit_record(struct vigil *v, uint32_t node, const char *name,
+		       size_t name_len, uint32_t mask, uint32_t cookie)
+{
+	const char *dir;
+	size_t dir_len;
+	int r = engine_node_dir(v, node, &dir, &dir_len);
+	if (r < 0)
+		return r;
+	return engine_emit(v, dir, dir_len, name, name_len, mask, cookie, 0, 0, NULL);
+}
+
+/* A directory appeared under NODE (created, or moved in from outside):
+ * watch and list it, and everything in it. */
+static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
+			const char *name, size_t len)
+{
+	const struct root *r = &v->roots[ri];
+	if (!(r->flags & VIGIL_RECURSIVE))
+		return 0;
+	int fd = crawl_open_below(v, node, name, len);
+	if (fd < 0) {
+		if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
+			return 0; /* gone already, or not a directory now */
+		const char *dir;
+		size_t dir_len;
+		if (engine_node_dir(v, node, &dir, &dir_len) == 0) {
+			buf_clear(&v->scratch);
+			buf_append(&v->scratch, dir, dir_len);
+			buf_append(&v->scratch, name, len);
+			return engine_emit_error(v, v->scratch.data, v->scratch.len, fd);
+		}
+		return 0;
+	}
+	int n = crawl_dir(v, ri, node, name, len, fd, CRAWL_NEW);
+	if (n == -ENOSPC) {
+		const char *dir;
+		size_t dir_len;
+		if (engine_node_dir(v, node, &dir, &dir_len) == 0) {
+			buf_clear(&v->scratch);
+			buf_append(&v->scratch, dir, dir_len);
+			buf_append(&v->scratch, name, len);
+			return engine_emit_error(v, v->scratch.data, v->scratch.len, n);
+		}
+	}
+	return n < 0 && n != -ENOSPC ? n : 0;
+}
+
+static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
+		      const struct source_record *rec)
+{
+	const struct root *r = &v->roots[ri];
+	bool is_dir = rec->mask & IN_ISDIR;
+	bool pair = v->flags & VIGIL_PAIR_MOVES;
+	int e;
+	if (!pair && !(is_dir && (r->flags & VIGIL_RECURSIVE))) {
+		/* nothing to hold it for */
+		return wanted(r, rec->mask) ?
+			emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie) : 0;
+	}
+	struct move_half h = {
+		.cookie = rec->cookie, .mask = rec->mask, .dir_node = node,
+		.node = is_dir ? tree_find_child(&v->tree, node, rec->name, rec->name_len) : NODE_NONE,
+		.time = v->read_time,
+	};
+	const char *dir;
+	size_t dir_len;
+	if ((e = engine_node_dir(v, node, &dir, &dir_len)) < 0)
+		return e;
+	h.dir = strndup(dir, dir_len);
+	h.name = strndup(rec->name, rec->name_len);
+	h.path = malloc(dir_len + rec->name_len + 1);
+	if (!h.dir || !h.name || !h.path) {
+		move_half_free(&h);
+		return -ENOMEM;
+	}
+	memcpy(h.path, dir, dir_len);
+	memcpy(h.path + dir_len, rec->name, rec->name_len + 1);
+	h.dir_len = dir_len;
+	h.name_len = rec->name_len;
+	h.path_len = dir_len + rec->name_len;
+	if (!pair && wanted(r, rec->mask)) {
+		if ((e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie)) < 0) {
+			move_half_free(&h);
+			return e;
+		}
+		h.delivered = true;
+	}
+	return moves_add(&v->moves, &h);
+}
+
+/* Whether the held node of a half is still the directory it named. */
+static bool half_node_valid(const struct vigil *v, const struct move_half *h)
+{
+	if (h->node == NODE_NONE || h->node >= v->tree.nodes_len)
+		return false;
+	const struct node *x = tree_node(&v->tree, h->node);
+	return x->used && x->parent == h->dir_node && x->name_len == h->name_len &&
+	       memcmp(x->name, h->name, h->name_len) == 0;
+}
+
+/* A half that never met its partner: the entry left the watched trees. */
+static int moved_out(struct vigil *v, struct move_half *h)
+{
+	int e = 0;
+	if (half_node_valid(v, h)) {
+		tree_remove(&v->tree, h->node, engine_unwatch, v);
+		v->tree_gen++;
+	}
+	if (!h->delivered && h->dir_node < v->tree.nodes_len &&
+	    tree_node(&v->tree, h->dir_node)->used) {
+		uint32_t ri = engine_root_index(v, h->dir_node);
+		if (ri != NODE_NONE && wanted(&v->roots[ri], h->mask)) {
+			struct timespec t = v->read_time;
+			v->read_time = h->time;
+			e = engine_emit(v, h->dir, h->dir_len, h->name, h->name_len,
+					h->mask, h->cookie, 0, 0, NULL);
+			v->read_time = t;
+		}
+	}
+	move_half_free(h);
+	return e < 0 ? e : replay_deferred(v);
+}
+
+static int moved_to(struct vigil *v, uint32_t ri, uint32_t node,
+		    const struct source_record *rec)
+{
+	const struct root *r = &v->roots[ri];
+	bool is_dir = rec->mask & IN_ISDIR;
+	bool recursive = r->flags & VIGIL_RECURSIVE;
+	struct move_half h;
+	int e = 0;
+	if (!moves_take(&v->moves, rec->cookie, &h)) {
+		/* moved in from outside: new to us */
+		if (wanted(r, rec->mask) &&
+		    (e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie)) < 0)
+			return e;
+		return is_dir ? dir_appeared(v, ri, node, rec->name, rec->name_len) : 0;
+	}
+	bool renamed = false;
+	if (half_node_valid(v, &h)) {
+		bool keep = recursive;
+		if (keep && filter_active(&v->filter)) {
+			const char *dir;
+			size_t dir_len;
+			if ((e = engine_node_dir(v, node, &dir, &dir_len)) < 0)
+				goto out;
+			buf_clear(&v->scratch);
+			buf_append(&v->scratch, dir, dir_len);
+			buf_append(&v->scratch, rec->name, rec->name_len);
+			keep = !filter_excludes(&v->filter, v->scratch.data, v->scratch.len);
+		}
+		uint32_t target = tree_find_child(&v->tree, node, rec->name, rec->name_len);
+		if (target != NODE_NONE && target != h.node) {
+			/* renamed over an empty directory: that one's watch ends
+			 * with its IN_IGNORED; until then it is nobody's child */
+			tree_detach(&v->tree, target);
+		}
+		if (keep && tree_rename(&v->tree, h.node, node, rec->name, rec->name_len) == 0) {
+			renamed = true;
+		} else {
+			tree_remove(&v->tree, h.node, engine_unwatch, v);
+		}
+		v->tree_gen++;
+	}
+	if (v->flags & VIGIL_PAIR_MOVES) {
+		if (wanted(r, rec->mask | h.mask)) {
+			const char *dir;
+			size_t dir_len;
+			if ((e = engine_node_dir(v, node, &dir, &dir_len)) < 0)
+				goto out;
+			e = engine_emit(v, dir, dir_len, rec->name, rec->name_len,
+					rec->mask | IN_MOVED_FROM, rec->cookie, 0, 0, &h);
+		}
+	} else if (wanted(r, rec->mask)) {
+		e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
+	}
+	if (e >= 0 && is_dir && !renamed)
+		e = dir_appeared(v, ri, node, rec->name, rec->name_len);
+out:
+	move_half_free(&h);
+	return e < 0 ? e : replay_deferred(v);
+}
+
+/* After an overflow: every root is walked again. Directories already
+ * watched are found under the same wd (and moved if renamed in the gap),
+ * new ones are watched and reported, and those not seen are dropped. */
+static int rescan(struct vigil *v)
+{
+	struct move_half h;
+	/* the partners of held halves may be lost; the walk settles the tree */
+	while (v->moves.len) {
+		h = v->moves.v[0];
+		h.node = NODE_NONE;
+		memmove(v->moves.v, v->moves.v + 1, (v->moves.len - 1) * sizeof(h));
+		v->moves.len--;
+		int e = moved_out(v, &h);
+		if (e < 0)
+			return e;
+	}
+	v->generation++;
+	for (size_t i = 0; i < v->n_roots; i++) {
+		struct root *r = &v->roots[i];
+		if (r->node == NODE_NONE)
+			continue;
+		tree_node(&v->tree, r->node)->mark = v->generation;
+		if (!r->is_dir || !(r->flags & VIGIL_RECURSIVE))
+			continue;
+		int fd = open(r->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+					   ((r->flags & VIGIL_NOFOLLOW) ? O_NOFOLLOW : 0));
+		if (fd < 0)
+			continue; /* gone: its IN_IGNORED will say so */
+		int e = crawl_dir(v, (uint32_t)i, NODE_NONE, NULL, 0, fd, CRAWL_RESCAN);
+		if (e == -ENOSPC)
+			engine_emit_error(v, r->path, strlen(r->path), e);
+		else if (e < 0)
+			return e;
+	}
+	/* sweep what the walk did not find */
+	for (uint32_t n = 0; n < v->tree.nodes_len; n++) {
+		struct node *x = tree_node(&v->tree, n);
+		if (!x->used || x->mark == v->generation || x->parent == NODE_NONE)
+			continue;
+		/* remove the topmost unseen node of each unseen subtree */
+		if (tree_node(&v->tree, x->parent)->mark != v->generation)
+			continue;
+		tree_remove(&v->tree, n, engine_unwatch, v);
+	}
+	v->tree_gen++;
+	return 0;
+}
+
+static int process(struct vigil *v, const struct source_record *rec, uint64_t pos)
+{
+	if (rec->mask & IN_Q_OVERFLOW) {
+		int e = engine_emit(v, "", 0, "", 0, IN_Q_OVERFLOW, 0,
+				    VIGIL_EVENT_OVERFLOW, 0, NULL);
+		return e < 0 ? e : rescan(v);
+	}
+	uint32_t node = tree_find_wd(&v->tree, rec->wd);
+	if (node == NODE_NONE)
+		return 0; /* a watch we already dropped */
+	uint32_t ri = engine_root_index(v, node);
+	struct root *r = ri == NODE_NONE ? NULL : &v->roots[ri];
+
+	if (rec->mask & IN_IGNORED) {
+		/* the kernel dropped the watch: deleted, unmounted, or one-shot */
+		int e = 0;
+		if (r && r->node == node) {
+			e = emit_record(v, node, "", 0, IN_IGNORED, 0);
+			r->node = NODE_NONE;
+		}
+		tree_remove(&v->tree, node, engine_unwatch, v);
+		v->tree_gen++;
+		return e;
+	}
+	if (!r)
+		return 0; /* a detached directory, about to be dropped */
+	if (v->moves.len && below_held_move(v, node))
+		return defer(v, rec);
+	if (rec->name_len && seen_absorb(&v->seen, rec->wd, rec->name,
+					 rec->name_len, rec->mask, pos))
+		return 0; /* the listing reported it already */
+	if (rec->mask & IN_MOVED_FROM)
+		return moved_from(v, ri, node, rec);
+	if (rec->mask & IN_MOVED_TO)
+		return moved_to(v, ri, node, rec);
+	int e = 0;
+	if (wanted(r, rec->mask) || (rec->mask & IN_UNMOUNT))
+		e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
+	if (e >= 0 && (rec->mask & (IN_CREATE | IN_ISDIR)) == (IN_CREATE | IN_ISDIR))
+		e = dir_appeared(v, ri, node, rec->name, rec->name_len);
+	return e;
+}
+
+/* --- the loop ------------------------------------------------------------ */
+
+static void pop_event(struct vigil *v, const struct vigil_event **ret)
+{
+	struct equeue *q = &v->q;
+	const struct qevent *e = &q->v[q->head];
+	const char *t = q->text.data;
+	struct vigil_event *ev = &v->ev;
+	ev->dir = t + e->dir;
+	ev->name = t + e->name;
+	ev->path = t + e->path;
+	ev->dir_len = e->dir_len;
+	ev->name_len = e->name_len;
+	ev->path_len = e->path_len;
+	if (e->has_from) {
+		ev->from_dir = t + e->from_dir;
+		ev->from_name = t + e->from_name;
+		ev->from_path = t + e->from_path;
+		ev->from_path_len = e->from_path_len;
+	} else {
+		ev->from_dir = ev->from_name = ev->from_path = NULL;
+		ev->from_path_len = 0;
+	}
+	ev->mask = e->mask;
+	ev->cookie = e->cookie;
+	ev->flags = e->flags;
+	ev->error = e->error;
+	ev->time = e->time;
+	q->head++;
+	q->len--;
+	*ret = ev;
+}
+
+int vigil_next_deadline_ms(const vigil *v)
+{
+	uint64_t d = moves_next_deadline(&v->moves);
+	if (!d) {
+		/* halves not armed yet are armed on the next dry read */
+		return v->moves.len ? (int)(MOVE_WAIT_NS / 1000000) + 1 : -1;
+	}
+	uint64_t now = now_ns();
+	return d <= now ? 0 : (int)((d - now + 999999) / 1000000);
+}
+
+int vigil_next(vigil *v, int timeout_ms, const struct vigil_event **ret_event)
+{
+	uint64_t until = timeout_ms < 0 ? UINT64_MAX : now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	for (;;) {
+		if (v->q.len) {
+			pop_event(v, ret_event);
+			return 1;
+		}
+		v->q.head = 0;
+		buf_clear(&v->q.text);
+
+		if (v->rbuf_off < v->rbuf_len) {
+			struct source_record rec;
+			uint64_t pos = v->stream_read - (v->rbuf_len - v->rbuf_off);
+			int r = v->src.ops->parse(v->rbuf + v->rbuf_off,
+						  v->rbuf_len - v->rbuf_off, &rec);
+			if (r <= 0) {
+				v->rbuf_off = v->rbuf_len; /* drop the malformed rest */
+				continue;
+			}
+			v->rbuf_off += rec.size;
+			r = process(v, &rec, pos);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		seen_expire(&v->seen, v->stream_read);
+
+		ssize_t n = v->src.ops->read(&v->src, v->rbuf, READ_BUF_SIZE);
+		if (n > 0) {
+			v->rbuf_len = (size_t)n;
+			v->rbuf_off = 0;
+			v->stream_read += (uint64_t)n;
+			clock_gettime(CLOCK_REALTIME, &v->read_time);
+			continue;
+		}
+		if (n == 0 || (n < 0 && n != -EAGAIN))
+			return n == 0 ? -EIO : (int)n;
+
+		/* the queue is dry: halves still alone may now wait for good */
+		uint64_t now = now_ns();
+		moves_arm(&v->moves, now + MOVE_WAIT_NS);
+		struct move_half h;
+		if (moves_take_expired(&v->moves, now, &h)) {
+			int e = moved_out(v, &h);
+			if (e < 0)
+				return e;
+			continue;
+		}
+		uint64_t wake = until;
+		uint64_t md = moves_next_deadline(&v->moves);
+		if (md && md < wake)
+			wake = md;
+		if (wake <= now) {
+			if (until <= now)
+				return 0;
+			continue;
+		}
+		int ms = wake == UINT64_MAX ? -1 : (int)((wake - now + 999999) / 1000000);
+		struct pollfd p = {.fd = v->src.fd, .events = POLLIN};
+		if (poll(&p, 1, ms) < 0) {
+			if (errno == EINTR)
+				return -EINTR;
+			return -errno;
+		}
+	}
+}
