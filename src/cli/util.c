@@ -1,4 +1,7 @@
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +21,8 @@ void cli_error(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static long read_sysctl(const char *name)
+static long read_long(const char *path)
 {
-	char path[128];
-	snprintf(path, sizeof(path), "/proc/sys/fs/inotify/%s", name);
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return -1;
@@ -40,16 +41,28 @@ static void lower_strerror(int err, char *buf, size_t size)
 		buf[0] = (char)(buf[0] - 'A' + 'a');
 }
 
-static void limit_error(const char *what, const char *sysctl, const char *problem)
+/* The limit in force is the smaller of the system-wide sysctl and the one of
+ * this user namespace (they differ in containers): name whichever it is. */
+static void limit_error(const char *what, const char *problem,
+			const char *fs_name, const char *user_name)
 {
-	long cur = read_sysctl(sysctl);
-	if (cur > 0)
-		cli_error("%s: %s (fs.inotify.%s = %ld); raise it with "
-			  "'sysctl -w fs.inotify.%s=%ld', or for good in /etc/sysctl.d/",
-			  what, problem, sysctl, cur, sysctl, cur * 2);
+	char path[128], name[64];
+	snprintf(path, sizeof(path), "/proc/sys/fs/inotify/%s", fs_name);
+	long cur = read_long(path);
+	snprintf(name, sizeof(name), "fs.inotify.%s", fs_name);
+	snprintf(path, sizeof(path), "/proc/sys/user/%s", user_name);
+	long ns = read_long(path);
+	if (ns >= 0 && (cur < 0 || ns < cur)) {
+		cur = ns;
+		snprintf(name, sizeof(name), "user.%s", user_name);
+	}
+	if (cur >= 0)
+		cli_error("%s: %s (%s = %ld); raise it with 'sysctl -w %s=%ld', "
+			  "or for good in /etc/sysctl.d/",
+			  what, problem, name, cur, name, cur > 0 ? cur * 2 : 1024);
 	else
-		cli_error("%s: %s (fs.inotify.%s); raise it with 'sysctl -w fs.inotify.%s=N'",
-			  what, problem, sysctl, sysctl);
+		cli_error("%s: %s (%s); raise it with 'sysctl -w %s=N'", what,
+			  problem, name, name);
 }
 
 void cli_watch_error(const char *path, int err)
@@ -57,7 +70,8 @@ void cli_watch_error(const char *path, int err)
 	char what[64 + 4096];
 	snprintf(what, sizeof(what), "cannot watch '%s'", path);
 	if (err == -ENOSPC) {
-		limit_error(what, "max_user_watches", "inotify watch limit reached");
+		limit_error(what, "inotify watch limit reached", "max_user_watches",
+			    "max_inotify_watches");
 		return;
 	}
 	char msg[128];
@@ -67,14 +81,26 @@ void cli_watch_error(const char *path, int err)
 
 void cli_instance_error(int err)
 {
-	if (err == -EMFILE) {
-		limit_error("cannot create an inotify instance", "max_user_instances",
-			    "too many inotify instances (or open files)");
-		return;
-	}
+	const char *what = "cannot create an inotify instance";
 	char msg[128];
+	if (err == -EMFILE) {
+		/* EMFILE is also the per-process descriptor limit: tell which */
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			close(fd);
+			limit_error(what, "inotify instance limit reached",
+				    "max_user_instances", "max_inotify_instances");
+			return;
+		}
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			cli_error("%s: too many open files (ulimit -n = %llu)", what,
+				  (unsigned long long)rl.rlim_cur);
+			return;
+		}
+	}
 	lower_strerror(-err, msg, sizeof(msg));
-	cli_error("cannot create an inotify instance: %s", msg);
+	cli_error("%s: %s", what, msg);
 }
 
 bool cli_parse_seconds(const char *s, double *ret)

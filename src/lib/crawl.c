@@ -5,14 +5,21 @@
  * watch is in the listing, whatever came after is in the kernel queue, and
  * seen.c keeps the overlap from being reported twice.
  *
+ * Listing a directory is itself an event (open, access, close) on it and on
+ * its parent. When those events are asked for, a crawl watches each
+ * directory without them ("quiet") until it has left it and closed it, then
+ * widens the watch: otherwise a crawl of a big tree would fill the kernel
+ * queue with its own footsteps, and the re-crawl after the overflow would do
+ * it again, for ever.
+ *
  * The walk is depth-first with an explicit stack, so depth costs no C stack.
  * A frame keeps its directory open while its subdirectories are visited;
  * past FD_BUDGET open frames the shallowest one is closed and reopened
  * through ".." on the way back up (checked by device and inode), so a tree
  * deeper than PATH_MAX or the fd limit is still walked whole.
  */
-#include <errno.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -32,6 +39,8 @@
 
 #define FD_BUDGET 48
 #define DENTS_SIZE (32 * 1024)
+/* What listing a directory causes. */
+#define FOOTSTEPS (IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE)
 
 struct linux_dirent64 {
 	uint64_t d_ino;
@@ -43,9 +52,11 @@ struct linux_dirent64 {
 
 struct frame {
 	uint32_t node;
-	int fd;
-	bool synth;        /* report what the listing finds */
-	dev_t dev;         /* valid while fd is closed */
+	int fd;             /* the directory, open for listing */
+	bool synth;         /* report what the listing finds */
+	bool quiet;         /* watched without FOOTSTEPS until left */
+	size_t name_off;    /* its name, in the parent frame's names */
+	dev_t dev;          /* valid while fd is closed by the budget */
 	ino_t ino;
 	size_t names_start; /* subdirectory names to visit, NUL-separated */
 	size_t names_pos;
@@ -56,6 +67,9 @@ struct crawl {
 	struct vigil *v;
 	uint32_t root;
 	enum crawl_mode mode;
+	uint32_t full_mask;  /* the mask each directory ends up with */
+	uint32_t quiet_mask; /* the mask while it is being listed */
+	bool quiet;          /* FOOTSTEPS are asked for: go quietly */
 	struct frame *frames;
 	size_t depth, cap;
 	size_t open_fds;
@@ -108,6 +122,22 @@ static int full_path(struct vigil *v, uint32_t parent, const char *name,
 	return buf_append(out, name, len);
 }
 
+/* NODE's path below its root, into OUT ("" for the root itself). */
+static int rel_path(struct vigil *v, uint32_t node, struct buf *out)
+{
+	buf_clear(out);
+	int r = tree_path(&v->tree, node, out);
+	if (r < 0)
+		return r;
+	const struct node *rn = tree_node(&v->tree, tree_root_of(&v->tree, node));
+	size_t skip = rn->name_len;
+	while (skip < out->len && out->data[skip] == '/')
+		skip++;
+	memmove(out->data, out->data + skip, out->len - skip + 1);
+	out->len -= skip;
+	return 0;
+}
+
 static int open_beneath(int dirfd, const char *rel)
 {
 #ifdef HAVE_OPENAT2_H
@@ -115,14 +145,14 @@ static int open_beneath(int dirfd, const char *rel)
 		.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
 		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
-	long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	long fd = syscall(SYS_openat2, dirfd, *rel ? rel : ".", &how, sizeof(how));
 	if (fd >= 0)
 		return (int)fd;
 	if (errno != ENOSYS && errno != ENAMETOOLONG)
 		return -errno;
 #endif
 	/* one component at a time: no length limit, no link followed */
-	int cur = dup(dirfd);
+	int cur = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cur < 0)
 		return -errno;
 	const char *p = rel;
@@ -149,27 +179,21 @@ static int open_beneath(int dirfd, const char *rel)
 	return cur;
 }
 
-int crawl_open_below(struct vigil *v, uint32_t parent, const char *name,
-		     size_t len)
+/* Open NAME under the watched directory PARENT, from its root's pinned
+ * descriptor, following no symbolic link on the way. */
+static int open_below(struct vigil *v, uint32_t parent, const char *name,
+		      size_t len)
 {
-	uint32_t rn = tree_root_of(&v->tree, parent);
-	const struct node *rnode = tree_node(&v->tree, rn);
-	if (rnode->root == NODE_NONE)
+	uint32_t ri = engine_root_index(v, parent);
+	if (ri == NODE_NONE || v->roots[ri].fd < 0)
 		return -ENOENT; /* a detached subtree */
-	const struct root *r = &v->roots[rnode->root];
-	int r_ = full_path(v, parent, name, len, &v->scratch);
-	if (r_ < 0)
-		return r_;
-	const char *rel = v->scratch.data + rnode->name_len;
-	while (*rel == '/')
-		rel++;
-	int rootfd = open(r->path, O_PATH | O_DIRECTORY | O_CLOEXEC |
-				   ((r->flags & VIGIL_NOFOLLOW) ? O_NOFOLLOW : 0));
-	if (rootfd < 0)
-		return -errno;
-	int fd = open_beneath(rootfd, rel);
-	close(rootfd);
-	return fd;
+	int r = rel_path(v, parent, &v->scratch);
+	if (r < 0)
+		return r;
+	if ((v->scratch.len && (r = buf_putc(&v->scratch, '/')) < 0) ||
+	    (r = buf_append(&v->scratch, name, len)) < 0)
+		return r;
+	return open_beneath(v->roots[ri].fd, v->scratch.data);
 }
 
 /* Watch the directory at FD as NAME under PARENT. Returns its node, or
@@ -178,11 +202,10 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 		       size_t len, int fd, bool *ret_fresh, int *ret_err)
 {
 	struct vigil *v = c->v;
-	struct root *r = &v->roots[c->root];
 	int wd;
 	*ret_err = 0;
 	*ret_fresh = false;
-	int e = v->src.ops->add_fd(&v->src, fd, engine_kernel_mask(v, r), &wd);
+	int e = v->src.ops->add_fd(&v->src, fd, c->quiet ? c->quiet_mask : c->full_mask, &wd);
 	if (e < 0) {
 		if (e == -ENOSPC || e == -ENOMEM)
 			*ret_err = e;
@@ -229,6 +252,28 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 	return n;
 }
 
+/* Give a quietly watched directory its full mask, now that the crawl has
+ * closed it. PARENT is the frame below it, or NULL. */
+static void widen(struct crawl *c, uint32_t node, struct frame *parent,
+		  const char *name)
+{
+	struct vigil *v = c->v;
+	const struct root *r = &v->roots[c->root];
+	int wd = -1, e;
+	if (node == r->node)
+		e = v->src.ops->add_fd(&v->src, r->fd, c->full_mask, &wd);
+	else if (parent && parent->fd >= 0)
+		e = v->src.ops->add_at(&v->src, parent->fd, name,
+				       c->full_mask | IN_DONT_FOLLOW | IN_ONLYDIR, &wd);
+	else if ((e = rel_path(v, node, &v->scratch)) == 0)
+		e = v->src.ops->add_at(&v->src, r->fd, v->scratch.data,
+				       c->full_mask | IN_DONT_FOLLOW | IN_ONLYDIR, &wd);
+	/* renamed or replaced meanwhile: we widened something else */
+	if (e == 0 && wd != tree_node(&v->tree, node)->wd &&
+	    tree_find_wd(&v->tree, wd) == NODE_NONE)
+		v->src.ops->remove(&v->src, wd);
+}
+
 static int entry_type(int dirfd, const char *name, unsigned char d_type)
 {
 	if (d_type != DT_UNKNOWN)
@@ -245,13 +290,13 @@ static int list_frame(struct crawl *c, struct frame *f)
 {
 	struct vigil *v = c->v;
 	const struct root *r = &v->roots[c->root];
-	bool recursive = r->flags & VIGIL_RECURSIVE;
 	const char *dir = NULL;
 	size_t dir_len = 0;
 	int wd = tree_node(&v->tree, f->node)->wd;
-	bool need_path = f->synth || filter_active(&v->filter);
+	bool filtering = filter_active(&v->filter);
 	int err = 0;
-	if (need_path && (err = engine_node_dir(v, f->node, &dir, &dir_len)) < 0)
+	if ((f->synth || filtering) &&
+	    (err = engine_node_dir(v, f->node, &dir, &dir_len)) < 0)
 		return err;
 
 	f->names_start = f->names_pos = c->names.len;
@@ -260,11 +305,12 @@ static int list_frame(struct crawl *c, struct frame *f)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			/* a directory deleted under us reads as empty or ENOENT */
-			if (errno != ENOENT && c->mode != CRAWL_INITIAL &&
-			    engine_node_dir(v, f->node, &dir, &dir_len) == 0)
-				engine_emit_error(v, dir, dir_len, -errno);
-			dir = NULL;
+			/* a directory deleted under us reads as ENOENT */
+			if (errno != ENOENT && c->mode != CRAWL_INITIAL) {
+				int e = -errno;
+				if (engine_node_dir(v, f->node, &dir, &dir_len) == 0)
+					engine_emit_error(v, dir, dir_len, e);
+			}
 			break;
 		}
 		if (n == 0)
@@ -276,9 +322,8 @@ static int list_frame(struct crawl *c, struct frame *f)
 			if (nm[0] == '.' && (!nm[1] || (nm[1] == '.' && !nm[2])))
 				continue;
 			size_t nl = strlen(nm);
-			int type = (recursive || f->synth) ? entry_type(f->fd, nm, d->d_type) : DT_REG;
-			bool is_dir = type == DT_DIR;
-			if (filter_active(&v->filter)) {
+			bool is_dir = entry_type(f->fd, nm, d->d_type) == DT_DIR;
+			if (filtering) {
 				buf_clear(&v->scratch);
 				if ((err = buf_append(&v->scratch, dir, dir_len)) < 0 ||
 				    (err = buf_append(&v->scratch, nm, nl)) < 0)
@@ -296,8 +341,7 @@ static int list_frame(struct crawl *c, struct frame *f)
 				if ((err = seen_add(&v->seen, wd, nm, nl, absorb)) < 0)
 					goto out;
 			}
-			if (is_dir && recursive &&
-			    (err = buf_append(&c->names, nm, nl + 1)) < 0)
+			if (is_dir && (err = buf_append(&c->names, nm, nl + 1)) < 0)
 				goto out;
 		}
 	}
@@ -312,23 +356,27 @@ out:
 	return err;
 }
 
-static int push_frame(struct crawl *c, uint32_t node, int fd, bool synth)
+static int push_frame(struct crawl *c, uint32_t node, int fd, bool synth,
+		      size_t name_off)
 {
 	if (c->depth == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 16;
 		struct frame *f = realloc(c->frames, cap * sizeof(*f));
 		if (!f) {
 			close(fd);
+			if (c->quiet)
+				widen(c, node, c->depth ? &c->frames[c->depth - 1] : NULL,
+				      c->names.data ? c->names.data + name_off : "");
 			return -ENOMEM;
 		}
 		c->frames = f;
 		c->cap = cap;
 	}
 	struct frame *f = &c->frames[c->depth++];
-	*f = (struct frame){.node = node, .fd = fd, .synth = synth};
+	*f = (struct frame){.node = node, .fd = fd, .synth = synth,
+			    .quiet = c->quiet, .name_off = name_off};
 	c->open_fds++;
 	if (c->open_fds > FD_BUDGET) {
-		/* frames below lowest_open hold no fd */
 		while (c->frames[c->lowest_open].fd < 0)
 			c->lowest_open++;
 		struct frame *low = &c->frames[c->lowest_open];
@@ -344,44 +392,43 @@ static int push_frame(struct crawl *c, uint32_t node, int fd, bool synth)
 	return list_frame(c, f);
 }
 
-/* Leave the top frame; reopen its parent if the budget closed it. */
+/* Leave the top frame: reopen its parent if the budget closed it, close it,
+ * and widen its watch. */
 static void pop_frame(struct crawl *c)
 {
 	struct frame *f = &c->frames[--c->depth];
-	c->names.len = f->names_start;
-	if (c->depth) {
-		size_t k = c->depth - 1;
-		struct frame *p = &c->frames[k];
-		if (p->fd < 0 && p->names_pos < p->names_end) {
-			int fd = f->fd < 0 ? -1 :
-				 openat(f->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			struct stat st;
-			if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_dev != p->dev ||
-					st.st_ino != p->ino)) {
-				/* moved meanwhile: its rename events tell the rest */
-				close(fd);
-				fd = -1;
-			}
-			if (fd < 0) {
-				p->names_pos = p->names_end;
-			} else {
-				p->fd = fd;
-				c->open_fds++;
-				if (k < c->lowest_open)
-					c->lowest_open = k;
-			}
+	struct frame *p = c->depth ? &c->frames[c->depth - 1] : NULL;
+	if (p && p->fd < 0 && p->names_pos < p->names_end) {
+		int fd = f->fd < 0 ? -1 : openat(f->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		struct stat st;
+		if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_dev != p->dev || st.st_ino != p->ino)) {
+			/* moved meanwhile: its rename events tell the rest */
+			close(fd);
+			fd = -1;
+		}
+		if (fd < 0) {
+			p->names_pos = p->names_end;
+		} else {
+			p->fd = fd;
+			c->open_fds++;
+			if (c->depth - 1 < c->lowest_open)
+				c->lowest_open = c->depth - 1;
 		}
 	}
 	if (f->fd >= 0) {
 		close(f->fd);
 		c->open_fds--;
 	}
+	if (f->quiet)
+		widen(c, f->node, p, c->names.data ? c->names.data + f->name_off : "");
+	c->names.len = f->names_start;
 	if (c->lowest_open > c->depth)
 		c->lowest_open = c->depth;
 }
 
 static int walk(struct crawl *c)
 {
+	struct vigil *v = c->v;
 	int err = 0;
 	while (c->depth) {
 		struct frame *f = &c->frames[c->depth - 1];
@@ -389,33 +436,44 @@ static int walk(struct crawl *c)
 			pop_frame(c);
 			continue;
 		}
-		char *nm = c->names.data + f->names_pos;
+		size_t name_off = f->names_pos;
+		const char *nm = c->names.data + name_off;
 		size_t nl = strlen(nm);
 		f->names_pos += nl + 1;
+		bool narrowed = false;
+		if (c->quiet && c->mode == CRAWL_RESCAN &&
+		    tree_find_child(&v->tree, f->node, nm, nl) != NODE_NONE) {
+			/* already watched with its full mask: narrow it first */
+			int wd;
+			narrowed = v->src.ops->add_at(&v->src, f->fd, nm,
+						      (c->quiet_mask & ~(uint32_t)IN_MASK_ADD) |
+						      IN_DONT_FOLLOW | IN_ONLYDIR, &wd) == 0;
+		}
 		int fd = openat(f->fd, nm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
 			/* vanished, or replaced by a non-directory: nothing to watch */
-			if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP &&
-			    c->mode != CRAWL_INITIAL &&
-			    full_path(c->v, f->node, nm, nl, &c->v->scratch) == 0)
-				engine_emit_error(c->v, c->v->scratch.data, c->v->scratch.len, -errno);
+			int e = -errno;
+			if (e != -ENOENT && e != -ENOTDIR && e != -ELOOP &&
+			    c->mode != CRAWL_INITIAL && full_path(v, f->node, nm, nl, &v->scratch) == 0)
+				engine_emit_error(v, v->scratch.data, v->scratch.len, e);
 			continue;
 		}
 		bool fresh;
 		/* nm lives in c->names, which attach() does not touch */
 		uint32_t node = attach(c, f->node, nm, nl, fd, &fresh, &err);
-		if (node == NODE_NONE) {
+		if (node == NODE_NONE || (c->mode == CRAWL_NEW && !fresh)) {
+			/* skipped, or already watched and listed */
 			close(fd);
+			int wd;
+			if (narrowed)
+				v->src.ops->add_at(&v->src, f->fd, nm, c->full_mask |
+						   IN_DONT_FOLLOW | IN_ONLYDIR, &wd);
 			if (err)
 				break;
 			continue;
 		}
 		bool synth = c->mode == CRAWL_NEW || (c->mode == CRAWL_RESCAN && fresh);
-		if (c->mode == CRAWL_NEW && !fresh) {
-			close(fd); /* already watched and listed */
-			continue;
-		}
-		if ((err = push_frame(c, node, fd, synth)) < 0)
+		if ((err = push_frame(c, node, fd, synth, name_off)) < 0)
 			break;
 	}
 	while (c->depth)
@@ -423,48 +481,77 @@ static int walk(struct crawl *c)
 	return err;
 }
 
-static int crawl_run(struct vigil *v, uint32_t root, enum crawl_mode mode,
-		     uint32_t node, int fd, bool synth)
+static void crawl_init(struct crawl *c, struct vigil *v, uint32_t root,
+		       enum crawl_mode mode)
 {
-	struct crawl c = {.v = v, .root = root, .mode = mode};
-	c.dents = malloc(DENTS_SIZE);
-	if (!c.dents) {
-		close(fd);
-		return -ENOMEM;
-	}
-	int err = push_frame(&c, node, fd, synth);
-	if (err >= 0)
-		err = walk(&c);
-	else
-		while (c.depth)
-			pop_frame(&c);
-	free(c.dents);
-	free(c.frames);
-	buf_free(&c.names);
-	return err < 0 ? err : c.added;
+	*c = (struct crawl){.v = v, .root = root, .mode = mode};
+	c->full_mask = engine_kernel_mask(v, &v->roots[root]);
+	c->quiet = (c->full_mask & FOOTSTEPS) != 0;
+	c->quiet_mask = c->full_mask & ~(uint32_t)FOOTSTEPS;
 }
 
-int crawl_dir(struct vigil *v, uint32_t root, uint32_t parent,
-	      const char *name, size_t len, int fd, enum crawl_mode mode)
+/* Walk from NODE, already watched (quietly if c->quiet), open at FD. */
+static int crawl_run(struct crawl *c, uint32_t node, int fd, bool synth,
+		     size_t name_off)
 {
-	if (parent == NODE_NONE) {
-		/* the root's own node, already watched */
-		uint32_t node = v->roots[root].node;
-		return crawl_run(v, root, mode, node, fd, false);
+	int err = -ENOMEM;
+	c->dents = malloc(DENTS_SIZE);
+	if (c->dents) {
+		err = push_frame(c, node, fd, synth, name_off);
+		if (err >= 0)
+			err = walk(c);
+	} else {
+		close(fd);
+		if (c->quiet)
+			widen(c, node, NULL, "");
 	}
-	struct crawl c = {.v = v, .root = root, .mode = mode};
+	while (c->depth)
+		pop_frame(c);
+	free(c->dents);
+	free(c->frames);
+	buf_free(&c->names);
+	return err < 0 ? err : c->added;
+}
+
+uint32_t crawl_quiet_mask(const struct vigil *v, const struct root *r)
+{
+	return engine_kernel_mask(v, r) & ~(uint32_t)FOOTSTEPS;
+}
+
+int crawl_root(struct vigil *v, uint32_t root, enum crawl_mode mode)
+{
+	struct root *r = &v->roots[root];
+	struct crawl c;
+	crawl_init(&c, v, root, mode);
+	if (c.quiet && mode == CRAWL_RESCAN) {
+		int wd;
+		v->src.ops->add_fd(&v->src, r->fd, c.quiet_mask & ~(uint32_t)IN_MASK_ADD, &wd);
+	}
+	tree_node(&v->tree, r->node)->mark = v->generation;
+	int fd = openat(r->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = -errno;
+		if (c.quiet)
+			widen(&c, r->node, NULL, "");
+		return e;
+	}
+	return crawl_run(&c, r->node, fd, false, 0);
+}
+
+int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
+	      const char *name, size_t len)
+{
+	int fd = open_below(v, parent, name, len);
+	if (fd < 0)
+		return fd;
+	struct crawl c;
+	crawl_init(&c, v, root, CRAWL_NEW);
 	bool fresh;
 	int err;
 	uint32_t node = attach(&c, parent, name, len, fd, &fresh, &err);
-	if (node == NODE_NONE) {
+	if (node == NODE_NONE || !fresh) {
 		close(fd);
 		return err;
 	}
-	if (mode == CRAWL_NEW && !fresh) {
-		close(fd);
-		return 0;
-	}
-	bool synth = mode == CRAWL_NEW || (mode == CRAWL_RESCAN && fresh);
-	int r = crawl_run(v, root, mode, node, fd, synth);
-	return r < 0 ? r : r + c.added;
+	return crawl_run(&c, node, fd, true, 0);
 }

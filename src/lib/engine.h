@@ -29,6 +29,8 @@ struct root {
 	uint32_t mask;  /* events asked for */
 	unsigned flags; /* VIGIL_RECURSIVE, ... */
 	bool is_dir;
+	int fd;         /* a recursive root's directory (O_PATH), pinned: new
+			   directories are opened from it, never by full path */
 	char *path;     /* as given */
 };
 
@@ -98,17 +100,18 @@ enum crawl_mode {
 	CRAWL_NEW,     /* a directory appeared: everything in it is news */
 	CRAWL_RESCAN,  /* after an overflow: only directories not watched yet are news */
 };
-/* Watch the directory open at FD (named NAME under PARENT, or a root when
- * PARENT is NODE_NONE and ROOT_NODE is its node already) and, with a
- * recursive root, everything below it. Takes ownership of FD. Returns the
- * number of watches added, or -ENOSPC / -ENOMEM (fatal for this crawl);
- * other failures are skipped (and reported as error events unless INITIAL). */
-int crawl_dir(struct vigil *v, uint32_t root, uint32_t parent,
-	      const char *name, size_t len, int fd, enum crawl_mode mode);
-/* Open NAME under the watched directory PARENT without following any
- * symbolic link below the root. Returns an fd or a negative errno. */
-int crawl_open_below(struct vigil *v, uint32_t parent, const char *name,
-		     size_t len);
+/* Walk root ROOT (its node watched already, with crawl_quiet_mask()) and
+ * watch every directory below it. Returns the number of watches added, or
+ * -ENOSPC / -ENOMEM (the crawl stops there; what is watched stays watched).
+ * Other failures skip what they concern (reported as error events unless
+ * CRAWL_INITIAL). */
+int crawl_root(struct vigil *v, uint32_t root, enum crawl_mode mode);
+/* NAME appeared under the watched directory PARENT: watch it and everything
+ * below it, reporting what it holds as synthetic events. */
+int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
+	      const char *name, size_t len);
+/* The mask a root directory is watched with until crawl_root() is done. */
+uint32_t crawl_quiet_mask(const struct vigil *v, const struct root *r);
 /* The kernel mask a directory of root R is watched with. */
 uint32_t engine_kernel_mask(const struct vigil *v, const struct root *r);
 /* Remove the watch (a tree_remove callback; CTX is the vigil). */

@@ -26,6 +26,10 @@ struct source_ops {
 	/* Watch the object open at FD (a directory opened without following
 	 * links), so that what is watched is exactly what will be listed. */
 	int (*add_fd)(struct source *s, int fd, uint32_t mask, int *ret_wd);
+	/* Watch NAME (a relative path) under the directory open at DIRFD;
+	 * IN_DONT_FOLLOW applies to its last component. */
+	int (*add_at)(struct source *s, int dirfd, const char *name,
+		      uint32_t mask, int *ret_wd);
 	/* Watch PATH (follows a final symlink unless IN_DONT_FOLLOW). */
 	int (*add_path)(struct source *s, const char *path, uint32_t mask,
 			int *ret_wd);

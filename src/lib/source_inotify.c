@@ -34,6 +34,24 @@ static int inotify_add_fd(struct source *s, int fd, uint32_t mask, int *ret_wd)
 	return 0;
 }
 
+static int inotify_add_at(struct source *s, int dirfd, const char *name,
+			  uint32_t mask, int *ret_wd)
+{
+	char proc[32];
+	int n = snprintf(proc, sizeof(proc), "/proc/self/fd/%d/", dirfd);
+	size_t len = strlen(name);
+	if (len > 4096 - (size_t)n - 1)
+		return -ENAMETOOLONG;
+	char path[4096];
+	memcpy(path, proc, (size_t)n);
+	memcpy(path + n, name, len + 1);
+	int wd = inotify_add_watch(s->fd, path, mask);
+	if (wd < 0)
+		return -errno;
+	*ret_wd = wd;
+	return 0;
+}
+
 static int inotify_remove(struct source *s, int wd)
 {
 	/* EINVAL: the kernel already dropped it (deleted, unmounted) */
@@ -98,6 +116,7 @@ static void inotify_close(struct source *s)
 static const struct source_ops inotify_ops = {
 	.name = "inotify",
 	.add_fd = inotify_add_fd,
+	.add_at = inotify_add_at,
 	.add_path = inotify_add_path,
 	.remove = inotify_remove,
 	.read = inotify_read_batch,

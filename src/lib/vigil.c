@@ -52,8 +52,11 @@ vigil *vigil_free(vigil *v)
 	moves_fini(&v->moves);
 	seen_fini(&v->seen);
 	equeue_fini(&v->q);
-	for (size_t i = 0; i < v->n_roots; i++)
+	for (size_t i = 0; i < v->n_roots; i++) {
 		free(v->roots[i].path);
+		if (v->roots[i].fd >= 0)
+			close(v->roots[i].fd);
+	}
 	free(v->roots);
 	free(v->rbuf);
 	buf_free(&v->dir_cache);
@@ -106,75 +109,69 @@ int vigil_add(vigil *v, const char *path, uint32_t mask, unsigned flags)
 		return -EINVAL;
 	if (filter_excludes(&v->filter, path, strlen(path)))
 		return 0;
+	bool nofollow = flags & VIGIL_NOFOLLOW;
+	struct stat st;
+	if ((nofollow ? lstat(path, &st) : stat(path, &st)) < 0)
+		return -errno;
 	struct root *roots = realloc(v->roots, (v->n_roots + 1) * sizeof(*roots));
 	if (!roots)
 		return -ENOMEM;
 	v->roots = roots;
 	uint32_t ri = (uint32_t)v->n_roots;
 	struct root *r = &v->roots[ri];
-	*r = (struct root){.node = NODE_NONE, .mask = mask, .flags = flags};
-	r->path = strdup(path);
-	if (!r->path)
+	*r = (struct root){.node = NODE_NONE, .mask = mask, .flags = flags, .fd = -1,
+			   .is_dir = S_ISDIR(st.st_mode)};
+	if (!(r->path = strdup(path)))
 		return -ENOMEM;
 
-	uint32_t kmask = engine_kernel_mask(v, r);
-	if (flags & VIGIL_ONLYDIR)
-		kmask |= IN_ONLYDIR;
-	if (flags & VIGIL_ONESHOT)
-		kmask |= IN_ONESHOT;
-	int nofollow = (flags & VIGIL_NOFOLLOW) ? O_NOFOLLOW : 0;
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | nofollow);
+	uint32_t extra = ((flags & VIGIL_ONLYDIR) ? IN_ONLYDIR : 0) |
+			 ((flags & VIGIL_ONESHOT) ? IN_ONESHOT : 0);
+	bool crawl = r->is_dir && (flags & VIGIL_RECURSIVE);
 	int wd, err;
-	if (fd >= 0) {
-		r->is_dir = true;
-		err = v->src.ops->add_fd(&v->src, fd, kmask, &wd);
-	} else if (errno == ENOTDIR || errno == ELOOP || errno == EACCES) {
-		/* a file, a link not to be followed, or a directory we may not
-		 * list (the kernel decides whether it may be watched) */
-		fd = -1;
-		struct stat st;
-		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && !nofollow)
-			r->is_dir = true;
-		err = v->src.ops->add_path(&v->src, path, kmask | (nofollow ? IN_DONT_FOLLOW : 0), &wd);
+	if (crawl) {
+		/* Pinned before the watch exists, so opening it is no event.
+		 * Nothing else is opened by path from here on. */
+		r->fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
+		if (r->fd < 0) {
+			err = -errno;
+			goto fail;
+		}
+		err = v->src.ops->add_fd(&v->src, r->fd, crawl_quiet_mask(v, r) | extra, &wd);
 	} else {
-		err = -errno;
+		/* no open at all: watching is not an event */
+		err = v->src.ops->add_path(&v->src, path, engine_kernel_mask(v, r) | extra |
+					   (nofollow ? IN_DONT_FOLLOW : 0), &wd);
 	}
-	if (err < 0) {
-		if (fd >= 0)
-			close(fd);
-		free(r->path);
-		return err;
-	}
+	if (err < 0)
+		goto fail;
 	uint32_t existing = tree_find_wd(&v->tree, wd);
 	if (existing != NODE_NONE) {
 		/* already watched through another path: widen what it reports */
 		uint32_t owner = engine_root_index(v, existing);
 		if (owner != NODE_NONE)
 			v->roots[owner].mask |= mask;
-		if (fd >= 0)
-			close(fd);
+		if (r->fd >= 0)
+			close(r->fd);
 		free(r->path);
 		return 0;
 	}
 	uint32_t node = tree_add_root(&v->tree, path, strlen(path), wd, ri);
 	if (node == NODE_NONE) {
 		v->src.ops->remove(&v->src, wd);
-		if (fd >= 0)
-			close(fd);
-		free(r->path);
-		return -ENOMEM;
+		err = -ENOMEM;
+		goto fail;
 	}
 	r->node = node;
-	tree_node(&v->tree, node)->mark = v->generation;
 	v->n_roots++;
-	if (fd < 0)
+	if (!crawl)
 		return 1;
-	if (!(flags & VIGIL_RECURSIVE)) {
-		close(fd);
-		return 1;
-	}
-	err = crawl_dir(v, ri, NODE_NONE, NULL, 0, fd, CRAWL_INITIAL);
+	err = crawl_root(v, ri, CRAWL_INITIAL);
 	return err < 0 ? err : err + 1;
+fail:
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->path);
+	return err;
 }
 
 int vigil_remove(vigil *v, const char *path)
@@ -185,6 +182,9 @@ int vigil_remove(vigil *v, const char *path)
 			continue;
 		tree_remove(&v->tree, r->node, engine_unwatch, v);
 		r->node = NODE_NONE;
+		if (r->fd >= 0)
+			close(r->fd);
+		r->fd = -1;
 		v->tree_gen++;
 		return 0;
 	}
@@ -259,35 +259,22 @@ static int emit_record(struct vigil *v, uint32_t node, const char *name,
 static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 			const char *name, size_t len)
 {
-	const struct root *r = &v->roots[ri];
-	if (!(r->flags & VIGIL_RECURSIVE))
+	if (!(v->roots[ri].flags & VIGIL_RECURSIVE))
 		return 0;
-	int fd = crawl_open_below(v, node, name, len);
-	if (fd < 0) {
-		if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
-			return 0; /* gone already, or not a directory now */
-		const char *dir;
-		size_t dir_len;
-		if (engine_node_dir(v, node, &dir, &dir_len) == 0) {
-			buf_clear(&v->scratch);
-			buf_append(&v->scratch, dir, dir_len);
-			buf_append(&v->scratch, name, len);
-			return engine_emit_error(v, v->scratch.data, v->scratch.len, fd);
-		}
-		return 0;
+	int n = crawl_new(v, ri, node, name, len);
+	if (n >= 0 || n == -ENOENT || n == -ENOTDIR || n == -ELOOP)
+		return 0; /* done, or gone already, or not a directory now */
+	if (n == -ENOMEM)
+		return n;
+	const char *dir;
+	size_t dir_len;
+	if (engine_node_dir(v, node, &dir, &dir_len) == 0) {
+		buf_clear(&v->scratch);
+		buf_append(&v->scratch, dir, dir_len);
+		buf_append(&v->scratch, name, len);
+		return engine_emit_error(v, v->scratch.data, v->scratch.len, n);
 	}
-	int n = crawl_dir(v, ri, node, name, len, fd, CRAWL_NEW);
-	if (n == -ENOSPC) {
-		const char *dir;
-		size_t dir_len;
-		if (engine_node_dir(v, node, &dir, &dir_len) == 0) {
-			buf_clear(&v->scratch);
-			buf_append(&v->scratch, dir, dir_len);
-			buf_append(&v->scratch, name, len);
-			return engine_emit_error(v, v->scratch.data, v->scratch.len, n);
-		}
-	}
-	return n < 0 && n != -ENOSPC ? n : 0;
+	return 0;
 }
 
 static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
@@ -443,25 +430,24 @@ static int rescan(struct vigil *v)
 			return e;
 	}
 	v->generation++;
+	bool complete = true;
 	for (size_t i = 0; i < v->n_roots; i++) {
 		struct root *r = &v->roots[i];
 		if (r->node == NODE_NONE)
 			continue;
 		tree_node(&v->tree, r->node)->mark = v->generation;
-		if (!r->is_dir || !(r->flags & VIGIL_RECURSIVE))
-			continue;
-		int fd = open(r->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-					   ((r->flags & VIGIL_NOFOLLOW) ? O_NOFOLLOW : 0));
-		if (fd < 0)
-			continue; /* gone: its IN_IGNORED will say so */
-		int e = crawl_dir(v, (uint32_t)i, NODE_NONE, NULL, 0, fd, CRAWL_RESCAN);
-		if (e == -ENOSPC)
+		if (r->fd < 0)
+			continue; /* not a recursive directory */
+		int e = crawl_root(v, (uint32_t)i, CRAWL_RESCAN);
+		if (e == -ENOSPC) {
+			complete = false;
 			engine_emit_error(v, r->path, strlen(r->path), e);
-		else if (e < 0)
+		} else if (e == -ENOMEM) {
 			return e;
+		}
 	}
-	/* sweep what the walk did not find */
-	for (uint32_t n = 0; n < v->tree.nodes_len; n++) {
+	/* sweep what the walk did not find (unless it stopped short) */
+	for (uint32_t n = 0; complete && n < v->tree.nodes_len; n++) {
 		struct node *x = tree_node(&v->tree, n);
 		if (!x->used || x->mark == v->generation || x->parent == NODE_NONE)
 			continue;
@@ -493,6 +479,9 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 		if (r && r->node == node) {
 			e = emit_record(v, node, "", 0, IN_IGNORED, 0);
 			r->node = NODE_NONE;
+			if (r->fd >= 0)
+				close(r->fd);
+			r->fd = -1;
 		}
 		tree_remove(&v->tree, node, engine_unwatch, v);
 		v->tree_gen++;
