@@ -1,0 +1,110 @@
+# Shared by the CLI tests: each test runs the real binary in a fresh
+# temporary directory and waits for what it expects to see, never for a
+# fixed time.
+
+VIGIL=${VIGIL:-$BATS_TEST_DIRNAME/../../build/vigil}
+
+setup() {
+	TEST_DIR=$(mktemp -d "${BATS_TMPDIR:-/tmp}/vigil-test.XXXXXX")
+	W=$TEST_DIR/w          # the watched tree
+	OUT=$TEST_DIR/out      # vigil's stdout
+	ERR=$TEST_DIR/err      # vigil's stderr
+	mkdir "$W"
+	cd "$W" || return 1
+	VIGIL_PID=
+}
+
+teardown() {
+	stop_vigil
+	cd / && rm -rf "$TEST_DIR"
+}
+
+# start_vigil ARGS...: run `vigil ARGS...` in the background, stdout to $OUT,
+# stderr to $ERR, and return once it says its watches are established.
+start_vigil() {
+	: >"$OUT"
+	: >"$ERR"
+	# fd 3 is bats' own: a background process holding it stalls the run
+	"$VIGIL" "$@" >"$OUT" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	wait_for_line "$ERR" 'Watches established\.' 30 || {
+		echo "vigil did not set up its watches; stderr:" >&2
+		cat "$ERR" >&2
+		return 1
+	}
+}
+
+# wait_vigil: wait for the background vigil to exit on its own; its exit
+# status goes to $status.
+wait_vigil() {
+	status=0
+	wait "$VIGIL_PID" || status=$?
+	VIGIL_PID=
+}
+
+stop_vigil() {
+	if [ -n "${VIGIL_PID:-}" ]; then
+		kill "$VIGIL_PID" 2>/dev/null
+		wait "$VIGIL_PID" 2>/dev/null
+		VIGIL_PID=
+	fi
+	return 0
+}
+
+# wait_for_line FILE REGEX [SECONDS]: block until a line of FILE matches the
+# extended REGEX (tail -f wakes on the write itself). Fails after SECONDS.
+wait_for_line() {
+	local file=$1 re=$2 secs=${3:-20}
+	timeout "$secs" tail -n +1 -f "$file" 2>/dev/null | grep -E -q -m1 -- "$re"
+	local rc=${PIPESTATUS[1]}
+	if [ "$rc" != 0 ]; then
+		echo "timed out after ${secs}s waiting for /$re/ in $file; it holds:" >&2
+		head -c 4000 "$file" >&2
+		return 1
+	fi
+}
+
+# sentinel NAME: create NAME in the watched tree and wait until vigil has
+# reported it, so everything done before it has been reported too.
+sentinel() {
+	local name=${1:-sentinel}
+	: >"$W/$name"
+	wait_for_line "$OUT" "$name" 20
+}
+
+# expect_eq WHAT EXPECTED ACTUAL
+expect_eq() {
+	if [ "$2" != "$3" ]; then
+		printf '%s\n  expected: %s\n  actual:   %s\n' "$1" "$2" "$3" >&2
+		return 1
+	fi
+}
+
+# watch_count PID: the number of inotify watches PID holds.
+watch_count() {
+	local pid=$1 fd n=0
+	for fd in /proc/"$pid"/fd/*; do
+		if [ "$(readlink "$fd")" = "anon_inode:inotify" ]; then
+			n=$((n + $(grep -c '^inotify wd:' /proc/"$pid"/fdinfo/"${fd##*/}")))
+		fi
+	done
+	echo "$n"
+}
+
+# rss_kib PID
+rss_kib() {
+	awk '/^VmRSS:/ { print $2 }' /proc/"$1"/status
+}
+
+# Run a test only where the inotify sysctls can be written.
+require_writable_sysctl() {
+	if ! [ -w /proc/sys/fs/inotify/max_queued_events ] ||
+		! (echo "$(cat /proc/sys/fs/inotify/max_queued_events)" >/proc/sys/fs/inotify/max_queued_events) 2>/dev/null; then
+		skip "/proc/sys/fs/inotify is not writable here (needs root)"
+	fi
+}
+
+require_userns() {
+	unshare --user --map-root-user true 2>/dev/null ||
+		skip "cannot create a user namespace here (unshare --user)"
+}

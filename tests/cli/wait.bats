@@ -1,0 +1,192 @@
+#!/usr/bin/env bats
+# vigil wait: the command line, output formats and exit codes.
+
+load helpers
+
+@test "vigil --help lists the wait command" {
+	run "$VIGIL" --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"wait"* ]]
+}
+
+@test "vigil --version prints the version" {
+	run "$VIGIL" --version
+	[ "$status" -eq 0 ]
+	[[ "$output" =~ ^vigil\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
+}
+
+@test "vigil help wait shows the wait options" {
+	run "$VIGIL" help wait
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--monitor"* ]]
+	[[ "$output" == *"--recursive"* ]]
+}
+
+@test "an unknown command is one clear line and exit 1" {
+	run "$VIGIL" frobnicate
+	[ "$status" -eq 1 ]
+	expect_eq message "vigil: 'frobnicate' is not a vigil command; see 'vigil --help'" "$output"
+}
+
+@test "no files to watch is an error" {
+	run "$VIGIL" wait
+	[ "$status" -eq 1 ]
+	[[ "$output" == "vigil wait: no files specified to watch"* ]]
+}
+
+@test "a path that does not exist is one line naming it, exit 1" {
+	run "$VIGIL" wait "$W/nope"
+	[ "$status" -eq 1 ]
+	[[ "${lines[-1]}" == "vigil wait: cannot watch '$W/nope': no such file or directory" ]]
+}
+
+@test "an unknown event name is refused" {
+	run "$VIGIL" wait -e create,bogus .
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"'bogus' is not a valid event"* ]]
+}
+
+@test "a bad timeout is refused" {
+	run "$VIGIL" wait -t abc .
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"'abc' is not a valid timeout"* ]]
+}
+
+@test "an unknown option is refused" {
+	run "$VIGIL" wait --bogus .
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"unrecognized option"* ]]
+}
+
+@test "-t: no event within the timeout exits 2" {
+	run "$VIGIL" wait -q -t 0.2 .
+	expect_eq status 2 "$status"
+}
+
+@test "-t with a negative value sets up the watches and exits 0" {
+	run "$VIGIL" wait -t -1 -r .
+	expect_eq status 0 "$status"
+	[[ "$output" == *"Watches established."* ]]
+}
+
+@test "without -m: the first event is printed and the exit status is 0" {
+	start_vigil wait -e create .
+	touch "$W/new file"
+	wait_vigil
+	expect_eq status 0 "$status"
+	expect_eq line "./ CREATE new file" "$(cat "$OUT")"
+}
+
+@test "without -m: the watched file going away is exit 1" {
+	touch "$W/f"
+	start_vigil wait -e modify "$W/f"
+	rm "$W/f"
+	wait_vigil
+	expect_eq status 1 "$status"
+}
+
+@test "default output is '%w %e %f' with comma-separated events" {
+	start_vigil wait -m -e create,close_write .
+	mkdir "$W/d"
+	echo x >"$W/f"
+	wait_for_line "$OUT" 'CLOSE_WRITE'
+	expect_eq output "./ CREATE,ISDIR d
+./ CREATE f
+./ CLOSE_WRITE,CLOSE f" "$(cat "$OUT")"
+}
+
+@test "an event on the watched directory itself has an empty name" {
+	mkdir "$W/d"
+	start_vigil wait -m -e attrib d
+	chmod 700 "$W/d"
+	wait_for_line "$OUT" ATTRIB
+	expect_eq line "d/ ATTRIB,ISDIR " "$(cat "$OUT")"
+}
+
+@test "--format: %w %f %e %Xe %c %% and unknown specifiers" {
+	start_vigil wait -m -e moved_from --format '[%w|%f|%e|%:e|%c|%%|%q]' .
+	touch "$W/a"
+	mv "$W/a" "$W/b"
+	wait_for_line "$OUT" 'MOVED_FROM'
+	[[ "$(cat "$OUT")" =~ ^\[\./\|a\|MOVED_FROM\|MOVED_FROM\|[1-9][0-9]*\|%\|%q\]$ ]]
+}
+
+@test "--format: %Xe joins several events with X" {
+	start_vigil wait -m -e close_write --format '%w%f %;e' .
+	echo x >"$W/f"
+	wait_for_line "$OUT" 'CLOSE'
+	expect_eq line "./f CLOSE_WRITE;CLOSE" "$(cat "$OUT")"
+}
+
+@test "--format: %T uses --timefmt" {
+	start_vigil wait -m -e create --format '%T %f' --timefmt '%Y' .
+	touch "$W/f"
+	wait_for_line "$OUT" ' f$'
+	expect_eq line "$(date +%Y) f" "$(cat "$OUT")"
+}
+
+@test "--format with %T but no --timefmt is refused" {
+	run "$VIGIL" wait --format '%T' .
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"--timefmt was not specified"* ]]
+}
+
+@test "--format: %0 and %n write NUL and newline; --no-newline drops the line end" {
+	start_vigil wait -m -e create --format '%f%0' --no-newline .
+	touch "$W/a" "$W/b"
+	sentinel s
+	expect_eq bytes "$(printf 'a\0b\0s\0' | od -An -c)" "$(od -An -c "$OUT")"
+}
+
+@test "-c: CSV quotes fields with commas, quotes and edge spaces" {
+	start_vigil wait -m -c -e create .
+	touch "$W/a,b" "$W/say \"hi\"" "$W/ lead" "$W/plain"
+	sentinel plain2
+	expect_eq csv './,CREATE,"a,b"
+./,CREATE,"say ""hi"""
+./,CREATE," lead"
+./,CREATE,plain
+./,CREATE,plain2' "$(cat "$OUT")"
+}
+
+@test "--json: one valid object per event, names round-trip, invalid UTF-8 as \\udcXX" {
+	command -v python3 >/dev/null || skip "python3 is needed to parse JSON"
+	start_vigil wait -m --json -e create .
+	touch "$W/$(printf 'caf\xc3\xa9')" "$W/$(printf 'bad\xff\xfe')" "$W/$(printf 'nl\nx')" "$W/q\"b\\"
+	sentinel last
+	python3 - "$OUT" "$W" <<'PY'
+import json, os, sys
+out, w = sys.argv[1], sys.argv[2]
+names = []
+for line in open(out, encoding="utf-8"):
+    ev = json.loads(line)
+    assert ev["dir"] == "./", ev
+    assert ev["events"] == ["CREATE"], ev
+    assert ev["path"] == ev["dir"] + ev["name"], ev
+    assert ev["synthetic"] is False and "time" in ev and "cookie" in ev, ev
+    names.append(ev["name"].encode("utf-8", "surrogateescape"))
+expected = sorted(n for n in os.listdir(w.encode()))
+if sorted(names) != expected:
+    sys.exit("expected %r\nactual   %r" % (expected, sorted(names)))
+PY
+	grep -q '"name":"bad\\udcff\\udcfe"' "$OUT"
+}
+
+@test "output reaches a pipe at once, not when a buffer fills" {
+	mkfifo "$TEST_DIR/pipe"
+	"$VIGIL" wait -m -e create . >"$TEST_DIR/pipe" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	exec 4<"$TEST_DIR/pipe"
+	wait_for_line "$ERR" 'Watches established'
+	touch "$W/one"
+	read -r -t 10 line <&4
+	exec 4<&-
+	expect_eq line "./ CREATE one" "$line"
+}
+
+@test "invoked as inotifywait, vigil is inotifywait" {
+	ln -s "$(readlink -f "$VIGIL")" "$TEST_DIR/inotifywait"
+	run "$TEST_DIR/inotifywait" --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == "Usage: inotifywait "* ]]
+}
