@@ -182,7 +182,8 @@ VIGIL_API size_t vigil_watch_count(const vigil *v);
 
 /* Event names, as inotifywait spells them: "access", "close_write", "move",
  * ... (case-insensitive). vigil_mask_parse() takes a comma-separated list
- * and ORs the masks; -EINVAL for an unknown or empty name, with
+ * and ORs the masks (empty entries are skipped, as inotifywait does);
+ * -EINVAL for an unknown name, with
  * *ret_bad_offset (if not NULL) set to where that name starts. */
 VIGIL_API uint32_t vigil_mask_from_name(const char *name, size_t len);
 VIGIL_API int vigil_mask_parse(const char *list, uint32_t *ret_mask,

@@ -1,0 +1,277 @@
+/* The public API (include/vigil.h) on real directories: only what a program
+ * linking libvigil can call. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "vigil.h"
+
+struct fixture {
+	char dir[256];
+	vigil *v;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	const char *tmp = getenv("TMPDIR");
+	snprintf(f->dir, sizeof(f->dir), "%s/vigil-api.XXXXXX", tmp ? tmp : "/tmp");
+	if (!f || !mkdtemp(f->dir))
+		return -1;
+	if (vigil_new(0, &f->v) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	vigil_free(f->v);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static void path_in(const struct fixture *f, const char *rel, char *out, size_t size)
+{
+	snprintf(out, size, "%s/%s", f->dir, rel);
+}
+
+static void touch(const struct fixture *f, const char *rel)
+{
+	char p[512];
+	path_in(f, rel, p, sizeof(p));
+	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static void make_dir(const struct fixture *f, const char *rel)
+{
+	char p[512];
+	path_in(f, rel, p, sizeof(p));
+	assert_int_equal(mkdir(p, 0755), 0);
+}
+
+/* The next event, waiting at most 5 s for it. */
+static const struct vigil_event *next(vigil *v)
+{
+	const struct vigil_event *ev = NULL;
+	int r = vigil_next(v, 5000, &ev);
+	if (r != 1)
+		fail_msg("expected an event, vigil_next returned %d", r);
+	return ev;
+}
+
+static void new_rejects_unknown_flags(void **state)
+{
+	(void)state;
+	vigil *v = NULL;
+	assert_int_equal(vigil_new(1u << 30, &v), -EINVAL);
+	assert_null(v);
+}
+
+static void free_accepts_null(void **state)
+{
+	(void)state;
+	assert_null(vigil_free(NULL));
+}
+
+static void add_missing_path_is_enoent(void **state)
+{
+	struct fixture *f = *state;
+	char p[512];
+	path_in(f, "nope", p, sizeof(p));
+	assert_int_equal(vigil_add(f->v, p, IN_ALL_EVENTS, 0), -ENOENT);
+	assert_int_equal(vigil_watch_count(f->v), 0);
+}
+
+static void add_onlydir_on_a_file_is_enotdir(void **state)
+{
+	struct fixture *f = *state;
+	char p[512];
+	touch(f, "file");
+	path_in(f, "file", p, sizeof(p));
+	assert_int_equal(vigil_add(f->v, p, IN_ALL_EVENTS, VIGIL_ONLYDIR), -ENOTDIR);
+}
+
+static void next_times_out_with_zero(void **state)
+{
+	struct fixture *f = *state;
+	const struct vigil_event *ev = NULL;
+	assert_int_equal(vigil_add(f->v, f->dir, IN_CREATE, 0), 1);
+	assert_int_equal(vigil_next(f->v, 0, &ev), 0);
+	assert_int_equal(vigil_next(f->v, 20, &ev), 0);
+	assert_null(ev);
+}
+
+static void event_fields(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(vigil_add(f->v, f->dir, IN_CREATE, 0), 1);
+	touch(f, "a file");
+	const struct vigil_event *ev = next(f->v);
+	char dir[300], path[300];
+	snprintf(dir, sizeof(dir), "%s/", f->dir);
+	snprintf(path, sizeof(path), "%s/a file", f->dir);
+	assert_string_equal(ev->dir, dir);
+	assert_string_equal(ev->name, "a file");
+	assert_string_equal(ev->path, path);
+	assert_int_equal(ev->path_len, strlen(path));
+	assert_int_equal(ev->mask, IN_CREATE);
+	assert_int_equal(ev->flags, 0);
+	assert_null(ev->from_path);
+	assert_true(ev->time.tv_sec > 0);
+}
+
+static void recursive_add_counts_watches(void **state)
+{
+	struct fixture *f = *state;
+	make_dir(f, "a");
+	make_dir(f, "a/b");
+	make_dir(f, "c");
+	assert_int_equal(vigil_add(f->v, f->dir, IN_CREATE, VIGIL_RECURSIVE), 4);
+	assert_int_equal(vigil_watch_count(f->v), 4);
+	touch(f, "a/b/deep");
+	const struct vigil_event *ev = next(f->v);
+	assert_string_equal(ev->name, "deep");
+	assert_non_null(strstr(ev->dir, "/a/b/"));
+}
+
+static void new_directory_contents_are_synthetic(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(vigil_add(f->v, f->dir, IN_CREATE, VIGIL_RECURSIVE), 1);
+	/* made outside, moved in whole: only a listing can see its contents */
+	char outside[300], inside[300];
+	snprintf(outside, sizeof(outside), "%s.out", f->dir);
+	assert_int_equal(mkdir(outside, 0755), 0);
+	char file[320];
+	snprintf(file, sizeof(file), "%s/inner", outside);
+	close(open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+	path_in(f, "moved", inside, sizeof(inside));
+	assert_int_equal(rename(outside, inside), 0);
+	const struct vigil_event *ev = next(f->v);
+	assert_string_equal(ev->name, "inner");
+	assert_int_equal(ev->mask, IN_CREATE);
+	assert_true(ev->flags & VIGIL_EVENT_SYNTHETIC);
+	assert_int_equal(vigil_watch_count(f->v), 2);
+}
+
+static void paired_move(void **state)
+{
+	struct fixture *f = *state;
+	vigil *v;
+	assert_int_equal(vigil_new(VIGIL_PAIR_MOVES, &v), 0);
+	touch(f, "old");
+	assert_int_equal(vigil_add(v, f->dir, IN_MOVE, 0), 1);
+	char from[300], to[300];
+	path_in(f, "old", from, sizeof(from));
+	path_in(f, "new", to, sizeof(to));
+	assert_int_equal(rename(from, to), 0);
+	const struct vigil_event *ev = next(v);
+	assert_int_equal(ev->mask, IN_MOVED_FROM | IN_MOVED_TO);
+	assert_true(ev->flags & VIGIL_EVENT_PAIRED);
+	assert_string_equal(ev->path, to);
+	assert_string_equal(ev->from_path, from);
+	assert_string_equal(ev->from_name, "old");
+	assert_int_equal(ev->from_path_len, strlen(from));
+	vigil_free(v);
+}
+
+static void remove_stops_events(void **state)
+{
+	struct fixture *f = *state;
+	make_dir(f, "sub");
+	assert_int_equal(vigil_add(f->v, f->dir, IN_CREATE, VIGIL_RECURSIVE), 2);
+	assert_int_equal(vigil_remove(f->v, f->dir), 0);
+	assert_int_equal(vigil_watch_count(f->v), 0);
+	assert_int_equal(vigil_remove(f->v, f->dir), -ENOENT);
+	touch(f, "sub/x");
+	const struct vigil_event *ev = NULL;
+	assert_int_equal(vigil_next(f->v, 50, &ev), 0);
+}
+
+static void filters(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(vigil_filter_add(f->v, VIGIL_FILTER_EXCLUDE, "(", 0), -EINVAL);
+	assert_int_equal(vigil_filter_add(f->v, 99, "x", 0), -EINVAL);
+	assert_int_equal(vigil_filter_add(f->v, VIGIL_FILTER_EXCLUDE, "\\.TMP$",
+					  VIGIL_FILTER_ICASE), 0);
+	assert_int_equal(vigil_filter_add(f->v, VIGIL_FILTER_EXCLUDE, "/skip$", 0), 0);
+	make_dir(f, "skip");
+	assert_int_equal(vigil_add(f->v, f->dir, IN_CREATE, VIGIL_RECURSIVE), 1);
+	/* the excluded directory costs no watch */
+	assert_int_equal(vigil_watch_count(f->v), 1);
+	touch(f, "x.tmp");
+	touch(f, "kept");
+	const struct vigil_event *ev = next(f->v);
+	assert_string_equal(ev->name, "kept");
+}
+
+static void fd_is_pollable(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(vigil_add(f->v, f->dir, IN_CREATE, 0), 1);
+	int fd = vigil_fd(f->v);
+	assert_true(fd >= 0);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	touch(f, "x");
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	const struct vigil_event *ev = NULL;
+	assert_int_equal(vigil_next(f->v, 0, &ev), 1);
+	assert_int_equal(vigil_next_deadline_ms(f->v), -1);
+}
+
+static void ignored_when_root_goes(void **state)
+{
+	struct fixture *f = *state;
+	touch(f, "f");
+	char p[512];
+	path_in(f, "f", p, sizeof(p));
+	assert_int_equal(vigil_add(f->v, p, IN_DELETE_SELF, 0), 1);
+	assert_int_equal(unlink(p), 0);
+	const struct vigil_event *ev = next(f->v);
+	assert_int_equal(ev->mask, IN_DELETE_SELF);
+	assert_string_equal(ev->dir, p);
+	assert_string_equal(ev->name, "");
+	ev = next(f->v);
+	assert_true(ev->mask & IN_IGNORED);
+	assert_int_equal(vigil_watch_count(f->v), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(new_rejects_unknown_flags),
+		cmocka_unit_test(free_accepts_null),
+		cmocka_unit_test_setup_teardown(add_missing_path_is_enoent, setup, teardown),
+		cmocka_unit_test_setup_teardown(add_onlydir_on_a_file_is_enotdir, setup, teardown),
+		cmocka_unit_test_setup_teardown(next_times_out_with_zero, setup, teardown),
+		cmocka_unit_test_setup_teardown(event_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(recursive_add_counts_watches, setup, teardown),
+		cmocka_unit_test_setup_teardown(new_directory_contents_are_synthetic, setup, teardown),
+		cmocka_unit_test_setup_teardown(paired_move, setup, teardown),
+		cmocka_unit_test_setup_teardown(remove_stops_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(filters, setup, teardown),
+		cmocka_unit_test_setup_teardown(fd_is_pollable, setup, teardown),
+		cmocka_unit_test_setup_teardown(ignored_when_root_goes, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("api", tests, NULL, NULL);
+}
