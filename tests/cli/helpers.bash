@@ -91,6 +91,22 @@ watch_count() {
 	echo "$n"
 }
 
+# wait_for_watches PID N [SECONDS]: block until PID holds N watches. Some
+# changes are not events (a directory moved out is let go of a few
+# milliseconds after the queue runs dry), so this checks the condition
+# itself until it holds.
+wait_for_watches() {
+	local pid=$1 want=$2 secs=${3:-10} have
+	local end=$((SECONDS + secs))
+	while have=$(watch_count "$pid"); [ "$have" != "$want" ]; do
+		if [ "$SECONDS" -ge "$end" ]; then
+			printf 'watches\n  expected: %s\n  actual:   %s\n' "$want" "$have" >&2
+			return 1
+		fi
+		sleep 0.01
+	done
+}
+
 # rss_kib PID
 rss_kib() {
 	awk '/^VmRSS:/ { print $2 }' /proc/"$1"/status

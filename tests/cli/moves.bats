@@ -89,7 +89,7 @@ PY
 	sentinel done
 	expect_eq events "./gone MOVED_FROM,ISDIR
 ./done CREATE" "$(cat "$OUT")"
-	expect_eq watches $((before - 2)) "$(watch_count "$VIGIL_PID")"
+	wait_for_watches "$VIGIL_PID" $((before - 2))
 }
 
 @test "a directory moved in is watched, at every depth" {
