@@ -151,32 +151,39 @@ static int open_beneath(int dirfd, const char *rel)
 	if (errno != ENOSYS && errno != ENAMETOOLONG)
 		return -errno;
 #endif
-	/* one component at a time: no length limit, no link followed */
-	int cur = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cur < 0)
-		return -errno;
+	/* One component at a time: no length limit, no link followed. The
+	 * directories on the way are opened O_PATH, which is no event. */
+	int cur = -1;
 	const char *p = rel;
-	while (*p) {
+	for (;;) {
+		while (*p == '/')
+			p++;
 		const char *slash = strchrnul(p, '/');
 		size_t n = (size_t)(slash - p);
-		if (n) {
-			char comp[NAME_MAX + 1];
-			if (n > NAME_MAX) {
+		const char *rest = slash;
+		while (*rest == '/')
+			rest++;
+		bool last = !*rest;
+		char comp[NAME_MAX + 1];
+		if (n > NAME_MAX) {
+			if (cur >= 0)
 				close(cur);
-				return -ENAMETOOLONG;
-			}
-			memcpy(comp, p, n);
-			comp[n] = '\0';
-			int next = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			int err = errno;
-			close(cur);
-			if (next < 0)
-				return -err;
-			cur = next;
+			return -ENAMETOOLONG;
 		}
-		p = *slash ? slash + 1 : slash;
+		memcpy(comp, n ? p : ".", n ? n : 1);
+		comp[n ? n : 1] = '\0';
+		int flags = O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | (last ? O_RDONLY : O_PATH);
+		int next = openat(cur >= 0 ? cur : dirfd, comp, flags);
+		int err = errno;
+		if (cur >= 0)
+			close(cur);
+		if (next < 0)
+			return -err;
+		cur = next;
+		if (last)
+			return cur;
+		p = rest;
 	}
-	return cur;
 }
 
 /* Open NAME under the watched directory PARENT, from its root's pinned
@@ -221,11 +228,13 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 			tree_node(t, existing)->mark = v->generation;
 			return existing;
 		}
-		/* The same directory under another name. After an overflow that
-		 * is a rename we never heard of: move the node here. Otherwise it
-		 * is a rename not read yet, or a bind mount showing a directory
-		 * twice: watch it once, where it already is. */
-		if (c->mode != CRAWL_RESCAN || tree_is_ancestor(t, existing, parent))
+		/* The same directory under another name. After an overflow, that
+		 * is a rename we never heard of; if a move-out half holds it, it
+		 * left and came back: either way, move the node here. Otherwise
+		 * it is a rename not read yet, or a bind mount showing one
+		 * directory twice: watch it once, where it already is. */
+		if (tree_is_ancestor(t, existing, parent) ||
+		    !(c->mode == CRAWL_RESCAN || moves_release_node(&v->moves, existing)))
 			return NODE_NONE;
 		if (child != NODE_NONE)
 			tree_remove(t, child, engine_unwatch, v);

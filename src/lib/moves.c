@@ -47,6 +47,17 @@ bool moves_take(struct moves *m, uint32_t cookie, struct move_half *ret)
 	return false;
 }
 
+bool moves_release_node(struct moves *m, uint32_t node)
+{
+	for (size_t i = 0; i < m->len; i++) {
+		if (m->v[i].node == node) {
+			m->v[i].node = UINT32_MAX; /* NODE_NONE */
+			return true;
+		}
+	}
+	return false;
+}
+
 void moves_arm(struct moves *m, uint64_t deadline)
 {
 	for (size_t i = 0; i < m->len; i++)

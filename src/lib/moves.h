@@ -39,6 +39,10 @@ int moves_add(struct moves *m, struct move_half *h);
 /* Remove the half with COOKIE into *ret (the caller then owns its strings).
  * Returns false when there is none. */
 bool moves_take(struct moves *m, uint32_t cookie, struct move_half *ret);
+/* The directory NODE, held by a half, turned up inside the watched trees
+ * again (moved back in under another cookie): let go of it, so that the
+ * half ending does not take its watches. Returns whether a half held it. */
+bool moves_release_node(struct moves *m, uint32_t node);
 /* Give every half without a deadline the deadline DEADLINE. */
 void moves_arm(struct moves *m, uint64_t deadline);
 /* Remove the oldest half whose deadline is at or before NOW into *ret. */

@@ -110,3 +110,19 @@ PY
 	wait_for_line "$OUT" '/f$'
 	expect_eq event "./dst/inner/f" "$(cat "$OUT")"
 }
+
+@test "a directory moved out and straight back in under another name is watched" {
+	mkdir -p "$W/a/b"
+	start_vigil wait -m -r -e create --format '%w%f' .
+	# both renames before vigil can decide the first was a move out
+	perl -e 'rename("a", "../away") or die; open(my $f, ">", "../away/b/zz") or die;
+		close($f); rename("../away", "back") or die;'
+	mkdir "$W/back/b/new"
+	touch "$W/back/b/new/file"
+	wait_for_line "$OUT" 'new/file$'
+	grep -qx './back/b/new/file' "$OUT"
+	grep -qx './back/b/zz' "$OUT"
+	run grep -c '^\./a/' "$OUT"
+	expect_eq "events under the old name" 0 "$output"
+	wait_for_watches "$VIGIL_PID" 4
+}

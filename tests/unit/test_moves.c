@@ -354,6 +354,25 @@ static void fini_frees_pending(void **state)
 	take_expect(m, 3, "c");
 }
 
+/* A directory held by a move-out half that turns up again is let go of:
+ * the half stays (its FROM may still be owed) but no longer names it. */
+static void release_node_lets_go_of_the_directory(void **state)
+{
+	struct moves *m = *state;
+	struct move_half h = make_half(7, "dir");
+	h.node = 42;
+	check_eq(moves_add(m, &h), 0);
+	add(m, 8, "other");
+	assert_false(moves_release_node(m, 41));
+	assert_true(moves_release_node(m, 42));
+	assert_false(moves_release_node(m, 42));
+	struct move_half out;
+	assert_true(moves_take(m, 7, &out));
+	check_eq(out.node, NODE_NONE);
+	move_half_free(&out);
+	take_expect(m, 8, "other");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -373,6 +392,7 @@ int main(void)
 		T(many_halves_grow),
 		T(add_out_of_memory_frees_strings),
 		T(fini_frees_pending),
+		T(release_node_lets_go_of_the_directory),
 	};
 	return cmocka_run_group_tests_name("moves", tests, NULL, NULL);
 }
