@@ -225,17 +225,24 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 	uint32_t child = tree_find_child(t, parent, name, len);
 	if (existing != NODE_NONE) {
 		if (existing == child) {
+			/* left and came back under the same name: it stays */
+			moves_release_node(&v->moves, existing, tree_node(t, existing)->serial);
 			tree_node(t, existing)->mark = v->generation;
 			return existing;
 		}
-		/* The same directory under another name. After an overflow, that
-		 * is a rename we never heard of; if a move-out half holds it, it
-		 * left and came back: either way, move the node here. Otherwise
-		 * it is a rename not read yet, or a bind mount showing one
-		 * directory twice: watch it once, where it already is. */
-		if (tree_is_ancestor(t, existing, parent) ||
-		    !(c->mode == CRAWL_RESCAN || moves_release_node(&v->moves, existing)))
+		/* The same directory under another name: renamed here, and the
+		 * listing is the latest word on where it is. Its rename events
+		 * may be still to read (or lost to an overflow, or half of them
+		 * never sent, as when this directory was not watched yet when
+		 * it moved in): move the node here, and let a half that holds
+		 * it go, so that the half ending does not take its watches. A
+		 * directory that would become its own ancestor (a bind mount
+		 * loop) is watched once, where it is. */
+		if (tree_is_ancestor(t, existing, parent))
 			return NODE_NONE;
+		moves_release_node(&v->moves, existing, tree_node(t, existing)->serial);
+		/* it may lie below the stale node it replaces: take it out first */
+		tree_detach(t, existing);
 		if (child != NODE_NONE)
 			tree_remove(t, child, engine_unwatch, v);
 		if (tree_rename(t, existing, parent, name, len) < 0)

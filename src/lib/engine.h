@@ -50,6 +50,14 @@ struct equeue {
 	struct buf text;
 };
 
+/* A directory that appeared while the path to it was stale (an ancestor
+ * renamed, the rename not read yet): crawled again once the queue is dry. */
+struct retry {
+	uint32_t root, parent, parent_serial;
+	char *name;
+	size_t len;
+};
+
 struct vigil {
 	struct source src;
 	struct tree tree;
@@ -75,6 +83,8 @@ struct vigil {
 	/* Records on directories below a rename half still waiting for its
 	 * partner: their path depends on how it ends (inotify_event layout). */
 	struct buf deferred;
+	struct retry *retries;
+	size_t n_retries, cap_retries;
 
 	struct vigil_event ev;
 };

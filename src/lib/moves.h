@@ -19,6 +19,7 @@ struct move_half {
 	uint32_t mask;        /* as the kernel sent it (IN_MOVED_FROM [|IN_ISDIR]) */
 	uint32_t dir_node;    /* the directory it left */
 	uint32_t node;        /* the moved directory's node, or NODE_NONE */
+	uint32_t node_serial; /* and its serial: the slot may be reused */
 	char *dir;            /* old %w, with its trailing slash */
 	char *name;           /* old %f */
 	char *path;           /* old full path */
@@ -42,7 +43,7 @@ bool moves_take(struct moves *m, uint32_t cookie, struct move_half *ret);
 /* The directory NODE, held by a half, turned up inside the watched trees
  * again (moved back in under another cookie): let go of it, so that the
  * half ending does not take its watches. Returns whether a half held it. */
-bool moves_release_node(struct moves *m, uint32_t node);
+bool moves_release_node(struct moves *m, uint32_t node, uint32_t serial);
 /* Give every half without a deadline the deadline DEADLINE. */
 void moves_arm(struct moves *m, uint64_t deadline);
 /* Remove the oldest half whose deadline is at or before NOW into *ret. */

@@ -228,6 +228,9 @@ static uint32_t node_alloc(struct tree *t)
 	t->nodes[n].next_sibling = t->nodes[n].prev_sibling = NODE_NONE;
 	t->nodes[n].root = NODE_NONE;
 	t->nodes[n].used = true;
+	if (++t->serial == 0)
+		++t->serial;
+	t->nodes[n].serial = t->serial;
 	t->count++;
 	return n;
 }

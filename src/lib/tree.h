@@ -28,6 +28,8 @@ struct node {
 	int wd;                /* watch descriptor; 0 for a free slot */
 	uint32_t root;         /* for a root node: the engine's root index */
 	uint32_t mark;         /* re-crawl generation that last saw it */
+	uint32_t serial;       /* unique per allocation: tells a node from a
+				  later one reusing its slot */
 	bool used;
 };
 
@@ -41,6 +43,7 @@ struct tree {
 	uint32_t nodes_len, nodes_cap;
 	uint32_t free_head;
 	uint32_t count;        /* nodes in use */
+	uint32_t serial;       /* the last serial handed out */
 	struct wd_slot *wds;   /* open addressing, power-of-two size */
 	uint32_t wds_cap, wds_len;
 	uint32_t *children;    /* open addressing of node indices */

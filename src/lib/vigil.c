@@ -62,6 +62,9 @@ vigil *vigil_free(vigil *v)
 	buf_free(&v->dir_cache);
 	buf_free(&v->scratch);
 	buf_free(&v->deferred);
+	for (size_t i = 0; i < v->n_retries; i++)
+		free(v->retries[i].name);
+	free(v->retries);
 	free(v);
 	return NULL;
 }
@@ -257,11 +260,37 @@ static int emit_record(struct vigil *v, uint32_t node, const char *name,
 /* A directory appeared under NODE (created, or moved in from outside):
  * watch and list it, and everything in it. */
 static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
-			const char *name, size_t len)
+			const char *name, size_t len, bool retrying)
 {
 	if (!(v->roots[ri].flags & VIGIL_RECURSIVE))
 		return 0;
 	int n = crawl_new(v, ri, node, name, len);
+	if (n == -ENOENT && !retrying) {
+		/* Gone, or an ancestor was renamed and the path we built is
+		 * stale. With records still to read, the rename may be among
+		 * them: try again once they are all read. */
+		size_t pending = 0;
+		v->src.ops->pending(&v->src, &pending);
+		if (v->rbuf_off >= v->rbuf_len && !pending)
+			return 0;
+		if (v->n_retries == v->cap_retries) {
+			size_t cap = v->cap_retries ? v->cap_retries * 2 : 8;
+			struct retry *r = realloc(v->retries, cap * sizeof(*r));
+			if (!r)
+				return -ENOMEM;
+			v->retries = r;
+			v->cap_retries = cap;
+		}
+		char *copy = strndup(name, len);
+		if (!copy)
+			return -ENOMEM;
+		v->retries[v->n_retries++] = (struct retry){
+			.root = ri, .parent = node,
+			.parent_serial = tree_node(&v->tree, node)->serial,
+			.name = copy, .len = len,
+		};
+		return 0;
+	}
 	if (n >= 0 || n == -ENOENT || n == -ENOTDIR || n == -ELOOP)
 		return 0; /* done, or gone already, or not a directory now */
 	if (n == -ENOMEM)
@@ -275,6 +304,28 @@ static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 		return engine_emit_error(v, v->scratch.data, v->scratch.len, n);
 	}
 	return 0;
+}
+
+/* The queue is dry: every rename read so far is in the tree, so the
+ * directories whose path was stale can be found now. */
+static int retry_crawls(struct vigil *v)
+{
+	struct retry *list = v->retries;
+	size_t n = v->n_retries;
+	v->retries = NULL;
+	v->n_retries = v->cap_retries = 0;
+	int e = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct retry *r = &list[i];
+		const struct node *p = r->parent < v->tree.nodes_len ?
+			tree_node(&v->tree, r->parent) : NULL;
+		if (e >= 0 && p && p->used && p->serial == r->parent_serial &&
+		    engine_root_index(v, r->parent) == r->root)
+			e = dir_appeared(v, r->root, r->parent, r->name, r->len, true);
+		free(r->name);
+	}
+	free(list);
+	return e;
 }
 
 static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
@@ -294,6 +345,8 @@ static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
 		.node = is_dir ? tree_find_child(&v->tree, node, rec->name, rec->name_len) : NODE_NONE,
 		.time = v->read_time,
 	};
+	if (h.node != NODE_NONE)
+		h.node_serial = tree_node(&v->tree, h.node)->serial;
 	const char *dir;
 	size_t dir_len;
 	if ((e = engine_node_dir(v, node, &dir, &dir_len)) < 0)
@@ -326,8 +379,7 @@ static bool half_node_valid(const struct vigil *v, const struct move_half *h)
 	if (h->node == NODE_NONE || h->node >= v->tree.nodes_len)
 		return false;
 	const struct node *x = tree_node(&v->tree, h->node);
-	return x->used && x->parent == h->dir_node && x->name_len == h->name_len &&
-	       memcmp(x->name, h->name, h->name_len) == 0;
+	return x->used && x->serial == h->node_serial;
 }
 
 /* A half that never met its partner: the entry left the watched trees. */
@@ -366,7 +418,7 @@ static int moved_to(struct vigil *v, uint32_t ri, uint32_t node,
 		if (wanted(r, rec->mask) &&
 		    (e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie)) < 0)
 			return e;
-		return is_dir ? dir_appeared(v, ri, node, rec->name, rec->name_len) : 0;
+		return is_dir ? dir_appeared(v, ri, node, rec->name, rec->name_len, false) : 0;
 	}
 	bool renamed = false;
 	if (half_node_valid(v, &h)) {
@@ -407,7 +459,7 @@ static int moved_to(struct vigil *v, uint32_t ri, uint32_t node,
 		e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
 	}
 	if (e >= 0 && is_dir && !renamed)
-		e = dir_appeared(v, ri, node, rec->name, rec->name_len);
+		e = dir_appeared(v, ri, node, rec->name, rec->name_len, false);
 out:
 	move_half_free(&h);
 	return e < 0 ? e : replay_deferred(v);
@@ -502,7 +554,7 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 	if (wanted(r, rec->mask) || (rec->mask & IN_UNMOUNT))
 		e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
 	if (e >= 0 && (rec->mask & (IN_CREATE | IN_ISDIR)) == (IN_CREATE | IN_ISDIR))
-		e = dir_appeared(v, ri, node, rec->name, rec->name_len);
+		e = dir_appeared(v, ri, node, rec->name, rec->name_len, false);
 	return e;
 }
 
@@ -589,7 +641,14 @@ int vigil_next(vigil *v, int timeout_ms, const struct vigil_event **ret_event)
 		if (n == 0 || (n < 0 && n != -EAGAIN))
 			return n == 0 ? -EIO : (int)n;
 
-		/* the queue is dry: halves still alone may now wait for good */
+		/* the queue is dry: crawls that met a stale path go again, and
+		 * halves still alone may now wait for good */
+		if (v->n_retries) {
+			int e = retry_crawls(v);
+			if (e < 0)
+				return e;
+			continue;
+		}
 		uint64_t now = now_ns();
 		moves_arm(&v->moves, now + MOVE_WAIT_NS);
 		struct move_half h;

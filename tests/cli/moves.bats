@@ -126,3 +126,47 @@ PY
 	expect_eq "events under the old name" 0 "$output"
 	wait_for_watches "$VIGIL_PID" 4
 }
+
+# The next three freeze vigil (SIGSTOP) while the tree changes, so that it
+# reads all the events only afterwards: what it finds on disk is then ahead
+# of the events it is reading, deterministically.
+
+@test "a directory made again in the slot of one moved out and deleted is watched" {
+	mkdir -p "$W/n1/n2"
+	start_vigil wait -m -r -e create --format '%w%f' .
+	kill -STOP "$VIGIL_PID"
+	mv "$W/n1" "$TEST_DIR/away"
+	rm -rf "$TEST_DIR/away"
+	mkdir "$W/n1"
+	kill -CONT "$VIGIL_PID"
+	sentinel mark
+	touch "$W/n1/inside"
+	wait_for_line "$OUT" 'n1/inside$'
+	wait_for_watches "$VIGIL_PID" 2
+}
+
+@test "a directory created just before its parent is renamed is watched" {
+	mkdir "$W/p"
+	start_vigil wait -m -r -e create --format '%w%f' .
+	kill -STOP "$VIGIL_PID"
+	perl -e 'mkdir "p/child" or die; rename("p", "renamed") or die'
+	kill -CONT "$VIGIL_PID"
+	sentinel mark
+	touch "$W/renamed/child/later"
+	wait_for_line "$OUT" 'later$'
+	grep -qx './renamed/child/later' "$OUT"
+}
+
+@test "a watched directory moved into a directory not watched yet stays watched" {
+	mkdir -p "$W/x/inner"
+	start_vigil wait -m -r -e create --format '%w%f' .
+	kill -STOP "$VIGIL_PID"
+	# d is not watched yet when x moves in: the kernel sends no MOVED_TO
+	perl -e 'mkdir "d" or die; rename("x", "d/x") or die'
+	kill -CONT "$VIGIL_PID"
+	sentinel mark
+	touch "$W/d/x/inner/later"
+	wait_for_line "$OUT" 'later$'
+	grep -qx './d/x/inner/later' "$OUT"
+	wait_for_watches "$VIGIL_PID" 4
+}

@@ -361,11 +361,14 @@ static void release_node_lets_go_of_the_directory(void **state)
 	struct moves *m = *state;
 	struct move_half h = make_half(7, "dir");
 	h.node = 42;
+	h.node_serial = 5;
 	check_eq(moves_add(m, &h), 0);
 	add(m, 8, "other");
-	assert_false(moves_release_node(m, 41));
-	assert_true(moves_release_node(m, 42));
-	assert_false(moves_release_node(m, 42));
+	assert_false(moves_release_node(m, 41, 5));
+	/* the same slot, reused by a later node: not the one held */
+	assert_false(moves_release_node(m, 42, 6));
+	assert_true(moves_release_node(m, 42, 5));
+	assert_false(moves_release_node(m, 42, 5));
 	struct move_half out;
 	assert_true(moves_take(m, 7, &out));
 	check_eq(out.node, NODE_NONE);
