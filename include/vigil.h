@@ -180,6 +180,13 @@ VIGIL_API int vigil_next(vigil *v, int timeout_ms,
 /* How many watches (directories and files) the handle holds. */
 VIGIL_API size_t vigil_watch_count(const vigil *v);
 
+/* Call FN(CTX, wd, path) for every watch the handle holds, in no particular
+ * order, with the path the handle believes the watch is at: a view for
+ * debugging and for checking the engine against the disk. Stops at the first
+ * non-zero return of FN and returns it; 0 when all were visited, -ENOMEM. */
+typedef int (*vigil_watch_fn)(void *ctx, int wd, const char *path);
+VIGIL_API int vigil_foreach_watch(vigil *v, vigil_watch_fn fn, void *ctx);
+
 /* Event names, as inotifywait spells them: "access", "close_write", "move",
  * ... (case-insensitive). vigil_mask_parse() takes a comma-separated list
  * and ORs the masks (empty entries are skipped, as inotifywait does);

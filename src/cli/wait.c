@@ -45,6 +45,11 @@ static const char wait_help[] =
 	"      --pair-moves        report a rename as one MOVE event; its old path is\n"
 	"                          %%F, or \"from\" in --json\n"
 	"\n"
+	"Debugging:\n"
+	"      --debug-watches     on exit, print every watch held, one per line as\n"
+	"                          'WD PATH', on stderr (to check vigil's view of the\n"
+	"                          tree against the disk)\n"
+	"\n"
 	"Events: access modify attrib close_write close_nowrite close open moved_to\n"
 	"moved_from move move_self create delete delete_self unmount (default: all).\n"
 	"Entries found in a new directory before its watch was in place are reported\n"
@@ -56,6 +61,7 @@ static const char wait_help[] =
 enum {
 	OPT_EXCLUDE = 256, OPT_EXCLUDEI, OPT_INCLUDE, OPT_INCLUDEI, OPT_FORMAT,
 	OPT_TIMEFMT, OPT_NO_NEWLINE, OPT_JSON, OPT_PAIR, OPT_FROMFILE,
+	OPT_DEBUG_WATCHES,
 };
 
 static const struct option wait_options[] = {
@@ -78,6 +84,7 @@ static const struct option wait_options[] = {
 	{"json", no_argument, NULL, OPT_JSON},
 	{"pair-moves", no_argument, NULL, OPT_PAIR},
 	{"fromfile", required_argument, NULL, OPT_FROMFILE},
+	{"debug-watches", no_argument, NULL, OPT_DEBUG_WATCHES},
 	{0},
 };
 
@@ -142,6 +149,12 @@ static int read_fromfile(const char *name, struct pathlist *watch,
 	return r;
 }
 
+static int print_watch(void *ctx, int wd, const char *path)
+{
+	fprintf(ctx, "%d %s\n", wd, path);
+	return 0;
+}
+
 static bool flush_out(FILE *f)
 {
 	if (fflush(f) == 0 && !ferror(f))
@@ -154,6 +167,7 @@ static bool flush_out(FILE *f)
 int cmd_wait(int argc, char **argv)
 {
 	bool monitor = false, recursive = false, nofollow = false, pair = false;
+	bool debug_watches = false;
 	int quiet = 0;
 	double timeout = 0;
 	uint32_t mask = 0;
@@ -250,6 +264,9 @@ int cmd_wait(int argc, char **argv)
 		case OPT_FROMFILE:
 			if (read_fromfile(optarg, &watch, &exclude) < 0)
 				goto out;
+			break;
+		case OPT_DEBUG_WATCHES:
+			debug_watches = true;
 			break;
 		default:
 			goto out; /* getopt said why */
@@ -357,6 +374,8 @@ int cmd_wait(int argc, char **argv)
 		}
 	}
 out:
+	if (v && debug_watches)
+		vigil_foreach_watch(v, print_watch, stderr);
 	if (out.f && !flush_out(out.f) && status == 0)
 		status = 1;
 	if (out.f && out.f != stdout)

@@ -129,8 +129,10 @@ static int rel_path(struct vigil *v, uint32_t node, struct buf *out)
 	int r = tree_path(&v->tree, node, out);
 	if (r < 0)
 		return r;
-	const struct node *rn = tree_node(&v->tree, tree_root_of(&v->tree, node));
-	size_t skip = rn->name_len;
+	uint32_t top = tree_root_of(&v->tree, node);
+	if (top == NODE_NONE)
+		return -ELOOP;
+	size_t skip = tree_node(&v->tree, top)->name_len;
 	while (skip < out->len && out->data[skip] == '/')
 		skip++;
 	memmove(out->data, out->data + skip, out->len - skip + 1);
@@ -138,11 +140,13 @@ static int rel_path(struct vigil *v, uint32_t node, struct buf *out)
 	return 0;
 }
 
-static int open_beneath(int dirfd, const char *rel)
+/* Open REL below DIRFD, following no symbolic link; MODE is O_RDONLY or
+ * O_PATH (no event on the directory, and nothing to list). */
+static int open_beneath(int dirfd, const char *rel, int mode)
 {
 #ifdef HAVE_OPENAT2_H
 	struct open_how how = {
-		.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+		.flags = (uint64_t)(mode | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
 		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
 	long fd = syscall(SYS_openat2, dirfd, *rel ? rel : ".", &how, sizeof(how));
@@ -172,7 +176,7 @@ static int open_beneath(int dirfd, const char *rel)
 		}
 		memcpy(comp, n ? p : ".", n ? n : 1);
 		comp[n ? n : 1] = '\0';
-		int flags = O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | (last ? O_RDONLY : O_PATH);
+		int flags = O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | (last ? mode : O_PATH);
 		int next = openat(cur >= 0 ? cur : dirfd, comp, flags);
 		int err = errno;
 		if (cur >= 0)
@@ -186,10 +190,11 @@ static int open_beneath(int dirfd, const char *rel)
 	}
 }
 
-/* Open NAME under the watched directory PARENT, from its root's pinned
- * descriptor, following no symbolic link on the way. */
+/* Open NAME under the watched directory PARENT (NAME NULL: PARENT itself),
+ * from its root's pinned descriptor, following no symbolic link on the
+ * way. MODE as for open_beneath(). */
 static int open_below(struct vigil *v, uint32_t parent, const char *name,
-		      size_t len)
+		      size_t len, int mode)
 {
 	uint32_t ri = engine_root_index(v, parent);
 	if (ri == NODE_NONE || v->roots[ri].fd < 0)
@@ -197,10 +202,10 @@ static int open_below(struct vigil *v, uint32_t parent, const char *name,
 	int r = rel_path(v, parent, &v->scratch);
 	if (r < 0)
 		return r;
-	if ((v->scratch.len && (r = buf_putc(&v->scratch, '/')) < 0) ||
-	    (r = buf_append(&v->scratch, name, len)) < 0)
+	if (name && ((v->scratch.len && (r = buf_putc(&v->scratch, '/')) < 0) ||
+		     (r = buf_append(&v->scratch, name, len)) < 0))
 		return r;
-	return open_beneath(v->roots[ri].fd, v->scratch.data);
+	return open_beneath(v->roots[ri].fd, v->scratch.data, mode);
 }
 
 /* Watch the directory at FD as NAME under PARENT. Returns its node, or
@@ -241,10 +246,10 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 		if (tree_is_ancestor(t, existing, parent))
 			return NODE_NONE;
 		moves_release_node(&v->moves, existing, tree_node(t, existing)->serial);
-		/* it may lie below the stale node it replaces: take it out first */
+		/* it may lie below the node it replaces: take it out first */
 		tree_detach(t, existing);
 		if (child != NODE_NONE)
-			tree_remove(t, child, engine_unwatch, v);
+			engine_orphan(v, child);
 		if (tree_rename(t, existing, parent, name, len) < 0)
 			return NODE_NONE;
 		v->tree_gen++;
@@ -252,8 +257,9 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 		return existing;
 	}
 	if (child != NODE_NONE) {
-		/* a new directory under an old name: the old one is gone */
-		tree_remove(t, child, engine_unwatch, v);
+		/* a new directory under an old name: the old one was renamed
+		 * or deleted, and its events will tell which */
+		engine_orphan(v, child);
 		v->tree_gen++;
 	}
 	uint32_t n = tree_add_child(t, parent, name, len, wd);
@@ -557,17 +563,47 @@ int crawl_root(struct vigil *v, uint32_t root, enum crawl_mode mode)
 int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	      const char *name, size_t len)
 {
-	int fd = open_below(v, parent, name, len);
-	if (fd < 0)
-		return fd;
+	/* Who it is first (O_PATH: no event), and a listing only if new:
+	 * a directory already watched elsewhere just moves here. */
+	int pfd = open_below(v, parent, name, len, O_PATH);
+	if (pfd < 0)
+		return pfd;
 	struct crawl c;
 	crawl_init(&c, v, root, CRAWL_NEW);
 	bool fresh;
 	int err;
-	uint32_t node = attach(&c, parent, name, len, fd, &fresh, &err);
+	uint32_t node = attach(&c, parent, name, len, pfd, &fresh, &err);
 	if (node == NODE_NONE || !fresh) {
-		close(fd);
+		close(pfd);
+		return err;
+	}
+	int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	err = -errno;
+	close(pfd);
+	if (fd < 0) {
+		if (c.quiet)
+			widen(&c, node, NULL, "");
 		return err;
 	}
 	return crawl_run(&c, node, fd, true, 0);
+}
+
+bool crawl_node_present(struct vigil *v, uint32_t node)
+{
+	if (tree_node(&v->tree, node)->parent == NODE_NONE)
+		return false; /* an orphan is out of its place by definition */
+	int fd = open_below(v, node, NULL, 0, O_PATH);
+	if (fd < 0)
+		return false;
+	uint32_t ri = engine_root_index(v, node);
+	int wd = -1;
+	int e = v->src.ops->add_fd(&v->src, fd, engine_kernel_mask(v, &v->roots[ri]), &wd);
+	close(fd);
+	if (e < 0)
+		return false;
+	if (wd == tree_node(&v->tree, node)->wd)
+		return true;
+	if (tree_find_wd(&v->tree, wd) == NODE_NONE)
+		v->src.ops->remove(&v->src, wd); /* a stranger: let it go */
+	return false;
 }

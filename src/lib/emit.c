@@ -7,7 +7,8 @@
 
 uint32_t engine_root_index(const struct vigil *v, uint32_t node)
 {
-	return tree_node(&v->tree, tree_root_of(&v->tree, node))->root;
+	uint32_t top = tree_root_of(&v->tree, node);
+	return top == NODE_NONE ? NODE_NONE : tree_node(&v->tree, top)->root;
 }
 
 int engine_node_dir(struct vigil *v, uint32_t node, const char **ret_dir,

@@ -58,6 +58,14 @@ struct retry {
 	size_t len;
 };
 
+/* A directory node put out of its place by a listing that found another
+ * directory under its name. Its own events (a rename away, a delete) may
+ * still be in the queue; until then it waits here, known by where it was. */
+struct orphan {
+	uint32_t node, serial;
+	uint32_t parent, parent_serial;
+};
+
 struct vigil {
 	struct source src;
 	struct tree tree;
@@ -85,6 +93,8 @@ struct vigil {
 	struct buf deferred;
 	struct retry *retries;
 	size_t n_retries, cap_retries;
+	struct orphan *orphans;
+	size_t n_orphans, cap_orphans;
 
 	struct vigil_event ev;
 };
@@ -120,10 +130,19 @@ int crawl_root(struct vigil *v, uint32_t root, enum crawl_mode mode);
  * below it, reporting what it holds as synthetic events. */
 int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	      const char *name, size_t len);
+/* Whether NODE's directory is still where the tree has it (by identity:
+ * what is at its path is watched under its wd). */
+bool crawl_node_present(struct vigil *v, uint32_t node);
 /* The mask a root directory is watched with until crawl_root() is done. */
 uint32_t crawl_quiet_mask(const struct vigil *v, const struct root *r);
 /* The kernel mask a directory of root R is watched with. */
 uint32_t engine_kernel_mask(const struct vigil *v, const struct root *r);
+/* Take NODE out of its place, keeping its watches, until its own events say
+ * where it went (see struct orphan). */
+void engine_orphan(struct vigil *v, uint32_t node);
+/* The orphan that was NAME under PARENT, taken off the list, or NODE_NONE. */
+uint32_t engine_take_orphan(struct vigil *v, uint32_t parent, const char *name,
+			    size_t len);
 /* Remove the watch (a tree_remove callback; CTX is the vigil). */
 void engine_unwatch(void *ctx, int wd);
 

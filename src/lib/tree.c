@@ -334,9 +334,12 @@ int tree_set_wd(struct tree *t, uint32_t n, int wd)
 	return 0;
 }
 
+/* Walks up are bounded by the number of nodes, so that a cycle (a bug) is a
+ * wrong answer rather than a hang. */
 bool tree_is_ancestor(const struct tree *t, uint32_t anc, uint32_t n)
 {
-	for (; n != NODE_NONE; n = t->nodes[n].parent)
+	for (uint32_t steps = 0; n != NODE_NONE && steps <= t->nodes_len;
+	     n = t->nodes[n].parent, steps++)
 		if (n == anc)
 			return true;
 	return false;
@@ -398,8 +401,11 @@ void tree_remove(struct tree *t, uint32_t top, void (*fn)(void *ctx, int wd),
 
 uint32_t tree_root_of(const struct tree *t, uint32_t n)
 {
-	while (t->nodes[n].parent != NODE_NONE)
+	for (uint32_t steps = 0; t->nodes[n].parent != NODE_NONE; steps++) {
+		if (steps > t->nodes_len)
+			return NODE_NONE;
 		n = t->nodes[n].parent;
+	}
 	return n;
 }
 
@@ -408,8 +414,11 @@ uint32_t tree_root_of(const struct tree *t, uint32_t n)
 int tree_path(const struct tree *t, uint32_t n, struct buf *out)
 {
 	size_t total = 0;
+	uint32_t steps = 0;
 	for (uint32_t c = n; c != NODE_NONE; c = t->nodes[c].parent) {
 		const struct node *x = &t->nodes[c];
+		if (++steps > t->nodes_len + 1)
+			return -ELOOP;
 		total += x->name_len;
 		if (x->parent != NODE_NONE) {
 			const struct node *p = &t->nodes[x->parent];

@@ -65,6 +65,7 @@ vigil *vigil_free(vigil *v)
 	for (size_t i = 0; i < v->n_retries; i++)
 		free(v->retries[i].name);
 	free(v->retries);
+	free(v->orphans);
 	free(v);
 	return NULL;
 }
@@ -93,6 +94,74 @@ int vigil_fd(const vigil *v)
 size_t vigil_watch_count(const vigil *v)
 {
 	return v->tree.count;
+}
+
+void engine_orphan(struct vigil *v, uint32_t node)
+{
+	struct tree *t = &v->tree;
+	struct node *x = tree_node(t, node);
+	if (x->parent == NODE_NONE)
+		return;
+	if (v->n_orphans == v->cap_orphans) {
+		/* drop the entries of orphans freed since */
+		size_t k = 0;
+		for (size_t i = 0; i < v->n_orphans; i++) {
+			const struct orphan *o = &v->orphans[i];
+			if (tree_node(t, o->node)->used && tree_node(t, o->node)->serial == o->serial)
+				v->orphans[k++] = *o;
+		}
+		v->n_orphans = k;
+	}
+	if (v->n_orphans == v->cap_orphans) {
+		size_t cap = v->cap_orphans ? v->cap_orphans * 2 : 8;
+		struct orphan *o = realloc(v->orphans, cap * sizeof(*o));
+		if (!o) {
+			/* cannot remember it: it will not be found again */
+			tree_remove(t, node, engine_unwatch, v);
+			return;
+		}
+		v->orphans = o;
+		v->cap_orphans = cap;
+	}
+	v->orphans[v->n_orphans++] = (struct orphan){
+		.node = node, .serial = x->serial,
+		.parent = x->parent, .parent_serial = tree_node(t, x->parent)->serial,
+	};
+	tree_detach(t, node);
+}
+
+uint32_t engine_take_orphan(struct vigil *v, uint32_t parent, const char *name,
+			    size_t len)
+{
+	struct tree *t = &v->tree;
+	for (size_t i = 0; i < v->n_orphans; i++) {
+		const struct orphan *o = &v->orphans[i];
+		const struct node *x = tree_node(t, o->node);
+		if (o->parent != parent || tree_node(t, parent)->serial != o->parent_serial ||
+		    !x->used || x->serial != o->serial || x->parent != NODE_NONE ||
+		    x->name_len != len || memcmp(x->name, name, len) != 0)
+			continue;
+		uint32_t n = o->node;
+		v->orphans[i] = v->orphans[--v->n_orphans];
+		return n;
+	}
+	return NODE_NONE;
+}
+
+int vigil_foreach_watch(vigil *v, vigil_watch_fn fn, void *ctx)
+{
+	struct buf b = {0};
+	int r = 0;
+	for (uint32_t n = 0; n < v->tree.nodes_len && r == 0; n++) {
+		const struct node *x = tree_node(&v->tree, n);
+		if (!x->used || x->wd <= 0)
+			continue;
+		buf_clear(&b);
+		if ((r = tree_path(&v->tree, n, &b)) == 0)
+			r = fn(ctx, x->wd, b.data);
+	}
+	buf_free(&b);
+	return r;
 }
 
 static bool same_root_path(const char *a, const char *b)
@@ -202,8 +271,11 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 static bool below_held_move(const struct vigil *v, uint32_t node)
 {
 	for (size_t i = 0; i < v->moves.len; i++) {
-		uint32_t held = v->moves.v[i].node;
-		if (held != NODE_NONE && tree_is_ancestor(&v->tree, held, node))
+		const struct move_half *h = &v->moves.v[i];
+		if (h->node != NODE_NONE && h->node < v->tree.nodes_len &&
+		    tree_node(&v->tree, h->node)->used &&
+		    tree_node(&v->tree, h->node)->serial == h->node_serial &&
+		    tree_is_ancestor(&v->tree, h->node, node))
 			return true;
 	}
 	return false;
@@ -259,10 +331,29 @@ static int emit_record(struct vigil *v, uint32_t node, const char *name,
 
 /* A directory appeared under NODE (created, or moved in from outside):
  * watch and list it, and everything in it. */
+/* Whether a directory NAME under NODE is to be watched: below a recursive
+ * root, and not excluded. */
+static bool dir_watchable(struct vigil *v, uint32_t ri, uint32_t node,
+			  const char *name, size_t len)
+{
+	if (!(v->roots[ri].flags & VIGIL_RECURSIVE))
+		return false;
+	if (!filter_active(&v->filter))
+		return true;
+	const char *dir;
+	size_t dir_len;
+	if (engine_node_dir(v, node, &dir, &dir_len) < 0)
+		return true;
+	buf_clear(&v->scratch);
+	if (buf_append(&v->scratch, dir, dir_len) < 0 || buf_append(&v->scratch, name, len) < 0)
+		return true;
+	return !filter_excludes(&v->filter, v->scratch.data, v->scratch.len);
+}
+
 static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 			const char *name, size_t len, bool retrying)
 {
-	if (!(v->roots[ri].flags & VIGIL_RECURSIVE))
+	if (!dir_watchable(v, ri, node, name, len))
 		return 0;
 	int n = crawl_new(v, ri, node, name, len);
 	if (n == -ENOENT && !retrying) {
@@ -328,6 +419,24 @@ static int retry_crawls(struct vigil *v)
 	return e;
 }
 
+/* Which node a MOVED_FROM of NAME under PARENT most likely moves: the one
+ * the tree has there, unless an earlier half already took it away. It is a
+ * guess (a listing may have got ahead of the queue): it only decides what is
+ * held back meanwhile and what a move out is checked against. Where the
+ * directory lands is found by identity (crawl_new). */
+static uint32_t moving_node(struct vigil *v, uint32_t parent, const char *name,
+			    size_t len)
+{
+	uint32_t n = tree_find_child(&v->tree, parent, name, len);
+	if (n == NODE_NONE)
+		return n;
+	uint32_t serial = tree_node(&v->tree, n)->serial;
+	for (size_t i = 0; i < v->moves.len; i++)
+		if (v->moves.v[i].node == n && v->moves.v[i].node_serial == serial)
+			return NODE_NONE;
+	return n;
+}
+
 static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
 		      const struct source_record *rec)
 {
@@ -342,7 +451,7 @@ static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
 	}
 	struct move_half h = {
 		.cookie = rec->cookie, .mask = rec->mask, .dir_node = node,
-		.node = is_dir ? tree_find_child(&v->tree, node, rec->name, rec->name_len) : NODE_NONE,
+		.node = is_dir ? moving_node(v, node, rec->name, rec->name_len) : NODE_NONE,
 		.time = v->read_time,
 	};
 	if (h.node != NODE_NONE)
@@ -382,16 +491,25 @@ static bool half_node_valid(const struct vigil *v, const struct move_half *h)
 	return x->used && x->serial == h->node_serial;
 }
 
-/* A half that never met its partner: the entry left the watched trees. */
+/* A half that never met its partner: the entry left the watched trees.
+ * Which directory left is checked by identity before its watches go: the
+ * node the half guessed, if it is no longer where the tree has it, or else
+ * the directory a listing had put aside from that place. */
 static int moved_out(struct vigil *v, struct move_half *h)
 {
 	int e = 0;
-	if (half_node_valid(v, h)) {
-		tree_remove(&v->tree, h->node, engine_unwatch, v);
+	bool dir_alive = h->dir_node < v->tree.nodes_len &&
+			 tree_node(&v->tree, h->dir_node)->used;
+	uint32_t gone = NODE_NONE;
+	if (half_node_valid(v, h) && !crawl_node_present(v, h->node))
+		gone = h->node;
+	else if (h->mask & IN_ISDIR && dir_alive)
+		gone = engine_take_orphan(v, h->dir_node, h->name, h->name_len);
+	if (gone != NODE_NONE) {
+		tree_remove(&v->tree, gone, engine_unwatch, v);
 		v->tree_gen++;
 	}
-	if (!h->delivered && h->dir_node < v->tree.nodes_len &&
-	    tree_node(&v->tree, h->dir_node)->used) {
+	if (!h->delivered && dir_alive) {
 		uint32_t ri = engine_root_index(v, h->dir_node);
 		if (ri != NODE_NONE && wanted(&v->roots[ri], h->mask)) {
 			struct timespec t = v->read_time;
@@ -410,43 +528,10 @@ static int moved_to(struct vigil *v, uint32_t ri, uint32_t node,
 {
 	const struct root *r = &v->roots[ri];
 	bool is_dir = rec->mask & IN_ISDIR;
-	bool recursive = r->flags & VIGIL_RECURSIVE;
 	struct move_half h;
+	bool paired = moves_take(&v->moves, rec->cookie, &h);
 	int e = 0;
-	if (!moves_take(&v->moves, rec->cookie, &h)) {
-		/* moved in from outside: new to us */
-		if (wanted(r, rec->mask) &&
-		    (e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie)) < 0)
-			return e;
-		return is_dir ? dir_appeared(v, ri, node, rec->name, rec->name_len, false) : 0;
-	}
-	bool renamed = false;
-	if (half_node_valid(v, &h)) {
-		bool keep = recursive;
-		if (keep && filter_active(&v->filter)) {
-			const char *dir;
-			size_t dir_len;
-			if ((e = engine_node_dir(v, node, &dir, &dir_len)) < 0)
-				goto out;
-			buf_clear(&v->scratch);
-			buf_append(&v->scratch, dir, dir_len);
-			buf_append(&v->scratch, rec->name, rec->name_len);
-			keep = !filter_excludes(&v->filter, v->scratch.data, v->scratch.len);
-		}
-		uint32_t target = tree_find_child(&v->tree, node, rec->name, rec->name_len);
-		if (target != NODE_NONE && target != h.node) {
-			/* renamed over an empty directory: that one's watch ends
-			 * with its IN_IGNORED; until then it is nobody's child */
-			tree_detach(&v->tree, target);
-		}
-		if (keep && tree_rename(&v->tree, h.node, node, rec->name, rec->name_len) == 0) {
-			renamed = true;
-		} else {
-			tree_remove(&v->tree, h.node, engine_unwatch, v);
-		}
-		v->tree_gen++;
-	}
-	if (v->flags & VIGIL_PAIR_MOVES) {
+	if (paired && (v->flags & VIGIL_PAIR_MOVES)) {
 		if (wanted(r, rec->mask | h.mask)) {
 			const char *dir;
 			size_t dir_len;
@@ -458,10 +543,21 @@ static int moved_to(struct vigil *v, uint32_t ri, uint32_t node,
 	} else if (wanted(r, rec->mask)) {
 		e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
 	}
-	if (e >= 0 && is_dir && !renamed)
+	if (e < 0 || !is_dir)
+		goto out;
+	/* Where the directory landed is found by who is there: a directory
+	 * already watched moves in the tree (whatever the half guessed),
+	 * a new one is watched and listed. */
+	if (dir_watchable(v, ri, node, rec->name, rec->name_len)) {
 		e = dir_appeared(v, ri, node, rec->name, rec->name_len, false);
+	} else if (paired && half_node_valid(v, &h)) {
+		/* moved where it is not to be watched */
+		tree_remove(&v->tree, h.node, engine_unwatch, v);
+		v->tree_gen++;
+	}
 out:
-	move_half_free(&h);
+	if (paired)
+		move_half_free(&h);
 	return e < 0 ? e : replay_deferred(v);
 }
 
@@ -501,10 +597,12 @@ static int rescan(struct vigil *v)
 	/* sweep what the walk did not find (unless it stopped short) */
 	for (uint32_t n = 0; complete && n < v->tree.nodes_len; n++) {
 		struct node *x = tree_node(&v->tree, n);
-		if (!x->used || x->mark == v->generation || x->parent == NODE_NONE)
+		if (!x->used || x->mark == v->generation || x->root != NODE_NONE)
 			continue;
-		/* remove the topmost unseen node of each unseen subtree */
-		if (tree_node(&v->tree, x->parent)->mark != v->generation)
+		/* remove the topmost unseen node of each unseen subtree (an
+		 * orphan is the top of its own) */
+		if (x->parent != NODE_NONE &&
+		    tree_node(&v->tree, x->parent)->mark != v->generation)
 			continue;
 		tree_remove(&v->tree, n, engine_unwatch, v);
 	}
@@ -541,7 +639,12 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 	}
 	if (!r)
 		return 0; /* a detached directory, about to be dropped */
-	if (v->moves.len && below_held_move(v, node))
+	/* What happens below a directory that may have left is held back
+	 * until that is known, so that it is reported under the right path, or
+	 * not at all. What changes the tree goes through at once: held back,
+	 * it would be replayed against a tree that has moved on. */
+	bool changes_tree = (rec->mask & IN_ISDIR) && (rec->mask & (IN_MOVE | IN_CREATE));
+	if (v->moves.len && !changes_tree && below_held_move(v, node))
 		return defer(v, rec);
 	if (rec->name_len && seen_absorb(&v->seen, rec->wd, rec->name,
 					 rec->name_len, rec->mask, pos))

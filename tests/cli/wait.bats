@@ -190,3 +190,11 @@ PY
 	[ "$status" -eq 0 ]
 	[[ "$output" == "Usage: inotifywait "* ]]
 }
+
+@test "--debug-watches prints every watch and the path vigil has for it" {
+	mkdir -p "$W/a/b" "$W/c"
+	run "$VIGIL" wait -r -t -1 -q --debug-watches .
+	expect_eq status 0 "$status"
+	expect_eq watches ". ./a ./a/b ./c" "$(printf '%s\n' "$output" | cut -d' ' -f2- | sort | tr '\n' ' ' | sed 's/ $//')"
+	[[ "${lines[0]}" =~ ^[0-9]+\ \. ]]
+}
