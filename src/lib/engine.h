@@ -93,6 +93,7 @@ struct vigil {
 	struct buf deferred;
 	struct retry *retries;
 	size_t n_retries, cap_retries;
+	uint64_t retried_at;    /* stream_read at the last retry pass */
 	struct orphan *orphans;
 	size_t n_orphans, cap_orphans;
 

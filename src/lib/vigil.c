@@ -351,18 +351,19 @@ static bool dir_watchable(struct vigil *v, uint32_t ri, uint32_t node,
 }
 
 static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
-			const char *name, size_t len, bool retrying)
+			const char *name, size_t len)
 {
 	if (!dir_watchable(v, ri, node, name, len))
 		return 0;
 	int n = crawl_new(v, ri, node, name, len);
-	if (n == -ENOENT && !retrying) {
+	if (n == -ENOENT) {
 		/* Gone, or an ancestor was renamed and the path we built is
-		 * stale. With records still to read, the rename may be among
-		 * them: try again once they are all read. */
+		 * stale. With records still to read, or a rename half still
+		 * waiting for its partner, the tree may not have caught up
+		 * yet: try again then. */
 		size_t pending = 0;
 		v->src.ops->pending(&v->src, &pending);
-		if (v->rbuf_off >= v->rbuf_len && !pending)
+		if (v->rbuf_off >= v->rbuf_len && !pending && !v->moves.len)
 			return 0;
 		if (v->n_retries == v->cap_retries) {
 			size_t cap = v->cap_retries ? v->cap_retries * 2 : 8;
@@ -412,7 +413,7 @@ static int retry_crawls(struct vigil *v)
 			tree_node(&v->tree, r->parent) : NULL;
 		if (e >= 0 && p && p->used && p->serial == r->parent_serial &&
 		    engine_root_index(v, r->parent) == r->root)
-			e = dir_appeared(v, r->root, r->parent, r->name, r->len, true);
+			e = dir_appeared(v, r->root, r->parent, r->name, r->len);
 		free(r->name);
 	}
 	free(list);
@@ -549,7 +550,7 @@ static int moved_to(struct vigil *v, uint32_t ri, uint32_t node,
 	 * already watched moves in the tree (whatever the half guessed),
 	 * a new one is watched and listed. */
 	if (dir_watchable(v, ri, node, rec->name, rec->name_len)) {
-		e = dir_appeared(v, ri, node, rec->name, rec->name_len, false);
+		e = dir_appeared(v, ri, node, rec->name, rec->name_len);
 	} else if (paired && half_node_valid(v, &h)) {
 		/* moved where it is not to be watched */
 		tree_remove(&v->tree, h.node, engine_unwatch, v);
@@ -657,7 +658,7 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 	if (wanted(r, rec->mask) || (rec->mask & IN_UNMOUNT))
 		e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
 	if (e >= 0 && (rec->mask & (IN_CREATE | IN_ISDIR)) == (IN_CREATE | IN_ISDIR))
-		e = dir_appeared(v, ri, node, rec->name, rec->name_len, false);
+		e = dir_appeared(v, ri, node, rec->name, rec->name_len);
 	return e;
 }
 
@@ -746,7 +747,10 @@ int vigil_next(vigil *v, int timeout_ms, const struct vigil_event **ret_event)
 
 		/* the queue is dry: crawls that met a stale path go again, and
 		 * halves still alone may now wait for good */
-		if (v->n_retries) {
+		if (v->n_retries && (v->stream_read != v->retried_at || !v->moves.len)) {
+			/* once per batch read, and once more when every rename
+			 * is settled: not in a loop while one is pending */
+			v->retried_at = v->stream_read;
 			int e = retry_crawls(v);
 			if (e < 0)
 				return e;
