@@ -15,12 +15,7 @@
 #include "moves.h"
 #include "tree.h" /* NODE_NONE */
 
-#define check_eq(actual, expected)                                           \
-	do {                                                                 \
-		long long a_ = (long long)(actual), e_ = (long long)(expected); \
-		if (a_ != e_)                                                \
-			fail_msg("%s: expected %lld, got %lld", #actual, e_, a_); \
-	} while (0)
+#include "check.h"
 
 /* uint64_t deadlines: printed unsigned */
 #define check_u64(actual, expected)                                          \

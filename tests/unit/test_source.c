@@ -18,12 +18,7 @@
 
 #include "source.h"
 
-#define check_eq(actual, expected)                                           \
-	do {                                                                 \
-		long long a_ = (long long)(actual), e_ = (long long)(expected); \
-		if (a_ != e_)                                                \
-			fail_msg("%s: expected %lld, got %lld", #actual, e_, a_); \
-	} while (0)
+#include "check.h"
 
 #define HDR sizeof(struct inotify_event)
 

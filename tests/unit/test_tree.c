@@ -13,13 +13,7 @@
 #include "alloc_fail.h"
 #include "tree.h"
 
-/* cmocka prints integers in hex; these print decimal, expected vs actual. */
-#define check_eq(actual, expected)                                           \
-	do {                                                                 \
-		long long a_ = (long long)(actual), e_ = (long long)(expected); \
-		if (a_ != e_)                                                \
-			fail_msg("%s: expected %lld, got %lld", #actual, e_, a_); \
-	} while (0)
+#include "check.h"
 
 #define S(lit) lit, sizeof(lit) - 1
 
