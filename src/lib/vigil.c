@@ -267,15 +267,21 @@ int vigil_remove(vigil *v, const char *path)
 
 static int process(struct vigil *v, const struct source_record *rec, uint64_t pos);
 
+/* Whether the held node of a half is still the directory it named. */
+static bool half_node_valid(const struct vigil *v, const struct move_half *h)
+{
+	if (h->node == NODE_NONE || h->node >= v->tree.nodes_len)
+		return false;
+	const struct node *x = tree_node(&v->tree, h->node);
+	return x->used && x->serial == h->node_serial;
+}
+
 /* Whether NODE lies below a directory whose rename is not resolved yet. */
 static bool below_held_move(const struct vigil *v, uint32_t node)
 {
 	for (size_t i = 0; i < v->moves.len; i++) {
 		const struct move_half *h = &v->moves.v[i];
-		if (h->node != NODE_NONE && h->node < v->tree.nodes_len &&
-		    tree_node(&v->tree, h->node)->used &&
-		    tree_node(&v->tree, h->node)->serial == h->node_serial &&
-		    tree_is_ancestor(&v->tree, h->node, node))
+		if (half_node_valid(v, h) && tree_is_ancestor(&v->tree, h->node, node))
 			return true;
 	}
 	return false;
@@ -483,14 +489,6 @@ static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
 	return moves_add(&v->moves, &h);
 }
 
-/* Whether the held node of a half is still the directory it named. */
-static bool half_node_valid(const struct vigil *v, const struct move_half *h)
-{
-	if (h->node == NODE_NONE || h->node >= v->tree.nodes_len)
-		return false;
-	const struct node *x = tree_node(&v->tree, h->node);
-	return x->used && x->serial == h->node_serial;
-}
 
 /* A half that never met its partner: the entry left the watched trees.
  * Which directory left is checked by identity before its watches go: the
