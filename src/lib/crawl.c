@@ -110,18 +110,6 @@ static uint32_t synthetic_mask(uint32_t asked, bool is_dir)
 	return 0;
 }
 
-static int full_path(struct vigil *v, uint32_t parent, const char *name,
-		     size_t len, struct buf *out)
-{
-	buf_clear(out);
-	int r = tree_path(&v->tree, parent, out);
-	if (r < 0)
-		return r;
-	if (!(out->len && out->data[out->len - 1] == '/') && (r = buf_putc(out, '/')) < 0)
-		return r;
-	return buf_append(out, name, len);
-}
-
 /* NODE's path below its root, into OUT ("" for the root itself). */
 static int rel_path(struct vigil *v, uint32_t node, struct buf *out)
 {
@@ -221,7 +209,7 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 	if (e < 0) {
 		if (e == -ENOSPC || e == -ENOMEM)
 			*ret_err = e;
-		else if (c->mode != CRAWL_INITIAL && full_path(v, parent, name, len, &v->scratch) == 0)
+		else if (c->mode != CRAWL_INITIAL && engine_entry_path(v, parent, name, len, &v->scratch) == 0)
 			engine_emit_error(v, v->scratch.data, v->scratch.len, e);
 		return NODE_NONE;
 	}
@@ -476,7 +464,7 @@ static int walk(struct crawl *c)
 			/* vanished, or replaced by a non-directory: nothing to watch */
 			int e = -errno;
 			if (e != -ENOENT && e != -ENOTDIR && e != -ELOOP &&
-			    c->mode != CRAWL_INITIAL && full_path(v, f->node, nm, nl, &v->scratch) == 0)
+			    c->mode != CRAWL_INITIAL && engine_entry_path(v, f->node, nm, nl, &v->scratch) == 0)
 				engine_emit_error(v, v->scratch.data, v->scratch.len, e);
 			continue;
 		}

@@ -33,6 +33,20 @@ int engine_node_dir(struct vigil *v, uint32_t node, const char **ret_dir,
 	return 0;
 }
 
+int engine_entry_path(struct vigil *v, uint32_t node, const char *name,
+		      size_t len, struct buf *out)
+{
+	const char *dir;
+	size_t dir_len;
+	int r = engine_node_dir(v, node, &dir, &dir_len);
+	if (r < 0)
+		return r;
+	buf_clear(out);
+	if ((r = buf_append(out, dir, dir_len)) < 0)
+		return r;
+	return buf_append(out, name, len);
+}
+
 static int push_strings(struct buf *t, const char *dir, size_t dir_len,
 			const char *name, size_t name_len, size_t *ret_dir,
 			size_t *ret_name, size_t *ret_path, size_t *ret_path_len)

@@ -106,6 +106,9 @@ uint32_t engine_root_index(const struct vigil *v, uint32_t node);
  * returned string is valid until the tree or the cache changes. */
 int engine_node_dir(struct vigil *v, uint32_t node, const char **ret_dir,
 		    size_t *ret_len);
+/* The path of entry NAME in the watched directory NODE (%w%f), into OUT. */
+int engine_entry_path(struct vigil *v, uint32_t node, const char *name,
+		      size_t len, struct buf *out);
 /* Queue an event for delivery if the filters let it through. HALF, when not
  * NULL, gives the old location of a paired move. */
 int engine_emit(struct vigil *v, const char *dir, size_t dir_len,

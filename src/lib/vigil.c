@@ -344,14 +344,7 @@ static bool dir_watchable(struct vigil *v, uint32_t ri, uint32_t node,
 {
 	if (!(v->roots[ri].flags & VIGIL_RECURSIVE))
 		return false;
-	if (!filter_active(&v->filter))
-		return true;
-	const char *dir;
-	size_t dir_len;
-	if (engine_node_dir(v, node, &dir, &dir_len) < 0)
-		return true;
-	buf_clear(&v->scratch);
-	if (buf_append(&v->scratch, dir, dir_len) < 0 || buf_append(&v->scratch, name, len) < 0)
+	if (!filter_active(&v->filter) || engine_entry_path(v, node, name, len, &v->scratch) < 0)
 		return true;
 	return !filter_excludes(&v->filter, v->scratch.data, v->scratch.len);
 }
@@ -393,14 +386,8 @@ static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 		return 0; /* done, or gone already, or not a directory now */
 	if (n == -ENOMEM)
 		return n;
-	const char *dir;
-	size_t dir_len;
-	if (engine_node_dir(v, node, &dir, &dir_len) == 0) {
-		buf_clear(&v->scratch);
-		buf_append(&v->scratch, dir, dir_len);
-		buf_append(&v->scratch, name, len);
+	if (engine_entry_path(v, node, name, len, &v->scratch) == 0)
 		return engine_emit_error(v, v->scratch.data, v->scratch.len, n);
-	}
 	return 0;
 }
 
