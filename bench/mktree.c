@@ -39,25 +39,8 @@ static void usage(FILE *f)
 	      f);
 }
 
-static void msg(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("mktree: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-/* strerror() capitalises; vigil's messages do not, nor do these. */
-static const char *errstr(int err)
-{
-	static char buf[128];
-	snprintf(buf, sizeof(buf), "%s", strerror(err));
-	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
-		buf[0] = (char)(buf[0] - 'A' + 'a');
-	return buf;
-}
+#define PROG "mktree"
+#include "msg.h"
 
 /* Index of directory `node` (>= 1) among its parent's subdirectories. */
 static uint64_t child_index(uint64_t node) { return (node - 1) % fanout; }

@@ -38,24 +38,8 @@ extern char **environ;
 static pid_t child = -1;
 static volatile sig_atomic_t got_signal;
 
-static void msg(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("watchtime: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static const char *errstr(int err)
-{
-	static char buf[128];
-	snprintf(buf, sizeof(buf), "%s", strerror(err));
-	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
-		buf[0] = (char)(buf[0] - 'A' + 'a');
-	return buf;
-}
+#define PROG "watchtime"
+#include "msg.h"
 
 static void on_signal(int sig)
 {
