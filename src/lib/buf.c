@@ -45,3 +45,18 @@ void buf_free(struct buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
+
+int array_grow(void **v, size_t *cap, size_t len, size_t size, size_t first)
+{
+	if (len < *cap)
+		return 0;
+	size_t n = *cap ? *cap * 2 : first;
+	if (n > SIZE_MAX / size)
+		return -ENOMEM;
+	void *p = realloc(*v, n * size);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	*cap = n;
+	return 0;
+}

@@ -20,4 +20,9 @@ static inline void buf_terminate(struct buf *b) { if (b->data) b->data[b->len] =
 static inline void buf_clear(struct buf *b) { b->len = 0; }
 void buf_free(struct buf *b);
 
+/* Make room for one more element in the array *V of *CAP elements of SIZE
+ * bytes holding LEN: doubles (from FIRST) when full. Returns 0 or -ENOMEM,
+ * leaving the array as it was. */
+int array_grow(void **v, size_t *cap, size_t len, size_t size, size_t first);
+
 #endif

@@ -369,18 +369,12 @@ out:
 static int push_frame(struct crawl *c, uint32_t node, int fd, bool synth,
 		      size_t name_off)
 {
-	if (c->depth == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-		struct frame *f = realloc(c->frames, cap * sizeof(*f));
-		if (!f) {
-			close(fd);
-			if (c->quiet)
-				widen(c, node, c->depth ? &c->frames[c->depth - 1] : NULL,
-				      c->names.data ? c->names.data + name_off : "");
-			return -ENOMEM;
-		}
-		c->frames = f;
-		c->cap = cap;
+	if (array_grow((void **)&c->frames, &c->cap, c->depth, sizeof(*c->frames), 16) < 0) {
+		close(fd);
+		if (c->quiet)
+			widen(c, node, c->depth ? &c->frames[c->depth - 1] : NULL,
+			      c->names.data ? c->names.data + name_off : "");
+		return -ENOMEM;
 	}
 	struct frame *f = &c->frames[c->depth++];
 	*f = (struct frame){.node = node, .fd = fd, .synth = synth,

@@ -93,13 +93,8 @@ int engine_emit(struct vigil *v, const char *dir, size_t dir_len,
 		if (q->head) {
 			memmove(q->v, q->v + q->head, q->len * sizeof(q->v[0]));
 			q->head = 0;
-		} else {
-			size_t cap = q->cap ? q->cap * 2 : 64;
-			struct qevent *nv = realloc(q->v, cap * sizeof(*nv));
-			if (!nv)
-				return -ENOMEM;
-			q->v = nv;
-			q->cap = cap;
+		} else if (array_grow((void **)&q->v, &q->cap, q->len, sizeof(*q->v), 64) < 0) {
+			return -ENOMEM;
 		}
 	}
 	struct qevent *e = &q->v[q->head + q->len];

@@ -1,5 +1,7 @@
 #include "moves.h"
 
+#include "buf.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,15 +16,9 @@ void move_half_free(struct move_half *h)
 
 int moves_add(struct moves *m, struct move_half *h)
 {
-	if (m->len == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 8;
-		struct move_half *v = realloc(m->v, cap * sizeof(*v));
-		if (!v) {
-			move_half_free(h);
-			return -ENOMEM;
-		}
-		m->v = v;
-		m->cap = cap;
+	if (array_grow((void **)&m->v, &m->cap, m->len, sizeof(*m->v), 8) < 0) {
+		move_half_free(h);
+		return -ENOMEM;
 	}
 	m->v[m->len++] = *h;
 	return 0;

@@ -56,14 +56,8 @@ int seen_add(struct seen *s, int wd, const char *name, size_t len,
 		return -ENOMEM;
 	if ((s->len + 1) * 2 > s->table_cap && table_grow(s) < 0)
 		return -ENOMEM;
-	if (s->len == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct seen_entry *v = realloc(s->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
+	if (array_grow((void **)&s->v, &s->cap, s->len, sizeof(*s->v), 64) < 0)
+		return -ENOMEM;
 	size_t off = s->names.len;
 	int r = buf_append(&s->names, name, len);
 	if (r < 0)

@@ -112,16 +112,11 @@ void engine_orphan(struct vigil *v, uint32_t node)
 		}
 		v->n_orphans = k;
 	}
-	if (v->n_orphans == v->cap_orphans) {
-		size_t cap = v->cap_orphans ? v->cap_orphans * 2 : 8;
-		struct orphan *o = realloc(v->orphans, cap * sizeof(*o));
-		if (!o) {
-			/* cannot remember it: it will not be found again */
-			tree_remove(t, node, engine_unwatch, v);
-			return;
-		}
-		v->orphans = o;
-		v->cap_orphans = cap;
+	if (array_grow((void **)&v->orphans, &v->cap_orphans, v->n_orphans,
+		       sizeof(*v->orphans), 8) < 0) {
+		/* cannot remember it: it will not be found again */
+		tree_remove(t, node, engine_unwatch, v);
+		return;
 	}
 	v->orphans[v->n_orphans++] = (struct orphan){
 		.node = node, .serial = x->serial,
@@ -364,14 +359,9 @@ static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 		v->src.ops->pending(&v->src, &pending);
 		if (v->rbuf_off >= v->rbuf_len && !pending && !v->moves.len)
 			return 0;
-		if (v->n_retries == v->cap_retries) {
-			size_t cap = v->cap_retries ? v->cap_retries * 2 : 8;
-			struct retry *r = realloc(v->retries, cap * sizeof(*r));
-			if (!r)
-				return -ENOMEM;
-			v->retries = r;
-			v->cap_retries = cap;
-		}
+		if (array_grow((void **)&v->retries, &v->cap_retries, v->n_retries,
+			       sizeof(*v->retries), 8) < 0)
+			return -ENOMEM;
 		char *copy = strndup(name, len);
 		if (!copy)
 			return -ENOMEM;
