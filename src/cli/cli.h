@@ -11,8 +11,27 @@
  * was invoked under that name. */
 extern const char *cli_prog;
 
+/* Invoked as inotifywait or inotifywatch, vigil is that tool, down to the
+ * wording of its messages, for scripts that read them. */
+enum cli_compat { CLI_NATIVE, CLI_INOTIFYWAIT, CLI_INOTIFYWATCH };
+extern enum cli_compat cli_compat;
+
 /* "PROG: message\n" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "message\n" on stderr, as inotify-tools print theirs. */
+void cli_raw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* One message in the words of the tool vigil is acting as: each argument is
+ * a parenthesised printf argument list, e.g.
+ *   cli_say(("No files specified to watch!"), ("no files; see '%s'", x)); */
+#define cli_say(compat, native) \
+	(cli_compat != CLI_NATIVE ? cli_raw compat : cli_error native)
+
+/* From now on, send messages to syslog (LOG_DAEMON, LOG_INFO, under the
+ * name vigil acts as) instead of stderr: -s and -d. */
+void cli_use_syslog(void);
+
+/* strerror(ERR) without the capital letter, as our messages are written. */
+const char *cli_strerror(int err);
 
 /* One line explaining why PATH could not be watched (ERR negative errno),
  * naming the sysctl to raise when a limit was hit. */
@@ -24,5 +43,6 @@ void cli_instance_error(int err);
 bool cli_parse_seconds(const char *s, double *ret);
 
 int cmd_wait(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 #endif

@@ -9,9 +9,8 @@
 bool format_check(const char *format, const char *timefmt)
 {
 	if (!timefmt && strstr(format, "%T")) {
-		/* inotifywait's words, for scripts that look for them */
-		fflush(stdout);
-		fprintf(stderr, "%%T is in --format string, but --timefmt was not specified.\n");
+		cli_say(("%%T is in --format string, but --timefmt was not specified."),
+			("'%%T' in '--format' needs '--timefmt'"));
 		return false;
 	}
 	return true;

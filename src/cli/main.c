@@ -43,6 +43,7 @@ int main(int argc, char **argv)
 	const char *self = argc > 0 ? basename(argv[0]) : "vigil";
 	if (strcmp(self, "inotifywait") == 0) {
 		cli_prog = "inotifywait";
+		cli_compat = CLI_INOTIFYWAIT;
 		return cmd_wait(argc, argv);
 	}
 	if (argc < 2) {

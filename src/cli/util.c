@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <syslog.h>
 #include <unistd.h>
 #include <math.h>
 #include <stdlib.h>
@@ -9,12 +10,45 @@
 #include "cli.h"
 
 const char *cli_prog = "vigil";
+enum cli_compat cli_compat = CLI_NATIVE;
+
+static bool to_syslog;
+
+void cli_use_syslog(void)
+{
+	const char *ident = cli_compat == CLI_INOTIFYWAIT ? "inotifywait" :
+			    cli_compat == CLI_INOTIFYWATCH ? "inotifywatch" : "vigil";
+	openlog(ident, LOG_CONS | LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	to_syslog = true;
+}
 
 void cli_error(const char *fmt, ...)
 {
 	va_list ap;
+	if (to_syslog) {
+		va_start(ap, fmt);
+		vsyslog(LOG_INFO, fmt, ap);
+		va_end(ap);
+		return;
+	}
 	fflush(stdout);
 	fprintf(stderr, "%s: ", cli_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void cli_raw(const char *fmt, ...)
+{
+	va_list ap;
+	if (to_syslog) {
+		va_start(ap, fmt);
+		vsyslog(LOG_INFO, fmt, ap);
+		va_end(ap);
+		return;
+	}
+	fflush(stdout);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -33,12 +67,13 @@ static long read_long(const char *path)
 	return v;
 }
 
-/* strerror() capitalises; our messages do not. */
-static void lower_strerror(int err, char *buf, size_t size)
+const char *cli_strerror(int err)
 {
-	snprintf(buf, size, "%s", strerror(err));
+	static char buf[128];
+	snprintf(buf, sizeof(buf), "%s", strerror(err));
 	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
 		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
 }
 
 /* The limit in force is the smaller of the system-wide sysctl and the one of
@@ -67,6 +102,18 @@ static void limit_error(const char *what, const char *problem,
 
 void cli_watch_error(const char *path, int err)
 {
+	if (cli_compat != CLI_NATIVE) {
+		if (err == -ENOSPC) {
+			cli_raw("Failed to watch %s; upper limit on inotify watches reached!", path);
+			cli_raw("Please increase the amount of inotify watches allowed per "
+				"user via `/proc/sys/fs/inotify/max_user_watches'.");
+		} else {
+			cli_raw(cli_compat == CLI_INOTIFYWAIT ? "Couldn't watch %s: %s"
+							      : "Failed to watch %s: %s",
+				path, strerror(-err));
+		}
+		return;
+	}
 	char what[64 + 4096];
 	snprintf(what, sizeof(what), "cannot watch '%s'", path);
 	if (err == -ENOSPC) {
@@ -74,15 +121,19 @@ void cli_watch_error(const char *path, int err)
 			    "max_inotify_watches");
 		return;
 	}
-	char msg[128];
-	lower_strerror(-err, msg, sizeof(msg));
-	cli_error("%s: %s", what, msg);
+	cli_error("%s: %s", what, cli_strerror(-err));
 }
 
 void cli_instance_error(int err)
 {
 	const char *what = "cannot create an inotify instance";
-	char msg[128];
+	if (cli_compat != CLI_NATIVE) {
+		cli_raw("Couldn't initialize inotify: %s", strerror(-err));
+		if (err == -EMFILE)
+			cli_raw("Try increasing the value of "
+				"/proc/sys/fs/inotify/max_user_instances");
+		return;
+	}
 	if (err == -EMFILE) {
 		/* EMFILE is also the per-process descriptor limit: tell which */
 		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -99,8 +150,7 @@ void cli_instance_error(int err)
 			return;
 		}
 	}
-	lower_strerror(-err, msg, sizeof(msg));
-	cli_error("%s: %s", what, msg);
+	cli_error("%s: %s", what, cli_strerror(-err));
 }
 
 bool cli_parse_seconds(const char *s, double *ret)

@@ -1,12 +1,15 @@
 /* vigil wait: inotifywait, with a sound engine underneath. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "format.h"
+#include "watchargs.h"
 #include "vigil.h"
 
 static const char wait_help[] =
@@ -59,95 +62,28 @@ static const char wait_help[] =
 	"the watched file's removal) or an error; 2 the timeout passed.\n";
 
 enum {
-	OPT_EXCLUDE = 256, OPT_EXCLUDEI, OPT_INCLUDE, OPT_INCLUDEI, OPT_FORMAT,
-	OPT_TIMEFMT, OPT_NO_NEWLINE, OPT_JSON, OPT_PAIR, OPT_FROMFILE,
-	OPT_DEBUG_WATCHES,
+	OPT_FORMAT = OPT_WATCHARGS_END, OPT_TIMEFMT, OPT_NO_NEWLINE, OPT_JSON,
+	OPT_PAIR, OPT_DEBUG_WATCHES,
 };
 
 static const struct option wait_options[] = {
 	{"help", no_argument, NULL, 'h'},
 	{"monitor", no_argument, NULL, 'm'},
-	{"recursive", no_argument, NULL, 'r'},
-	{"no-dereference", no_argument, NULL, 'P'},
-	{"event", required_argument, NULL, 'e'},
+	{"daemon", no_argument, NULL, 'd'},
+	{"syslog", no_argument, NULL, 's'},
 	{"timeout", required_argument, NULL, 't'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"outfile", required_argument, NULL, 'o'},
 	{"csv", no_argument, NULL, 'c'},
-	{"exclude", required_argument, NULL, OPT_EXCLUDE},
-	{"excludei", required_argument, NULL, OPT_EXCLUDEI},
-	{"include", required_argument, NULL, OPT_INCLUDE},
-	{"includei", required_argument, NULL, OPT_INCLUDEI},
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"timefmt", required_argument, NULL, OPT_TIMEFMT},
 	{"no-newline", no_argument, NULL, OPT_NO_NEWLINE},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"pair-moves", no_argument, NULL, OPT_PAIR},
-	{"fromfile", required_argument, NULL, OPT_FROMFILE},
 	{"debug-watches", no_argument, NULL, OPT_DEBUG_WATCHES},
+	WATCHARGS_LONG_OPTIONS,
 	{0},
 };
-
-struct pathlist {
-	char **v;
-	size_t len, cap;
-};
-
-static int pathlist_add(struct pathlist *l, const char *s, size_t n)
-{
-	if (l->len == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		char **v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	if (!(l->v[l->len] = strndup(s, n)))
-		return -ENOMEM;
-	l->len++;
-	return 0;
-}
-
-static void pathlist_free(struct pathlist *l)
-{
-	for (size_t i = 0; i < l->len; i++)
-		free(l->v[i]);
-	free(l->v);
-}
-
-/* --fromfile: one path per line; "@path" excludes. */
-static int read_fromfile(const char *name, struct pathlist *watch,
-			 struct pathlist *exclude)
-{
-	FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "re");
-	if (!f) {
-		cli_error("cannot read '%s': %s", name, strerror(errno));
-		return -1;
-	}
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int r = 0;
-	while ((n = getline(&line, &cap, f)) > 0) {
-		if (line[n - 1] == '\n')
-			n--;
-		if (n == 0)
-			continue;
-		r = line[0] == '@' ? pathlist_add(exclude, line + 1, (size_t)n - 1)
-				   : pathlist_add(watch, line, (size_t)n);
-		if (r < 0)
-			break;
-	}
-	if (r == 0 && ferror(f)) {
-		cli_error("cannot read '%s': %s", name, strerror(errno));
-		r = -1;
-	}
-	free(line);
-	if (f != stdin)
-		fclose(f);
-	return r;
-}
 
 static int print_watch(void *ctx, int wd, const char *path)
 {
@@ -164,28 +100,91 @@ static bool flush_out(FILE *f)
 	return false;
 }
 
+/* The option conflicts inotifywait refuses, in its words and order. */
+static bool check_conflicts(const struct out *out, bool csv, bool json,
+			    const char *timefmt, bool daemon, const char *outfile)
+{
+	if (csv && out->format) {
+		cli_say(("-c and --format cannot both be specified."),
+			("'--csv' and '--format' cannot both be given"));
+		return false;
+	}
+	if (json && (csv || out->format)) {
+		cli_error("'--json' and '%s' cannot both be given", csv ? "--csv" : "--format");
+		return false;
+	}
+	if (!out->newline && !out->format) {
+		cli_say(("--no-newline cannot be specified without --format."),
+			("'--no-newline' needs '--format'"));
+		return false;
+	}
+	if (timefmt && !out->format) {
+		cli_say(("--timefmt cannot be specified without --format."),
+			("'--timefmt' needs '--format'"));
+		return false;
+	}
+	if (out->format && !format_check(out->format, timefmt))
+		return false;
+	if (daemon && !outfile) {
+		cli_say(("-o must be specified with -d."),
+			("'--daemon' needs '--outfile'"));
+		return false;
+	}
+	return true;
+}
+
+/* -o: appended to, created private (0600) as inotifywait does. */
+static FILE *open_outfile(const char *name)
+{
+	int fd = open(name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+	if (!f) {
+		cli_say(("Failed to open output file %s", name),
+			("cannot open '%s': %s", name, cli_strerror(errno)));
+		if (fd >= 0)
+			close(fd);
+	}
+	return f;
+}
+
+/* -d: go to the background once the watches are set, so that a failure is
+ * still this process's exit status. Events go to the -o file (already
+ * open as OUT), messages to syslog. */
+static bool daemonize(FILE *out)
+{
+	fflush(stderr);
+	if (daemon(0, 0) < 0) {
+		cli_say(("Failed to daemonize!"),
+			("cannot go to the background: %s", cli_strerror(errno)));
+		return false;
+	}
+	if (dup2(fileno(out), STDOUT_FILENO) < 0)
+		return false;
+	cli_use_syslog();
+	return true;
+}
+
 int cmd_wait(int argc, char **argv)
 {
-	bool monitor = false, recursive = false, nofollow = false, pair = false;
-	bool debug_watches = false;
+	bool monitor = false, pair = false, csv = false, json = false;
+	bool debug_watches = false, daemon = false, use_syslog = false;
+	bool outfile_twice = false;
 	int quiet = 0;
 	double timeout = 0;
-	uint32_t mask = 0;
-	const char *outfile = NULL, *format = NULL, *timefmt = NULL;
+	const char *outfile = NULL, *timefmt = NULL;
 	struct out out = {.kind = OUT_NATIVE, .newline = true};
-	struct pathlist watch = {0}, exclude = {0};
-	struct {
-		int kind;
-		unsigned flags;
-		const char *re;
-	} *filters = NULL;
-	size_t n_filters = 0;
+	struct watchargs args = {0};
 	vigil *v = NULL;
 	int status = 1, opt, r;
 
 	argv[0] = (char *)cli_prog; /* getopt's messages */
 	opterr = 1;
-	while ((opt = getopt_long(argc, argv, "+hmrPe:t:qo:c", wait_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+hmdsrPe:t:qo:c", wait_options, NULL)) != -1) {
+		if ((r = watchargs_option(&args, opt, optarg)) != 0) {
+			if (r < 0)
+				goto out;
+			continue;
+		}
 		switch (opt) {
 		case 'h':
 			printf(wait_help, cli_prog);
@@ -194,27 +193,17 @@ int cmd_wait(int argc, char **argv)
 		case 'm':
 			monitor = true;
 			break;
-		case 'r':
-			recursive = true;
+		case 'd':
+			daemon = monitor = use_syslog = true;
 			break;
-		case 'P':
-			nofollow = true;
+		case 's':
+			use_syslog = true;
 			break;
-		case 'e': {
-			uint32_t m;
-			size_t bad;
-			if (vigil_mask_parse(optarg, &m, &bad) < 0) {
-				const char *end = strchrnul(optarg + bad, ',');
-				cli_error("'%.*s' is not a valid event; see '%s --help'",
-					  (int)(end - optarg - bad), optarg + bad, cli_prog);
-				goto out;
-			}
-			mask |= m;
-			break;
-		}
 		case 't':
 			if (!cli_parse_seconds(optarg, &timeout)) {
-				cli_error("'%s' is not a valid timeout; give seconds", optarg);
+				cli_say(("'%s' is not a valid timeout value.\n"
+					 "Please specify a long int value.", optarg),
+					("'%s' is not a valid timeout; give seconds", optarg));
 				goto out;
 			}
 			break;
@@ -222,32 +211,20 @@ int cmd_wait(int argc, char **argv)
 			quiet++;
 			break;
 		case 'o':
+			outfile_twice = outfile != NULL;
 			outfile = optarg;
-			break;
-		case 'c':
-			out.kind = OUT_CSV;
-			break;
-		case OPT_EXCLUDE:
-		case OPT_EXCLUDEI:
-		case OPT_INCLUDE:
-		case OPT_INCLUDEI: {
-			void *p = realloc(filters, (n_filters + 1) * sizeof(*filters));
-			if (!p) {
-				cli_error("out of memory");
+			if (outfile_twice) {
+				cli_say(("Multiple --outfile options given."),
+					("'--outfile' given twice; give one file"));
 				goto out;
 			}
-			filters = p;
-			filters[n_filters].kind = (opt == OPT_INCLUDE || opt == OPT_INCLUDEI) ?
-				VIGIL_FILTER_INCLUDE : VIGIL_FILTER_EXCLUDE;
-			filters[n_filters].flags = (opt == OPT_EXCLUDEI || opt == OPT_INCLUDEI) ?
-				VIGIL_FILTER_ICASE : 0;
-			filters[n_filters].re = optarg;
-			n_filters++;
 			break;
-		}
+		case 'c':
+			csv = true;
+			out.kind = OUT_CSV;
+			break;
 		case OPT_FORMAT:
-			format = optarg;
-			out.kind = OUT_FORMAT;
+			out.format = optarg;
 			break;
 		case OPT_TIMEFMT:
 			timefmt = optarg;
@@ -256,14 +233,11 @@ int cmd_wait(int argc, char **argv)
 			out.newline = false;
 			break;
 		case OPT_JSON:
+			json = true;
 			out.kind = OUT_JSON;
 			break;
 		case OPT_PAIR:
 			pair = true;
-			break;
-		case OPT_FROMFILE:
-			if (read_fromfile(optarg, &watch, &exclude) < 0)
-				goto out;
 			break;
 		case OPT_DEBUG_WATCHES:
 			debug_watches = true;
@@ -272,31 +246,18 @@ int cmd_wait(int argc, char **argv)
 			goto out; /* getopt said why */
 		}
 	}
-	for (int i = optind; i < argc; i++) {
-		const char *a = argv[i];
-		r = a[0] == '@' ? pathlist_add(&exclude, a + 1, strlen(a + 1))
-				: pathlist_add(&watch, a, strlen(a));
-		if (r < 0) {
-			cli_error("out of memory");
-			goto out;
-		}
-	}
-	if (!watch.len) {
-		cli_error("no files specified to watch; see '%s --help'", cli_prog);
+	if (!check_conflicts(&out, csv, json, timefmt, daemon, outfile))
 		goto out;
-	}
-	if (format && !format_check(format, timefmt))
-		goto out;
-	out.format = format;
+	if (out.format)
+		out.kind = OUT_FORMAT;
 	out.timefmt = timefmt;
-	if (!mask)
-		mask = IN_ALL_EVENTS;
+	if (watchargs_finish(&args, argc, argv, optind) < 0)
+		goto out;
+	uint32_t mask = args.mask ? args.mask : IN_ALL_EVENTS;
 
 	out.f = stdout;
-	if (outfile && !(out.f = fopen(outfile, "ae"))) {
-		cli_error("cannot open '%s': %s", outfile, strerror(errno));
+	if (outfile && !(out.f = open_outfile(outfile)))
 		goto out;
-	}
 	static char obuf[64 * 1024];
 	setvbuf(out.f, obuf, _IOFBF, sizeof(obuf));
 
@@ -304,35 +265,25 @@ int cmd_wait(int argc, char **argv)
 		cli_instance_error(r);
 		goto out;
 	}
-	for (size_t i = 0; i < n_filters; i++) {
-		if (vigil_filter_add(v, filters[i].kind, filters[i].re, filters[i].flags) < 0) {
-			cli_error("'%s' is not a valid regular expression", filters[i].re);
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < exclude.len; i++) {
-		if (vigil_filter_add(v, VIGIL_FILTER_EXCLUDE_PATH, exclude.v[i], 0) < 0) {
-			cli_error("cannot exclude '%s'", exclude.v[i]);
-			goto out;
-		}
-	}
+	if (watchargs_filters(&args, v) < 0)
+		goto out;
+	if (use_syslog && !daemon)
+		cli_use_syslog();
 
 	if (!quiet)
-		fprintf(stderr, recursive ? "Setting up watches.  Beware: since -r was given, this may take a while!\n"
-					  : "Setting up watches.\n");
-	unsigned flags = (recursive ? VIGIL_RECURSIVE : 0) | (nofollow ? VIGIL_NOFOLLOW : 0);
-	for (size_t i = 0; i < watch.len; i++) {
-		if ((r = vigil_add(v, watch.v[i], mask, flags)) < 0) {
-			cli_watch_error(watch.v[i], r);
-			goto out;
-		}
-	}
+		cli_raw(args.recursive ? "Setting up watches.  Beware: since -r was given, "
+					 "this may take a while!"
+				       : "Setting up watches.");
+	if (watchargs_watch(&args, v, mask) < 0)
+		goto out;
 	if (!quiet)
-		fprintf(stderr, "Watches established.\n");
+		cli_raw("Watches established.");
 	if (timeout < 0) {
 		status = 0;
 		goto out;
 	}
+	if (daemon && !daemonize(out.f))
+		goto out;
 
 	int wait_ms = timeout > 0 ? (timeout * 1000 > INT_MAX ? INT_MAX : (int)(timeout * 1000 + 0.5)) : -1;
 	for (;;) {
@@ -346,7 +297,8 @@ int cmd_wait(int argc, char **argv)
 		if (r == -EINTR)
 			continue;
 		if (r < 0) {
-			cli_error("cannot read events: %s", strerror(-r));
+			cli_say(("%s", strerror(-r)),
+				("cannot read events: %s", cli_strerror(-r)));
 			goto out;
 		}
 		if (r == 0) {
@@ -358,6 +310,8 @@ int cmd_wait(int argc, char **argv)
 			continue;
 		}
 		if (ev->flags & VIGIL_EVENT_OVERFLOW) {
+			/* inotifywait says nothing here; losing events silently is
+			 * what vigil is for not doing */
 			if (quiet < 2)
 				cli_error("the kernel event queue overflowed and events were lost; "
 					  "re-scanned the watched trees");
@@ -365,7 +319,7 @@ int cmd_wait(int argc, char **argv)
 				continue;
 		}
 		bool asked = (ev->mask & mask & (IN_ALL_EVENTS | IN_Q_OVERFLOW)) != 0;
-		if (!(ev->mask & IN_IGNORED) && quiet < 2)
+		if (asked && quiet < 2)
 			out_event(&out, ev);
 		if (!monitor) {
 			status = asked ? 0 : 1;
@@ -381,8 +335,6 @@ out:
 	if (out.f && out.f != stdout)
 		fclose(out.f);
 	vigil_free(v);
-	pathlist_free(&watch);
-	pathlist_free(&exclude);
-	free(filters);
+	watchargs_free(&args);
 	return status;
 }

@@ -128,7 +128,7 @@ load helpers
 @test "--format with %T but no --timefmt is refused" {
 	run "$VIGIL" wait --format '%T' .
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"--timefmt was not specified"* ]]
+	[[ "$output" == "vigil wait: '%T' in '--format' needs '--timefmt'" ]]
 }
 
 @test "--format: %0 and %n write NUL and newline; --no-newline drops the line end" {

@@ -1,0 +1,182 @@
+#include "watchargs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int pathlist_add(struct pathlist *l, const char *s, size_t n)
+{
+	if (l->len == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		char **v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	if (!(l->v[l->len] = strndup(s, n)))
+		return -ENOMEM;
+	l->len++;
+	return 0;
+}
+
+static void pathlist_free(struct pathlist *l)
+{
+	for (size_t i = 0; i < l->len; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
+/* "@path" excludes, anything else is watched. */
+static int add_operand(struct watchargs *a, const char *s, size_t n)
+{
+	int r = s[0] == '@' ? pathlist_add(&a->exclude, s + 1, n - 1)
+			    : pathlist_add(&a->watch, s, n);
+	if (r < 0)
+		cli_error("out of memory");
+	return r;
+}
+
+int watchargs_option(struct watchargs *a, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'r':
+		a->recursive = true;
+		return 1;
+	case 'P':
+		a->nofollow = true;
+		return 1;
+	case 'e': {
+		uint32_t m;
+		size_t bad;
+		if (vigil_mask_parse(arg, &m, &bad) < 0) {
+			const char *end = strchrnul(arg + bad, ',');
+			cli_say(("'%s' is not a valid event!  Run with the '--help' "
+				 "option to see a list of events.", arg),
+				("'%.*s' is not a valid event; see '%s --help'",
+				 (int)(end - arg - bad), arg + bad, cli_prog));
+			return -1;
+		}
+		a->mask |= m;
+		return 1;
+	}
+	case OPT_EXCLUDE:
+	case OPT_EXCLUDEI:
+	case OPT_INCLUDE:
+	case OPT_INCLUDEI: {
+		void *p = realloc(a->filters, (a->n_filters + 1) * sizeof(*a->filters));
+		if (!p) {
+			cli_error("out of memory");
+			return -1;
+		}
+		a->filters = p;
+		a->filters[a->n_filters++] = (struct filter_arg){
+			.kind = (opt == OPT_INCLUDE || opt == OPT_INCLUDEI) ?
+				VIGIL_FILTER_INCLUDE : VIGIL_FILTER_EXCLUDE,
+			.flags = (opt == OPT_EXCLUDEI || opt == OPT_INCLUDEI) ?
+				VIGIL_FILTER_ICASE : 0,
+			.re = arg,
+		};
+		return 1;
+	}
+	case OPT_FROMFILE:
+		if (a->fromfile) {
+			cli_say(("Multiple --fromfile options given."),
+				("'--fromfile' given twice; give one list"));
+			return -1;
+		}
+		a->fromfile = arg;
+		return 1;
+	}
+	return 0;
+}
+
+/* --fromfile: one path per line; "@path" excludes. */
+static int read_fromfile(struct watchargs *a, const char *name)
+{
+	FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "re");
+	if (!f) {
+		cli_say(("Couldn't open %s: %s", name, strerror(errno)),
+			("cannot read '%s': %s", name, cli_strerror(errno)));
+		return -1;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int r = 0;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] == '\n')
+			n--;
+		if (n > 0 && (r = add_operand(a, line, (size_t)n)) < 0)
+			break;
+	}
+	if (r == 0 && ferror(f)) {
+		cli_say(("Couldn't read %s: %s", name, strerror(errno)),
+			("cannot read '%s': %s", name, cli_strerror(errno)));
+		r = -1;
+	}
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	return r;
+}
+
+int watchargs_finish(struct watchargs *a, int argc, char **argv, int first)
+{
+	for (int i = first; i < argc; i++)
+		if (add_operand(a, argv[i], strlen(argv[i])) < 0)
+			return -1;
+	if (a->fromfile && read_fromfile(a, a->fromfile) < 0)
+		return -1;
+	if (!a->watch.len) {
+		cli_say(("No files specified to watch!"),
+			("no files specified to watch; see '%s --help'", cli_prog));
+		return -1;
+	}
+	return 0;
+}
+
+int watchargs_filters(const struct watchargs *a, vigil *v)
+{
+	for (size_t i = 0; i < a->n_filters; i++) {
+		const struct filter_arg *f = &a->filters[i];
+		if (vigil_filter_add(v, f->kind, f->re, f->flags) < 0) {
+			cli_say(("Error in `%s' regular expression.",
+				 f->kind == VIGIL_FILTER_INCLUDE ? "include" : "exclude"),
+				("'%s' is not a valid regular expression", f->re));
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < a->exclude.len; i++) {
+		int r = vigil_filter_add(v, VIGIL_FILTER_EXCLUDE_PATH, a->exclude.v[i], 0);
+		if (r < 0) {
+			cli_error("cannot exclude '%s': %s", a->exclude.v[i], cli_strerror(-r));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int watchargs_watch(const struct watchargs *a, vigil *v, uint32_t mask)
+{
+	unsigned flags = (a->recursive ? VIGIL_RECURSIVE : 0) |
+			 (a->nofollow ? VIGIL_NOFOLLOW : 0);
+	for (size_t i = 0; i < a->watch.len; i++) {
+		int r = vigil_add(v, a->watch.v[i], mask, flags);
+		if (r < 0) {
+			cli_watch_error(a->watch.v[i], r);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void watchargs_free(struct watchargs *a)
+{
+	pathlist_free(&a->watch);
+	pathlist_free(&a->exclude);
+	free(a->filters);
+}

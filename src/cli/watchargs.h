@@ -1,0 +1,61 @@
+/* What `vigil wait` and `vigil stats` share: which paths to watch, for
+ * which events, through which filters (the options inotifywait and
+ * inotifywatch have in common), and setting the watches up. */
+#ifndef VIGIL_WATCHARGS_H
+#define VIGIL_WATCHARGS_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil.h"
+
+enum {
+	OPT_EXCLUDE = 256, OPT_EXCLUDEI, OPT_INCLUDE, OPT_INCLUDEI, OPT_FROMFILE,
+	OPT_WATCHARGS_END, /* the subcommands number their own options from here */
+};
+
+/* The long options behind the codes above, for a command's option table. */
+#define WATCHARGS_LONG_OPTIONS                                                 \
+	{"recursive", no_argument, NULL, 'r'},                                 \
+	{"no-dereference", no_argument, NULL, 'P'},                            \
+	{"event", required_argument, NULL, 'e'},                               \
+	{"exclude", required_argument, NULL, OPT_EXCLUDE},                     \
+	{"excludei", required_argument, NULL, OPT_EXCLUDEI},                   \
+	{"include", required_argument, NULL, OPT_INCLUDE},                     \
+	{"includei", required_argument, NULL, OPT_INCLUDEI},                   \
+	{"fromfile", required_argument, NULL, OPT_FROMFILE}
+
+struct pathlist {
+	char **v;
+	size_t len, cap;
+};
+
+struct watchargs {
+	struct pathlist watch, exclude; /* FILE and @FILE */
+	struct filter_arg {
+		int kind;       /* enum vigil_filter_kind */
+		unsigned flags; /* VIGIL_FILTER_ICASE */
+		const char *re;
+	} *filters;
+	size_t n_filters;
+	const char *fromfile;
+	uint32_t mask; /* 0 when no -e was given */
+	bool recursive, nofollow;
+};
+
+/* Take option OPT (as getopt_long returned it) if it is one of the shared
+ * ones: 1 when taken, 0 when not ours, -1 when bad (said on stderr). */
+int watchargs_option(struct watchargs *a, int opt, const char *arg);
+/* Take the operands argv[first..argc-1] ("@PATH" excludes), then read the
+ * --fromfile list: 0, or -1 when that failed or nothing is left to watch
+ * (said on stderr). */
+int watchargs_finish(struct watchargs *a, int argc, char **argv, int first);
+/* Install the filters and the excluded paths in V: 0 or -1 (said). */
+int watchargs_filters(const struct watchargs *a, vigil *v);
+/* Watch every path for MASK: 0, or -1 after saying which failed. */
+int watchargs_watch(const struct watchargs *a, vigil *v, uint32_t mask);
+void watchargs_free(struct watchargs *a);
+
+#endif
