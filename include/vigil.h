@@ -116,9 +116,9 @@ enum vigil_filter_kind {
 	 * are not watched at all (no watch is spent on them). All exclude
 	 * filters apply. */
 	VIGIL_FILTER_EXCLUDE,
-	/* POSIX extended regex: only events on matching paths are delivered
-	 * (events on directories are always delivered, and directories are
-	 * watched whether they match or not, since what they hold may match).
+	/* POSIX extended regex: only events on matching paths are delivered,
+	 * directories' included, as inotifywait filters them. Directories are
+	 * watched whether they match or not, since what they hold may match.
 	 * With several, a path matching any is delivered. */
 	VIGIL_FILTER_INCLUDE,
 	/* A path: that file or directory and everything below it is neither

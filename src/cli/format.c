@@ -67,8 +67,8 @@ static void put_format(struct out *o, const struct vigil_event *ev)
 		case 'T':
 			put_time(f, o->timefmt, &ev->time);
 			break;
-		case 'c':
-			fprintf(f, "%u", ev->cookie);
+		case 'c': /* in hex, as inotifywait prints it */
+			fprintf(f, "%x", ev->cookie);
 			break;
 		case '0':
 			putc('\0', f);

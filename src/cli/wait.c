@@ -177,7 +177,8 @@ int cmd_wait(int argc, char **argv)
 	vigil *v = NULL;
 	int status = 1, opt, r;
 
-	argv[0] = (char *)cli_prog; /* getopt's messages */
+	if (cli_compat == CLI_NATIVE)
+		argv[0] = (char *)cli_prog; /* getopt's messages */
 	opterr = 1;
 	while ((opt = getopt_long(argc, argv, "+hmdsrPe:t:qo:c", wait_options, NULL)) != -1) {
 		if ((r = watchargs_option(&args, opt, optarg)) != 0) {

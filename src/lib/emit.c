@@ -85,7 +85,7 @@ int engine_emit(struct vigil *v, const char *dir, size_t dir_len,
 		int r;
 		if ((r = buf_append(s, dir, dir_len)) < 0 || (r = buf_append(s, name, name_len)) < 0)
 			return r;
-		if (!filter_delivers(&v->filter, s->data, s->len, mask & IN_ISDIR))
+		if (!filter_delivers(&v->filter, s->data, s->len))
 			return 0;
 	}
 	struct equeue *q = &v->q;

@@ -67,12 +67,11 @@ bool filter_excludes(const struct filter *f, const char *path, size_t len)
 	return false;
 }
 
-bool filter_delivers(const struct filter *f, const char *path, size_t len,
-		     bool is_dir)
+bool filter_delivers(const struct filter *f, const char *path, size_t len)
 {
 	if (filter_excludes(f, path, len))
 		return false;
-	if (!f->n_include || is_dir)
+	if (!f->n_include)
 		return true;
 	for (size_t i = 0; i < f->n_include; i++)
 		if (regexec(&f->include[i], path, 0, NULL, 0) == 0)

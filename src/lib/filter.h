@@ -30,10 +30,9 @@ static inline bool filter_active(const struct filter *f)
 
 /* Whether PATH (NUL-terminated) is excluded: not to be watched or reported. */
 bool filter_excludes(const struct filter *f, const char *path, size_t len);
-/* Whether an event on PATH is to be delivered: not excluded and, for a
- * non-directory when include filters exist, matching one. */
-bool filter_delivers(const struct filter *f, const char *path, size_t len,
-		     bool is_dir);
+/* Whether an event on PATH is to be delivered: not excluded and, when
+ * include filters exist, matching one. */
+bool filter_delivers(const struct filter *f, const char *path, size_t len);
 void filter_fini(struct filter *f);
 
 #endif

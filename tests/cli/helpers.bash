@@ -2,7 +2,7 @@
 # temporary directory and waits for what it expects to see, never for a
 # fixed time.
 
-VIGIL=${VIGIL:-$BATS_TEST_DIRNAME/../../build/vigil}
+VIGIL=$(readlink -f "${VIGIL:-$BATS_TEST_DIRNAME/../../build/vigil}")
 
 setup() {
 	TEST_DIR=$(mktemp -d "${BATS_TMPDIR:-/tmp}/vigil-test.XXXXXX")

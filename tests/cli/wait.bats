@@ -108,7 +108,7 @@ load helpers
 	touch "$W/a"
 	mv "$W/a" "$W/b"
 	wait_for_line "$OUT" 'MOVED_FROM'
-	[[ "$(cat "$OUT")" =~ ^\[\./\|a\|MOVED_FROM\|MOVED_FROM\|[1-9][0-9]*\|%\|%q\]$ ]]
+	[[ "$(cat "$OUT")" =~ ^\[\./\|a\|MOVED_FROM\|MOVED_FROM\|[1-9a-f][0-9a-f]*\|%\|%q\]$ ]]
 }
 
 @test "--format: %Xe joins several events with X" {
