@@ -22,6 +22,9 @@ static const char wait_help[] =
 	"      --fromfile FILE     read the FILEs to watch from FILE, one per line\n"
 	"                          ('-' for stdin; a line starting with @ excludes)\n"
 	"  -m, --monitor           keep printing events instead of exiting after one\n"
+	"  -d, --daemon            like -m, in the background once the watches are\n"
+	"                          set, printing to the -o file; messages to syslog\n"
+	"  -s, --syslog            send messages to syslog instead of stderr\n"
 	"  -r, --recursive         watch directories recursively, including ones\n"
 	"                          created or moved in later (none is missed)\n"
 	"  -P, --no-dereference    do not follow a symbolic link given as FILE\n"
@@ -180,7 +183,7 @@ int cmd_wait(int argc, char **argv)
 	if (cli_compat == CLI_NATIVE)
 		argv[0] = (char *)cli_prog; /* getopt's messages */
 	opterr = 1;
-	while ((opt = getopt_long(argc, argv, "+hmdsrPe:t:qo:c", wait_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "hmdsrPe:t:qo:c", wait_options, NULL)) != -1) {
 		if ((r = watchargs_option(&args, opt, optarg)) != 0) {
 			if (r < 0)
 				goto out;
