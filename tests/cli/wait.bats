@@ -184,11 +184,21 @@ PY
 	expect_eq line "./ CREATE one" "$line"
 }
 
-@test "invoked as inotifywait, vigil is inotifywait" {
-	ln -s "$(readlink -f "$VIGIL")" "$TEST_DIR/inotifywait"
-	run "$TEST_DIR/inotifywait" --help
-	[ "$status" -eq 0 ]
-	[[ "$output" == "Usage: inotifywait "* ]]
+@test "invoked as inotifywait (symlink or hard link), vigil is inotifywait" {
+	mkdir "$TEST_DIR/sym" "$TEST_DIR/hard"
+	ln -s "$VIGIL" "$TEST_DIR/sym/inotifywait"
+	# a hard link where the file system allows, else a copy: both are
+	# "the same program under another name"
+	ln "$VIGIL" "$TEST_DIR/hard/inotifywait" 2>/dev/null ||
+		cp "$VIGIL" "$TEST_DIR/hard/inotifywait"
+	local bin
+	for bin in "$TEST_DIR/sym/inotifywait" "$TEST_DIR/hard/inotifywait"; do
+		run "$bin" --help
+		[ "$status" -eq 0 ]
+		[[ "$output" == "Usage: inotifywait "* ]]
+		run "$bin"
+		expect_eq "no files, from $bin" "No files specified to watch!" "$output"
+	done
 }
 
 @test "--debug-watches prints every watch and the path vigil has for it" {
