@@ -282,6 +282,19 @@ static bool below_held_move(const struct vigil *v, uint32_t node)
 	return false;
 }
 
+/* Whether a held half is the rename of directory NODE itself; its cookie. */
+static bool held_half_of(const struct vigil *v, uint32_t node, uint32_t *cookie)
+{
+	for (size_t i = 0; i < v->moves.len; i++) {
+		const struct move_half *h = &v->moves.v[i];
+		if (h->node == node && half_node_valid(v, h)) {
+			*cookie = h->cookie;
+			return true;
+		}
+	}
+	return false;
+}
+
 static int defer(struct vigil *v, const struct source_record *rec)
 {
 	struct inotify_event h = {
@@ -330,8 +343,31 @@ static int emit_record(struct vigil *v, uint32_t node, const char *name,
 	return engine_emit(v, dir, dir_len, name, name_len, mask, cookie, 0, 0, NULL);
 }
 
-/* A directory appeared under NODE (created, or moved in from outside):
- * watch and list it, and everything in it. */
+/* A directory that left the trees: its own MOVE_SELF (SELF, or else one
+ * held back with the rest of what happened below it) is still true under
+ * the old path, the last it had here, and inotifywait prints it so.
+ * Whatever else was held back for it happened outside and is dropped with
+ * its watch. */
+static int emit_own_move_self(struct vigil *v, uint32_t node,
+			      const struct source_record *self)
+{
+	int wd = tree_node(&v->tree, node)->wd;
+	uint32_t ri = engine_root_index(v, node);
+	if (wd < 0 || ri == NODE_NONE || !wanted(&v->roots[ri], IN_MOVE_SELF))
+		return 0;
+	if (self)
+		return emit_record(v, node, "", 0, self->mask, self->cookie);
+	struct source_record rec;
+	for (size_t off = 0; off < v->deferred.len; off += rec.size) {
+		if (source_inotify_parse(v->deferred.data + off,
+					 v->deferred.len - off, &rec) <= 0)
+			break;
+		if (rec.wd == wd && (rec.mask & IN_MOVE_SELF))
+			return emit_record(v, node, "", 0, rec.mask, rec.cookie);
+	}
+	return 0;
+}
+
 /* Whether a directory NAME under NODE is to be watched: below a recursive
  * root, and not excluded. */
 static bool dir_watchable(struct vigil *v, uint32_t ri, uint32_t node,
@@ -344,6 +380,8 @@ static bool dir_watchable(struct vigil *v, uint32_t ri, uint32_t node,
 	return !filter_excludes(&v->filter, v->scratch.data, v->scratch.len);
 }
 
+/* A directory appeared under NODE (created, or moved in from outside):
+ * watch and list it, and everything in it. */
 static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 			const char *name, size_t len)
 {
@@ -470,8 +508,10 @@ static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
 /* A half that never met its partner: the entry left the watched trees.
  * Which directory left is checked by identity before its watches go: the
  * node the half guessed, if it is no longer where the tree has it, or else
- * the directory a listing had put aside from that place. */
-static int moved_out(struct vigil *v, struct move_half *h)
+ * the directory a listing had put aside from that place. SELF is the
+ * directory's MOVE_SELF when that is what told, or NULL. */
+static int moved_out(struct vigil *v, struct move_half *h,
+		     const struct source_record *self)
 {
 	int e = 0;
 	bool dir_alive = h->dir_node < v->tree.nodes_len &&
@@ -481,10 +521,6 @@ static int moved_out(struct vigil *v, struct move_half *h)
 		gone = h->node;
 	else if (h->mask & IN_ISDIR && dir_alive)
 		gone = engine_take_orphan(v, h->dir_node, h->name, h->name_len);
-	if (gone != NODE_NONE) {
-		tree_remove(&v->tree, gone, engine_unwatch, v);
-		v->tree_gen++;
-	}
 	if (!h->delivered && dir_alive) {
 		uint32_t ri = engine_root_index(v, h->dir_node);
 		if (ri != NODE_NONE && wanted(&v->roots[ri], h->mask)) {
@@ -494,6 +530,12 @@ static int moved_out(struct vigil *v, struct move_half *h)
 					h->mask, h->cookie, 0, 0, NULL);
 			v->read_time = t;
 		}
+	}
+	if (gone != NODE_NONE) {
+		if (e >= 0)
+			e = emit_own_move_self(v, gone, self);
+		tree_remove(&v->tree, gone, engine_unwatch, v);
+		v->tree_gen++;
 	}
 	move_half_free(h);
 	return e < 0 ? e : replay_deferred(v);
@@ -549,7 +591,7 @@ static int rescan(struct vigil *v)
 		h.node = NODE_NONE;
 		memmove(v->moves.v, v->moves.v + 1, (v->moves.len - 1) * sizeof(h));
 		v->moves.len--;
-		int e = moved_out(v, &h);
+		int e = moved_out(v, &h, NULL);
 		if (e < 0)
 			return e;
 	}
@@ -620,6 +662,16 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 	 * not at all. What changes the tree goes through at once: held back,
 	 * it would be replayed against a tree that has moved on. */
 	bool changes_tree = (rec->mask & IN_ISDIR) && (rec->mask & (IN_MOVE | IN_CREATE));
+	if ((rec->mask & IN_MOVE_SELF) && v->moves.len && !v->deferred.len) {
+		/* The kernel sends a directory's MOVE_SELF after both halves of
+		 * its rename. Its MOVED_FROM still waiting, with no MOVED_TO held
+		 * back either, means the other half is not coming: the directory
+		 * left the trees, and need not wait for the deadline. */
+		uint32_t cookie;
+		struct move_half h;
+		if (held_half_of(v, node, &cookie) && moves_take(&v->moves, cookie, &h))
+			return moved_out(v, &h, rec);
+	}
 	if (v->moves.len && !changes_tree && below_held_move(v, node))
 		return defer(v, rec);
 	if (rec->name_len && seen_absorb(&v->seen, rec->wd, rec->name,
@@ -735,7 +787,7 @@ int vigil_next(vigil *v, int timeout_ms, const struct vigil_event **ret_event)
 		moves_arm(&v->moves, now + MOVE_WAIT_NS);
 		struct move_half h;
 		if (moves_take_expired(&v->moves, now, &h)) {
-			int e = moved_out(v, &h);
+			int e = moved_out(v, &h, NULL);
 			if (e < 0)
 				return e;
 			continue;

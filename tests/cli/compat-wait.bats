@@ -418,3 +418,68 @@ odd_names() {
 	expect_eq vigil "d/fresh/ CREATE a.txt" "$(cat "$TEST_DIR/vig.out")"
 	expect_eq inotifywait "" "$(cat "$TEST_DIR/ref.out")"
 }
+
+@test "the watched directory itself deleted, with -m" {
+	in_both tree
+	side_by_side -- -m -t 1 d
+	in_both rm -r d
+	finish
+	same
+}
+
+@test "the watched directory itself renamed, then changed" {
+	in_both tree
+	side_by_side -- -m -t 1 d
+	in_both sh -c 'mv d d2 && : >d2/after'
+	finish
+	same
+}
+
+@test "several paths: a directory, a file in another, a file watched twice" {
+	in_both tree
+	side_by_side -- -m -t 1 d/sub d/file d/other/../file
+	in_both sh -c 'echo x >>d/file; : >d/sub/n; : >d/other/ignored'
+	finish
+	same
+}
+
+@test "-r given a file watches the file" {
+	in_both tree
+	side_by_side -- -m -r -t 1 d/file
+	in_both sh -c 'echo x >>d/file; chmod 600 d/file'
+	finish
+	same
+}
+
+@test "improvement: a directory given through a symlink has a %w ending in /" {
+	in_both tree
+	in_both ln -s sub d/link
+	side_by_side -- -m -t 1 -e create,attrib d/link
+	in_both sh -c ': >d/sub/via-link; chmod 700 d/sub'
+	finish
+	# inotifywait prints "d/link" as %w, so that %w%f is "d/linkvia-link"
+	expect_eq inotifywait "$(printf 'd/link CREATE via-link\nd/link ATTRIB,ISDIR ')" "$(cat "$TEST_DIR/ref.out")"
+	expect_eq vigil "$(printf 'd/link/ CREATE via-link\nd/link/ ATTRIB,ISDIR ')" "$(cat "$TEST_DIR/vig.out")"
+}
+
+@test "a symlink given as the path with -P is watched itself" {
+	in_both tree
+	in_both ln -s sub d/link
+	side_by_side -- -m -t 1 -P -e create,attrib d/link
+	in_both sh -c ': >d/sub/not-via-link; touch -h d/link'
+	finish
+	same
+}
+
+@test "a directory moved out of the tree stops being reported" {
+	in_both tree
+	side_by_side -- -m -r -t 1 d
+	in_both sh -c 'mv d/sub outside && : >outside/stale && : >d/fresh'
+	finish
+	same
+}
+
+@test "improvement: a queue overflow is announced even when q_overflow is not asked for" {
+	# the overflow itself is provoked in overflow.bats; here, the words
+	grep -q 'the kernel event queue overflowed and events were lost' "$VIGIL"
+}

@@ -55,8 +55,9 @@ stop_vigil() {
 # extended REGEX (tail -f wakes on the write itself). Fails after SECONDS.
 wait_for_line() {
 	local file=$1 re=$2 secs=${3:-20}
-	timeout "$secs" tail -n +1 -f "$file" 2>/dev/null | grep -E -q -m1 -- "$re"
-	local rc=${PIPESTATUS[1]}
+	# (a failing pipeline must not end the test before it says why)
+	local rc=0
+	timeout "$secs" tail -n +1 -f "$file" 2>/dev/null | grep -E -q -m1 -- "$re" || rc=$?
 	if [ "$rc" != 0 ]; then
 		echo "timed out after ${secs}s waiting for /$re/ in $file; it holds:" >&2
 		head -c 4000 "$file" >&2
