@@ -13,6 +13,7 @@ static const struct command {
 } commands[] = {
 	{"wait", cmd_wait, "vigil wait",
 	 "print events as they happen, or wait for one (inotifywait)"},
+	{"stats", cmd_stats, "vigil stats", "count events per file, print a table (inotifywatch)"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -45,6 +46,11 @@ int main(int argc, char **argv)
 		cli_prog = "inotifywait";
 		cli_compat = CLI_INOTIFYWAIT;
 		return cmd_wait(argc, argv);
+	}
+	if (strcmp(self, "inotifywatch") == 0) {
+		cli_prog = "inotifywatch";
+		cli_compat = CLI_INOTIFYWATCH;
+		return cmd_stats(argc, argv);
 	}
 	if (argc < 2) {
 		usage(stderr);
