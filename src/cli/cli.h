@@ -44,6 +44,7 @@ bool cli_parse_seconds(const char *s, double *ret);
 
 int cmd_wait(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_usage(int argc, char **argv);
 
 #endif

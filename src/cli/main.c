@@ -14,6 +14,7 @@ static const struct command {
 	{"wait", cmd_wait, "vigil wait",
 	 "print events as they happen, or wait for one (inotifywait)"},
 	{"stats", cmd_stats, "vigil stats", "count events per file, print a table (inotifywatch)"},
+	{"run", cmd_run, "vigil run", "run a command on each file once it is complete"},
 	{"usage", cmd_usage, "vigil usage", "who holds inotify instances and watches, against the limits"},
 };
 

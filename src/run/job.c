@@ -1,0 +1,403 @@
+#include "job.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "format.h"
+#include "vigil.h"
+
+extern char **environ;
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+size_t job_arg_budget(void)
+{
+	long max = sysconf(_SC_ARG_MAX);
+	if (max <= 0)
+		max = 128 * 1024;
+	size_t env = 0;
+	for (char **e = environ; *e; e++)
+		env += strlen(*e) + 1 + sizeof(char *);
+	/* half of what is left, for the command's own words, the VIGIL_*
+	 * variables and whatever the command adds when it runs others */
+	size_t left = (size_t)max > env ? (size_t)max - env : 0;
+	return left / 2 > 4096 ? left / 2 : 4096;
+}
+
+/* --- the words ------------------------------------------------------------ */
+
+struct words {
+	char **v;
+	size_t len, cap;
+};
+
+static int words_add(struct words *w, char *s)
+{
+	if (!s)
+		return -ENOMEM;
+	if (w->len + 2 > w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 16;
+		char **v = realloc(w->v, cap * sizeof(*v));
+		if (!v) {
+			free(s);
+			return -ENOMEM;
+		}
+		w->v = v;
+		w->cap = cap;
+	}
+	w->v[w->len++] = s;
+	w->v[w->len] = NULL;
+	return 0;
+}
+
+static void words_free(struct words *w)
+{
+	for (size_t i = 0; i < w->len; i++)
+		free(w->v[i]);
+	free(w->v);
+}
+
+/* The directory part of PATH, without a trailing slash ("." when none). */
+static size_t dir_len(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return 0;
+	size_t n = (size_t)(slash - path);
+	return n ? n : 1; /* "/x": "/" */
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash && slash[1] ? slash + 1 : path;
+}
+
+/* Write the value of placeholder KEY (between the braces) for P: true,
+ * or false when KEY is not a placeholder (it is then copied as written). */
+static bool put_value(FILE *f, const char *key, size_t klen,
+		      const struct rule *rule, const struct store_path *p)
+{
+#define IS(s) (klen == sizeof(s) - 1 && memcmp(key, s, klen) == 0)
+	if (klen == 0 || IS("path")) {
+		fputs(p->path, f);
+	} else if (IS("dir")) {
+		size_t n = dir_len(p->path);
+		if (n)
+			fwrite(p->path, 1, n, f);
+		else
+			putc('.', f);
+	} else if (IS("name")) {
+		fputs(base_name(p->path), f);
+	} else if (IS("event")) {
+		char ev[256];
+		size_t n = vigil_mask_format(p->events, ',', ev, sizeof(ev));
+		fwrite(ev, 1, n < sizeof(ev) ? n : sizeof(ev) - 1, f);
+	} else if (IS("from")) {
+		if (p->from)
+			fputs(p->from, f);
+	} else if (IS("rule")) {
+		fputs(rule->name, f);
+	} else {
+		return false;
+	}
+	return true;
+#undef IS
+}
+
+/* WORD with its placeholders replaced for P. A word that starts with a
+ * placeholder and comes out starting with '-' (a file named "-rf") gets
+ * "./" in front, so that no command takes a file name for an option. */
+static char *expand_word(const char *word, const struct rule *rule,
+			 const struct store_path *p)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	if (!f)
+		return NULL;
+	for (const char *s = word; *s;) {
+		const char *close = s[0] == '{' ? strchr(s + 1, '}') : NULL;
+		if (close && put_value(f, s + 1, (size_t)(close - s - 1), rule, p)) {
+			s = close + 1;
+			continue;
+		}
+		putc(*s++, f);
+	}
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	if (word[0] == '{' && out[0] == '-') {
+		char *dotted;
+		if (asprintf(&dotted, "./%s", out) < 0)
+			dotted = NULL;
+		free(out);
+		out = dotted;
+	}
+	return out;
+}
+
+static bool lone_path(const char *w)
+{
+	return strcmp(w, "{}") == 0 || strcmp(w, "{path}") == 0;
+}
+
+static int build_argv(struct words *w, const struct rule *rule,
+		      const struct store_path *paths, size_t n)
+{
+	int r = 0;
+	for (size_t i = 0; r >= 0 && i < rule->argv.len; i++) {
+		const char *t = rule->argv.v[i];
+		if (rule->batch > 1 && lone_path(t)) {
+			for (size_t k = 0; r >= 0 && k < n; k++)
+				r = words_add(w, expand_word(t, rule, &paths[k]));
+		} else {
+			r = words_add(w, expand_word(t, rule, &paths[0]));
+		}
+	}
+	return r;
+}
+
+static int env_add(struct words *env, const char *name, const char *value)
+{
+	char *s;
+	if (asprintf(&s, "%s=%s", name, value) < 0)
+		return -ENOMEM;
+	return words_add(env, s);
+}
+
+/* The environment: ours, less any VIGIL_* of ours, plus the job's. */
+static int build_env(struct words *env, const struct rule *rule,
+		     const struct store_path *paths, size_t n)
+{
+	int r = 0;
+	for (char **e = environ; r >= 0 && *e; e++)
+		if (strncmp(*e, "VIGIL_", 6) != 0)
+			r = words_add(env, strdup(*e));
+	char count[32];
+	snprintf(count, sizeof(count), "%zu", n);
+	if (r >= 0)
+		r = env_add(env, "VIGIL_RULE", rule->name);
+	if (r >= 0)
+		r = env_add(env, "VIGIL_COUNT", count);
+	if (r >= 0 && rule->batch <= 1) {
+		const struct store_path *p = &paths[0];
+		char ev[256];
+		size_t len = vigil_mask_format(p->events, ',', ev, sizeof(ev));
+		ev[len < sizeof(ev) ? len : sizeof(ev) - 1] = '\0';
+		char *dir = strndup(p->path, dir_len(p->path));
+		if (!dir)
+			return -ENOMEM;
+		r = env_add(env, "VIGIL_PATH", p->path);
+		if (r >= 0)
+			r = env_add(env, "VIGIL_DIR", dir[0] ? dir : ".");
+		if (r >= 0)
+			r = env_add(env, "VIGIL_NAME", base_name(p->path));
+		if (r >= 0)
+			r = env_add(env, "VIGIL_EVENT", ev);
+		if (r >= 0)
+			r = env_add(env, "VIGIL_FROM", p->from ? p->from : "");
+		free(dir);
+	}
+	return r;
+}
+
+/* What --stdin feeds the job, in *RET (*RET_LEN bytes). */
+static int build_stdin(char **ret, size_t *ret_len, const struct rule *rule,
+		       const struct store_path *paths, size_t n)
+{
+	FILE *f = open_memstream(ret, ret_len);
+	if (!f)
+		return -ENOMEM;
+	if (rule->stdin_mode == STDIN_JSON) {
+		for (size_t i = 0; i < n; i++) {
+			char ev[256];
+			size_t len = vigil_mask_format(paths[i].events, ',', ev, sizeof(ev));
+			fputs("{\"path\":", f);
+			json_string(f, paths[i].path, strlen(paths[i].path));
+			fputs(",\"events\":", f);
+			json_string(f, ev, len < sizeof(ev) ? len : sizeof(ev) - 1);
+			if (paths[i].from) {
+				fputs(",\"from\":", f);
+				json_string(f, paths[i].from, strlen(paths[i].from));
+			}
+			fputs(",\"rule\":", f);
+			json_string(f, rule->name, strlen(rule->name));
+			fputs("}\n", f);
+		}
+	} else {
+		char end = rule->stdin_mode == STDIN_PATHS0 ? '\0' : '\n';
+		for (size_t i = 0; i < n; i++) {
+			fputs(paths[i].path, f);
+			putc(end, f);
+		}
+	}
+	if (fclose(f) != 0) {
+		free(*ret);
+		*ret = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void free_paths(struct store_path *paths, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_path_fini(&paths[i]);
+	free(paths);
+}
+
+int job_start(struct job *j, const struct rule *rule, struct store_path *paths,
+	      size_t n, uint64_t now, const char **err_word)
+{
+	struct words argv = {0}, env = {0};
+	char *in = NULL;
+	size_t in_len = 0;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	int pipefd[2] = {-1, -1};
+	int r;
+	*j = (struct job){.pid = -1, .pidfd = -1, .stdin_fd = -1, .paths = paths,
+			  .n_paths = n, .started = now};
+	*err_word = "the command";
+
+	if ((r = build_argv(&argv, rule, paths, n)) < 0 ||
+	    (r = build_env(&env, rule, paths, n)) < 0)
+		goto out;
+	if (rule->stdin_mode != STDIN_NONE) {
+		if ((r = build_stdin(&in, &in_len, rule, paths, n)) < 0)
+			goto out;
+		if (pipe2(pipefd, O_CLOEXEC) < 0) {
+			r = -errno;
+			*err_word = "stdin";
+			goto out;
+		}
+		fcntl(pipefd[1], F_SETFL, O_NONBLOCK);
+	}
+	posix_spawn_file_actions_init(&fa);
+	if (pipefd[0] >= 0)
+		posix_spawn_file_actions_adddup2(&fa, pipefd[0], STDIN_FILENO);
+	else
+		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	posix_spawnattr_init(&attr);
+	sigset_t none, defaults;
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE, SIGCHLD, SIGQUIT};
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&defaults, sigs[i]);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &defaults);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+					POSIX_SPAWN_SETSIGDEF);
+	r = -posix_spawnp(&j->pid, argv.v[0], &fa, &attr, argv.v, env.v);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r < 0) {
+		j->pid = -1;
+		goto out;
+	}
+	j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
+	if (j->pidfd < 0 && errno == ENOSYS) {
+		/* before Linux 5.3, or under valgrind: the loop reaps it on
+		 * SIGCHLD instead */
+	} else if (j->pidfd < 0) {
+		/* cannot happen for our own unreaped child short of ENOMEM/EMFILE;
+		 * without it the job could not be waited for in the loop */
+		r = -errno;
+		*err_word = "a pidfd";
+		kill(-j->pid, SIGKILL);
+		waitpid(j->pid, NULL, 0);
+		j->pid = -1;
+		goto out;
+	}
+	if (j->pidfd >= 0)
+		fcntl(j->pidfd, F_SETFD, FD_CLOEXEC);
+	if (rule->timeout_ns)
+		j->timeout_at = now + rule->timeout_ns;
+	if (pipefd[1] >= 0) {
+		j->stdin_fd = pipefd[1];
+		pipefd[1] = -1;
+		j->in = in;
+		j->in_len = in_len;
+		in = NULL;
+	}
+	r = 0;
+out:
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	free(in);
+	words_free(&argv);
+	words_free(&env);
+	if (r < 0) {
+		free_paths(paths, n);
+		j->paths = NULL;
+		j->n_paths = 0;
+	}
+	return r;
+}
+
+int job_feed(struct job *j)
+{
+	while (j->stdin_fd >= 0 && j->in_off < j->in_len) {
+		ssize_t w = write(j->stdin_fd, j->in + j->in_off, j->in_len - j->in_off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return 0;
+		if (w < 0)
+			break; /* EPIPE: it does not read its stdin; its business */
+		j->in_off += (size_t)w;
+	}
+	if (j->stdin_fd >= 0)
+		close(j->stdin_fd);
+	j->stdin_fd = -1;
+	free(j->in);
+	j->in = NULL;
+	return 1;
+}
+
+void job_signal(struct job *j, int sig)
+{
+	if (j->pid > 0 && kill(-j->pid, sig) < 0 && errno == ESRCH)
+		kill(j->pid, sig); /* it left its group: at least the leader */
+}
+
+int job_reap(struct job *j, int *status)
+{
+	siginfo_t si = {0};
+	if (j->pidfd < 0) {
+		pid_t p = waitpid(j->pid, status, WNOHANG);
+		return p == j->pid ? 0 : p == 0 ? 1 : -errno;
+	}
+	if (waitid((idtype_t)P_PIDFD, (id_t)j->pidfd, &si, WEXITED) < 0)
+		return -errno;
+	/* folded back into a wait(2) status, for WIFEXITED and friends */
+	*status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
+					   : (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
+	return 0;
+}
+
+void job_fini(struct job *j)
+{
+	if (j->pidfd >= 0)
+		close(j->pidfd);
+	if (j->stdin_fd >= 0)
+		close(j->stdin_fd);
+	free(j->in);
+	free_paths(j->paths, j->n_paths);
+	*j = (struct job){.pid = -1, .pidfd = -1, .stdin_fd = -1};
+}

@@ -1,0 +1,1394 @@
+/* vigil run: on each file that is complete (settled), run a command on it,
+ * once, safely. One epoll loop holds everything: each rule's inotify fd, a
+ * signalfd, one pidfd per job, the stdin pipes being fed, and one timeout,
+ * the earliest deadline. Nothing wakes while nothing happens. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "format.h"
+#include "job.h"
+#include "rule.h"
+#include "store.h"
+#include "vigil.h"
+
+#define NS 1000000000ull
+
+enum src_kind { SRC_RULE, SRC_JOB, SRC_STDIN, SRC_SIGNAL };
+
+struct rjob;
+
+struct rrule {
+	enum src_kind kind; /* SRC_RULE: first, for epoll's data.ptr */
+	struct rule r;
+	vigil *v;
+	struct store *store;
+	struct rjob **jobs; /* running */
+	size_t n_jobs, cap_jobs;
+	regex_t *excl_re;   /* r.exclude_re, compiled */
+	size_t n_excl_re;
+	uint64_t next_start;  /* --min-interval */
+	uint64_t ready_since; /* a partial batch waits from then */
+	uint64_t *starts;     /* loop guard: the last loop_burst starts */
+	size_t n_starts, starts_pos;
+	bool throttled;
+	bool rescan;          /* after an overflow */
+	bool retired;         /* replaced by a reload; freed once idle */
+	uint64_t n_run, n_failed, n_paths, n_skipped;
+};
+
+struct rjob {
+	enum src_kind kind; /* SRC_JOB */
+	struct rrule *rule;
+	struct job j;
+	struct {
+		enum src_kind kind; /* SRC_STDIN */
+		struct rjob *job;
+	} in;
+	uint64_t shutdown_at; /* while stopping: stop it then */
+};
+
+struct run {
+	struct rrule **rules;
+	size_t n_rules;
+	const char *rules_file;
+	int epfd;
+	struct {
+		enum src_kind kind; /* SRC_SIGNAL */
+		int fd;
+	} sig;
+	bool quiet, json_log;
+	int stopping;         /* 0, 1 after the first signal, 2 after another */
+	struct timespec start; /* CLOCK_REALTIME before the first watch */
+	int notify_fd;
+	struct sockaddr_un notify_addr;
+	socklen_t notify_len;
+	uint64_t status_due;
+};
+
+/* Room for one more in *V (LEN used of *CAP, elements of SIZE). */
+static int grow(void **v, size_t *cap, size_t len, size_t size)
+{
+	if (len < *cap)
+		return 0;
+	size_t n = *cap ? *cap * 2 : 8;
+	void *p = reallocarray(*v, n, size);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	*cap = n;
+	return 0;
+}
+
+static uint64_t mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
+}
+
+/* --- logs ------------------------------------------------------------------ */
+
+/* A path in a text log line: control characters and backslashes escaped,
+ * so that one job is one line whatever the names hold. */
+static void put_text_path(FILE *f, const char *s)
+{
+	putc('\'', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '\\')
+			fputs("\\\\", f);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\x%02x", c);
+		else
+			putc(c, f);
+	}
+	putc('\'', f);
+}
+
+static void log_time_json(FILE *f)
+{
+	struct timespec ts;
+	struct tm tm;
+	char buf[32];
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(f, "{\"time\":\"%s.%03ldZ\"", buf, ts.tv_nsec / 1000000);
+}
+
+static void log_paths(FILE *f, const struct job *j, bool json)
+{
+	if (json) {
+		fputs(",\"paths\":[", f);
+		for (size_t i = 0; i < j->n_paths; i++) {
+			if (i)
+				putc(',', f);
+			json_string(f, j->paths[i].path, strlen(j->paths[i].path));
+		}
+		putc(']', f);
+	} else if (j->n_paths == 1) {
+		put_text_path(f, j->paths[0].path);
+	} else {
+		fprintf(f, "%zu paths", j->n_paths);
+	}
+}
+
+static void log_start(struct run *run, struct rjob *rj)
+{
+	if (run->quiet)
+		return;
+	fflush(stdout);
+	FILE *f = stderr;
+	if (run->json_log) {
+		log_time_json(f);
+		fputs(",\"rule\":", f);
+		json_string(f, rj->rule->r.name, strlen(rj->rule->r.name));
+		fprintf(f, ",\"job\":\"start\",\"pid\":%d,\"count\":%zu", (int)rj->j.pid, rj->j.n_paths);
+		log_paths(f, &rj->j, true);
+		fputs("}\n", f);
+	} else {
+		fprintf(f, "%s: [%s] pid %d started on ", cli_prog, rj->rule->r.name, (int)rj->j.pid);
+		log_paths(f, &rj->j, false);
+		putc('\n', f);
+	}
+	fflush(f);
+}
+
+static const char *stop_reason(enum job_stop s)
+{
+	switch (s) {
+	case STOP_TIMEOUT: return "timeout";
+	case STOP_RESTART: return "restart";
+	case STOP_SHUTDOWN: return "shutdown";
+	default: return NULL;
+	}
+}
+
+static void log_end(struct run *run, struct rjob *rj, int status, uint64_t now)
+{
+	bool failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+	if (run->quiet && !failed)
+		return;
+	double secs = (double)(now - rj->j.started) / 1e9;
+	const char *why = stop_reason(rj->j.stop);
+	const char *sig = WIFSIGNALED(status) ? sigabbrev_np(WTERMSIG(status)) : NULL;
+	fflush(stdout);
+	FILE *f = stderr;
+	if (run->json_log) {
+		log_time_json(f);
+		fputs(",\"rule\":", f);
+		json_string(f, rj->rule->r.name, strlen(rj->rule->r.name));
+		fprintf(f, ",\"job\":\"end\",\"pid\":%d,\"count\":%zu", (int)rj->j.pid, rj->j.n_paths);
+		log_paths(f, &rj->j, true);
+		if (WIFEXITED(status))
+			fprintf(f, ",\"status\":%d", WEXITSTATUS(status));
+		else
+			fprintf(f, ",\"signal\":\"SIG%s\"", sig ? sig : "?");
+		if (why)
+			fprintf(f, ",\"stopped\":\"%s\"", why);
+		fprintf(f, ",\"seconds\":%.3f}\n", secs);
+	} else {
+		fprintf(f, "%s: [%s] pid %d ", cli_prog, rj->rule->r.name, (int)rj->j.pid);
+		if (WIFEXITED(status))
+			fprintf(f, "exited %d", WEXITSTATUS(status));
+		else
+			fprintf(f, "killed by SIG%s", sig ? sig : "?");
+		if (why)
+			fprintf(f, " (%s)", why);
+		fprintf(f, " after %.3fs on ", secs);
+		log_paths(f, &rj->j, false);
+		putc('\n', f);
+	}
+	fflush(f);
+}
+
+/* A message about a rule, "PROG: [rule] ..." (or JSON with "message"). */
+static void rule_say(struct run *run, const struct rrule *rr, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void rule_say(struct run *run, const struct rrule *rr, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+	if (run->json_log) {
+		log_time_json(stderr);
+		if (rr) {
+			fputs(",\"rule\":", stderr);
+			json_string(stderr, rr->r.name, strlen(rr->r.name));
+		}
+		fputs(",\"message\":", stderr);
+		json_string(stderr, msg, strlen(msg));
+		fputs("}\n", stderr);
+	} else if (rr) {
+		fprintf(stderr, "%s: [%s] %s\n", cli_prog, rr->r.name, msg);
+	} else {
+		fprintf(stderr, "%s: %s\n", cli_prog, msg);
+	}
+	fflush(stderr);
+}
+
+/* --- systemd ------------------------------------------------------------- */
+
+static void notify_init(struct run *run)
+{
+	run->notify_fd = -1;
+	const char *sock = getenv("NOTIFY_SOCKET");
+	if (!sock || !*sock || strlen(sock) >= sizeof(run->notify_addr.sun_path))
+		return;
+	if (sock[0] != '/' && sock[0] != '@')
+		return;
+	run->notify_addr.sun_family = AF_UNIX;
+	size_t len = strlen(sock);
+	memcpy(run->notify_addr.sun_path, sock, len);
+	if (sock[0] == '@')
+		run->notify_addr.sun_path[0] = '\0'; /* the abstract namespace */
+	run->notify_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+	run->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+}
+
+static void notify(struct run *run, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void notify(struct run *run, const char *fmt, ...)
+{
+	if (run->notify_fd < 0)
+		return;
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		sendto(run->notify_fd, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1,
+		       MSG_NOSIGNAL, (struct sockaddr *)&run->notify_addr, run->notify_len);
+}
+
+static void counts(const struct run *run, uint64_t *ran, uint64_t *failed,
+		   uint64_t *paths, size_t *waiting, size_t *running)
+{
+	*ran = *failed = *paths = 0;
+	*waiting = *running = 0;
+	for (size_t i = 0; i < run->n_rules; i++) {
+		const struct rrule *rr = run->rules[i];
+		*ran += rr->n_run;
+		*failed += rr->n_failed;
+		*paths += rr->n_paths;
+		*waiting += rr->store ? store_waiting(rr->store) : 0;
+		*running += rr->n_jobs;
+	}
+}
+
+static void notify_status(struct run *run)
+{
+	uint64_t ran, failed, paths;
+	size_t waiting, running;
+	counts(run, &ran, &failed, &paths, &waiting, &running);
+	notify(run, "STATUS=%llu jobs run, %llu failed, %llu paths seen; %zu running, %zu waiting",
+	       (unsigned long long)ran, (unsigned long long)failed,
+	       (unsigned long long)paths, running, waiting);
+}
+
+/* --- paths ------------------------------------------------------------------- */
+
+/* PATH relative to the root of RR it lies in, or NULL. */
+static const char *relative(const struct rrule *rr, const char *path)
+{
+	for (size_t i = 0; i < rr->r.paths.len; i++) {
+		const char *root = rr->r.paths.v[i];
+		size_t n = strlen(root);
+		while (n > 1 && root[n - 1] == '/')
+			n--;
+		if (strncmp(path, root, n) != 0)
+			continue;
+		if (path[n] == '/')
+			return path + n + 1;
+		if (path[n] == '\0') /* the root itself: a file watched directly */
+			return strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+		if (n == 1 && root[0] == '/')
+			return path + 1;
+	}
+	return NULL;
+}
+
+static bool wants(const struct rrule *rr, const char *path, bool is_dir)
+{
+	const char *rel = relative(rr, path);
+	return rel && rule_wants(&rr->r, rel, path, is_dir);
+}
+
+/* Whether a walk goes below directory PATH: not hidden (unless asked) and
+ * not excluded. --match does not stop it: what is below may match. */
+static bool descend(const struct rrule *rr, const char *path)
+{
+	const char *rel = relative(rr, path);
+	if (!rel)
+		return false;
+	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	if (!rr->r.hidden && name[0] == '.' && *rel)
+		return false;
+	for (size_t i = 0; i < rr->r.exclude.len; i++)
+		if (glob_match(rr->r.exclude.v[i], rel, name))
+			return false;
+	for (size_t i = 0; i < rr->n_excl_re; i++)
+		if (regexec(&rr->excl_re[i], path, 0, NULL, 0) == 0)
+			return false;
+	return true;
+}
+
+/* --- the walk (--initial, and after an overflow) --------------------------- */
+
+struct walk_item {
+	char *path;
+};
+
+/* Every entry below RR's roots the rule would see, without following a
+ * symlink, one directory open at a time. FN gets each path and its lstat. */
+static int walk(struct run *run, struct rrule *rr,
+		void (*fn)(struct run *, struct rrule *, const char *, const struct stat *))
+{
+	struct walk_item *stack = NULL;
+	size_t len = 0, cap = 0;
+	int r = 0;
+	for (size_t i = 0; i < rr->r.paths.len && r >= 0; i++) {
+		struct stat st;
+		if (lstat(rr->r.paths.v[i], &st) < 0)
+			continue;
+		if (!S_ISDIR(st.st_mode)) {
+			fn(run, rr, rr->r.paths.v[i], &st);
+			continue;
+		}
+		char *p = strdup(rr->r.paths.v[i]);
+		if (!p || grow((void **)&stack, &cap, len, sizeof(*stack)) < 0) {
+			free(p);
+			r = -ENOMEM;
+			break;
+		}
+		stack[len++].path = p;
+		while (len && r >= 0) {
+			char *dir = stack[--len].path;
+			int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+			if (!d) {
+				if (fd >= 0)
+					close(fd);
+				free(dir);
+				continue; /* vanished or unreadable: nothing to queue */
+			}
+			size_t dl = strlen(dir);
+			bool slash = dl && dir[dl - 1] == '/';
+			struct dirent *de;
+			while ((de = readdir(d)) && r >= 0) {
+				if (de->d_name[0] == '.' && (!de->d_name[1] ||
+				    (de->d_name[1] == '.' && !de->d_name[2])))
+					continue;
+				char *child;
+				if (asprintf(&child, "%s%s%s", dir, slash ? "" : "/", de->d_name) < 0) {
+					r = -ENOMEM;
+					break;
+				}
+				struct stat cst;
+				if (fstatat(dirfd(d), de->d_name, &cst, AT_SYMLINK_NOFOLLOW) < 0) {
+					free(child);
+					continue;
+				}
+				fn(run, rr, child, &cst);
+				if (S_ISDIR(cst.st_mode) && rr->r.recursive && descend(rr, child)) {
+					if (grow((void **)&stack, &cap, len, sizeof(*stack)) < 0) {
+						free(child);
+						r = -ENOMEM;
+						break;
+					}
+					stack[len++].path = child;
+				} else {
+					free(child);
+				}
+			}
+			closedir(d);
+			free(dir);
+		}
+	}
+	while (len)
+		free(stack[--len].path);
+	free(stack);
+	return r;
+}
+
+static uint32_t initial_events(const struct rule *r)
+{
+	if (r->events & IN_CLOSE_WRITE)
+		return IN_CLOSE_WRITE;
+	if (r->events & IN_MOVED_TO)
+		return IN_MOVED_TO;
+	return r->events & (r->events ? -r->events : 0); /* the lowest one asked */
+}
+
+static void queue_found(struct run *run, struct rrule *rr, const char *path,
+			const struct stat *st)
+{
+	bool is_dir = S_ISDIR(st->st_mode);
+	if (!wants(rr, path, is_dir))
+		return;
+	if (rr->rescan && !store_changed(rr->store, path, st, &run->start))
+		return;
+	uint32_t ev = initial_events(&rr->r) | (is_dir ? IN_ISDIR : 0);
+	if (store_touch(rr->store, path, ev, NULL, mono() + rr->r.settle_ns) < 0)
+		rule_say(run, rr, "out of memory: cannot queue '%s'", path);
+	else
+		rr->n_paths++;
+}
+
+/* --- events ---------------------------------------------------------------- */
+
+static void touch(struct run *run, struct rrule *rr, const char *path,
+		  uint32_t events, const char *from, uint64_t now)
+{
+	bool had = store_has(rr->store, path);
+	if (store_touch(rr->store, path, events, from, now + rr->r.settle_ns) < 0)
+		rule_say(run, rr, "out of memory: cannot queue '%s'", path);
+	else if (!had)
+		rr->n_paths++;
+}
+
+static void on_event(struct run *run, struct rrule *rr, const struct vigil_event *ev,
+		     uint64_t now)
+{
+	uint32_t m = ev->mask;
+	if (ev->flags & VIGIL_EVENT_OVERFLOW) {
+		rule_say(run, rr, "the kernel event queue overflowed; looking for files "
+			 "changed meanwhile");
+		rr->rescan = true;
+		return;
+	}
+	if (ev->flags & VIGIL_EVENT_ERROR) {
+		rule_say(run, rr, "cannot watch '%s': %s", ev->path, cli_strerror(-ev->error));
+		return;
+	}
+	if (m & (IN_IGNORED | IN_UNMOUNT)) {
+		if (m & IN_IGNORED)
+			rule_say(run, rr, "'%s' is gone; no longer watched", ev->path);
+		return;
+	}
+	bool is_dir = m & IN_ISDIR;
+	if ((m & IN_MOVED_FROM) && (m & IN_MOVED_TO)) { /* a rename, paired */
+		char *from = NULL;
+		bool was = store_forget(rr->store, ev->from_path, &from);
+		free(from);
+		if (wants(rr, ev->path, is_dir) && (was || (rr->r.events & IN_MOVED_TO)))
+			touch(run, rr, ev->path, IN_MOVED_TO | (m & IN_ISDIR), ev->from_path, now);
+		return;
+	}
+	if (m & (IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)) {
+		/* gone from here: a path that waited is not to be run on */
+		store_forget(rr->store, ev->path, NULL);
+		return;
+	}
+	if (!wants(rr, ev->path, is_dir))
+		return;
+	if (m & rr->r.events)
+		touch(run, rr, ev->path, (m & rr->r.events) | (m & IN_ISDIR), NULL, now);
+	else if (rr->r.settle_ns && store_has(rr->store, ev->path))
+		touch(run, rr, ev->path, 0, NULL, now); /* still changing: wait on */
+}
+
+/* --- jobs -------------------------------------------------------------------- */
+
+static int epoll_add(struct run *run, int fd, uint32_t events, void *ptr)
+{
+	struct epoll_event e = {.events = events, .data.ptr = ptr};
+	return epoll_ctl(run->epfd, EPOLL_CTL_ADD, fd, &e) < 0 ? -errno : 0;
+}
+
+static bool guard_allows(struct run *run, struct rrule *rr, uint64_t now, uint64_t *until)
+{
+	if (!rr->r.loop_burst || rr->n_starts < rr->r.loop_burst)
+		return true;
+	uint64_t oldest = rr->starts[rr->starts_pos]; /* the ring is full */
+	if (now - oldest >= rr->r.loop_window_ns) {
+		rr->throttled = false;
+		return true;
+	}
+	*until = oldest + rr->r.loop_window_ns;
+	if (!rr->throttled) {
+		rr->throttled = true;
+		rule_say(run, rr, "%u jobs started within %.3gs: its own jobs may be "
+			 "triggering it again; throttled to %u per %.3gs (see --loop-burst)",
+			 rr->r.loop_burst, (double)rr->r.loop_window_ns / 1e9,
+			 rr->r.loop_burst, (double)rr->r.loop_window_ns / 1e9);
+	}
+	return false;
+}
+
+static void note_start(struct rrule *rr, uint64_t now)
+{
+	if (!rr->r.loop_burst || !rr->starts)
+		return;
+	rr->starts[rr->starts_pos] = now;
+	rr->starts_pos = (rr->starts_pos + 1) % rr->r.loop_burst;
+	if (rr->n_starts < rr->r.loop_burst)
+		rr->n_starts++;
+}
+
+/* Remember the files of job J as they are, at its start (a re-crawl after
+ * an overflow does not queue them again while it runs) and at its end (a
+ * change the job made itself does not count as new). */
+static void record_paths(struct rrule *rr, const struct job *j)
+{
+	if (!rr->store)
+		return;
+	for (size_t i = 0; i < j->n_paths; i++) {
+		struct stat st;
+		const char *p = j->paths[i].path;
+		store_record(rr->store, p, lstat(p, &st) == 0 ? &st : NULL);
+	}
+}
+
+static void start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
+{
+	struct store_path *paths = calloc(n, sizeof(*paths));
+	struct rjob *rj = calloc(1, sizeof(*rj));
+	if (!paths || !rj ||
+	    grow((void **)&rr->jobs, &rr->cap_jobs, rr->n_jobs, sizeof(*rr->jobs)) < 0) {
+		free(paths);
+		free(rj);
+		rule_say(run, rr, "out of memory: cannot start a job");
+		return;
+	}
+	n = store_take(rr->store, n, job_arg_budget(), paths);
+	rj->kind = SRC_JOB;
+	rj->rule = rr;
+	rj->in.kind = SRC_STDIN;
+	rj->in.job = rj;
+	const char *what;
+	int r = job_start(&rj->j, &rr->r, paths, n, now, &what);
+	note_start(rr, now);
+	rr->next_start = now + rr->r.min_interval_ns;
+	if (r < 0) {
+		rr->n_failed++;
+		rr->n_run++;
+		rule_say(run, rr, "cannot run '%s': %s", strcmp(what, "the command") == 0 ?
+			 rr->r.argv.v[0] : what, cli_strerror(-r));
+		free(rj);
+		return;
+	}
+	rr->jobs[rr->n_jobs++] = rj;
+	record_paths(rr, &rj->j);
+	if (rj->j.pidfd >= 0)
+		epoll_add(run, rj->j.pidfd, EPOLLIN, rj);
+	if (rj->j.stdin_fd >= 0 && job_feed(&rj->j) == 0)
+		epoll_add(run, rj->j.stdin_fd, EPOLLOUT, &rj->in);
+	log_start(run, rj);
+}
+
+static void stop_job(struct rrule *rr, struct rjob *rj, enum job_stop why, uint64_t now)
+{
+	if (rj->j.stop != STOP_NONE && why != STOP_SHUTDOWN)
+		return;
+	if (rj->j.kill_at)
+		return; /* already on its way */
+	rj->j.stop = why;
+	job_signal(&rj->j, rr->r.stop_signal);
+	rj->j.kill_at = now + (rr->r.stop_timeout_ns ? rr->r.stop_timeout_ns : 1);
+}
+
+static void drop_ready(struct run *run, struct rrule *rr, const char *why)
+{
+	size_t n = store_ready(rr->store), k;
+	struct store_path p;
+	for (k = 0; k < n && store_take(rr->store, 1, SIZE_MAX, &p) == 1; k++)
+		store_path_fini(&p);
+	rr->n_skipped += k;
+	if (k)
+		rule_say(run, rr, "%zu path%s skipped: %s", k, k == 1 ? "" : "s", why);
+}
+
+static uint64_t min_deadline(uint64_t a, uint64_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/* Start what can start; the earliest time something more can, or 0. */
+static uint64_t schedule(struct run *run, struct rrule *rr, uint64_t now)
+{
+	uint64_t next = 0;
+	if (rr->retired || run->stopping)
+		return 0;
+	store_settle(rr->store, now);
+	while (store_ready(rr->store)) {
+		size_t ready = store_ready(rr->store);
+		if (rr->n_jobs >= rr->r.jobs) {
+			switch (rr->r.on_busy) {
+			case BUSY_QUEUE:
+				break;
+			case BUSY_SKIP:
+				drop_ready(run, rr, "a job is still running (--on-busy skip)");
+				break;
+			case BUSY_SIGNAL:
+				for (size_t i = 0; i < rr->n_jobs; i++)
+					job_signal(&rr->jobs[i]->j, rr->r.stop_signal);
+				drop_ready(run, rr, "the running job was signalled (--on-busy signal)");
+				break;
+			case BUSY_RESTART:
+				for (size_t i = 0; i < rr->n_jobs; i++)
+					stop_job(rr, rr->jobs[i], STOP_RESTART, now);
+				break; /* the new one starts once they are gone */
+			}
+			return next;
+		}
+		if (rr->next_start > now)
+			return min_deadline(next, rr->next_start);
+		uint64_t until;
+		if (!guard_allows(run, rr, now, &until))
+			return min_deadline(next, until);
+		if (rr->r.batch > 1 && ready < rr->r.batch) {
+			if (!rr->ready_since)
+				rr->ready_since = now;
+			if (now < rr->ready_since + rr->r.batch_wait_ns)
+				return min_deadline(next, rr->ready_since + rr->r.batch_wait_ns);
+		}
+		rr->ready_since = 0;
+		start_job(run, rr, rr->r.batch > 1 ? rr->r.batch : 1, now);
+	}
+	rr->ready_since = 0;
+	return next;
+}
+
+/* Job RJ ended (or, without a pidfd, may have): false if it has not. */
+static bool end_job(struct run *run, struct rjob *rj, uint64_t now)
+{
+	struct rrule *rr = rj->rule;
+	int status = 0;
+	int r = job_reap(&rj->j, &status);
+	if (r == 1)
+		return false;
+	if (r < 0)
+		status = 0x7f; /* cannot tell: counted as failed */
+	log_end(run, rj, status, now);
+	rr->n_run++;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		rr->n_failed++;
+	record_paths(rr, &rj->j);
+	if (rj->j.pidfd >= 0)
+		epoll_ctl(run->epfd, EPOLL_CTL_DEL, rj->j.pidfd, NULL);
+	if (rj->j.stdin_fd >= 0)
+		epoll_ctl(run->epfd, EPOLL_CTL_DEL, rj->j.stdin_fd, NULL);
+	for (size_t i = 0; i < rr->n_jobs; i++) {
+		if (rr->jobs[i] == rj) {
+			rr->jobs[i] = rr->jobs[--rr->n_jobs];
+			break;
+		}
+	}
+	job_fini(&rj->j);
+	free(rj);
+	if (run->status_due == 0)
+		run->status_due = now + NS;
+	return true;
+}
+
+/* SIGCHLD: the jobs without a pidfd that have ended. */
+static void reap_children(struct run *run, uint64_t now)
+{
+	for (size_t i = 0; i < run->n_rules; i++) {
+		struct rrule *rr = run->rules[i];
+		for (size_t k = 0; k < rr->n_jobs;) {
+			struct rjob *rj = rr->jobs[k];
+			if (rj->j.pidfd < 0 && end_job(run, rj, now))
+				continue; /* the last one moved into slot k */
+			k++;
+		}
+	}
+}
+
+/* --- rules in force -------------------------------------------------------- */
+
+static void rrule_free(struct rrule *rr)
+{
+	if (!rr)
+		return;
+	vigil_free(rr->v);
+	store_free(rr->store);
+	for (size_t i = 0; i < rr->n_excl_re; i++)
+		regfree(&rr->excl_re[i]);
+	free(rr->excl_re);
+	free(rr->starts);
+	free(rr->jobs);
+	rule_fini(&rr->r);
+	free(rr);
+}
+
+/* An ERE matching what lies below ROOT and has a component starting with
+ * '.': hidden entries are not even watched unless --hidden. */
+static char *hidden_regex(const char *root)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	if (!f)
+		return NULL;
+	size_t n = strlen(root);
+	while (n > 1 && root[n - 1] == '/')
+		n--;
+	putc('^', f);
+	for (size_t i = 0; i < n; i++) {
+		if (strchr("\\^$.[]|()*+?{}", root[i]))
+			putc('\\', f);
+		putc(root[i], f);
+	}
+	fputs(n == 1 && root[0] == '/' ? "(.*/)?\\." : "/(.*/)?\\.", f);
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* The kernel is asked for what the rule needs: its events, the deletes
+ * and renames that take a waiting path away, and with --settle the writes
+ * that mean a file is still changing. */
+static uint32_t kernel_mask(const struct rule *r)
+{
+	uint32_t m = r->events | IN_DELETE | IN_DELETE_SELF | IN_MOVE | IN_MOVE_SELF;
+	if (r->settle_ns)
+		m |= IN_MODIFY | IN_CLOSE_WRITE;
+	return m;
+}
+
+/* Set RULE up (taking it over): its watches, its store. */
+static int rrule_new(struct run *run, struct rule *rule, struct rrule **ret)
+{
+	struct rrule *rr = calloc(1, sizeof(*rr));
+	if (!rr) {
+		rule_fini(rule);
+		cli_error("out of memory");
+		return -1;
+	}
+	rr->kind = SRC_RULE;
+	rr->r = *rule;
+	memset(rule, 0, sizeof(*rule));
+	int r;
+	if ((r = store_new(&rr->store)) < 0 ||
+	    (rr->r.loop_burst && !(rr->starts = calloc(rr->r.loop_burst, sizeof(*rr->starts))))) {
+		cli_error("out of memory");
+		goto fail;
+	}
+	if ((r = vigil_new(VIGIL_PAIR_MOVES, &rr->v)) < 0) {
+		cli_instance_error(r);
+		goto fail;
+	}
+	if (rr->r.exclude_re.len &&
+	    !(rr->excl_re = calloc(rr->r.exclude_re.len, sizeof(*rr->excl_re))))
+		goto nomem;
+	for (size_t i = 0; i < rr->r.exclude_re.len; i++) {
+		const char *re = rr->r.exclude_re.v[i];
+		if (regcomp(&rr->excl_re[i], re, REG_EXTENDED | REG_NOSUB) != 0) {
+			rule_say(run, rr, "'%s' is not a valid regular expression", re);
+			goto fail;
+		}
+		rr->n_excl_re++;
+		vigil_filter_add(rr->v, VIGIL_FILTER_EXCLUDE, re, 0);
+	}
+	for (size_t i = 0; !rr->r.hidden && i < rr->r.paths.len; i++) {
+		char *re = hidden_regex(rr->r.paths.v[i]);
+		if (!re || vigil_filter_add(rr->v, VIGIL_FILTER_EXCLUDE, re, 0) < 0) {
+			free(re);
+			goto nomem;
+		}
+		free(re);
+	}
+	for (size_t i = 0; i < rr->r.paths.len; i++) {
+		r = vigil_add(rr->v, rr->r.paths.v[i], kernel_mask(&rr->r),
+			      rr->r.recursive ? VIGIL_RECURSIVE : 0);
+		if (r < 0) {
+			cli_watch_error(rr->r.paths.v[i], r);
+			goto fail;
+		}
+	}
+	if ((r = epoll_add(run, vigil_fd(rr->v), EPOLLIN, rr)) < 0) {
+		cli_error("cannot poll: %s", cli_strerror(-r));
+		goto fail;
+	}
+	*ret = rr;
+	return 0;
+nomem:
+	cli_error("out of memory");
+fail:
+	rrule_free(rr);
+	return -1;
+}
+
+static int load_rules(struct run *run, struct rule *rules, size_t n,
+		      struct rrule ***ret, size_t *ret_n)
+{
+	struct rrule **v = calloc(n ? n : 1, sizeof(*v));
+	size_t k = 0;
+	if (!v) {
+		cli_error("out of memory");
+		goto fail;
+	}
+	for (; k < n; k++) {
+		if (rrule_new(run, &rules[k], &v[k]) < 0)
+			goto fail;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+fail:
+	for (size_t i = 0; i < k; i++) {
+		epoll_ctl(run->epfd, EPOLL_CTL_DEL, vigil_fd(v[i]->v), NULL);
+		rrule_free(v[i]);
+	}
+	for (size_t i = k; i < n; i++)
+		rule_fini(&rules[i]);
+	free(v);
+	return -1;
+}
+
+static void initial(struct run *run, struct rrule **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->r.initial && walk(run, v[i], queue_found) < 0)
+			rule_say(run, v[i], "out of memory during --initial");
+}
+
+/* SIGHUP: read the rules file again. A file that does not load leaves the
+ * rules in force as they are. Paths waiting in a rule of the same name
+ * carry over (settling again); running jobs finish under the old rule. */
+static void reload(struct run *run)
+{
+	if (!run->rules_file) {
+		rule_say(run, NULL, "SIGHUP: no rules file to read again (rules from the "
+			 "command line)");
+		return;
+	}
+	struct rule *rules;
+	size_t n;
+	char *err = NULL;
+	if (rules_load(run->rules_file, &rules, &n, &err) < 0) {
+		rule_say(run, NULL, "cannot reload: %s; the rules in force stay", err);
+		free(err);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (rule_check(&rules[i], &err) < 0) {
+			rule_say(run, NULL, "cannot reload: %s:%u: %s; the rules in force stay",
+				 run->rules_file, rules[i].line, err);
+			free(err);
+			rules_free(rules, n);
+			return;
+		}
+	}
+	struct rrule **nv;
+	size_t nn;
+	if (load_rules(run, rules, n, &nv, &nn) < 0) {
+		free(rules);
+		rule_say(run, NULL, "cannot reload '%s' (said above); the rules in force stay",
+			 run->rules_file);
+		return;
+	}
+	free(rules);
+	uint64_t now = mono();
+	for (size_t i = 0; i < run->n_rules; i++) {
+		struct rrule *old = run->rules[i];
+		struct rrule *same = NULL;
+		for (size_t k = 0; k < nn && !same; k++)
+			if (strcmp(nv[k]->r.name, old->r.name) == 0)
+				same = nv[k];
+		store_settle(old->store, UINT64_MAX);
+		struct store_path p;
+		while (store_take(old->store, 1, SIZE_MAX, &p) == 1) {
+			if (same)
+				touch(run, same, p.path, p.events, p.from, now);
+			store_path_fini(&p);
+		}
+		epoll_ctl(run->epfd, EPOLL_CTL_DEL, vigil_fd(old->v), NULL);
+		vigil_free(old->v);
+		old->v = NULL;
+		old->retired = true;
+	}
+	initial(run, nv, nn);
+	/* retired rules stay listed until their last job ends */
+	struct rrule **all = realloc(nv, (nn + run->n_rules) * sizeof(*all));
+	if (!all) {
+		rule_say(run, NULL, "out of memory while reloading");
+		all = nv;
+	} else {
+		size_t k = nn;
+		for (size_t i = 0; i < run->n_rules; i++)
+			all[k++] = run->rules[i];
+		nn = k;
+	}
+	free(run->rules);
+	run->rules = all;
+	run->n_rules = nn;
+	rule_say(run, NULL, "reloaded '%s'", run->rules_file);
+	notify(run, "RELOADING=0\nREADY=1");
+}
+
+static void drop_retired(struct run *run)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < run->n_rules; i++) {
+		struct rrule *rr = run->rules[i];
+		if (rr->retired && !rr->n_jobs)
+			rrule_free(rr);
+		else
+			run->rules[k++] = rr;
+	}
+	run->n_rules = k;
+}
+
+/* --- the loop ---------------------------------------------------------------- */
+
+static void print_counts(struct run *run, const char *what)
+{
+	for (size_t i = 0; i < run->n_rules; i++) {
+		const struct rrule *rr = run->rules[i];
+		if (rr->retired)
+			continue;
+		rule_say(run, rr, "%s%llu jobs run, %llu failed, %llu paths seen, "
+			 "%llu skipped; %zu running, %zu waiting", what,
+			 (unsigned long long)rr->n_run, (unsigned long long)rr->n_failed,
+			 (unsigned long long)rr->n_paths, (unsigned long long)rr->n_skipped,
+			 rr->n_jobs, rr->store ? store_waiting(rr->store) : 0);
+	}
+}
+
+static void begin_stop(struct run *run, uint64_t now)
+{
+	run->stopping++;
+	notify(run, "STOPPING=1");
+	for (size_t i = 0; i < run->n_rules; i++) {
+		struct rrule *rr = run->rules[i];
+		for (size_t k = 0; k < rr->n_jobs; k++) {
+			struct rjob *rj = rr->jobs[k];
+			if (run->stopping > 1) /* asked twice: now */
+				stop_job(rr, rj, STOP_SHUTDOWN, now);
+			else if (!rj->shutdown_at)
+				rj->shutdown_at = now + rr->r.stop_timeout_ns;
+		}
+	}
+}
+
+static bool on_signal(struct run *run, uint64_t now)
+{
+	struct signalfd_siginfo si;
+	while (read(run->sig.fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGINT:
+		case SIGTERM:
+			begin_stop(run, now);
+			break;
+		case SIGHUP:
+			notify(run, "RELOADING=1");
+			reload(run);
+			break;
+		case SIGUSR1:
+			print_counts(run, "");
+			break;
+		case SIGCHLD:
+			reap_children(run, now);
+			break;
+		}
+	}
+	return true;
+}
+
+/* Timers: job timeouts, kills after the stop signal, the shutdown grace. */
+static uint64_t job_timers(struct run *run, uint64_t now)
+{
+	uint64_t next = 0;
+	for (size_t i = 0; i < run->n_rules; i++) {
+		struct rrule *rr = run->rules[i];
+		for (size_t k = 0; k < rr->n_jobs; k++) {
+			struct rjob *rj = rr->jobs[k];
+			struct job *j = &rj->j;
+			if (j->timeout_at && now >= j->timeout_at && j->stop == STOP_NONE)
+				stop_job(rr, rj, STOP_TIMEOUT, now);
+			if (rj->shutdown_at && now >= rj->shutdown_at && !j->kill_at)
+				stop_job(rr, rj, STOP_SHUTDOWN, now);
+			if (j->kill_at && now >= j->kill_at) {
+				job_signal(j, SIGKILL);
+				j->kill_at = UINT64_MAX; /* once */
+			}
+			if (j->stop == STOP_NONE)
+				next = min_deadline(next, j->timeout_at);
+			if (!j->kill_at)
+				next = min_deadline(next, rj->shutdown_at);
+			if (j->kill_at != UINT64_MAX)
+				next = min_deadline(next, j->kill_at);
+		}
+	}
+	return next;
+}
+
+static int loop(struct run *run)
+{
+	struct epoll_event evs[64];
+	for (;;) {
+		uint64_t now = mono();
+		uint64_t next = 0;
+		for (size_t i = 0; i < run->n_rules; i++) {
+			struct rrule *rr = run->rules[i];
+			if (rr->v) {
+				const struct vigil_event *ev;
+				int r;
+				while ((r = vigil_next(rr->v, 0, &ev)) > 0)
+					on_event(run, rr, ev, now);
+				if (r < 0 && r != -EINTR)
+					rule_say(run, rr, "cannot read events: %s", cli_strerror(-r));
+				int ms = vigil_next_deadline_ms(rr->v);
+				if (ms >= 0)
+					next = min_deadline(next, now + (uint64_t)ms * 1000000 + 1);
+			}
+			if (rr->rescan) {
+				if (walk(run, rr, queue_found) < 0)
+					rule_say(run, rr, "out of memory while looking for changed files");
+				rr->rescan = false;
+			}
+			next = min_deadline(next, schedule(run, rr, now));
+			if (rr->store && !run->stopping)
+				next = min_deadline(next, store_next_due(rr->store));
+		}
+		/* after scheduling, so that the jobs just started count */
+		next = min_deadline(next, job_timers(run, now));
+		drop_retired(run);
+		if (run->status_due && now >= run->status_due) {
+			notify_status(run);
+			run->status_due = 0;
+		}
+		next = min_deadline(next, run->status_due);
+		if (run->stopping) {
+			size_t running = 0;
+			for (size_t i = 0; i < run->n_rules; i++)
+				running += run->rules[i]->n_jobs;
+			if (!running)
+				return 0;
+		}
+		fflush(stdout);
+		int timeout = -1;
+		if (next) {
+			now = mono();
+			timeout = next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+		}
+		int n = epoll_wait(run->epfd, evs, 64, timeout);
+		if (n < 0 && errno != EINTR) {
+			cli_error("cannot wait for events: %s", cli_strerror(errno));
+			return -1;
+		}
+		now = mono();
+		for (int i = 0; i < n; i++) {
+			enum src_kind *kind = evs[i].data.ptr;
+			if (*kind == SRC_SIGNAL) {
+				on_signal(run, now);
+			} else if (*kind == SRC_JOB) {
+				end_job(run, (struct rjob *)kind, now);
+			} else if (*kind == SRC_STDIN) {
+				struct rjob *rj = ((struct rjob *)((char *)kind - offsetof(struct rjob, in)));
+				int fd = rj->j.stdin_fd;
+				if (job_feed(&rj->j) != 0)
+					epoll_ctl(run->epfd, EPOLL_CTL_DEL, fd, NULL);
+			}
+			/* SRC_RULE: read at the top of the loop */
+		}
+	}
+}
+
+/* --- the command line ------------------------------------------------------ */
+
+static const char run_help[] =
+	"Usage: %s [OPTION]... PATH... -- COMMAND [ARG]...\n"
+	"       %s --rules FILE [OPTION]...\n"
+	"       %s --check FILE\n"
+	"Run COMMAND on each file under PATH once it is complete, safely: file names\n"
+	"reach it as whole arguments, never through a shell.\n"
+	"\n"
+	"What and where:\n"
+	"  -r, --recursive          watch the directories below PATH too\n"
+	"  -e, --events EVENT[,..]  events that make a file count (default:\n"
+	"                           close_write,moved_to: a file that is complete)\n"
+	"      --match GLOB         only names matching GLOB (repeatable; with a '/',\n"
+	"                           the path below PATH, '**' any depth)\n"
+	"      --exclude GLOB       not these (repeatable)\n"
+	"      --exclude-regex RE   not paths matching the extended regex RE\n"
+	"      --files, --dirs      only files, only directories\n"
+	"      --hidden             also names starting with '.' (and what is below)\n"
+	"When:\n"
+	"      --settle DURATION    count a path once it has been quiet that long\n"
+	"      --initial            also run on the matching files already there\n"
+	"How many:\n"
+	"      --batch N            up to N paths per job ('{}' alone: one argument each)\n"
+	"      --batch-wait DURATION  how long a batch waits to fill\n"
+	"      --jobs N             jobs at once (default 1)\n"
+	"      --min-interval DURATION  at most one job start per DURATION\n"
+	"      --on-busy queue|skip|restart|signal  when the jobs are all running\n"
+	"      --stop-signal SIG    how a job is stopped (default TERM); --stop-timeout\n"
+	"                           DURATION before SIGKILL (default 10s)\n"
+	"      --timeout DURATION   stop a job that runs longer\n"
+	"      --loop-burst N, --loop-window DURATION  throttle a rule that starts N\n"
+	"                           jobs within DURATION (its jobs may trigger it)\n"
+	"How the paths reach COMMAND:\n"
+	"      {} {path} {dir} {name} {event} {from} {rule} in its arguments, the same\n"
+	"      in VIGIL_PATH, VIGIL_DIR, ... (VIGIL_COUNT in batches), and\n"
+	"      --stdin paths0|lines|json\n"
+	"Running:\n"
+	"      --rules FILE         the rules in FILE (see vigil-rules(5)); SIGHUP\n"
+	"                           reads it again\n"
+	"      --check FILE         check FILE and exit\n"
+	"      --log-format text|json  job start and end lines on stderr\n"
+	"  -q, --quiet              log only failures\n"
+	"  -h, --help               show this help and exit\n"
+	"Durations: 500ms, 2s, 1.5m, 1h. SIGTERM or SIGINT: no new jobs, running ones\n"
+	"finish (up to --stop-timeout), a summary, exit 0. SIGUSR1: the counters.\n";
+
+static int strv_push(struct strv *v, const char *s)
+{
+	char **n = realloc(v->v, (v->len + 2) * sizeof(*n));
+	if (!n)
+		return -1;
+	v->v = n;
+	if (!(v->v[v->len] = strdup(s)))
+		return -1;
+	v->v[++v->len] = NULL;
+	return 0;
+}
+
+static int set_or_say(struct rule *r, const char *key, const char *value)
+{
+	char *err = NULL;
+	if (rule_set(r, key, value, &err) == 0)
+		return 0;
+	cli_error("%s", err ? err : "out of memory");
+	free(err);
+	return -1;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run run = {.epfd = -1, .sig = {.kind = SRC_SIGNAL, .fd = -1}, .notify_fd = -1};
+	struct rule cli = {0};
+	bool cli_used = false, have_cli = false;
+	const char *rules_file = NULL, *check_file = NULL;
+	struct rule *rules = NULL;
+	size_t n_rules = 0;
+	int status = 1;
+
+	if (rule_init(&cli, "run") < 0) {
+		cli_error("out of memory");
+		return 1;
+	}
+	have_cli = true;
+	int i = 1;
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			for (i++; i < argc; i++)
+				if (strv_push(&cli.argv, argv[i]) < 0)
+					goto nomem;
+			break;
+		}
+		if (a[0] != '-' || a[1] == '\0') {
+			if (strv_push(&cli.paths, a) < 0)
+				goto nomem;
+			cli_used = true;
+			continue;
+		}
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			printf(run_help, cli_prog, cli_prog, cli_prog);
+			status = 0;
+			goto out;
+		}
+		if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+			run.quiet = true;
+			continue;
+		}
+		if (strcmp(a, "-r") == 0) {
+			if (set_or_say(&cli, "recursive", NULL) < 0)
+				goto out;
+			cli_used = true;
+			continue;
+		}
+		char key[64];
+		const char *value = NULL;
+		if (strcmp(a, "-e") == 0) {
+			strcpy(key, "events");
+		} else if (a[1] == '-') {
+			const char *eq = strchr(a + 2, '=');
+			size_t kl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+			if (kl >= sizeof(key)) {
+				cli_error("unrecognized option '%s'; see '%s --help'", a, cli_prog);
+				goto out;
+			}
+			memcpy(key, a + 2, kl);
+			key[kl] = '\0';
+			value = eq ? eq + 1 : NULL;
+		} else {
+			cli_error("invalid option '%s'; see '%s --help'", a, cli_prog);
+			goto out;
+		}
+		bool run_opt = strcmp(key, "rules") == 0 || strcmp(key, "check") == 0 ||
+			       strcmp(key, "log-format") == 0;
+		int takes = run_opt ? 1 : rule_key_takes_value(key);
+		if (takes < 0 || strcmp(key, "command") == 0 || strcmp(key, "path") == 0) {
+			cli_error("unrecognized option '--%s'; see '%s --help'", key, cli_prog);
+			goto out;
+		}
+		if (takes && !value) {
+			if (i + 1 >= argc) {
+				cli_error("option '--%s' requires an argument", key);
+				goto out;
+			}
+			value = argv[++i];
+		} else if (!takes && value) {
+			cli_error("option '--%s' takes no argument", key);
+			goto out;
+		}
+		if (strcmp(key, "rules") == 0) {
+			rules_file = value;
+		} else if (strcmp(key, "check") == 0) {
+			check_file = value;
+		} else if (strcmp(key, "log-format") == 0) {
+			if (strcmp(value, "json") == 0) {
+				run.json_log = true;
+			} else if (strcmp(value, "text") != 0) {
+				cli_error("'%s' is not a log format; give text or json", value);
+				goto out;
+			}
+		} else {
+			if (set_or_say(&cli, key, value) < 0)
+				goto out;
+			cli_used = true;
+		}
+	}
+
+	if (check_file || rules_file) {
+		const char *file = check_file ? check_file : rules_file;
+		if (cli_used || cli.argv.len) {
+			cli_error("rules come from '%s' or from the command line, not both", file);
+			goto out;
+		}
+		char *err = NULL;
+		if (rules_load(file, &rules, &n_rules, &err) < 0) {
+			cli_error("%s", err ? err : "out of memory");
+			free(err);
+			goto out;
+		}
+		for (size_t k = 0; k < n_rules; k++) {
+			if (rule_check(&rules[k], &err) < 0) {
+				if (err)
+					cli_error("%s:%u: %s", file, rules[k].line, err);
+				free(err);
+				goto out;
+			}
+		}
+		if (check_file) {
+			printf("%s: %zu rule%s, all valid\n", file, n_rules, n_rules == 1 ? "" : "s");
+			status = 0;
+			goto out;
+		}
+		run.rules_file = rules_file;
+	} else {
+		char *err = NULL;
+		if (!cli.paths.len && !cli.argv.len) {
+			cli_error("nothing to watch and nothing to run; see '%s --help'", cli_prog);
+			goto out;
+		}
+		if (!cli.argv.len) {
+			cli_error("no command given; put it after '--', as in "
+				  "'%s DIR -- COMMAND {}'", cli_prog);
+			goto out;
+		}
+		if (rule_check(&cli, &err) < 0) {
+			cli_error("%s", err ? err : "out of memory");
+			free(err);
+			goto out;
+		}
+		rules = malloc(sizeof(*rules));
+		if (!rules)
+			goto nomem;
+		rules[0] = cli;
+		have_cli = false;
+		n_rules = 1;
+	}
+
+	/* signals arrive through the loop, never in a handler */
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	run.epfd = epoll_create1(EPOLL_CLOEXEC);
+	run.sig.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (run.epfd < 0 || run.sig.fd < 0 || epoll_add(&run, run.sig.fd, EPOLLIN, &run.sig) < 0) {
+		cli_error("cannot set up the event loop: %s", cli_strerror(errno));
+		goto out;
+	}
+	notify_init(&run);
+	clock_gettime(CLOCK_REALTIME, &run.start);
+	struct rule *taken = rules;
+	rules = NULL;
+	size_t n_taken = n_rules;
+	n_rules = 0;
+	if (load_rules(&run, taken, n_taken, &run.rules, &run.n_rules) < 0) {
+		free(taken);
+		goto out;
+	}
+	free(taken);
+	initial(&run, run.rules, run.n_rules);
+	if (!run.quiet)
+		rule_say(&run, NULL, "watching: %zu rule%s", run.n_rules, run.n_rules == 1 ? "" : "s");
+	notify(&run, "READY=1");
+	notify_status(&run);
+	if (loop(&run) == 0) {
+		uint64_t ran, failed, paths;
+		size_t waiting, running;
+		counts(&run, &ran, &failed, &paths, &waiting, &running);
+		rule_say(&run, NULL, "stopped: %llu jobs run, %llu failed, %llu paths seen, "
+			 "%zu left waiting", (unsigned long long)ran, (unsigned long long)failed,
+			 (unsigned long long)paths, waiting);
+		status = 0;
+	}
+	goto out;
+nomem:
+	cli_error("out of memory");
+out:
+	for (size_t k = 0; k < run.n_rules; k++) {
+		struct rrule *rr = run.rules[k];
+		for (size_t j = 0; j < rr->n_jobs; j++) {
+			job_fini(&rr->jobs[j]->j);
+			free(rr->jobs[j]);
+		}
+		rrule_free(rr);
+	}
+	free(run.rules);
+	if (rules)
+		rules_free(rules, n_rules);
+	if (have_cli)
+		rule_fini(&cli);
+	if (run.sig.fd >= 0)
+		close(run.sig.fd);
+	if (run.epfd >= 0)
+		close(run.epfd);
+	if (run.notify_fd >= 0)
+		close(run.notify_fd);
+	return status;
+}

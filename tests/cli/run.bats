@@ -1,0 +1,452 @@
+#!/usr/bin/env bats
+# vigil run: files reach the command once, whole and safely, when complete.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+# The jobs record what they were given: each argument followed by a NUL,
+# then a newline, appended to $LOG. A shell receives the names as "$@",
+# never as text to parse.
+REC='for a in "$@"; do printf "%s\0" "$a"; done >>"$LOG"; echo >>"$LOG"'
+
+setup() {
+	TEST_DIR=$(mktemp -d "${BATS_TMPDIR:-/tmp}/vigil-run.XXXXXX")
+	W=$TEST_DIR/w
+	OUT=$TEST_DIR/out
+	ERR=$TEST_DIR/err
+	export LOG=$TEST_DIR/log
+	mkdir "$W"
+	: >"$LOG"
+	cd "$TEST_DIR" || return 1
+	VIGIL_PID=
+}
+
+# start_run ARGS...: `vigil run ARGS` in the background, once its watches
+# are set ("watching:" on stderr).
+start_run() {
+	: >"$OUT"
+	: >"$ERR"
+	"$VIGIL" run "$@" >"$OUT" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	wait_for_line "$ERR" 'watching: ' 20
+}
+
+# jobs_done N: wait until N jobs have ended (their end lines in $ERR).
+jobs_done() {
+	local n=$1 end=$((SECONDS + 20))
+	while [ "$(grep -c '\] pid [0-9]* \(exited\|killed\)' "$ERR")" -lt "$n" ]; do
+		if [ $SECONDS -ge $end ]; then
+			echo "timed out waiting for $n jobs; stderr:" >&2
+			cat "$ERR" >&2
+			return 1
+		fi
+		wait_for_line "$ERR" '\] pid [0-9]* (exited|killed)' 1 2>/dev/null || true
+	done
+}
+
+# recorded: the argument lists recorded, one line per job, NULs as '|'.
+recorded() {
+	tr '\0' '|' <"$LOG"
+}
+
+@test "a file written into the directory: the command runs once on its path" {
+	start_run "$W" -- sh -c "$REC" rec {}
+	echo hello >"$W/a.txt"
+	jobs_done 1
+	expect_eq jobs "$W/a.txt|" "$(recorded)"
+	grep -q "\[run\] pid [0-9]* started on '$W/a.txt'" "$ERR"
+	grep -q "\[run\] pid [0-9]* exited 0 after [0-9.]*s on '$W/a.txt'" "$ERR"
+}
+
+@test "placeholders: {} {path} {dir} {name} {event} {rule}, inside words too" {
+	start_run "$W" -- sh -c "$REC" rec {} {path} {dir} {name} {event} {rule} x{name}y
+	echo x >"$W/p.dat"
+	jobs_done 1
+	expect_eq args "$W/p.dat|$W/p.dat|$W|p.dat|CLOSE_WRITE,CLOSE|run|xp.daty|" "$(recorded)"
+}
+
+@test "the environment: VIGIL_PATH, VIGIL_DIR, VIGIL_NAME, VIGIL_EVENT, VIGIL_RULE, VIGIL_COUNT" {
+	start_run "$W" -- sh -c 'printf "%s|" "$VIGIL_PATH" "$VIGIL_DIR" "$VIGIL_NAME" "$VIGIL_EVENT" "$VIGIL_RULE" "$VIGIL_COUNT" "$VIGIL_FROM" >>"$LOG"'
+	echo x >"$W/e"
+	jobs_done 1
+	expect_eq env "$W/e|$W|e|CLOSE_WRITE,CLOSE|run|1||" "$(cat "$LOG")"
+}
+
+@test "a rename into place: {from} is the old path, {event} MOVED_TO" {
+	mkdir "$TEST_DIR/elsewhere"
+	start_run "$W" -- sh -c "$REC" rec {} {from} {event}
+	echo x >"$W/.part"
+	jobs_done 0
+	mv "$W/.part" "$W/final"
+	jobs_done 1
+	expect_eq args "$W/final|$W/.part|MOVED_TO|" "$(recorded)"
+}
+
+@test "hostile names reach the command as exactly those bytes, and nothing else runs" {
+	start_run "$W" -- sh -c "$REC" rec {}
+	local names=('$(touch pwned)' '`id`' 'a;b' '-rf' 'x"y' "it's" $'new\nline' $'\xff\xfe' '*' '--help' 'a b')
+	local n
+	for n in "${names[@]}"; do
+		echo x >"$W/$n"
+	done
+	jobs_done ${#names[@]}
+	[ ! -e "$TEST_DIR/pwned" ] && [ ! -e "$W/pwned" ] && [ ! -e pwned ]
+	# jobs run one at a time, in the order the files settled
+	for n in "${names[@]}"; do
+		printf '%s\0\n' "$W/$n"
+	done >"$TEST_DIR/want"
+	cmp "$TEST_DIR/want" "$LOG" || {
+		diff <(od -c "$TEST_DIR/want") <(od -c "$LOG") >&2
+		return 1
+	}
+}
+
+@test "a relative name starting with '-' is passed as ./-name" {
+	cd "$W"
+	start_run . -- sh -c "$REC" rec {} {name}
+	echo x >./-rf
+	jobs_done 1
+	expect_eq args "./-rf|./-rf|" "$(recorded)"
+}
+
+@test "--stdin paths0, lines and json" {
+	start_run "$W" --stdin paths0 -- sh -c 'cat >>"$LOG"'
+	echo x >"$W/one"
+	jobs_done 1
+	stop_vigil
+	expect_eq paths0 "$W/one|" "$(recorded)"
+	: >"$LOG"
+	start_run "$W" --stdin lines -- sh -c 'cat >>"$LOG"'
+	echo x >"$W/two"
+	jobs_done 1
+	stop_vigil
+	expect_eq lines "$W/two" "$(cat "$LOG")"
+	: >"$LOG"
+	start_run "$W" --stdin json -- sh -c 'cat >>"$LOG"'
+	echo x >"$W/thr\"ee"
+	jobs_done 1
+	python3 -c '
+import json, sys
+d = json.loads(open(sys.argv[1]).read())
+assert d["path"] == sys.argv[2] and d["events"] == "CLOSE_WRITE,CLOSE" and d["rule"] == "run", d
+' "$LOG" "$W/thr\"ee"
+}
+
+@test "--settle: a file closed and reopened while it is written becomes one job" {
+	start_run "$W" --settle 300ms -- sh -c "$REC" rec {}
+	for i in 1 2 3 4 5; do
+		echo "part $i" >>"$W/slow"
+	done
+	jobs_done 1
+	expect_eq jobs "$W/slow|" "$(recorded)"
+	expect_eq content 5 "$(wc -l <"$W/slow")"
+	# and no second job comes later for the same writes
+	echo x >"$W/sentinel"
+	jobs_done 2
+	expect_eq "jobs" "$(printf '%s\n' "$W/slow|" "$W/sentinel|")" "$(recorded)"
+}
+
+@test "--settle: a file deleted while it settles is not run on" {
+	start_run "$W" --settle 300ms -- sh -c "$REC" rec {}
+	echo x >"$W/gone"
+	rm "$W/gone"
+	echo x >"$W/kept"
+	jobs_done 1
+	expect_eq jobs "$W/kept|" "$(recorded)"
+}
+
+@test "--batch with a lone {}: one job, one argument per path" {
+	start_run "$W" --batch 5 --batch-wait 10s -- sh -c "$REC" rec {}
+	for i in 1 2 3 4 5; do echo x >"$W/f$i"; done
+	jobs_done 1
+	expect_eq jobs "$W/f1|$W/f2|$W/f3|$W/f4|$W/f5|" "$(recorded)"
+	grep -q "started on 5 paths" "$ERR"
+}
+
+@test "--batch-wait: a partial batch goes once the wait is over" {
+	start_run "$W" --batch 100 --batch-wait 200ms -- sh -c "$REC" rec {}
+	echo x >"$W/a"
+	echo x >"$W/b"
+	jobs_done 1
+	expect_eq jobs "$W/a|$W/b|" "$(recorded)"
+}
+
+@test "--batch: {name} has no single value in a batch, and is refused" {
+	run --separate-stderr "$VIGIL" run "$W" --batch 3 -- echo {name}
+	expect_eq status 1 "$status"
+	[[ "$stderr" == "vigil run: '{name}' has no single value for a batch of 3 paths;"* ]]
+}
+
+@test "--jobs 2: two jobs run at the same time" {
+	mkfifo "$TEST_DIR/gate"
+	# each job says it started, then waits until both have
+	start_run "$W" --jobs 2 -- sh -c 'echo "$1" >>"$LOG"; while [ "$(wc -l <"$LOG")" -lt 2 ]; do sleep 0.01; done' job {}
+	echo x >"$W/a"
+	echo x >"$W/b"
+	jobs_done 2
+	expect_eq both 2 "$(wc -l <"$LOG")"
+}
+
+@test "--jobs 1 (the default): jobs run one after the other" {
+	start_run "$W" -- sh -c 'echo "start $1" >>"$LOG"; sleep 0.1; echo "end $1" >>"$LOG"' job {}
+	echo x >"$W/a"
+	echo x >"$W/b"
+	jobs_done 2
+	expect_eq order "$(printf '%s\n' "start $W/a" "end $W/a" "start $W/b" "end $W/b")" "$(cat "$LOG")"
+}
+
+@test "--min-interval: job starts are spaced" {
+	start_run "$W" --min-interval 400ms -- sh -c 'date +%s.%N >>"$LOG"' job {}
+	echo x >"$W/a"
+	echo x >"$W/b"
+	jobs_done 2
+	local gap
+	gap=$(awk 'NR==1{a=$1} NR==2{printf "%d", ($1-a)*1000}' "$LOG")
+	[ "$gap" -ge 390 ] || { echo "gap ${gap}ms" >&2; return 1; }
+}
+
+@test "--on-busy skip: paths that come while the job runs are dropped" {
+	mkfifo "$TEST_DIR/hold"
+	start_run "$W" --on-busy skip -- sh -c 'echo "$1" >>"$LOG"; read x <"$0"' "$TEST_DIR/hold" {}
+	echo x >"$W/first"
+	wait_for_line "$LOG" first
+	echo x >"$W/second"
+	wait_for_line "$ERR" '1 path skipped'
+	echo go >"$TEST_DIR/hold"
+	jobs_done 1
+	expect_eq jobs "$W/first" "$(cat "$LOG")"
+}
+
+@test "--on-busy restart: the running job is stopped and a new one starts" {
+	start_run "$W" --on-busy restart -- sh -c 'echo "$1" >>"$LOG"; trap "echo stopped >>\"\$LOG\"; exit 1" TERM; while :; do sleep 0.05; done' job {}
+	echo x >"$W/first"
+	wait_for_line "$LOG" first
+	echo x >"$W/second"
+	wait_for_line "$LOG" second
+	expect_eq log "$(printf '%s\n' "$W/first" stopped "$W/second")" "$(cat "$LOG")"
+	grep -q "(restart)" "$ERR"
+}
+
+@test "--on-busy signal: the running job gets the signal, no new job" {
+	start_run "$W" --on-busy signal --stop-signal HUP -- sh -c 'echo "$1" >>"$LOG"; trap "echo hup >>\"\$LOG\"" HUP; while :; do sleep 0.05; done' job {}
+	echo x >"$W/first"
+	wait_for_line "$LOG" first
+	echo x >"$W/second"
+	wait_for_line "$LOG" hup
+	expect_eq log "$(printf '%s\n' "$W/first" hup)" "$(cat "$LOG")"
+}
+
+@test "--timeout: a job that runs too long is stopped, then killed if it ignores it" {
+	start_run "$W" --timeout 200ms --stop-timeout 200ms -- sh -c 'trap "" TERM; while :; do sleep 0.05; done' job {}
+	echo x >"$W/slow"
+	jobs_done 1
+	grep -q "killed by SIGKILL (timeout)" "$ERR"
+}
+
+@test "--initial: the files already there are run on, once" {
+	echo x >"$W/old1"
+	echo x >"$W/old2"
+	start_run "$W" --initial -- sh -c "$REC" rec {}
+	jobs_done 2
+	expect_eq jobs "$(printf '%s\n' "$W/old1|" "$W/old2|" | sort)" "$(recorded | sort)"
+}
+
+@test "--match, --exclude and hidden files" {
+	mkdir "$W/sub" "$W/.hid"
+	start_run -r "$W" --match '*.jpg' --exclude 'skip*' -- sh -c "$REC" rec {}
+	echo x >"$W/a.txt"
+	echo x >"$W/skip.jpg"
+	echo x >"$W/.dot.jpg"
+	echo x >"$W/.hid/in.jpg"
+	echo x >"$W/sub/b.jpg"
+	echo x >"$W/c.jpg"
+	jobs_done 2
+	expect_eq jobs "$(printf '%s\n' "$W/sub/b.jpg|" "$W/c.jpg|")" "$(recorded)"
+}
+
+@test "a command that does not exist: one line, and the next file is still handled" {
+	start_run "$W" -- "$TEST_DIR/no-such-command" {}
+	echo x >"$W/a"
+	wait_for_line "$ERR" "cannot run '$TEST_DIR/no-such-command': no such file or directory"
+	kill -0 "$VIGIL_PID"
+}
+
+@test "SIGTERM: no new jobs, the running one finishes, a summary, exit 0" {
+	mkfifo "$TEST_DIR/hold"
+	start_run "$W" -- sh -c 'echo "$1" >>"$LOG"; read x <"$0"; echo done >>"$LOG"' "$TEST_DIR/hold" {}
+	echo x >"$W/a"
+	wait_for_line "$LOG" "$W/a"
+	kill -TERM "$VIGIL_PID"
+	echo go >"$TEST_DIR/hold"
+	wait_vigil
+	expect_eq status 0 "$status"
+	expect_eq log "$(printf '%s\n' "$W/a" done)" "$(cat "$LOG")"
+	grep -q 'stopped: 1 jobs run, 0 failed, 1 paths seen' "$ERR"
+}
+
+@test "SIGUSR1: the counters, and it goes on" {
+	start_run "$W" -- true
+	echo x >"$W/a"
+	jobs_done 1
+	kill -USR1 "$VIGIL_PID"
+	wait_for_line "$ERR" '\[run\] 1 jobs run, 0 failed, 1 paths seen'
+	kill -0 "$VIGIL_PID"
+}
+
+@test "NOTIFY_SOCKET: READY=1 once the watches are set" {
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+open(sys.argv[1] + ".bound", "w").close()
+while True:
+    m = s.recv(4096).decode()
+    open(sys.argv[2], "a").write(m + "\n")
+' "$TEST_DIR/notify" "$TEST_DIR/notified" 3>&- &
+	local py=$!
+	while [ ! -e "$TEST_DIR/notify.bound" ]; do sleep 0.01; done
+	NOTIFY_SOCKET=$TEST_DIR/notify start_run "$W" -- true
+	wait_for_line "$TEST_DIR/notified" '^READY=1$'
+	kill "$py"
+}
+
+@test "argument errors" {
+	run --separate-stderr "$VIGIL" run
+	expect_eq "no args" "vigil run: nothing to watch and nothing to run; see 'vigil run --help'" "$stderr"
+	run --separate-stderr "$VIGIL" run "$W"
+	expect_eq "no command" "vigil run: no command given; put it after '--', as in 'vigil run DIR -- COMMAND {}'" "$stderr"
+	run --separate-stderr "$VIGIL" run "$W" --bogus -- true
+	expect_eq "unknown" "vigil run: unrecognized option '--bogus'; see 'vigil run --help'" "$stderr"
+	run --separate-stderr "$VIGIL" run "$W" --settle -- true
+	expect_eq status 1 "$status"
+	run --separate-stderr "$VIGIL" run "$W" --log-format xml -- true
+	expect_eq "log format" "vigil run: 'xml' is not a log format; give text or json" "$stderr"
+	run --separate-stderr "$VIGIL" run "$W/nope" -- true
+	expect_eq status 1 "$status"
+	[[ "$stderr" == *"cannot watch '$W/nope': no such file or directory"* ]]
+}
+
+@test "loop guard: a rule its own jobs keep triggering is throttled, with one line" {
+	# each job writes the next file: it would go on for ever
+	start_run "$W" --settle 0 --loop-burst 5 --loop-window 2s -- sh -c 'n=$(wc -l <"$LOG"); echo x >>"$LOG"; echo x >"$VIGIL_DIR/f$n"'
+	echo x >"$W/start"
+	wait_for_line "$ERR" 'throttled to 5 per 2s'
+	local at_throttle
+	at_throttle=$(wc -l <"$LOG")
+	[ "$at_throttle" -le 6 ]
+	expect_eq "throttle lines" 1 "$(grep -c throttled "$ERR")"
+}
+
+# rules FILE CONTENT: write a rules file (mode 600, as root requires).
+rules() {
+	printf '%s\n' "$2" >"$1"
+	chmod 600 "$1"
+}
+
+@test "--rules: two rules from a file, each on its own files" {
+	rules "$TEST_DIR/r.ini" "[texts]
+path = $W
+match = *.txt
+command = sh -c '$REC' rec {rule} {}
+
+[images]
+path = $W
+match = *.jpg
+command = sh -c '$REC' rec {rule} {}"
+	start_run --rules "$TEST_DIR/r.ini"
+	grep -q 'watching: 2 rules' "$ERR"
+	echo x >"$W/a.txt"
+	jobs_done 1
+	echo x >"$W/b.jpg"
+	jobs_done 2
+	expect_eq jobs "$(printf '%s\n' "texts|$W/a.txt|" "images|$W/b.jpg|")" "$(recorded)"
+}
+
+@test "--check: a valid file is said so; a broken one names its line" {
+	rules "$TEST_DIR/ok.ini" "[a]
+path = $W
+command = true"
+	run --separate-stderr "$VIGIL" run --check "$TEST_DIR/ok.ini"
+	expect_eq status 0 "$status"
+	expect_eq stdout "$TEST_DIR/ok.ini: 1 rule, all valid" "$output"
+	rules "$TEST_DIR/bad.ini" "[a]
+path = $W
+settle = 5x
+command = true"
+	run --separate-stderr "$VIGIL" run --check "$TEST_DIR/bad.ini"
+	expect_eq status 1 "$status"
+	[[ "$stderr" == "vigil run: $TEST_DIR/bad.ini:3: 'settle': '5x' is not a valid duration"* ]]
+}
+
+@test "--rules with rules on the command line too is refused" {
+	rules "$TEST_DIR/r.ini" "[a]
+path = $W
+command = true"
+	run --separate-stderr "$VIGIL" run --rules "$TEST_DIR/r.ini" "$W" -- true
+	expect_eq status 1 "$status"
+	expect_eq stderr "vigil run: rules come from '$TEST_DIR/r.ini' or from the command line, not both" "$stderr"
+}
+
+@test "as root, a rules file others can write is refused" {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	rules "$TEST_DIR/r.ini" "[a]
+path = $W
+command = true"
+	chmod 666 "$TEST_DIR/r.ini"
+	run --separate-stderr "$VIGIL" run --rules "$TEST_DIR/r.ini"
+	expect_eq status 1 "$status"
+	[[ "$stderr" == *"writable by others"* ]]
+}
+
+@test "SIGHUP: the rules file is read again" {
+	rules "$TEST_DIR/r.ini" "[a]
+path = $W
+match = *.one
+command = sh -c '$REC' rec {rule} {}"
+	start_run --rules "$TEST_DIR/r.ini"
+	echo x >"$W/x.one"
+	jobs_done 1
+	rules "$TEST_DIR/r.ini" "[a]
+path = $W
+match = *.two
+command = sh -c '$REC' rec {rule}-v2 {}"
+	kill -HUP "$VIGIL_PID"
+	wait_for_line "$ERR" "reloaded '$TEST_DIR/r.ini'"
+	echo x >"$W/y.one"
+	echo x >"$W/z.two"
+	jobs_done 2
+	expect_eq jobs "$(printf '%s\n' "a|$W/x.one|" "a-v2|$W/z.two|")" "$(recorded)"
+}
+
+@test "SIGHUP with a broken rules file keeps the rules in force, and says why" {
+	rules "$TEST_DIR/r.ini" "[a]
+path = $W
+command = sh -c '$REC' rec {}"
+	start_run --rules "$TEST_DIR/r.ini"
+	rules "$TEST_DIR/r.ini" "[a]
+path = $W
+bogus = 1
+command = true"
+	kill -HUP "$VIGIL_PID"
+	wait_for_line "$ERR" "cannot reload: .*r.ini:3.*'bogus'.*the rules in force stay"
+	echo x >"$W/still"
+	jobs_done 1
+	expect_eq jobs "$W/still|" "$(recorded)"
+}
+
+@test "SIGHUP: a path still settling carries over to the rule of the same name" {
+	rules "$TEST_DIR/r.ini" "[a]
+path = $W
+settle = 1s
+command = sh -c '$REC' rec {rule} {}"
+	start_run --rules "$TEST_DIR/r.ini"
+	echo x >"$W/waiting"
+	rules "$TEST_DIR/r.ini" "[a]
+path = $W
+settle = 100ms
+command = sh -c '$REC' rec {rule}-v2 {}"
+	kill -HUP "$VIGIL_PID"
+	wait_for_line "$ERR" "reloaded"
+	jobs_done 1
+	expect_eq jobs "a-v2|$W/waiting|" "$(recorded)"
+}
