@@ -22,37 +22,34 @@ void cli_use_syslog(void)
 	to_syslog = true;
 }
 
-void cli_error(const char *fmt, ...)
+/* One message line, to syslog or to stderr with PREFIX (or none). */
+static void say(bool prefix, const char *fmt, va_list ap)
 {
-	va_list ap;
 	if (to_syslog) {
-		va_start(ap, fmt);
 		vsyslog(LOG_INFO, fmt, ap);
-		va_end(ap);
 		return;
 	}
 	fflush(stdout);
-	fprintf(stderr, "%s: ", cli_prog);
-	va_start(ap, fmt);
+	if (prefix)
+		fprintf(stderr, "%s: ", cli_prog);
 	vfprintf(stderr, fmt, ap);
-	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	say(true, fmt, ap);
+	va_end(ap);
 }
 
 void cli_raw(const char *fmt, ...)
 {
 	va_list ap;
-	if (to_syslog) {
-		va_start(ap, fmt);
-		vsyslog(LOG_INFO, fmt, ap);
-		va_end(ap);
-		return;
-	}
-	fflush(stdout);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	say(false, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static long read_long(const char *path)

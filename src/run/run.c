@@ -148,6 +148,17 @@ static void log_paths(FILE *f, const struct job *j, bool json)
 	}
 }
 
+/* The start of a JSON log line about job RJ: time, rule, WHAT, pid, paths. */
+static void log_job_json(FILE *f, const struct rjob *rj, const char *what)
+{
+	log_time_json(f);
+	fputs(",\"rule\":", f);
+	json_string(f, rj->rule->r.name, strlen(rj->rule->r.name));
+	fprintf(f, ",\"job\":\"%s\",\"pid\":%d,\"count\":%zu", what, (int)rj->j.pid,
+		rj->j.n_paths);
+	log_paths(f, &rj->j, true);
+}
+
 static void log_start(struct run *run, struct rjob *rj)
 {
 	if (run->quiet)
@@ -155,11 +166,7 @@ static void log_start(struct run *run, struct rjob *rj)
 	fflush(stdout);
 	FILE *f = stderr;
 	if (run->json_log) {
-		log_time_json(f);
-		fputs(",\"rule\":", f);
-		json_string(f, rj->rule->r.name, strlen(rj->rule->r.name));
-		fprintf(f, ",\"job\":\"start\",\"pid\":%d,\"count\":%zu", (int)rj->j.pid, rj->j.n_paths);
-		log_paths(f, &rj->j, true);
+		log_job_json(f, rj, "start");
 		fputs("}\n", f);
 	} else {
 		fprintf(f, "%s: [%s] pid %d started on ", cli_prog, rj->rule->r.name, (int)rj->j.pid);
@@ -190,11 +197,7 @@ static void log_end(struct run *run, struct rjob *rj, int status, uint64_t now)
 	fflush(stdout);
 	FILE *f = stderr;
 	if (run->json_log) {
-		log_time_json(f);
-		fputs(",\"rule\":", f);
-		json_string(f, rj->rule->r.name, strlen(rj->rule->r.name));
-		fprintf(f, ",\"job\":\"end\",\"pid\":%d,\"count\":%zu", (int)rj->j.pid, rj->j.n_paths);
-		log_paths(f, &rj->j, true);
+		log_job_json(f, rj, "end");
 		if (WIFEXITED(status))
 			fprintf(f, ",\"status\":%d", WEXITSTATUS(status));
 		else

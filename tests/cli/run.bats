@@ -40,7 +40,7 @@ jobs_done() {
 			cat "$ERR" >&2
 			return 1
 		fi
-		wait_for_line "$ERR" '\] pid [0-9]* (exited|killed)' 1 2>/dev/null || true
+		wait_for_line "$ERR" "(exited|killed|\"job\":\"end\")" 1 2>/dev/null || true
 	done
 }
 
@@ -449,4 +449,20 @@ command = sh -c '$REC' rec {rule}-v2 {}"
 	wait_for_line "$ERR" "reloaded"
 	jobs_done 1
 	expect_eq jobs "a-v2|$W/waiting|" "$(recorded)"
+}
+
+@test "--log-format json: one JSON object per line, start and end" {
+	start_run "$W" --log-format json -- sh -c 'exit 3'
+	echo x >"$W/a b"
+	jobs_done 0
+	wait_for_line "$ERR" '"job":"end"'
+	python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+start = [l for l in lines if l.get("job") == "start"][0]
+end = [l for l in lines if l.get("job") == "end"][0]
+assert start["rule"] == "run" and start["paths"] == [sys.argv[2]] and start["count"] == 1, start
+assert end["status"] == 3 and end["pid"] == start["pid"] and end["seconds"] >= 0, end
+assert any("watching" in l.get("message", "") for l in lines), lines
+' "$ERR" "$W/a b"
 }
