@@ -13,6 +13,8 @@
  *               so that it lives on, "(deleted)", once it is removed
  * Then it prints "ready" (with -f, "ready CHILD_PID") and waits until its
  * standard input ends; with stdin from /dev/null, it exits at once.
+ * SIGTERM ends it too, and with -f it ends and reaps the child first, so
+ * that once the holder is waited for, nothing it started is left.
  * A failure is one line on stderr and exit status 1.
  */
 #include <errno.h>
@@ -22,9 +24,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/inotify.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 static void fail(const char *what, const char *arg)
 {
@@ -41,6 +52,9 @@ int main(int argc, char **argv)
 
 	/* only what the test means us to hold: not its shell's other fds */
 	close_range(3, ~0u, 0);
+	/* no SA_RESTART: the read below returns, and the child is seen to */
+	struct sigaction sa = {.sa_handler = on_term};
+	sigaction(SIGTERM, &sa, NULL);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "-i") == 0) {
@@ -76,12 +90,15 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	char buf[256];
-	for (;;) {
+	while (!stop) {
 		ssize_t n = read(0, buf, sizeof(buf));
 		if (n == 0 || (n < 0 && errno != EINTR))
 			break;
 	}
-	if (child > 0)
+	if (child > 0) {
+		if (stop)
+			kill(child, SIGTERM);
 		waitpid(child, NULL, 0);
+	}
 	return 0;
 }

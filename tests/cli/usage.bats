@@ -1,16 +1,15 @@
 #!/usr/bin/env bats
 # vigil usage: who holds inotify instances and watches. A helper process
 # ($HOLDER, tests/cli/holder.c) holds a known set of instances and watches;
-# vigil usage must report exactly those. Holders run as uids of their own
-# (4242, 4243, nobody) where totals per user are checked, since the rest of
-# the machine (other tests included) holds instances as root.
+# vigil usage must report exactly those. Holders run as uids of the test's
+# own ($U1, $U2, made from its pid, which no test running beside it has)
+# wherever totals per user are checked, since the rest of the machine
+# (other tests, other suites) holds instances as root.
 
 load helpers
 bats_require_minimum_version 1.5.0
 
 HOLDER=$(readlink -f "${HOLDER:-$BATS_TEST_DIRNAME/../../build/tests/cli/holder}")
-AS_4242=(setpriv --reuid=4242 --regid=4242 --clear-groups)
-AS_4243=(setpriv --reuid=4243 --regid=4243 --clear-groups)
 AS_NOBODY=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
 # root without the capability that open_by_handle_at() needs
 NO_HANDLES=(setpriv --bounding-set=-dac_read_search --inh-caps=-all)
@@ -24,6 +23,10 @@ setup() {
 	# the holders and vigil run as other users too
 	chmod 755 "$TEST_DIR"
 	cd "$W" || return 1
+	U1=$((1000000 + 2 * BASHPID))
+	U2=$((U1 + 1))
+	AS_U1=(setpriv --reuid="$U1" --regid="$U1" --clear-groups)
+	AS_U2=(setpriv --reuid="$U2" --regid="$U2" --clear-groups)
 	HOLDER_PIDS=()
 	HOLDER_FDS=()
 	VIGIL_PID=
@@ -34,6 +37,8 @@ teardown() {
 	for fd in "${HOLDER_FDS[@]}"; do
 		exec {fd}>&-
 	done
+	# (their stdin may not end yet: a 'tail -f' of wait_for_line can
+	# hold the fifo for a while; a holder reaps its -f child on SIGTERM)
 	for pid in "${HOLDER_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
@@ -179,17 +184,17 @@ ACCESS,ATTRIB,CLOSE_WRITE,CLOSE_NOWRITE,OPEN,MOVED_FROM,MOVED_TO,CREATE,DELETE,D
 
 @test "an instance held by two fds, or by two processes, counts once for its user" {
 	# instance 1 (a, b), instance 2 (c) also as a second fd, then a fork
-	start_holder "${AS_4242[@]}" -- "$W/a" "$W/b" -i "$W/c" -d -f
-	run "$VIGIL" usage --user 4242
+	start_holder "${AS_U1[@]}" -- "$W/a" "$W/b" -i "$W/c" -d -f
+	run "$VIGIL" usage --user "$U1"
 	expect_eq status 0 "$status"
-	expect_eq rows "$(printf '%s\n' "$HOLDER_PID 4242 2 3" "$HOLDER_CHILD 4242 2 3" | sort -n)" \
+	expect_eq rows "$(printf '%s\n' "$HOLDER_PID $U1 2 3" "$HOLDER_CHILD $U1 2 3" | sort -n)" \
 		"$(proc_rows | sort -n)"
-	expect_eq user "4242 2 $(pct 2 instances) 3 $(pct 3 watches)" "$(user_row 4242)"
+	expect_eq user "$U1 2 $(pct 2 instances) 3 $(pct 3 watches)" "$(user_row "$U1")"
 
 	# fds 3 (a, b), 6 (c) and 8 (its dup; 4, 5 and 7 hold the paths
 	# open): the lower pid's are the ones counted
 	local lo=$((HOLDER_PID < HOLDER_CHILD ? HOLDER_PID : HOLDER_CHILD))
-	run "$VIGIL" usage --user 4242 --json
+	run "$VIGIL" usage --user "$U1" --json
 	expect_eq status 0 "$status"
 	expect_eq fds "3 2 -
 6 1 -
@@ -207,44 +212,47 @@ for p in sorted(doc["processes"], key=lambda p: p["pid"]):
 }
 
 @test "--user narrows to a user's processes, given by name or uid" {
-	start_holder "${AS_4242[@]}" -- "$W/a" "$W/b"
+	start_holder "${AS_U1[@]}" -- "$W/a" "$W/b"
 	local pid_a=$HOLDER_PID
 	start_holder "${AS_NOBODY[@]}" -- "$W/c"
 	local pid_n=$HOLDER_PID
 
-	run "$VIGIL" usage --user 4242
+	run "$VIGIL" usage --user "$U1"
 	expect_eq status 0 "$status"
-	expect_eq rows "$pid_a 4242 1 2" "$(proc_rows)"
-	expect_eq users "4242 1 $(pct 1 instances) 2 $(pct 2 watches)" "$(user_row 4242)"
+	expect_eq rows "$pid_a $U1 1 2" "$(proc_rows)"
+	expect_eq users "$U1 1 $(pct 1 instances) 2 $(pct 2 watches)" "$(user_row "$U1")"
 
+	# (nobody may run other holders beside this test: look at ours)
 	run "$VIGIL" usage -u nobody
 	expect_eq status 0 "$status"
-	expect_eq rows "$pid_n nobody 1 1" "$(proc_rows)"
+	expect_eq "our row" "$pid_n nobody 1 1" "$(proc_rows | grep "^$pid_n ")"
+	expect_eq "other users' rows" "" "$(proc_rows | grep -v "^[0-9]* nobody ")"
 
-	run "$VIGIL" usage -u nobody -u 4242 -u 4243
+	run "$VIGIL" usage -u nobody -u "$U1" -u "$U2"
 	expect_eq status 0 "$status"
-	expect_eq rows "$pid_a 4242 1 2
-$pid_n nobody 1 1" "$(proc_rows)"
-	expect_eq "user 4243, who holds nothing" "4243 0 0% 0 0%" "$(user_row 4243)"
+	expect_eq rows "$pid_a $U1 1 2
+$pid_n nobody 1 1" "$(proc_rows | grep "^$pid_a \|^$pid_n ")"
+	expect_eq "other users' rows" "" "$(proc_rows | grep -v "^[0-9]* nobody \|^$pid_a ")"
+	expect_eq "user $U2, who holds nothing" "$U2 0 0% 0 0%" "$(user_row "$U2")"
 }
 
 @test "--pid narrows to those processes; the totals are still their users' whole" {
-	start_holder "${AS_4242[@]}" -- "$W/a" "$W/b"
+	start_holder "${AS_U1[@]}" -- "$W/a" "$W/b"
 	local pid_a=$HOLDER_PID
-	start_holder "${AS_4242[@]}" -- "$W/c" -i -i
+	start_holder "${AS_U1[@]}" -- "$W/c" -i -i
 	local pid_b=$HOLDER_PID
 
 	run "$VIGIL" usage --pid "$pid_b"
 	expect_eq status 0 "$status"
-	expect_eq rows "$pid_b 4242 3 1" "$(proc_rows)"
-	expect_eq user "4242 4 $(pct 4 instances) 3 $(pct 3 watches)" "$(user_row 4242)"
+	expect_eq rows "$pid_b $U1 3 1" "$(proc_rows)"
+	expect_eq user "$U1 4 $(pct 4 instances) 3 $(pct 3 watches)" "$(user_row "$U1")"
 
 	run "$VIGIL" usage -p "$pid_b" -p "$pid_a" -p "$pid_b"
-	expect_eq rows "$pid_a 4242 1 2
-$pid_b 4242 3 1" "$(proc_rows)"
+	expect_eq rows "$pid_a $U1 1 2
+$pid_b $U1 3 1" "$(proc_rows)"
 
 	# --pid and --user both narrow
-	run "$VIGIL" usage -p "$pid_a" -u 4243
+	run "$VIGIL" usage -p "$pid_a" -u "$U2"
 	expect_eq status 0 "$status"
 	expect_eq rows "" "$(proc_rows)"
 
@@ -255,19 +263,19 @@ $pid_b 4242 3 1" "$(proc_rows)"
 }
 
 @test "--json: the same numbers, paths and events, in one document" {
-	start_holder "${AS_4242[@]}" -- -m 300 "$W/a" "$W/b" -i -m fff "$W/c"
+	start_holder "${AS_U1[@]}" -- -m 300 "$W/a" "$W/b" -i -m fff "$W/c"
 	local c_id
 	c_id=$(dev_ino "$W/c")
 	rm -r "$W/c" # (held open, so still watched)
-	run "$VIGIL" usage -w --user 4242 --json
+	run "$VIGIL" usage -w --user "$U1" --json
 	expect_eq status 0 "$status"
-	expect_eq json "pid $HOLDER_PID uid 4242 user None instances 2 watches 3
+	expect_eq json "pid $HOLDER_PID uid $U1 user None instances 2 watches 3
 fd 3 watches 2
 1 $(dev_ino "$W/a") 768 CREATE,DELETE $W/a False handle
 2 $(dev_ino "$W/b") 768 CREATE,DELETE $W/b False handle
 fd 6 watches 1
 1 $c_id 4095 ACCESS,MODIFY,ATTRIB,CLOSE_WRITE,CLOSE_NOWRITE,OPEN,MOVED_FROM,MOVED_TO,CREATE,DELETE,DELETE_SELF,MOVE_SELF $W/c True handle
-user 4242 instances 2 watches 3 near []" "$(python3 -c '
+user $U1 instances 2 watches 3 near []" "$(python3 -c '
 import json, sys
 doc = json.load(sys.stdin)
 for p in doc["processes"]:
@@ -291,7 +299,7 @@ print("unreadable", doc["unreadable"])
 ' <<<"$output")"
 
 	# and by search, as JSON
-	run "${NO_HANDLES[@]}" "$VIGIL" usage -w -u 4242 --json --search "$TEST_DIR"
+	run "${NO_HANDLES[@]}" "$VIGIL" usage -w -u "$U1" --json --search "$TEST_DIR"
 	expect_eq status 0 "$status"
 	expect_eq found "$W/a search
 $W/b search
@@ -358,7 +366,7 @@ unshare_usage() {
 	# 200 watches, says ready and exits at once (stdin is /dev/null)
 	for n in 1 2; do
 		while [ ! -e "$TEST_DIR/stop" ]; do
-			"${AS_4242[@]}" "$HOLDER" "$W"/d{1..100} -i "$W"/d{101..200} -i -f </dev/null >/dev/null
+			"${AS_U1[@]}" "$HOLDER" "$W"/d{1..100} -i "$W"/d{101..200} -i -f </dev/null >/dev/null
 		done 3>&- 2>>"$TEST_DIR/err" &
 	done
 	stop() {
@@ -369,9 +377,9 @@ unshare_usage() {
 	# (not $i: bats' run uses it)
 	for round in $(seq 60); do
 		case $((round % 3)) in
-		0) run --separate-stderr "$VIGIL" usage -u 4242 ;;
-		1) run --separate-stderr "$VIGIL" usage -u 4242 -w ;;
-		2) run --separate-stderr "$VIGIL" usage -u 4242 -w --json ;;
+		0) run --separate-stderr "$VIGIL" usage -u "$U1" ;;
+		1) run --separate-stderr "$VIGIL" usage -u "$U1" -w ;;
+		2) run --separate-stderr "$VIGIL" usage -u "$U1" -w --json ;;
 		esac
 		[ "$status" = 0 ] && [ -z "$stderr" ] || {
 			stop
@@ -383,7 +391,7 @@ unshare_usage() {
 				stop
 				return 1
 			}
-		elif grep -q "^ *[0-9]\+ 4242 " <<<"$output"; then
+		elif grep -q "^ *[0-9]\+ $U1 " <<<"$output"; then
 			seen=$((seen + 1))
 		fi
 	done
@@ -394,10 +402,10 @@ unshare_usage() {
 }
 
 @test "as another user: their own processes, and one line for the ones it cannot read" {
-	start_holder "${AS_4242[@]}" -- -m 2 "$W/a" "$W/b"
-	run --separate-stderr "${AS_4242[@]}" "$VIGIL" usage -w --search "$TEST_DIR"
+	start_holder "${AS_U1[@]}" -- -m 2 "$W/a" "$W/b"
+	run --separate-stderr "${AS_U1[@]}" "$VIGIL" usage -w --search "$TEST_DIR"
 	expect_eq status 0 "$status"
-	expect_eq rows "$HOLDER_PID 4242 1 2" "$(proc_rows)"
+	expect_eq rows "$HOLDER_PID $U1 1 2" "$(proc_rows)"
 	expect_eq watches "1 $(dev_ino "$W/a") MODIFY $W/a
 2 $(dev_ino "$W/b") MODIFY $W/b" "$(watch_rows "$HOLDER_PID" | tr -s ' ')"
 	expect_eq "stderr lines" 1 "$(grep -c . <<<"$stderr")"
@@ -468,7 +476,7 @@ $W/m/x" "$(watch_paths)"
 	check "vigil usage: '99999999999' is not a process id" "$VIGIL" usage -p 99999999999
 	check "vigil usage: no process $no_pid" "$VIGIL" usage -p "$no_pid"
 	check "vigil usage: cannot read process 1: permission denied" \
-		"${AS_4242[@]}" "$VIGIL" usage -p 1
+		"${AS_U1[@]}" "$VIGIL" usage -p 1
 	check "vigil usage: 'no-such-user-vigil' is not a user" "$VIGIL" usage --user no-such-user-vigil
 	check "vigil usage: '-1' is not a user" "$VIGIL" usage -u -1
 	check "vigil usage: cannot search '$W/nope': no such file or directory" \
