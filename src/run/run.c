@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <regex.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +38,6 @@ struct rrule {
 	struct store *store;
 	struct rjob **jobs; /* running */
 	size_t n_jobs, cap_jobs;
-	regex_t *excl_re;   /* r.exclude_re, compiled */
-	size_t n_excl_re;
 	uint64_t next_start;  /* --min-interval */
 	uint64_t ready_since; /* a partial batch waits from then */
 	uint64_t *starts;     /* loop guard: the last loop_burst starts */
@@ -341,18 +338,7 @@ static bool wants(const struct rrule *rr, const char *path, bool is_dir)
 static bool descend(const struct rrule *rr, const char *path)
 {
 	const char *rel = relative(rr, path);
-	if (!rel)
-		return false;
-	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	if (!rr->r.hidden && name[0] == '.' && *rel)
-		return false;
-	for (size_t i = 0; i < rr->r.exclude.len; i++)
-		if (glob_match(rr->r.exclude.v[i], rel, name))
-			return false;
-	for (size_t i = 0; i < rr->n_excl_re; i++)
-		if (regexec(&rr->excl_re[i], path, 0, NULL, 0) == 0)
-			return false;
-	return true;
+	return rel && rule_descends(&rr->r, rel, path);
 }
 
 /* --- the walk (--initial, and after an overflow) --------------------------- */
@@ -726,9 +712,6 @@ static void rrule_free(struct rrule *rr)
 		return;
 	vigil_free(rr->v);
 	store_free(rr->store);
-	for (size_t i = 0; i < rr->n_excl_re; i++)
-		regfree(&rr->excl_re[i]);
-	free(rr->excl_re);
 	free(rr->starts);
 	free(rr->jobs);
 	rule_fini(&rr->r);
@@ -794,18 +777,10 @@ static int rrule_new(struct run *run, struct rule *rule, struct rrule **ret)
 		cli_instance_error(r);
 		goto fail;
 	}
-	if (rr->r.exclude_re.len &&
-	    !(rr->excl_re = calloc(rr->r.exclude_re.len, sizeof(*rr->excl_re))))
-		goto nomem;
-	for (size_t i = 0; i < rr->r.exclude_re.len; i++) {
-		const char *re = rr->r.exclude_re.v[i];
-		if (regcomp(&rr->excl_re[i], re, REG_EXTENDED | REG_NOSUB) != 0) {
-			rule_say(run, rr, "'%s' is not a valid regular expression", re);
-			goto fail;
-		}
-		rr->n_excl_re++;
-		vigil_filter_add(rr->v, VIGIL_FILTER_EXCLUDE, re, 0);
-	}
+	/* excluded directories are not even watched (rule_set checked them) */
+	for (size_t i = 0; i < rr->r.exclude_re.len; i++)
+		if (vigil_filter_add(rr->v, VIGIL_FILTER_EXCLUDE, rr->r.exclude_re.v[i], 0) < 0)
+			goto nomem;
 	for (size_t i = 0; !rr->r.hidden && i < rr->r.paths.len; i++) {
 		char *re = hidden_regex(rr->r.paths.v[i]);
 		if (!re || vigil_filter_add(rr->v, VIGIL_FILTER_EXCLUDE, re, 0) < 0) {
@@ -886,15 +861,6 @@ static void reload(struct run *run)
 		rule_say(run, NULL, "cannot reload: %s; the rules in force stay", err);
 		free(err);
 		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (rule_check(&rules[i], &err) < 0) {
-			rule_say(run, NULL, "cannot reload: %s:%u: %s; the rules in force stay",
-				 run->rules_file, rules[i].line, err);
-			free(err);
-			rules_free(rules, n);
-			return;
-		}
 	}
 	struct rrule **nv;
 	size_t nn;
@@ -1159,24 +1125,19 @@ static const char run_help[] =
 	"Durations: 500ms, 2s, 1.5m, 1h. SIGTERM or SIGINT: no new jobs, running ones\n"
 	"finish (up to --stop-timeout), a summary, exit 0. SIGUSR1: the counters.\n";
 
-static int strv_push(struct strv *v, const char *s)
-{
-	char **n = realloc(v->v, (v->len + 2) * sizeof(*n));
-	if (!n)
-		return -1;
-	v->v = n;
-	if (!(v->v[v->len] = strdup(s)))
-		return -1;
-	v->v[++v->len] = NULL;
-	return 0;
-}
-
+/* Set KEY from the command line; a bad value is one line naming the
+ * option ("'--settle': '5x' is not a valid duration; ..."). */
 static int set_or_say(struct rule *r, const char *key, const char *value)
 {
 	char *err = NULL;
 	if (rule_set(r, key, value, &err) == 0)
 		return 0;
-	cli_error("%s", err ? err : "out of memory");
+	if (!err)
+		cli_error("out of memory");
+	else if (strcmp(key, "path") == 0)
+		cli_error("%s", err);
+	else
+		cli_error("'--%s': %s", key, err);
 	free(err);
 	return -1;
 }
@@ -1200,14 +1161,13 @@ int cmd_run(int argc, char **argv)
 	for (; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0) {
-			for (i++; i < argc; i++)
-				if (strv_push(&cli.argv, argv[i]) < 0)
-					goto nomem;
+			if (rule_set_argv(&cli, argv + i + 1, (size_t)(argc - i - 1)) < 0)
+				goto nomem;
 			break;
 		}
 		if (a[0] != '-' || a[1] == '\0') {
-			if (strv_push(&cli.paths, a) < 0)
-				goto nomem;
+			if (set_or_say(&cli, "path", a) < 0)
+				goto out;
 			cli_used = true;
 			continue;
 		}
@@ -1229,7 +1189,7 @@ int cmd_run(int argc, char **argv)
 		char key[64];
 		const char *value = NULL;
 		if (strcmp(a, "-e") == 0) {
-			strcpy(key, "events");
+			snprintf(key, sizeof(key), "events");
 		} else if (a[1] == '-') {
 			const char *eq = strchr(a + 2, '=');
 			size_t kl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
