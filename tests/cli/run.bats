@@ -317,8 +317,12 @@ while True:
 	expect_eq "no command" "vigil run: no command given; put it after '--', as in 'vigil run DIR -- COMMAND {}'" "$stderr"
 	run --separate-stderr "$VIGIL" run "$W" --bogus -- true
 	expect_eq "unknown" "vigil run: unrecognized option '--bogus'; see 'vigil run --help'" "$stderr"
-	run --separate-stderr "$VIGIL" run "$W" --settle -- true
-	expect_eq status 1 "$status"
+	run --separate-stderr "$VIGIL" run "$W" --settle 5x -- true
+	expect_eq "bad value" "vigil run: '--settle': '5x' is not a valid duration; give 500ms, 2s, 1.5m or 1h" "$stderr"
+	run --separate-stderr "$VIGIL" run "$W" --jobs
+	expect_eq "missing value" "vigil run: option '--jobs' requires an argument" "$stderr"
+	run --separate-stderr "$VIGIL" run "$W" --recursive=yes -- true
+	expect_eq "flag with a value" "vigil run: option '--recursive' takes no argument" "$stderr"
 	run --separate-stderr "$VIGIL" run "$W" --log-format xml -- true
 	expect_eq "log format" "vigil run: 'xml' is not a log format; give text or json" "$stderr"
 	run --separate-stderr "$VIGIL" run "$W/nope" -- true
