@@ -8,12 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include "cli.h"
-#include "format.h"
 #include "usage.h"
-#include "vigil.h"
 
 static const char usage_help[] =
 	"Usage: %s [OPTION]...\n"
