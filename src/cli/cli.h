@@ -39,7 +39,8 @@ void cli_watch_error(const char *path, int err);
 /* The same for creating the instance. */
 void cli_instance_error(int err);
 
-/* Parse a non-negative number of seconds (fractions allowed); false if bad. */
+/* Parse a number of seconds (fractions and a sign allowed: wait's -t -1
+ * is a probe); false if it is not a finite number. */
 bool cli_parse_seconds(const char *s, double *ret);
 
 int cmd_wait(int argc, char **argv);

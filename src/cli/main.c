@@ -30,7 +30,8 @@ static void usage(FILE *f)
 		   "  -h, --help     show this help and exit\n"
 		   "  -V, --version  show the version and exit\n"
 		   "\n'vigil help COMMAND' or 'vigil COMMAND --help' tells more.\n"
-		   "Invoked as 'inotifywait', vigil is 'vigil wait'.\n");
+		   "Invoked as 'inotifywait', vigil is 'vigil wait'; as 'inotifywatch',\n"
+		   "'vigil stats'.\n");
 }
 
 static const struct command *find(const char *name)

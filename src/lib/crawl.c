@@ -10,7 +10,9 @@
  * directory without them ("quiet") until it has left it and closed it, then
  * widens the watch: otherwise a crawl of a big tree would fill the kernel
  * queue with its own footsteps, and the re-crawl after the overflow would do
- * it again, for ever.
+ * it again, for ever. The parent's watch is not narrowed: a new directory
+ * shows its listing there (OPEN, ACCESS, CLOSE_NOWRITE with ISDIR), as
+ * inotifywait's own listing does, and the side-by-side tests expect it.
  *
  * The walk is depth-first with an explicit stack, so depth costs no C stack.
  * A frame keeps its directory open while its subdirectories are visited;
