@@ -137,7 +137,7 @@ static char *expand_word(const char *word, const struct rule *rule,
 		free(out);
 		return NULL;
 	}
-	if (word[0] == '{' && out[0] == '-') {
+	if (word[0] == '{' && strncmp(word, "{rule}", 6) != 0 && out[0] == '-') {
 		char *dotted;
 		if (asprintf(&dotted, "./%s", out) < 0)
 			dotted = NULL;
@@ -176,13 +176,15 @@ static int env_add(struct words *env, const char *name, const char *value)
 	return words_add(env, s);
 }
 
-/* The environment: ours, less any VIGIL_* of ours, plus the job's. */
+/* The environment: ours, less any VIGIL_* of ours and systemd's
+ * NOTIFY_SOCKET (a job that speaks sd_notify must not speak for vigil),
+ * plus the job's. */
 static int build_env(struct words *env, const struct rule *rule,
 		     const struct store_path *paths, size_t n)
 {
 	int r = 0;
 	for (char **e = environ; r >= 0 && *e; e++)
-		if (strncmp(*e, "VIGIL_", 6) != 0)
+		if (strncmp(*e, "VIGIL_", 6) != 0 && strncmp(*e, "NOTIFY_SOCKET=", 14) != 0)
 			r = words_add(env, strdup(*e));
 	char count[32];
 	snprintf(count, sizeof(count), "%zu", n);

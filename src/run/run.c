@@ -107,8 +107,8 @@ static void put_text_path(FILE *f, const char *s)
 	putc('\'', f);
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		if (c == '\\')
-			fputs("\\\\", f);
+		if (c == '\\' || c == '\'')
+			fprintf(f, "\\%c", c);
 		else if (c < 0x20 || c == 0x7f)
 			fprintf(f, "\\x%02x", c);
 		else
@@ -432,6 +432,10 @@ static void queue_found(struct run *run, struct rrule *rr, const char *path,
 			const struct stat *st)
 {
 	bool is_dir = S_ISDIR(st->st_mode);
+	/* a complete file is a regular one; directories only when asked for
+	 * (--dirs), symlinks and devices never */
+	if (rr->r.kind == KIND_DIRS ? !is_dir : !S_ISREG(st->st_mode))
+		return;
 	if (!wants(rr, path, is_dir))
 		return;
 	if (rr->rescan && !store_changed(rr->store, path, st, &run->start))
@@ -479,13 +483,32 @@ static void on_event(struct run *run, struct rrule *rr, const struct vigil_event
 		char *from = NULL;
 		bool was = store_forget(rr->store, ev->from_path, &from);
 		free(from);
+		/* what waited below a renamed directory waits under its new path */
+		if (is_dir && store_move_below(rr->store, ev->from_path, ev->path) < 0)
+			rule_say(run, rr, "out of memory: cannot follow the rename of '%s'",
+				 ev->from_path);
 		if (wants(rr, ev->path, is_dir) && (was || (rr->r.events & IN_MOVED_TO)))
 			touch(run, rr, ev->path, IN_MOVED_TO | (m & IN_ISDIR), ev->from_path, now);
 		return;
 	}
-	if (m & (IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)) {
-		/* gone from here: a path that waited is not to be run on */
+	if (m & (IN_MOVED_FROM | IN_DELETE)) {
+		/* gone from here: a path that waited is not to be run on, nor
+		 * anything that waited below it */
 		store_forget(rr->store, ev->path, NULL);
+		if (is_dir)
+			store_move_below(rr->store, ev->path, NULL);
+		/* unless going away is what the rule is about */
+		if ((m & rr->r.events) && wants(rr, ev->path, is_dir))
+			touch(run, rr, ev->path, (m & rr->r.events) | (m & IN_ISDIR), NULL, now);
+		return;
+	}
+	if (m & (IN_DELETE_SELF | IN_MOVE_SELF)) {
+		/* a watched directory's own: its parent's event says it all (and
+		 * a renamed one is already under its new path); a file watched
+		 * by itself is gone from where it was */
+		bool watched_dir = ev->dir_len && ev->dir[ev->dir_len - 1] == '/';
+		if (!watched_dir)
+			store_forget(rr->store, ev->path, NULL);
 		return;
 	}
 	if (!wants(rr, ev->path, is_dir))
@@ -534,6 +557,20 @@ static void note_start(struct rrule *rr, uint64_t now)
 		rr->n_starts++;
 }
 
+/* Whether a running job of RR has PATH: a path changed while its job
+ * runs waits for that job, so that one file is never in two jobs at once. */
+static bool held_by_job(void *ctx, const char *path)
+{
+	const struct rrule *rr = ctx;
+	for (size_t i = 0; i < rr->n_jobs; i++) {
+		const struct job *j = &rr->jobs[i]->j;
+		for (size_t k = 0; k < j->n_paths; k++)
+			if (strcmp(j->paths[k].path, path) == 0)
+				return true;
+	}
+	return false;
+}
+
 /* Remember the files of job J as they are, at its start (a re-crawl after
  * an overflow does not queue them again while it runs) and at its end (a
  * change the job made itself does not count as new). */
@@ -548,7 +585,9 @@ static void record_paths(struct rrule *rr, const struct job *j)
 	}
 }
 
-static void start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
+/* Start a job on up to N ready paths: false when none could be taken
+ * (each is in a running job) or memory ran out. */
+static bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 {
 	struct store_path *paths = calloc(n, sizeof(*paths));
 	struct rjob *rj = calloc(1, sizeof(*rj));
@@ -557,9 +596,14 @@ static void start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 		free(paths);
 		free(rj);
 		rule_say(run, rr, "out of memory: cannot start a job");
-		return;
+		return false;
 	}
-	n = store_take(rr->store, n, job_arg_budget(), paths);
+	n = store_take(rr->store, n, job_arg_budget(), paths, held_by_job, rr);
+	if (!n) { /* every ready path is still in a running job */
+		free(paths);
+		free(rj);
+		return false;
+	}
 	rj->kind = SRC_JOB;
 	rj->rule = rr;
 	rj->in.kind = SRC_STDIN;
@@ -574,7 +618,7 @@ static void start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 		rule_say(run, rr, "cannot run '%s': %s", strcmp(what, "the command") == 0 ?
 			 rr->r.argv.v[0] : what, cli_strerror(-r));
 		free(rj);
-		return;
+		return true;
 	}
 	rr->jobs[rr->n_jobs++] = rj;
 	record_paths(rr, &rj->j);
@@ -583,6 +627,7 @@ static void start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 	if (rj->j.stdin_fd >= 0 && job_feed(&rj->j) == 0)
 		epoll_add(run, rj->j.stdin_fd, EPOLLOUT, &rj->in);
 	log_start(run, rj);
+	return true;
 }
 
 static void stop_job(struct rrule *rr, struct rjob *rj, enum job_stop why, uint64_t now)
@@ -600,7 +645,7 @@ static void drop_ready(struct run *run, struct rrule *rr, const char *why)
 {
 	size_t n = store_ready(rr->store), k;
 	struct store_path p;
-	for (k = 0; k < n && store_take(rr->store, 1, SIZE_MAX, &p) == 1; k++)
+	for (k = 0; k < n && store_take(rr->store, 1, SIZE_MAX, &p, NULL, NULL) == 1; k++)
 		store_path_fini(&p);
 	rr->n_skipped += k;
 	if (k)
@@ -652,7 +697,8 @@ static uint64_t schedule(struct run *run, struct rrule *rr, uint64_t now)
 				return min_deadline(next, rr->ready_since + rr->r.batch_wait_ns);
 		}
 		rr->ready_since = 0;
-		start_job(run, rr, rr->r.batch > 1 ? rr->r.batch : 1, now);
+		if (!start_job(run, rr, rr->r.batch > 1 ? rr->r.batch : 1, now))
+			break;
 	}
 	rr->ready_since = 0;
 	return next;
@@ -670,7 +716,10 @@ static bool end_job(struct run *run, struct rjob *rj, uint64_t now)
 		status = 0x7f; /* cannot tell: counted as failed */
 	log_end(run, rj, status, now);
 	rr->n_run++;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	/* a job vigil stopped (restart, shutdown) did not fail; one that ran
+	 * past its --timeout did */
+	if ((!WIFEXITED(status) || WEXITSTATUS(status) != 0) &&
+	    rj->j.stop != STOP_RESTART && rj->j.stop != STOP_SHUTDOWN)
 		rr->n_failed++;
 	record_paths(rr, &rj->j);
 	if (rj->j.pidfd >= 0)
@@ -845,68 +894,105 @@ static void initial(struct run *run, struct rrule **v, size_t n)
 }
 
 /* SIGHUP: read the rules file again. A file that does not load leaves the
- * rules in force as they are. Paths waiting in a rule of the same name
- * carry over (settling again); running jobs finish under the old rule. */
+ * rules in force as they are. A rule of the same name takes over what the
+ * old one had waiting (after reading what its queue still held), and its
+ * counters; a rule that is new gets its --initial walk. Running jobs
+ * finish under the old rule, except long-running ones (on-busy restart:
+ * a server), which are stopped so that the new rule's takes over. */
 static void reload(struct run *run)
 {
-	if (!run->rules_file) {
-		rule_say(run, NULL, "SIGHUP: no rules file to read again (rules from the "
-			 "command line)");
-		return;
-	}
 	struct rule *rules;
 	size_t n;
 	char *err = NULL;
+	struct rrule **nv;
+	size_t nn;
+	notify(run, "RELOADING=1");
+	if (!run->rules_file) {
+		rule_say(run, NULL, "SIGHUP: no rules file to read again (rules from the "
+			 "command line)");
+		goto ready;
+	}
 	if (rules_load(run->rules_file, &rules, &n, &err) < 0) {
 		rule_say(run, NULL, "cannot reload: %s; the rules in force stay", err);
 		free(err);
-		return;
+		goto ready;
 	}
-	struct rrule **nv;
-	size_t nn;
 	if (load_rules(run, rules, n, &nv, &nn) < 0) {
 		free(rules);
 		rule_say(run, NULL, "cannot reload '%s' (said above); the rules in force stay",
 			 run->rules_file);
-		return;
+		goto ready;
 	}
 	free(rules);
+	struct rrule **all = realloc(nv, (nn + run->n_rules) * sizeof(*all));
+	if (!all) {
+		for (size_t k = 0; k < nn; k++) {
+			epoll_ctl(run->epfd, EPOLL_CTL_DEL, vigil_fd(nv[k]->v), NULL);
+			rrule_free(nv[k]);
+		}
+		free(nv);
+		rule_say(run, NULL, "out of memory while reloading; the rules in force stay");
+		goto ready;
+	}
+	nv = all;
 	uint64_t now = mono();
+	bool *fresh = calloc(nn ? nn : 1, sizeof(*fresh));
+	for (size_t k = 0; fresh && k < nn; k++)
+		fresh[k] = true;
 	for (size_t i = 0; i < run->n_rules; i++) {
 		struct rrule *old = run->rules[i];
+		nv[nn + i] = old;
+		if (old->retired)
+			continue;
 		struct rrule *same = NULL;
-		for (size_t k = 0; k < nn && !same; k++)
-			if (strcmp(nv[k]->r.name, old->r.name) == 0)
+		for (size_t k = 0; k < nn && !same; k++) {
+			if (strcmp(nv[k]->r.name, old->r.name) == 0) {
 				same = nv[k];
+				if (fresh)
+					fresh[k] = false;
+			}
+		}
+		const struct vigil_event *ev;
+		while (vigil_next(old->v, 0, &ev) > 0)
+			on_event(run, old, ev, now);
 		store_settle(old->store, UINT64_MAX);
 		struct store_path p;
-		while (store_take(old->store, 1, SIZE_MAX, &p) == 1) {
+		size_t dropped = 0;
+		while (store_take(old->store, 1, SIZE_MAX, &p, NULL, NULL) == 1) {
 			if (same)
 				touch(run, same, p.path, p.events, p.from, now);
+			else
+				dropped++;
 			store_path_fini(&p);
 		}
+		if (dropped)
+			rule_say(run, old, "no longer in '%s': %zu waiting path%s dropped",
+				 run->rules_file, dropped, dropped == 1 ? "" : "s");
+		if (same) {
+			same->n_run += old->n_run;
+			same->n_failed += old->n_failed;
+			same->n_paths += old->n_paths;
+			same->n_skipped += old->n_skipped;
+			old->n_run = old->n_failed = old->n_paths = old->n_skipped = 0;
+		}
+		if (old->r.on_busy == BUSY_RESTART)
+			for (size_t k = 0; k < old->n_jobs; k++)
+				stop_job(old, old->jobs[k], STOP_RESTART, now);
 		epoll_ctl(run->epfd, EPOLL_CTL_DEL, vigil_fd(old->v), NULL);
 		vigil_free(old->v);
 		old->v = NULL;
 		old->retired = true;
 	}
-	initial(run, nv, nn);
-	/* retired rules stay listed until their last job ends */
-	struct rrule **all = realloc(nv, (nn + run->n_rules) * sizeof(*all));
-	if (!all) {
-		rule_say(run, NULL, "out of memory while reloading");
-		all = nv;
-	} else {
-		size_t k = nn;
-		for (size_t i = 0; i < run->n_rules; i++)
-			all[k++] = run->rules[i];
-		nn = k;
-	}
+	for (size_t k = 0; k < nn; k++)
+		if (nv[k]->r.initial && (!fresh || fresh[k]) && walk(run, nv[k], queue_found) < 0)
+			rule_say(run, nv[k], "out of memory during --initial");
+	free(fresh);
 	free(run->rules);
-	run->rules = all;
-	run->n_rules = nn;
+	run->rules = nv;
+	run->n_rules += nn; /* the retired stay listed until their last job ends */
 	rule_say(run, NULL, "reloaded '%s'", run->rules_file);
-	notify(run, "RELOADING=0\nREADY=1");
+ready:
+	notify(run, "READY=1");
 }
 
 static void drop_retired(struct run *run)
@@ -964,7 +1050,6 @@ static bool on_signal(struct run *run, uint64_t now)
 			begin_stop(run, now);
 			break;
 		case SIGHUP:
-			notify(run, "RELOADING=1");
 			reload(run);
 			break;
 		case SIGUSR1:
@@ -989,8 +1074,12 @@ static uint64_t job_timers(struct run *run, uint64_t now)
 			struct job *j = &rj->j;
 			if (j->timeout_at && now >= j->timeout_at && j->stop == STOP_NONE)
 				stop_job(rr, rj, STOP_TIMEOUT, now);
-			if (rj->shutdown_at && now >= rj->shutdown_at && !j->kill_at)
-				stop_job(rr, rj, STOP_SHUTDOWN, now);
+			if (rj->shutdown_at && now >= rj->shutdown_at && !j->kill_at) {
+				/* the grace is over: no second wait */
+				j->stop = STOP_SHUTDOWN;
+				job_signal(j, SIGKILL);
+				j->kill_at = UINT64_MAX;
+			}
 			if (j->kill_at && now >= j->kill_at) {
 				job_signal(j, SIGKILL);
 				j->kill_at = UINT64_MAX; /* once */
@@ -1188,8 +1277,10 @@ int cmd_run(int argc, char **argv)
 		}
 		char key[64];
 		const char *value = NULL;
-		if (strcmp(a, "-e") == 0) {
+		if (strncmp(a, "-e", 2) == 0) {
 			snprintf(key, sizeof(key), "events");
+			if (a[2])
+				value = a + 2; /* -eclose_write */
 		} else if (a[1] == '-') {
 			const char *eq = strchr(a + 2, '=');
 			size_t kl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);

@@ -1,6 +1,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -295,6 +296,40 @@ bool store_forget(struct store *s, const char *path, char **ret_from)
 	return true;
 }
 
+/* Whether PATH lies below directory DIR (DIR + '/' + something). */
+static bool below(const char *path, const char *dir, size_t dlen)
+{
+	return strncmp(path, dir, dlen) == 0 && path[dlen] == '/' && path[dlen + 1];
+}
+
+long store_move_below(struct store *s, const char *old, const char *new)
+{
+	size_t olen = strlen(old);
+	long n = 0;
+	for (uint32_t i = 0; i < s->e_len; i++) {
+		struct entry *e = &s->e[i];
+		if (!e->path || !below(e->path, old, olen))
+			continue;
+		char *moved = NULL;
+		if (new && asprintf(&moved, "%s%s", new, e->path + olen) < 0)
+			return -ENOMEM;
+		entry_unindex(s, i);
+		if (!new) {
+			list_unlink(s, i);
+			entry_release(s, i);
+		} else {
+			free(e->path);
+			e->path = moved;
+			e->hash = hash_str(moved);
+			uint32_t *b = &s->waiting.buckets[e->hash & (s->waiting.n_buckets - 1)];
+			e->hnext = *b;
+			*b = i;
+		}
+		n++;
+	}
+	return n;
+}
+
 uint64_t store_next_due(const struct store *s)
 {
 	return s->settling.head == NONE ? 0 : s->e[s->settling.head].due;
@@ -319,12 +354,16 @@ size_t store_ready(const struct store *s)
 	return s->ready.len;
 }
 
-size_t store_take(struct store *s, size_t n, size_t bytes, struct store_path *ret)
+size_t store_take(struct store *s, size_t n, size_t bytes, struct store_path *ret,
+		  bool (*busy)(void *ctx, const char *path), void *ctx)
 {
 	size_t k = 0, used = 0;
-	uint32_t i;
-	while (k < n && (i = s->ready.head) != NONE) {
+	uint32_t i, next;
+	for (i = s->ready.head; k < n && i != NONE; i = next) {
 		struct entry *e = &s->e[i];
+		next = e->next;
+		if (busy && busy(ctx, e->path))
+			continue;
 		size_t len = strlen(e->path) + 1 + sizeof(char *); /* as an argv word */
 		if (k && used + len > bytes)
 			break;

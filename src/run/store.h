@@ -40,6 +40,11 @@ bool store_has(const struct store *s, const char *path);
  * whether it did; *RET_FROM (if not NULL) gets its 'from', to be freed. */
 bool store_forget(struct store *s, const char *path, char **ret_from);
 
+/* Directory OLD was renamed to NEW: every waiting path below OLD moves
+ * below NEW (keeping its place and deadline). With NEW NULL the directory
+ * left: they are forgotten. Returns how many, or -ENOMEM. */
+long store_move_below(struct store *s, const char *old, const char *new);
+
 /* The earliest settle deadline, or 0 when nothing settles. */
 uint64_t store_next_due(const struct store *s);
 /* Move every path whose deadline is at or before NOW to the ready queue,
@@ -49,9 +54,11 @@ size_t store_waiting(const struct store *s); /* settling + ready */
 size_t store_ready(const struct store *s);
 /* Take up to N ready paths, oldest first, that take at most BYTES as argv
  * words (text, NUL and pointer; at least one is taken), into RET (room for
- * N).
+ * N). A path for which BUSY(CTX, path) is true (a job still runs on it)
+ * stays ready for later; BUSY may be NULL.
  * Returns how many; the caller frees each with store_path_fini(). */
-size_t store_take(struct store *s, size_t n, size_t bytes, struct store_path *ret);
+size_t store_take(struct store *s, size_t n, size_t bytes, struct store_path *ret,
+		  bool (*busy)(void *ctx, const char *path), void *ctx);
 void store_path_fini(struct store_path *p);
 
 /* A job ran on PATH: remember the file as it is now (ST from lstat), or,

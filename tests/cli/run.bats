@@ -470,3 +470,104 @@ assert end["status"] == 3 and end["pid"] == start["pid"] and end["seconds"] >= 0
 assert any("watching" in l.get("message", "") for l in lines), lines
 ' "$ERR" "$W/a b"
 }
+
+@test "-e delete: a file deleted is a job too, with {event} DELETE" {
+	echo x >"$W/doomed"
+	start_run "$W" -e delete -- sh -c "$REC" rec {} {event}
+	rm "$W/doomed"
+	jobs_done 1
+	expect_eq jobs "$W/doomed|DELETE|" "$(recorded)"
+}
+
+@test "SIGTERM: a job that outlives --stop-timeout is killed then, with no second wait" {
+	start_run "$W" --stop-timeout 300ms -- sh -c 'trap "" TERM; echo started >>"$LOG"; while :; do sleep 0.05; done'
+	echo x >"$W/a"
+	wait_for_line "$LOG" started
+	kill -TERM "$VIGIL_PID"
+	wait_vigil
+	expect_eq status 0 "$status"
+	grep -q 'killed by SIGKILL (shutdown)' "$ERR"
+	grep -q 'stopped: 1 jobs run, 0 failed' "$ERR"
+}
+
+@test "a directory renamed while a file below it settles: the job gets the new path" {
+	mkdir "$W/d"
+	start_run -r "$W" --files --settle 1s -- sh -c "$REC" rec {}
+	echo x >"$W/d/inside"
+	mv "$W/d" "$W/renamed"
+	jobs_done 1
+	expect_eq jobs "$W/renamed/inside|" "$(recorded)"
+}
+
+@test "a directory moved out while a file below it settles: no job" {
+	mkdir "$W/d" "$TEST_DIR/outside"
+	start_run -r "$W" --settle 500ms -- sh -c "$REC" rec {}
+	echo x >"$W/d/inside"
+	mv "$W/d" "$TEST_DIR/outside/"
+	echo x >"$W/after"
+	jobs_done 1
+	expect_eq jobs "$W/after|" "$(recorded)"
+}
+
+@test "--dirs -r: a directory renamed inside the tree is run on under its new name" {
+	mkdir "$W/old"
+	start_run -r "$W" --dirs -- sh -c "$REC" rec {}
+	mv "$W/old" "$W/new"
+	jobs_done 1
+	expect_eq jobs "$W/new|" "$(recorded)"
+}
+
+@test "--initial takes regular files only: not directories, not symlinks" {
+	echo x >"$W/file"
+	mkdir "$W/dir"
+	ln -s file "$W/link"
+	start_run "$W" --initial -- sh -c "$REC" rec {}
+	jobs_done 1
+	echo x >"$W/sentinel"
+	jobs_done 2
+	expect_eq jobs "$(printf '%s\n' "$W/file|" "$W/sentinel|")" "$(recorded)"
+}
+
+@test "--jobs 2: a file changed while its job runs waits for that job" {
+	mkfifo "$TEST_DIR/hold"
+	start_run "$W" --jobs 2 -- sh -c 'echo "$1" >>"$LOG"; case $1 in */a) read x <"$0";; esac' "$TEST_DIR/hold" {}
+	echo x >"$W/a"
+	wait_for_line "$ERR" "started on '$W/a'"
+	echo y >>"$W/a"
+	echo x >"$W/b"
+	wait_for_line "$ERR" "started on '$W/b'"
+	expect_eq "jobs on a so far" 1 "$(grep -c "started on '$W/a'" "$ERR")"
+	echo go >"$TEST_DIR/hold"
+	wait_for_line "$ERR" "exited 0 .*on '$W/a'"
+	# the second run on a starts once the first is over, and is released
+	( while :; do echo go >"$TEST_DIR/hold"; done ) 2>/dev/null &
+	local feeder=$!
+	jobs_done 3
+	kill "$feeder"
+	expect_eq "jobs on a" 2 "$(grep -c "started on '$W/a'" "$ERR")"
+}
+
+@test "jobs do not inherit NOTIFY_SOCKET" {
+	NOTIFY_SOCKET=$TEST_DIR/nowhere start_run "$W" -- sh -c 'echo "[${NOTIFY_SOCKET:-}]" >>"$LOG"'
+	echo x >"$W/a"
+	jobs_done 1
+	expect_eq env "[]" "$(cat "$LOG")"
+}
+
+@test "SIGHUP: a replaced rule's long-running job (on-busy restart) is stopped" {
+	cat >"$TEST_DIR/server.sh" <<-'SH'
+		echo started >>"$LOG"
+		trap 'echo stopped >>"$LOG"; exit 0' TERM
+		while :; do sleep 0.05; done
+	SH
+	rules "$TEST_DIR/r.ini" "[server]
+path = $W
+on-busy = restart
+command = sh $TEST_DIR/server.sh"
+	start_run --rules "$TEST_DIR/r.ini"
+	echo x >"$W/change"
+	wait_for_line "$LOG" started
+	kill -HUP "$VIGIL_PID"
+	wait_for_line "$LOG" stopped
+	wait_for_line "$ERR" '\(restart\)'
+}
