@@ -767,9 +767,9 @@ static void rrule_free(struct rrule *rr)
 	free(rr);
 }
 
-/* An ERE matching what lies below ROOT and has a component starting with
- * '.': hidden entries are not even watched unless --hidden. */
-static char *hidden_regex(const char *root)
+/* An ERE for a path below ROOT whose relative part matches the ERE TAIL
+ * (anchored at both ends by the caller's TAIL). */
+static char *below_root_regex(const char *root, const char *tail)
 {
 	char *out = NULL;
 	size_t len = 0;
@@ -785,12 +785,84 @@ static char *hidden_regex(const char *root)
 			putc('\\', f);
 		putc(root[i], f);
 	}
-	fputs(n == 1 && root[0] == '/' ? "(.*/)?\\." : "/(.*/)?\\.", f);
+	if (!(n == 1 && root[0] == '/'))
+		putc('/', f);
+	fputs(tail, f);
 	if (fclose(f) != 0) {
 		free(out);
 		return NULL;
 	}
 	return out;
+}
+
+/* The ERE tail of an --exclude GLOB on names ("node_modules", "*.tmp"):
+ * that name at any depth, and all below it. NULL (and *SIMPLE false) for
+ * a glob this does not translate exactly (brackets, escapes, a '/'): such
+ * a glob still excludes, but its directories are watched. */
+static char *name_glob_tail(const char *glob, bool *simple)
+{
+	*simple = !strpbrk(glob, "[]\\/") && *glob;
+	if (!*simple)
+		return NULL;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	if (!f)
+		return NULL;
+	fputs("(.*/)?", f);
+	for (const char *g = glob; *g; g++) {
+		if (*g == '*')
+			fputs("[^/]*", f);
+		else if (*g == '?')
+			fputs("[^/]", f);
+		else {
+			if (strchr("^$.|()+{}", *g))
+				putc('\\', f);
+			putc(*g, f);
+		}
+	}
+	fputs("(/.*)?$", f);
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* Directories the rule refuses are not even watched: hidden ones (unless
+ * --hidden), and those its name globs or regexes exclude. */
+static int add_exclude_filters(struct rrule *rr)
+{
+	char *re = NULL;
+	for (size_t i = 0; i < rr->r.exclude_re.len; i++)
+		if (vigil_filter_add(rr->v, VIGIL_FILTER_EXCLUDE, rr->r.exclude_re.v[i], 0) < 0)
+			return -1;
+	for (size_t i = 0; i < rr->r.paths.len; i++) {
+		const char *root = rr->r.paths.v[i];
+		if (!rr->r.hidden) {
+			if (!(re = below_root_regex(root, "(.*/)?\\.")) ||
+			    vigil_filter_add(rr->v, VIGIL_FILTER_EXCLUDE, re, 0) < 0)
+				goto fail;
+			free(re);
+			re = NULL;
+		}
+		for (size_t k = 0; k < rr->r.exclude.len; k++) {
+			bool simple;
+			char *tail = name_glob_tail(rr->r.exclude.v[k], &simple);
+			if (!simple)
+				continue;
+			re = tail ? below_root_regex(root, tail) : NULL;
+			free(tail);
+			if (!re || vigil_filter_add(rr->v, VIGIL_FILTER_EXCLUDE, re, 0) < 0)
+				goto fail;
+			free(re);
+			re = NULL;
+		}
+	}
+	return 0;
+fail:
+	free(re);
+	return -1;
 }
 
 /* The kernel is asked for what the rule needs: its events, the deletes
@@ -826,18 +898,8 @@ static int rrule_new(struct run *run, struct rule *rule, struct rrule **ret)
 		cli_instance_error(r);
 		goto fail;
 	}
-	/* excluded directories are not even watched (rule_set checked them) */
-	for (size_t i = 0; i < rr->r.exclude_re.len; i++)
-		if (vigil_filter_add(rr->v, VIGIL_FILTER_EXCLUDE, rr->r.exclude_re.v[i], 0) < 0)
-			goto nomem;
-	for (size_t i = 0; !rr->r.hidden && i < rr->r.paths.len; i++) {
-		char *re = hidden_regex(rr->r.paths.v[i]);
-		if (!re || vigil_filter_add(rr->v, VIGIL_FILTER_EXCLUDE, re, 0) < 0) {
-			free(re);
-			goto nomem;
-		}
-		free(re);
-	}
+	if (add_exclude_filters(rr) < 0)
+		goto nomem;
 	for (size_t i = 0; i < rr->r.paths.len; i++) {
 		r = vigil_add(rr->v, rr->r.paths.v[i], kernel_mask(&rr->r),
 			      rr->r.recursive ? VIGIL_RECURSIVE : 0);

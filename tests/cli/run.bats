@@ -571,3 +571,16 @@ command = sh $TEST_DIR/server.sh"
 	wait_for_line "$LOG" stopped
 	wait_for_line "$ERR" '\(restart\)'
 }
+
+@test "--exclude on names, and hidden directories: not even watched" {
+	mkdir -p "$W/node_modules/a/b" "$W/src/node_modules/x" "$W/src/keep" "$W/.git/objects" "$W/x.tmp"
+	start_run -r "$W" --exclude node_modules --exclude '*.tmp' -- sh -c "$REC" rec {}
+	# the root, src and src/keep
+	wait_for_watches "$VIGIL_PID" 3
+	echo x >"$W/src/node_modules/x/f"
+	echo x >"$W/.git/objects/o"
+	echo x >"$W/src/keep/f"
+	jobs_done 1
+	expect_eq jobs "$W/src/keep/f|" "$(recorded)"
+	expect_eq watches 3 "$(watch_count "$VIGIL_PID")"
+}
