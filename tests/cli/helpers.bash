@@ -45,7 +45,7 @@ wait_vigil() {
 stop_vigil() {
 	if [ -n "${VIGIL_PID:-}" ]; then
 		kill "$VIGIL_PID" 2>/dev/null
-		wait "$VIGIL_PID" 2>/dev/null
+		wait "$VIGIL_PID" 2>/dev/null || true
 		VIGIL_PID=
 	fi
 	return 0

@@ -208,3 +208,30 @@ PY
 	expect_eq watches ". ./a ./a/b ./c" "$(printf '%s\n' "$output" | cut -d' ' -f2- | sort | tr '\n' ' ' | sed 's/ $//')"
 	[[ "${lines[0]}" =~ ^[0-9]+\ \. ]]
 }
+
+# kernel_masks PID: the masks (hex) of every watch PID holds, one per line.
+kernel_masks() {
+	local fd
+	for fd in /proc/"$1"/fd/*; do
+		if [ "$(readlink "$fd")" = "anon_inode:inotify" ]; then
+			sed -n 's/^inotify wd:.* mask:\([0-9a-f]*\) .*/\1/p' /proc/"$1"/fdinfo/"${fd##*/}"
+		fi
+	done
+}
+
+@test "the kernel is asked only for what -e needs: -e close_write has no OPEN, ACCESS or MODIFY" {
+	mkdir -p "$W/a/b"
+	start_vigil wait -m -r -e close_write .
+	wait_for_watches "$VIGIL_PID" 3
+	local m
+	for m in $(kernel_masks "$VIGIL_PID"); do
+		# IN_ACCESS 0x1, IN_MODIFY 0x2, IN_OPEN 0x20, IN_CLOSE_NOWRITE 0x10
+		expect_eq "mask 0x$m & (ACCESS|MODIFY|CLOSE_NOWRITE|OPEN)" 0 $((0x$m & 0x33))
+		expect_eq "mask 0x$m & CLOSE_WRITE" 8 $((0x$m & 0x8))
+	done
+	# and a watch without -r asks for nothing else at all
+	stop_vigil
+	start_vigil wait -m -e close_write .
+	wait_for_watches "$VIGIL_PID" 1
+	expect_eq "non-recursive mask" 8 "$(( 0x$(kernel_masks "$VIGIL_PID") & 0xfff ))"
+}
