@@ -41,6 +41,7 @@ static void usage(FILE *f)
 
 #define PROG "mktree"
 #include "msg.h"
+#include "args.h"
 
 /* Index of directory `node` (>= 1) among its parent's subdirectories. */
 static uint64_t child_index(uint64_t node) { return (node - 1) % fanout; }
@@ -183,32 +184,6 @@ static int build(void)
 	free(next);
 	close(fd);
 	return r;
-}
-
-/* A count: decimal digits only, no sign, no overflow. */
-static int parse_count(const char *s, const char *what, uint64_t min, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	if (*s < '0' || *s > '9') {
-		msg("%s must be a number, not '%s'", what, s);
-		return -1;
-	}
-	unsigned long long v = strtoull(s, &end, 10);
-	if (*end != '\0') {
-		msg("%s must be a number, not '%s'", what, s);
-		return -1;
-	}
-	if (errno == ERANGE || v > UINT64_MAX / 2) {
-		msg("%s '%s' is too large", what, s);
-		return -1;
-	}
-	if (v < min) {
-		msg("%s must be at least %" PRIu64 ", not '%s'", what, min, s);
-		return -1;
-	}
-	*out = v;
-	return 0;
 }
 
 int main(int argc, char **argv)

@@ -1,45 +1,39 @@
 #!/usr/bin/env bash
 # bench/setup.sh: how long recursive set-up takes, and what it costs in
-# memory, for `vigil wait -m -r` against `inotifywait -m -r`, on one big tree.
+# memory, for `vigil wait -m -r` against the floor (a getdents64 walk with one
+# inotify_add_watch per directory) and `inotifywait -m -r`, on one big tree.
 #
 # See bench/README.md for what the figures mean. Run with --help for options.
 
 set -euo pipefail
-
 prog=setup.sh
-here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
-line='Watches established.'
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
 	cat <<EOF
 usage: bench/setup.sh [--runs N] [--dirs N] [--files N] [--quick] [--cold]
 Time recursive set-up ('vigil wait -m -r DIR' until "$line")
-and measure memory and watches, against 'inotifywait -m -r DIR'.
+and measure memory and watches, against the floor ('floor_setup DIR') and
+'inotifywait -m -r DIR'.
 
   --runs N    timed runs per tool (default 5), in the order A B A B ...
   --dirs N    directories in the tree (default 100000)
   --files N   empty files in each directory (default 0)
   --quick     2000 directories and 1 run, for CI (--dirs/--runs still apply)
   --cold      drop the page, dentry and inode caches before every timed run
-              (needs root); otherwise one untimed warm-up run per tool first
+              (needs root; use with BENCH_TMPFS=0 and a disk-backed TMPDIR);
+              otherwise one untimed warm-up run per tool first
 
 Environment: VIGIL (the vigil binary; default bench/../build/vigil),
-INOTIFYWAIT (default: inotifywait in PATH), CC (to build the helpers if meson
-has not), TMPDIR (where the tree goes: its file system matters).
+INOTIFYWAIT (default: inotifywait in PATH; "" leaves it out), CC (to build
+the helpers if meson has not), BENCH_TMPFS=0 (as root, the tree goes on a
+private tmpfs unless this is set), TMPDIR (where the tree goes otherwise:
+its file system matters).
 EOF
 }
 
-die() {
-	printf '%s: %s\n' "$prog" "$*" >&2
-	exit 1
-}
-say() { printf '%s: %s\n' "$prog" "$*" >&2; }
-
-count() { # NAME VALUE: a non-negative decimal integer
-	[[ $2 =~ ^[0-9]+$ ]] || die "$1 must be a number, not '$2'"
-	printf '%d' "$((10#$2))"
-}
-
+args=("$@")
 runs='' dirs='' files=0 quick=0 cold=0
 while (($#)); do
 	case $1 in
@@ -67,98 +61,28 @@ fanout=10
 
 # --- what to measure --------------------------------------------------------
 
-build=$(cd -- "$here/.." && pwd)/build
-vigil=${VIGIL:-$build/vigil}
-[[ -x $vigil ]] || die "cannot run '$vigil': build vigil first (meson setup build && ninja -C build), or set VIGIL"
-inotifywait=${INOTIFYWAIT:-$(command -v inotifywait || true)}
-if [[ -n $inotifywait && ! -x $inotifywait ]]; then
-	die "cannot run '$inotifywait' (from INOTIFYWAIT)"
-fi
-[[ -n $inotifywait ]] || say "inotifywait not found: measuring vigil alone"
-
+bench_namespace "${args[@]}"
+bench_tools
+[[ -n $inotifywait ]] || say "inotifywait not found: no ratios to it"
+[[ -z $fswatch ]] || say "fswatch: not measured (it says nothing once its watches are set; see bench/README.md)"
 if ((cold)); then
 	[[ -w /proc/sys/vm/drop_caches ]] || die "--cold needs root: cannot write '/proc/sys/vm/drop_caches'"
 fi
 
-# --- clean-up: everything below is undone at exit, however we leave ----------
-
-tmp=
-declare -A restore=() # /proc/sys file -> value to put back
-sysctl_name() { # /proc/sys/fs/inotify/x -> fs.inotify.x
-	local n=${1#/proc/sys/}
-	printf '%s\n' "${n//\//.}"
-}
-cleanup() {
-	local f
-	for f in "${!restore[@]}"; do
-		if printf '%s\n' "${restore[$f]}" >"$f" 2>/dev/null; then
-			say "restored $(sysctl_name "$f") to ${restore[$f]}"
-		else
-			say "cannot restore $(sysctl_name "$f") to ${restore[$f]}"
-		fi
-	done
-	if [[ -n $tmp ]]; then
-		rm -rf -- "$tmp"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vigil-bench.XXXXXX")
-tree=$tmp/tree
-
-# --- helpers: meson-built if up to date, else compiled here -----------------
-
-helper() { # NAME: path of a working build of bench/NAME.c
-	local name=$1 src=$here/$1.c built=$build/bench/$1
-	if [[ -x $built && ! $src -nt $built ]]; then
-		printf '%s\n' "$built"
-		return
-	fi
-	"${CC:-cc}" -std=c17 -O2 -D_GNU_SOURCE -o "$tmp/$name" "$src" ||
-		die "cannot compile '$src' with '${CC:-cc}'"
-	printf '%s\n' "$tmp/$name"
-}
+bench_tmp
+cd "$tmp" # watched by a relative name: the figures do not depend on where $tmp is
+tree=tree
 mktree=$(helper mktree)
 watchtime=$(helper watchtime)
-
-# --- the watch limit ----------------------------------------------------------
-
-# Watches this user holds now (other watchers keep running meanwhile).
-watches_in_use() {
-	local fd n=0 c
-	while IFS= read -r fd; do
-		c=$(grep -c '^inotify wd:' "${fd/\/fd\//\/fdinfo\/}" 2>/dev/null) || c=0
-		n=$((n + c))
-	done < <(find /proc/[0-9]*/fd -maxdepth 1 -user "$EUID" -lname 'anon_inode:inotify' 2>/dev/null || true)
-	printf '%d\n' "$n"
-}
-
-# One tool runs at a time and releases its watches before it is reaped, so
-# the tree's directories, plus what is in use, plus a margin must fit. Both
-# knobs count: the system-wide sysctl and this user namespace's own.
-need=$(($(watches_in_use) + dirs + 1 + 1000))
-for f in /proc/sys/fs/inotify/max_user_watches /proc/sys/user/max_inotify_watches; do
-	[[ -r $f ]] || continue
-	old=$(<"$f")
-	((old < need)) || continue
-	name=$(sysctl_name "$f")
-	if [[ -z ${restore[$f]:-} ]] && printf '%s\n' "$need" >"$f" 2>/dev/null; then
-		restore[$f]=$old
-		say "raised $name from $old to $need for the run (restored at exit)"
-	else
-		die "$name is $old, and the tree needs $need: raise it (as root: sysctl -w $name=$need)"
-	fi
-done
+floor_setup=$(helper floor_setup)
+need_watches $((dirs + 1))
 
 # --- the tree ---------------------------------------------------------------
 
-fstype=$(findmnt -n -o FSTYPE -T "$tmp" 2>/dev/null || stat -f -c %T "$tmp" 2>/dev/null || echo '?')
+fs=$(fstype "$tmp")
 with_files=
 ((files == 0)) || with_files=" with $files files each"
-say "building $dirs directories$with_files (fanout $fanout) in $tree ($fstype)"
+say "building $dirs directories$with_files (fanout $fanout) in $tmp/$tree ($fs)"
 t0=$(date +%s%N)
 "$mktree" --files "$files" "$tree" "$dirs" "$fanout" || die "cannot build the tree"
 t1=$(date +%s%N)
@@ -166,7 +90,7 @@ say "tree built in $(((t1 - t0) / 1000000)) ms"
 
 # --- measuring ----------------------------------------------------------------
 
-tools=(vigil)
+tools=(vigil floor)
 [[ -z $inotifywait ]] || tools+=(inotifywait)
 declare -A setup_us=() hwm_kib=() rss_kib=() nwatch=()
 
@@ -180,6 +104,7 @@ measure() { # TOOL [untimed]: one run; appends the figures unless untimed
 	local -a argv
 	case $tool in
 	vigil) argv=("$vigil" wait -m -r) ;;
+	floor) argv=("$floor_setup" --wait) ;;
 	inotifywait) argv=("$inotifywait" -m -r) ;;
 	*) die "no tool '$tool'" ;;
 	esac
@@ -211,11 +136,6 @@ done
 
 # --- the table ----------------------------------------------------------------
 
-median() { # VALUES...: the median (mean of the middle two for an even count)
-	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
-		END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 declare -A med_ms=() med_hwm=() med_rss=()
 for tool in "${tools[@]}"; do
 	# shellcheck disable=SC2086 # the lists are space-separated numbers
@@ -226,15 +146,13 @@ for tool in "${tools[@]}"; do
 	}
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
-
-# inotifywait has no --version; its --help starts with it.
-version() { "$@" 2>&1 | head -n 1 || true; }
 cache=warm
 ((cold == 0)) || cache=cold
-echo "recursive set-up: $dirs directories$with_files (fanout $fanout) on $fstype, kernel $(uname -r)"
-echo "median of $runs $cache run(s) per tool, alternated"
+echo "recursive set-up: $dirs directories$with_files (fanout $fanout) on $fs"
+machine
+echo "median of $runs $cache run(s) per tool, alternated; ratios: the median of each run's"
 echo "  $vigil: $(version "$vigil" --version)"
+echo "  floor: $floor_setup (getdents64 + inotify_add_watch per directory)"
 [[ -z $inotifywait ]] || echo "  $inotifywait: $(version "$inotifywait" --help)"
 echo
 printf '%-18s %12s %14s %10s %9s\n' tool 'set-up ms' 'peak RSS MiB' 'RSS MiB' watches
@@ -242,9 +160,19 @@ for tool in "${tools[@]}"; do
 	printf '%-18s %12s %14s %10s %9s\n' "$tool" "${med_ms[$tool]}" "${med_hwm[$tool]}" \
 		"${med_rss[$tool]}" "${nwatch[$tool]}"
 done
-if [[ -n $inotifywait ]]; then
-	printf '%-18s %12s %14s %10s\n' 'vigil/inotifywait' \
-		"$(ratio "${med_ms[vigil]}" "${med_ms[inotifywait]}")" \
-		"$(ratio "${med_hwm[vigil]}" "${med_hwm[inotifywait]}")" \
-		"$(ratio "${med_rss[vigil]}" "${med_rss[inotifywait]}")"
-fi
+for tool in "${tools[@]}"; do
+	[[ $tool != vigil ]] || continue
+	printf '%-18s %12s %14s %10s\n' "vigil/$tool" \
+		"$(median_ratio "${setup_us[vigil]}" "${setup_us[$tool]}")" \
+		"$(median_ratio "${hwm_kib[vigil]}" "${hwm_kib[$tool]}")" \
+		"$(median_ratio "${rss_kib[vigil]}" "${rss_kib[$tool]}")"
+done
+for tool in "${tools[@]}"; do
+	rt=- rm=-
+	if [[ $tool != vigil ]]; then
+		rt=$(median_ratio "${setup_us[vigil]}" "${setup_us[$tool]}")
+		rm=$(median_ratio "${hwm_kib[vigil]}" "${hwm_kib[$tool]}")
+	fi
+	result setup_ms "$tool" "${med_ms[$tool]}" "$rt"
+	result setup_hwm_mib "$tool" "${med_hwm[$tool]}" "$rm"
+done
