@@ -23,6 +23,10 @@
 #define MOVE_WAIT_NS (5 * 1000 * 1000ull)
 
 #define READ_BUF_SIZE (256 * 1024)
+/* A read that leaves this much of the buffer unused emptied the queue:
+ * the next record could have fitted (a header and the longest name). */
+#define READ_DRAINED (READ_BUF_SIZE - (16 + 256))
+
 
 struct root {
 	uint32_t node;  /* NODE_NONE once the watch is gone */
@@ -81,6 +85,7 @@ struct vigil {
 	size_t rbuf_len, rbuf_off;
 	uint64_t stream_read;   /* bytes read from the source, ever */
 	struct timespec read_time;
+	bool drained;           /* the last read emptied the kernel queue */
 
 	uint32_t generation;    /* re-crawl mark */
 	uint64_t tree_gen;      /* bumped when a path may have changed */

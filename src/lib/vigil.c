@@ -735,7 +735,7 @@ int vigil_next_deadline_ms(const vigil *v)
 
 int vigil_next(vigil *v, int timeout_ms, const struct vigil_event **ret_event)
 {
-	uint64_t until = timeout_ms < 0 ? UINT64_MAX : now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t until = 0; /* the deadline, reckoned only when about to wait */
 	for (;;) {
 		if (v->q.len) {
 			pop_event(v, ret_event);
@@ -761,8 +761,15 @@ int vigil_next(vigil *v, int timeout_ms, const struct vigil_event **ret_event)
 		}
 		seen_expire(&v->seen, v->stream_read);
 
-		ssize_t n = v->src.ops->read(&v->src, v->rbuf, READ_BUF_SIZE);
+		/* after a read that emptied the queue, another would only say
+		 * EAGAIN: go to waiting (poll says when there is more). Without
+		 * a wait (timeout 0, a caller polling vigil_fd itself), read:
+		 * the caller was told the fd is readable. With crawls to retry,
+		 * read too: they go again only once the queue is truly dry. */
+		bool skip = v->drained && timeout_ms != 0 && !v->n_retries;
+		ssize_t n = skip ? -EAGAIN : v->src.ops->read(&v->src, v->rbuf, READ_BUF_SIZE);
 		if (n > 0) {
+			v->drained = (size_t)n < READ_DRAINED;
 			v->rbuf_len = (size_t)n;
 			v->rbuf_off = 0;
 			v->stream_read += (uint64_t)n;
@@ -771,6 +778,7 @@ int vigil_next(vigil *v, int timeout_ms, const struct vigil_event **ret_event)
 		}
 		if (n == 0 || (n < 0 && n != -EAGAIN))
 			return n == 0 ? -EIO : (int)n;
+		v->drained = true;
 
 		/* the queue is dry: crawls that met a stale path go again, and
 		 * halves still alone may now wait for good */
@@ -792,6 +800,8 @@ int vigil_next(vigil *v, int timeout_ms, const struct vigil_event **ret_event)
 				return e;
 			continue;
 		}
+		if (!until)
+			until = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000ull;
 		uint64_t wake = until;
 		uint64_t md = moves_next_deadline(&v->moves);
 		if (md && md < wake)
@@ -803,10 +813,13 @@ int vigil_next(vigil *v, int timeout_ms, const struct vigil_event **ret_event)
 		}
 		int ms = wake == UINT64_MAX ? -1 : (int)((wake - now + 999999) / 1000000);
 		struct pollfd p = {.fd = v->src.fd, .events = POLLIN};
-		if (poll(&p, 1, ms) < 0) {
+		int pr = poll(&p, 1, ms);
+		if (pr < 0) {
 			if (errno == EINTR)
 				return -EINTR;
 			return -errno;
 		}
+		if (pr > 0)
+			v->drained = false;
 	}
 }
