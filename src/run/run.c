@@ -1303,6 +1303,12 @@ int cmd_run(int argc, char **argv)
 	size_t n_rules = 0;
 	int status = 1;
 
+	/* The log: each line leaves in one write() (every log function ends
+	 * with fflush), not a write per character as on an unbuffered stderr;
+	 * 64 KiB holds a long JSON line of a batch whole. */
+	static char log_buf[1 << 16];
+	setvbuf(stderr, log_buf, _IOFBF, sizeof(log_buf));
+
 	if (rule_init(&cli, "run") < 0) {
 		cli_error("out of memory");
 		return 1;
