@@ -79,6 +79,12 @@ struct crawl {
 	struct buf names;
 	char *dents;
 	int added;
+	/* Directories found again by their watch after a time detached from
+	 * the trees (orphans, and what lay below them): the events below them
+	 * were dropped meanwhile, so what the tree holds there is stale, and
+	 * a CRAWL_NEW lists them again afterwards (relist()). */
+	struct stale { uint32_t node, serial; } *stale;
+	size_t n_stale, cap_stale;
 };
 
 void engine_unwatch(void *ctx, int wd)
@@ -236,6 +242,14 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 		if (tree_is_ancestor(t, existing, parent))
 			return NODE_NONE;
 		moves_release_node(&v->moves, existing, tree_node(t, existing)->serial);
+		if (c->mode == CRAWL_NEW && engine_root_index(v, existing) == NODE_NONE) {
+			if (array_grow((void **)&c->stale, &c->cap_stale, c->n_stale,
+				       sizeof(*c->stale), 4) < 0) {
+				*ret_err = -ENOMEM;
+				return NODE_NONE;
+			}
+			c->stale[c->n_stale++] = (struct stale){existing, tree_node(t, existing)->serial};
+		}
 		/* it may lie below the node it replaces: take it out first */
 		tree_detach(t, existing);
 		if (child != NODE_NONE)
@@ -544,22 +558,104 @@ int crawl_root(struct vigil *v, uint32_t root, enum crawl_mode mode)
 	return crawl_run(&c, r->node, fd, false, 0);
 }
 
+/* List NODE's subtree again, as after an overflow but there only: what
+ * appeared is watched (and reported, as a rescan reports it), what left is
+ * dropped, what moved within is moved. NODE is attached and watched. */
+static int relist(struct vigil *v, uint32_t root, uint32_t node)
+{
+	struct tree *t = &v->tree;
+	int fd = open_below(v, node, NULL, 0, 0);
+	if (fd < 0)
+		return fd == -ENOMEM ? fd : 0; /* gone again: its events will tell */
+	struct crawl c;
+	crawl_init(&c, v, root, CRAWL_RESCAN);
+	int wd = -1;
+	int e = v->src.ops->add_fd(&v->src, fd, (c.quiet ? c.quiet_mask : c.full_mask) &
+				   ~(uint32_t)IN_MASK_ADD, &wd);
+	if (e < 0 || wd != tree_node(t, node)->wd) {
+		/* not the directory the tree has there: a rename on its way */
+		if (e == 0 && tree_find_wd(t, wd) == NODE_NONE)
+			v->src.ops->remove(&v->src, wd);
+		else if (e == 0 && c.quiet)
+			v->src.ops->add_fd(&v->src, fd, c.full_mask, &wd);
+		close(fd);
+		return e == -ENOSPC || e == -ENOMEM ? e : 0;
+	}
+	v->generation++;
+	tree_node(t, node)->mark = v->generation;
+	e = crawl_run(&c, node, fd, false, 0);
+	if (e < 0)
+		return e;
+	/* drop what the listing did not find: each unmarked child of a
+	 * directory it listed */
+	for (uint32_t n = 0; n < t->nodes_len; n++) {
+		struct node *x = tree_node(t, n);
+		if (!x->used || x->mark == v->generation || x->parent == NODE_NONE ||
+		    tree_node(t, x->parent)->mark != v->generation)
+			continue;
+		tree_remove(t, n, engine_unwatch, v);
+	}
+	v->tree_gen++;
+	return 0;
+}
+
+/* After a CRAWL_NEW: list again what it found that had been detached. */
+static int relist_stale(struct crawl *c, int err)
+{
+	struct vigil *v = c->v;
+	for (size_t i = 0; i < c->n_stale && err >= 0; i++) {
+		uint32_t n = c->stale[i].node;
+		const struct node *x = tree_node(&v->tree, n);
+		if (!x->used || x->serial != c->stale[i].serial ||
+		    engine_root_index(v, n) == NODE_NONE)
+			continue;
+		int e = relist(v, c->root, n);
+		if (e < 0)
+			err = e;
+	}
+	free(c->stale);
+	c->stale = NULL;
+	c->n_stale = 0;
+	return err;
+}
+
 int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	      const char *name, size_t len)
 {
-	/* Who it is first (O_PATH: no event), and a listing only if new:
-	 * a directory already watched elsewhere just moves here. */
-	int pfd = open_below(v, parent, name, len, O_PATH);
+	/* The parent first, by its path in the tree, checked by identity (its
+	 * watch): with a rename of it or above it still in the queue, that
+	 * path is stale, and leads nowhere, to a file, or to another
+	 * directory. The caller tries again once the tree has caught up. */
+	if (len > NAME_MAX)
+		return -ENAMETOOLONG;
+	char nm[NAME_MAX + 1];
+	memcpy(nm, name, len);
+	nm[len] = '\0';
+	int dfd = open_below(v, parent, NULL, 0, O_PATH);
+	if (dfd < 0)
+		return dfd == -ENOMEM ? dfd : -ESTALE;
+	int pwd = -1;
+	int err = v->src.ops->add_fd(&v->src, dfd, engine_kernel_mask(v, &v->roots[root]), &pwd);
+	if (err < 0 || pwd != tree_node(&v->tree, parent)->wd) {
+		if (err == 0 && tree_find_wd(&v->tree, pwd) == NODE_NONE)
+			v->src.ops->remove(&v->src, pwd); /* a stranger: let it go */
+		close(dfd);
+		return err == -ENOSPC || err == -ENOMEM ? err : -ESTALE;
+	}
+	/* Then who it is (O_PATH: no event), and a listing only if new: a
+	 * directory already watched elsewhere just moves here. */
+	int pfd = openat(dfd, nm, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	err = -errno;
+	close(dfd);
 	if (pfd < 0)
-		return pfd;
+		return err;
 	struct crawl c;
 	crawl_init(&c, v, root, CRAWL_NEW);
 	bool fresh;
-	int err;
 	uint32_t node = attach(&c, parent, name, len, pfd, &fresh, &err);
 	if (node == NODE_NONE || !fresh) {
 		close(pfd);
-		return err;
+		return relist_stale(&c, err);
 	}
 	int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	err = -errno;
@@ -567,9 +663,10 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	if (fd < 0) {
 		if (c.quiet)
 			widen(&c, node, NULL, "");
-		return err;
+		return relist_stale(&c, err);
 	}
-	return crawl_run(&c, node, fd, true, 0);
+	err = crawl_run(&c, node, fd, true, 0);
+	return relist_stale(&c, err);
 }
 
 bool crawl_node_present(struct vigil *v, uint32_t node)

@@ -136,7 +136,11 @@ enum crawl_mode {
  * CRAWL_INITIAL). */
 int crawl_root(struct vigil *v, uint32_t root, enum crawl_mode mode);
 /* NAME appeared under the watched directory PARENT: watch it and everything
- * below it, reporting what it holds as synthetic events. */
+ * below it, reporting what it holds as synthetic events. -ESTALE: PARENT is
+ * not where the tree has it (a rename still to be read); -ENOENT, -ENOTDIR:
+ * NAME is not a directory under PARENT now. A directory found again after a
+ * time detached from the trees (whose events were dropped meanwhile) has its
+ * subtree listed again, as after an overflow. */
 int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	      const char *name, size_t len);
 /* Whether NODE's directory is still where the tree has it (by identity:

@@ -388,11 +388,12 @@ static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 	if (!dir_watchable(v, ri, node, name, len))
 		return 0;
 	int n = crawl_new(v, ri, node, name, len);
-	if (n == -ENOENT) {
-		/* Gone, or an ancestor was renamed and the path we built is
-		 * stale. With records still to read, or a rename half still
-		 * waiting for its partner, the tree may not have caught up
-		 * yet: try again then. */
+	if (n == -ESTALE) {
+		/* The parent is not where the tree has it: it or an ancestor
+		 * was renamed, and the path we built is stale. With records
+		 * still to read, or a rename half still waiting for its
+		 * partner, the tree may not have caught up yet: try again
+		 * then. */
 		size_t pending = 0;
 		v->src.ops->pending(&v->src, &pending);
 		if (v->rbuf_off >= v->rbuf_len && !pending && !v->moves.len)
@@ -410,7 +411,7 @@ static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 		};
 		return 0;
 	}
-	if (n >= 0 || n == -ENOENT || n == -ENOTDIR || n == -ELOOP)
+	if (n >= 0 || n == -ENOENT || n == -ENOTDIR || n == -ELOOP || n == -ESTALE)
 		return 0; /* done, or gone already, or not a directory now */
 	if (n == -ENOMEM)
 		return n;

@@ -1,0 +1,271 @@
+/* The engine catching up with a tree that moved on while it was not reading.
+ *
+ * Each test lets vigil watch a tree, then changes the tree while vigil does
+ * not read, so that every queued event is stale by the time it is read: the
+ * paths it names lead somewhere else, to a file, or nowhere. Then vigil
+ * reads until it is quiet, and its view is checked against the disk: every
+ * directory on disk is watched, under the path vigil has for it, and the
+ * kernel's watch on that path is the one vigil believes it is (by inode,
+ * from /proc/self/fdinfo). These are the shapes bench/churn.sh found. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "vigil.h"
+
+struct fixture {
+	char dir[256];
+	char out[280]; /* outside the watched tree, on the same filesystem */
+	vigil *v;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	const char *tmp = getenv("TMPDIR");
+	snprintf(f->dir, sizeof(f->dir), "%s/vigil-catchup.XXXXXX", tmp ? tmp : "/tmp");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->out, sizeof(f->out), "%s.out", f->dir);
+	if (vigil_new(0, &f->v) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	vigil_free(f->v);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", f->dir, f->out);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+/* "OUT" is a place outside the tree, "OUT/..." below it. */
+static void at(const struct fixture *f, const char *rel, char *p, size_t size)
+{
+	if (strncmp(rel, "OUT", 3) == 0)
+		snprintf(p, size, "%s%s", f->out, rel + 3);
+	else
+		snprintf(p, size, "%s/%s", f->dir, rel);
+}
+
+static void make_dir(const struct fixture *f, const char *rel)
+{
+	char p[600];
+	at(f, rel, p, sizeof(p));
+	if (mkdir(p, 0755) < 0)
+		fail_msg("mkdir '%s': %s", p, strerror(errno));
+}
+
+static void make_file(const struct fixture *f, const char *rel)
+{
+	char p[600];
+	at(f, rel, p, sizeof(p));
+	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		fail_msg("create '%s': %s", p, strerror(errno));
+	close(fd);
+}
+
+static void move(const struct fixture *f, const char *from, const char *to)
+{
+	char a[600], b[600];
+	at(f, from, a, sizeof(a));
+	at(f, to, b, sizeof(b));
+	if (rename(a, b) < 0)
+		fail_msg("rename '%s' '%s': %s", a, b, strerror(errno));
+}
+
+/* Read until nothing has come for 300 ms (longer than a rename half waits
+ * for its partner), events and all. */
+static void drain(vigil *v)
+{
+	const struct vigil_event *ev;
+	int r;
+	while ((r = vigil_next(v, 300, &ev)) == 1)
+		;
+	assert_int_equal(r, 0);
+}
+
+/* --- the check ------------------------------------------------------------ */
+
+struct view {
+	int wd[256];
+	char path[256][600];
+	size_t n;
+};
+
+static int collect(void *ctx, int wd, const char *path)
+{
+	struct view *w = ctx;
+	if (w->n == 256)
+		return -1;
+	w->wd[w->n] = wd;
+	snprintf(w->path[w->n], sizeof(w->path[0]), "%s", path);
+	/* a directory's path may come with its trailing '/' */
+	size_t l = strlen(w->path[w->n]);
+	if (l > 1 && w->path[w->n][l - 1] == '/')
+		w->path[w->n][l - 1] = '\0';
+	w->n++;
+	return 0;
+}
+
+/* The inode the kernel's watch WD is on, from our own fdinfo, or 0. */
+static unsigned long kernel_ino(int fd, int wd)
+{
+	char p[64], line[512];
+	snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", fd);
+	FILE *in = fopen(p, "re");
+	assert_non_null(in);
+	unsigned long ino = 0;
+	while (fgets(line, sizeof(line), in)) {
+		int w;
+		unsigned long i;
+		if (sscanf(line, "inotify wd:%x ino:%lx", &w, &i) == 2 && w == wd)
+			ino = i;
+	}
+	fclose(in);
+	return ino;
+}
+
+static size_t check_dir(const struct fixture *f, const struct view *w, const char *path)
+{
+	struct stat st;
+	assert_int_equal(lstat(path, &st), 0);
+	size_t i = 0;
+	while (i < w->n && strcmp(w->path[i], path) != 0)
+		i++;
+	if (i == w->n)
+		fail_msg("'%s' is not watched (vigil has no watch at that path)", path);
+	if (kernel_ino(vigil_fd(f->v), w->wd[i]) != (unsigned long)st.st_ino)
+		fail_msg("'%s': vigil's watch %d there is on another inode", path, w->wd[i]);
+	size_t dirs = 1;
+	DIR *d = opendir(path);
+	assert_non_null(d);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_type != DT_DIR || strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char sub[600];
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		dirs += check_dir(f, w, sub);
+	}
+	closedir(d);
+	return dirs;
+}
+
+/* Every directory on disk watched where vigil believes, and nothing else. */
+static void check(const struct fixture *f)
+{
+	drain(f->v);
+	struct view *w = calloc(1, sizeof(*w));
+	assert_non_null(w);
+	assert_int_equal(vigil_foreach_watch(f->v, collect, w), 0);
+	size_t dirs = check_dir(f, w, f->dir);
+	if (dirs != w->n)
+		fail_msg("%zu directories on disk, %zu watches", dirs, w->n);
+	free(w);
+}
+
+static void watch(struct fixture *f)
+{
+	assert_true(vigil_add(f->v, f->dir, IN_CREATE, VIGIL_RECURSIVE) >= 1);
+}
+
+/* --- the shapes ------------------------------------------------------------ */
+
+/* A directory made in a watched one that left meanwhile, whose old place
+ * is a file now: found where its parent went. */
+static void parent_left_and_a_file_took_its_place(void **state)
+{
+	struct fixture *f = *state;
+	watch(f);
+	make_dir(f, "n5");
+	drain(f->v);
+	make_dir(f, "n5/n6");
+	move(f, "n5", "OUT");
+	make_file(f, "n5");
+	make_dir(f, "n6");
+	make_dir(f, "n6/n1");
+	move(f, "OUT", "n6/n1/n5");
+	check(f);
+}
+
+/* The same, with another directory in its old place, holding a
+ * directory of the same name: the new one is not taken for it. */
+static void parent_left_and_a_namesake_took_its_place(void **state)
+{
+	struct fixture *f = *state;
+	watch(f);
+	make_dir(f, "a");
+	drain(f->v);
+	make_dir(f, "a/sub");
+	move(f, "a", "b");
+	make_dir(f, "a");
+	make_dir(f, "a/sub");
+	check(f);
+}
+
+/* A directory that left, was replaced under its name, changed while
+ * outside, and came back elsewhere: its new subdirectory is watched. */
+static void orphan_back_in_is_listed_again(void **state)
+{
+	struct fixture *f = *state;
+	watch(f);
+	make_dir(f, "n1");
+	make_dir(f, "n1/kept");
+	drain(f->v);
+	move(f, "n1", "OUT");
+	make_dir(f, "n1");
+	make_dir(f, "OUT/x");
+	make_dir(f, "OUT/x/y");
+	move(f, "OUT/kept", "OUT/x/kept");
+	move(f, "OUT", "n2");
+	check(f);
+}
+
+/* Out and back in at once, twice, with changes below it in between. */
+static void out_and_in_with_changes_below(void **state)
+{
+	struct fixture *f = *state;
+	watch(f);
+	make_dir(f, "d");
+	make_dir(f, "d/e");
+	drain(f->v);
+	move(f, "d", "OUT");
+	make_dir(f, "OUT/e/f");
+	move(f, "OUT", "g");
+	make_dir(f, "d");
+	move(f, "g", "OUT");
+	make_dir(f, "OUT/h");
+	move(f, "OUT", "d/i");
+	check(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(parent_left_and_a_file_took_its_place, setup, teardown),
+		cmocka_unit_test_setup_teardown(parent_left_and_a_namesake_took_its_place, setup, teardown),
+		cmocka_unit_test_setup_teardown(orphan_back_in_is_listed_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(out_and_in_with_changes_below, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
