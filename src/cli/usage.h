@@ -93,6 +93,12 @@ struct usage_scan {
  * asked for that is not there is -ENOENT with *ret_bad set to it; one that
  * cannot be read, -EACCES. Other failures (no /proc) are negative errno. */
 int usage_scan_run(struct usage_scan *s, pid_t *ret_bad);
+/* The fdinfo of one inotify fd: TEXT is LEN bytes and NUL-terminated.
+ * Counts its watches into INST (which the caller zeroed), keeps each of them
+ * when DETAILS, and sets its fingerprint. 0, or -ENOMEM (INST's watches
+ * freed). */
+int usage_parse_fdinfo(const char *text, size_t len, bool details,
+		       struct usage_instance *inst);
 void usage_scan_free(struct usage_scan *s);
 
 /* Resolve the path of every watch of the shown processes into s->targets:

@@ -160,20 +160,14 @@ static int parse_watch(const char *line, size_t len, struct usage_watch *w)
 	return 0;
 }
 
-/* Read one inotify fd's fdinfo: its watches (or their number only). */
-static int read_instance(int pid_dir, pid_t pid, int fd, bool details,
-			 struct usage_instance *inst)
+int usage_parse_fdinfo(const char *text, size_t len, bool details,
+		       struct usage_instance *inst)
 {
-	char name[32], *text;
-	size_t len, cap = 0;
-	snprintf(name, sizeof(name), "fdinfo/%d", fd);
-	int r = read_all(pid_dir, name, &text, &len);
-	if (r < 0)
-		return r;
-	*inst = (struct usage_instance){.fd = fd, .pid = pid, .canon_pid = pid, .canon_fd = fd};
+	size_t cap = 0;
+	int r = 0;
 	uint64_t h = 14695981039346656037ull;
-	for (char *line = text; line < text + len;) {
-		char *nl = strchr(line, '\n');
+	for (const char *line = text; line < text + len;) {
+		const char *nl = strchr(line, '\n');
 		size_t n = nl ? (size_t)(nl - line) : strlen(line);
 		if (n > 6 && memcmp(line, "flags:", 6) == 0) {
 			/* close-on-exec belongs to the fd, not to the open file */
@@ -201,12 +195,27 @@ static int read_instance(int pid_dir, pid_t pid, int fd, bool details,
 		line += n + 1;
 	}
 	inst->fingerprint = h;
-	free(text);
 	if (r < 0) {
 		for (size_t i = 0; i < inst->n_watches && i < cap; i++)
 			free(inst->watches[i].handle);
 		free(inst->watches);
 	}
+	return r;
+}
+
+/* Read one inotify fd's fdinfo: its watches (or their number only). */
+static int read_instance(int pid_dir, pid_t pid, int fd, bool details,
+			 struct usage_instance *inst)
+{
+	char name[32], *text;
+	size_t len;
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	int r = read_all(pid_dir, name, &text, &len);
+	if (r < 0)
+		return r;
+	*inst = (struct usage_instance){.fd = fd, .pid = pid, .canon_pid = pid, .canon_fd = fd};
+	r = usage_parse_fdinfo(text, len, details, inst);
+	free(text);
 	return r;
 }
 

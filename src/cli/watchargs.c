@@ -94,15 +94,8 @@ int watchargs_option(struct watchargs *a, int opt, const char *arg)
 	return 0;
 }
 
-/* --fromfile: one path per line; "@path" excludes. */
-static int read_fromfile(struct watchargs *a, const char *name)
+int watchargs_read_list(struct watchargs *a, FILE *f, const char *name)
 {
-	FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "re");
-	if (!f) {
-		cli_say(("Couldn't open %s: %s", name, strerror(errno)),
-			("cannot read '%s': %s", name, cli_strerror(errno)));
-		return -1;
-	}
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
@@ -119,6 +112,18 @@ static int read_fromfile(struct watchargs *a, const char *name)
 		r = -1;
 	}
 	free(line);
+	return r;
+}
+
+static int read_fromfile(struct watchargs *a, const char *name)
+{
+	FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "re");
+	if (!f) {
+		cli_say(("Couldn't open %s: %s", name, strerror(errno)),
+			("cannot read '%s': %s", name, cli_strerror(errno)));
+		return -1;
+	}
+	int r = watchargs_read_list(a, f, name);
 	if (f != stdin)
 		fclose(f);
 	return r;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "vigil.h"
 
@@ -52,6 +53,9 @@ int watchargs_option(struct watchargs *a, int opt, const char *arg);
  * --fromfile list: 0, or -1 when that failed or nothing is left to watch
  * (said on stderr). */
 int watchargs_finish(struct watchargs *a, int argc, char **argv, int first);
+/* Read a --fromfile list from F (named NAME in messages): one path per
+ * line, "@path" excludes. 0, or -1 when reading failed (said on stderr). */
+int watchargs_read_list(struct watchargs *a, FILE *f, const char *name);
 /* Install the filters and the excluded paths in V: 0 or -1 (said). */
 int watchargs_filters(const struct watchargs *a, vigil *v);
 /* Watch every path for MASK: 0, or -1 after saying which failed. */

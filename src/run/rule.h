@@ -174,6 +174,10 @@ bool rule_descends(const struct rule *r, const char *rel, const char *full);
  * above it must belong to root and be writable by nobody else (a directory
  * with the sticky bit, such as /tmp, may be writable by others). */
 int rules_load(const char *path, struct rule **ret, size_t *n, char **err);
+/* The same on the LEN bytes of TEXT already read (no file is opened and
+ * no ownership checked): what rules_load() does after reading PATH. */
+int rules_parse(const char *path, const char *text, size_t len,
+		struct rule **ret, size_t *n, char **err);
 void rules_free(struct rule *v, size_t n);
 
 #endif

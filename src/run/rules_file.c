@@ -467,7 +467,7 @@ static int parse_line(struct loader *l, char *text, unsigned line)
 	return key_line(l, trim(s), trim(eq + 1), line, true);
 }
 
-static int parse(struct loader *l, char *buf, size_t len)
+static int parse(struct loader *l, const char *buf, size_t len)
 {
 	const char *nul = memchr(buf, '\0', len);
 	char *joined = NULL;
@@ -475,8 +475,8 @@ static int parse(struct loader *l, char *buf, size_t len)
 	unsigned line = 0, start = 0;
 	bool continued = false;
 	int rc = 0;
-	for (char *p = buf; p < buf + len && rc == 0;) {
-		char *end = memchr(p, '\n', (size_t)(buf + len - p));
+	for (const char *p = buf; p < buf + len && rc == 0;) {
+		const char *end = memchr(p, '\n', (size_t)(buf + len - p));
 		if (!end)
 			end = buf + len;
 		line++;
@@ -485,7 +485,7 @@ static int parse(struct loader *l, char *buf, size_t len)
 				  l->path, line);
 			break;
 		}
-		char *next = end < buf + len ? end + 1 : end;
+		const char *next = end < buf + len ? end + 1 : end;
 		if (end > p && end[-1] == '\r')
 			end--;
 		if (!continued) {
@@ -550,21 +550,29 @@ int rules_load(const char *path, struct rule **ret, size_t *n, char **err)
 	size_t len = 0;
 	*err = NULL;
 	if (read_file(&l, &buf, &len) < 0)
-		goto fail;
-	if (parse(&l, buf, len) < 0 || end_section(&l) < 0)
+		return -1;
+	int rc = rules_parse(path, buf, len, ret, n, err);
+	free(buf);
+	return rc;
+}
+
+int rules_parse(const char *path, const char *text, size_t len,
+		struct rule **ret, size_t *n, char **err)
+{
+	struct loader l = { .path = path, .err = err };
+	*err = NULL;
+	if (parse(&l, text, len) < 0 || end_section(&l) < 0)
 		goto fail;
 	if (!l.n) {
 		fail(&l, "%s: no rules; a rule is a [section] with a 'path' and a 'command'",
 		     path);
 		goto fail;
 	}
-	free(buf);
 	loader_fini(&l);
 	*ret = l.rules;
 	*n = l.n;
 	return 0;
 fail:
-	free(buf);
 	loader_fini(&l);
 	rules_free(l.rules, l.n);
 	return -1;
