@@ -106,13 +106,11 @@ int engine_emit(struct vigil *v, const char *dir, size_t dir_len,
 	e->dir_len = dir_len;
 	e->name_len = name_len;
 	if (half) {
-		size_t unused;
 		r = push_strings(&q->text, half->dir, half->dir_len, half->name,
 				 half->name_len, &e->from_dir, &e->from_name,
-				 &e->from_path, &unused);
+				 &e->from_path, &e->from_path_len);
 		if (r < 0)
 			return r;
-		e->from_path_len = half->path_len;
 		e->has_from = true;
 	}
 	e->mask = mask;

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "engine.h"
 #include "source.h"
 
 #include "check.h"
@@ -266,16 +267,21 @@ static void unaligned_buffer(void **state)
 	assert_string_equal(r.name, "odd");
 }
 
+/* A fresh directory under $TMPDIR, into DIR. */
+static void make_temp_dir(char *dir, size_t size)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, size, "%s/vigil-test-source-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir))
+		fail_msg("mkdtemp '%s': %s", dir, strerror(errno));
+}
+
 /* One real round trip: what the kernel writes, the decoder reads. */
 static void real_inotify_records_parse(void **state)
 {
 	(void)state;
-	const char *tmp = getenv("TMPDIR");
 	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s/vigil-test-source-XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir))
-		fail_msg("mkdtemp '%s': %s", dir, strerror(errno));
+	make_temp_dir(dir, sizeof(dir));
 	struct source src;
 	int ret = source_inotify_open(&src);
 	if (ret < 0) {
@@ -329,10 +335,65 @@ static void real_inotify_records_parse(void **state)
 	check_eq(rmdir(dir), 0);
 }
 
+/* The engine reading records from a source other than the kernel: the
+ * inotify source, its read() answered by FED once. */
+static struct stream fed;
+static bool fed_done;
+static const struct source_ops *fed_real;
+
+static ssize_t fed_read(struct source *src, void *buf, size_t size)
+{
+	if (fed_done)
+		return fed_real->read(src, buf, size);
+	fed_done = true;
+	assert_true(fed.len <= size);
+	memcpy(buf, fed.b, fed.len);
+	return (ssize_t)fed.len;
+}
+
+static int find_wd(void *ctx, int wd, const char *path)
+{
+	(void)path;
+	*(int *)ctx = wd;
+	return 1;
+}
+
+/* A rename half with no name (found by fuzz/fuzz_inotify): the paired
+ * event's from_path_len is still the length of from_path. */
+static void paired_half_without_name(void **state)
+{
+	(void)state;
+	char dir[PATH_MAX];
+	make_temp_dir(dir, sizeof(dir));
+	vigil *v;
+	check_eq(vigil_new(VIGIL_PAIR_MOVES, &v), 0);
+	check_eq(vigil_add(v, dir, IN_ALL_EVENTS, 0), 1);
+	int wd = -1;
+	check_eq(vigil_foreach_watch(v, find_wd, &wd), 1);
+	struct source_ops ops = *v->src.ops;
+	fed_real = v->src.ops;
+	ops.read = fed_read;
+	v->src.ops = &ops;
+	fed.len = 0;
+	fed_done = false;
+	put(&fed, wd, IN_MOVED_FROM, 11, NULL, 0);
+	put(&fed, wd, IN_MOVED_TO, 11, "f", padded("f"));
+
+	const struct vigil_event *ev;
+	check_eq(vigil_next(v, 0, &ev), 1);
+	check_eq(ev->flags & VIGIL_EVENT_PAIRED, VIGIL_EVENT_PAIRED);
+	assert_non_null(ev->from_path);
+	check_eq(strlen(ev->from_path), ev->from_path_len);
+	v->src.ops = fed_real;
+	vigil_free(v);
+	check_eq(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(size_zero_returns_zero),
+		cmocka_unit_test(paired_half_without_name),
 		cmocka_unit_test(record_without_name),
 		cmocka_unit_test(record_with_padded_name),
 		cmocka_unit_test(name_filling_field_but_nul),
