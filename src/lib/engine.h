@@ -26,6 +26,14 @@
 /* A read that leaves this much of the buffer unused emptied the queue:
  * the next record could have fitted (a header and the longest name). */
 #define READ_DRAINED (READ_BUF_SIZE - (16 + 256))
+/* Reading in a storm (vigil.c): when the queue wakes us again within
+ * BURST_GAP_NS of the last read that brought events, events are coming
+ * faster than a wake-up per event is worth; waiting BURST_PAUSE_NS first
+ * lets one read carry many, for fewer wake-ups on both sides. The first
+ * event after a quiet spell (BURST_GAP_NS or more) is read at once; events
+ * closer together than that wait at most BURST_PAUSE_NS. */
+#define BURST_GAP_NS 1000000
+#define BURST_PAUSE_NS 500000
 
 
 struct root {
@@ -86,6 +94,7 @@ struct vigil {
 	uint64_t stream_read;   /* bytes read from the source, ever */
 	struct timespec read_time;
 	bool drained;           /* the last read emptied the kernel queue */
+	uint64_t last_read_ns;  /* when the last read returned events (monotonic) */
 
 	uint32_t generation;    /* re-crawl mark */
 	uint64_t tree_gen;      /* bumped when a path may have changed */

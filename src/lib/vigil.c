@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -774,6 +775,7 @@ int vigil_next(vigil *v, int timeout_ms, const struct vigil_event **ret_event)
 			v->rbuf_len = (size_t)n;
 			v->rbuf_off = 0;
 			v->stream_read += (uint64_t)n;
+			v->last_read_ns = now_ns();
 			clock_gettime(CLOCK_REALTIME, &v->read_time);
 			continue;
 		}
@@ -820,7 +822,14 @@ int vigil_next(vigil *v, int timeout_ms, const struct vigil_event **ret_event)
 				return -EINTR;
 			return -errno;
 		}
-		if (pr > 0)
+		if (pr > 0) {
 			v->drained = false;
+			/* a storm: let the queue fill a little (see BURST_PAUSE_NS) */
+			now = now_ns();
+			if (now - v->last_read_ns < BURST_GAP_NS && now + BURST_PAUSE_NS < until) {
+				struct timespec ts = {0, BURST_PAUSE_NS};
+				nanosleep(&ts, NULL);
+			}
+		}
 	}
 }
