@@ -85,6 +85,7 @@ struct crawl {
 	 * a CRAWL_NEW lists them again afterwards (relist()). */
 	struct stale { uint32_t node, serial; } *stale;
 	size_t n_stale, cap_stale;
+	bool report;         /* a rescan reporting all it finds (relist()) */
 };
 
 void engine_unwatch(void *ctx, int wd)
@@ -492,7 +493,7 @@ static int walk(struct crawl *c)
 				break;
 			continue;
 		}
-		bool synth = c->mode == CRAWL_NEW || (c->mode == CRAWL_RESCAN && fresh);
+		bool synth = c->mode == CRAWL_NEW || (c->mode == CRAWL_RESCAN && (fresh || c->report));
 		if ((err = push_frame(c, node, fd, synth, name_off)) < 0)
 			break;
 	}
@@ -560,8 +561,10 @@ int crawl_root(struct vigil *v, uint32_t root, enum crawl_mode mode)
 
 /* List NODE's subtree again, as after an overflow but there only: what
  * appeared is watched (and reported, as a rescan reports it), what left is
- * dropped, what moved within is moved. NODE is attached and watched. */
-static int relist(struct vigil *v, uint32_t root, uint32_t node)
+ * dropped, what moved within is moved. With REPORT, everything in it is
+ * reported (synthetic), as for a directory new to the trees. NODE is
+ * attached and watched. */
+static int relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
 {
 	struct tree *t = &v->tree;
 	int fd = open_below(v, node, NULL, 0, 0);
@@ -583,7 +586,8 @@ static int relist(struct vigil *v, uint32_t root, uint32_t node)
 	}
 	v->generation++;
 	tree_node(t, node)->mark = v->generation;
-	e = crawl_run(&c, node, fd, false, 0);
+	c.report = report;
+	e = crawl_run(&c, node, fd, report, 0);
 	if (e < 0)
 		return e;
 	/* drop what the listing did not find: each unmarked child of a
@@ -609,7 +613,7 @@ static int relist_stale(struct crawl *c, int err)
 		if (!x->used || x->serial != c->stale[i].serial ||
 		    engine_root_index(v, n) == NODE_NONE)
 			continue;
-		int e = relist(v, c->root, n);
+		int e = relist(v, c->root, n, false);
 		if (e < 0)
 			err = e;
 	}
@@ -620,7 +624,7 @@ static int relist_stale(struct crawl *c, int err)
 }
 
 int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
-	      const char *name, size_t len)
+	      const char *name, size_t len, bool moved_in)
 {
 	/* The parent first, by its path in the tree, checked by identity (its
 	 * watch): with a rename of it or above it still in the queue, that
@@ -653,6 +657,15 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	crawl_init(&c, v, root, CRAWL_NEW);
 	bool fresh;
 	uint32_t node = attach(&c, parent, name, len, pfd, &fresh, &err);
+	if (node != NODE_NONE && !fresh && moved_in) {
+		/* Known, and back from outside the trees (its way out was
+		 * reported as a move out): to a reader it is as new as a
+		 * directory never seen, so what it holds is reported. */
+		close(pfd);
+		c.n_stale = 0;
+		err = relist(v, root, node, true);
+		return relist_stale(&c, err);
+	}
 	if (node == NODE_NONE || !fresh) {
 		close(pfd);
 		return relist_stale(&c, err);

@@ -68,6 +68,7 @@ struct retry {
 	uint32_t root, parent, parent_serial;
 	char *name;
 	size_t len;
+	bool moved_in; /* as for crawl_new() */
 };
 
 /* A directory node put out of its place by a listing that found another
@@ -145,13 +146,16 @@ enum crawl_mode {
  * CRAWL_INITIAL). */
 int crawl_root(struct vigil *v, uint32_t root, enum crawl_mode mode);
 /* NAME appeared under the watched directory PARENT: watch it and everything
- * below it, reporting what it holds as synthetic events. -ESTALE: PARENT is
+ * below it, reporting what it holds as synthetic events. MOVED_IN: it came
+ * by a move whose other half was not in the trees; if it is a directory
+ * watched already (it left and came back), what it holds is reported too,
+ * as for a new one. -ESTALE: PARENT is
  * not where the tree has it (a rename still to be read); -ENOENT, -ENOTDIR:
  * NAME is not a directory under PARENT now. A directory found again after a
  * time detached from the trees (whose events were dropped meanwhile) has its
  * subtree listed again, as after an overflow. */
 int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
-	      const char *name, size_t len);
+	      const char *name, size_t len, bool moved_in);
 /* Whether NODE's directory is still where the tree has it (by identity:
  * what is at its path is watched under its wd). */
 bool crawl_node_present(struct vigil *v, uint32_t node);

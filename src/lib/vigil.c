@@ -381,14 +381,14 @@ static bool dir_watchable(struct vigil *v, uint32_t ri, uint32_t node,
 	return !filter_excludes(&v->filter, v->scratch.data, v->scratch.len);
 }
 
-/* A directory appeared under NODE (created, or moved in from outside):
- * watch and list it, and everything in it. */
+/* A directory appeared under NODE (created, or moved in: from outside
+ * the trees if MOVED_IN): watch and list it, and everything in it. */
 static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
-			const char *name, size_t len)
+			const char *name, size_t len, bool moved_in)
 {
 	if (!dir_watchable(v, ri, node, name, len))
 		return 0;
-	int n = crawl_new(v, ri, node, name, len);
+	int n = crawl_new(v, ri, node, name, len, moved_in);
 	if (n == -ESTALE) {
 		/* The parent is not where the tree has it: it or an ancestor
 		 * was renamed, and the path we built is stale. With records
@@ -408,7 +408,7 @@ static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 		v->retries[v->n_retries++] = (struct retry){
 			.root = ri, .parent = node,
 			.parent_serial = tree_node(&v->tree, node)->serial,
-			.name = copy, .len = len,
+			.name = copy, .len = len, .moved_in = moved_in,
 		};
 		return 0;
 	}
@@ -436,7 +436,7 @@ static int retry_crawls(struct vigil *v)
 			tree_node(&v->tree, r->parent) : NULL;
 		if (e >= 0 && p && p->used && p->serial == r->parent_serial &&
 		    engine_root_index(v, r->parent) == r->root)
-			e = dir_appeared(v, r->root, r->parent, r->name, r->len);
+			e = dir_appeared(v, r->root, r->parent, r->name, r->len, r->moved_in);
 		free(r->name);
 	}
 	free(list);
@@ -569,7 +569,7 @@ static int moved_to(struct vigil *v, uint32_t ri, uint32_t node,
 	 * already watched moves in the tree (whatever the half guessed),
 	 * a new one is watched and listed. */
 	if (dir_watchable(v, ri, node, rec->name, rec->name_len)) {
-		e = dir_appeared(v, ri, node, rec->name, rec->name_len);
+		e = dir_appeared(v, ri, node, rec->name, rec->name_len, !paired);
 	} else if (paired && half_node_valid(v, &h)) {
 		/* moved where it is not to be watched */
 		tree_remove(&v->tree, h.node, engine_unwatch, v);
@@ -687,7 +687,7 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 	if (wanted(r, rec->mask) || (rec->mask & IN_UNMOUNT))
 		e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
 	if (e >= 0 && (rec->mask & (IN_CREATE | IN_ISDIR)) == (IN_CREATE | IN_ISDIR))
-		e = dir_appeared(v, ri, node, rec->name, rec->name_len);
+		e = dir_appeared(v, ri, node, rec->name, rec->name_len, false);
 	return e;
 }
 

@@ -259,6 +259,42 @@ static void out_and_in_with_changes_below(void **state)
 	check(f);
 }
 
+/* A directory that left (reported as a move out) and came back under
+ * another name: to a reader it is new, so what it holds is reported, as
+ * for a directory never seen. */
+static void back_from_outside_is_reported_whole(void **state)
+{
+	struct fixture *f = *state;
+	assert_true(vigil_add(f->v, f->dir, IN_CREATE | IN_MOVE, VIGIL_RECURSIVE) >= 1);
+	make_dir(f, "c");
+	make_dir(f, "c/sub");
+	make_file(f, "c/g");
+	make_file(f, "c/sub/h");
+	drain(f->v);
+	move(f, "c", "OUT");
+	move(f, "OUT", "d");
+	const struct vigil_event *ev;
+	assert_int_equal(vigil_next(f->v, 2000, &ev), 1);
+	assert_string_equal(ev->name, "c");
+	assert_int_equal(ev->mask, IN_MOVED_FROM | IN_ISDIR);
+	assert_int_equal(vigil_next(f->v, 2000, &ev), 1);
+	assert_string_equal(ev->name, "d");
+	assert_int_equal(ev->mask, IN_MOVED_TO | IN_ISDIR);
+	/* then its listing, in the order the filesystem gives */
+	char seen[64] = "";
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(vigil_next(f->v, 2000, &ev), 1);
+		assert_true(ev->flags & VIGIL_EVENT_SYNTHETIC);
+		assert_true(ev->mask & IN_CREATE);
+		strcat(seen, " ");
+		strcat(seen, strstr(ev->path, "/d/") ? strstr(ev->path, "/d/") : ev->path);
+	}
+	assert_non_null(strstr(seen, " /d/g"));
+	assert_non_null(strstr(seen, " /d/sub/h"));
+	assert_non_null(strstr(seen, " /d/sub"));
+	check(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +302,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(parent_left_and_a_namesake_took_its_place, setup, teardown),
 		cmocka_unit_test_setup_teardown(orphan_back_in_is_listed_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(out_and_in_with_changes_below, setup, teardown),
+		cmocka_unit_test_setup_teardown(back_from_outside_is_reported_whole, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
