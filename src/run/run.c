@@ -1293,6 +1293,46 @@ static int set_or_say(struct rule *r, const char *key, const char *value)
 	return -1;
 }
 
+/* The short options in ARGV[*I], combined as getopt(3) has them: "-rq",
+ * and -e takes the rest of the word or the next one ("-reclose_write",
+ * "-re close_write"). 0, 1 after -h (the help is printed), -1 after an
+ * error (said). *RULE_SET becomes true when one sets the rule. */
+static int short_options(struct run *run, struct rule *cli, int argc, char **argv,
+			 int *i, bool *rule_set)
+{
+	const char *a = argv[*i];
+	for (const char *p = a + 1; *p; p++) {
+		switch (*p) {
+		case 'h':
+			printf(run_help, cli_prog, cli_prog, cli_prog);
+			return 1;
+		case 'q':
+			run->quiet = true;
+			break;
+		case 'r':
+			if (set_or_say(cli, "recursive", NULL) < 0)
+				return -1;
+			*rule_set = true;
+			break;
+		case 'e': {
+			const char *value = p[1] ? p + 1 : *i + 1 < argc ? argv[++*i] : NULL;
+			if (!value) {
+				cli_error("option requires an argument -- 'e'");
+				return -1;
+			}
+			if (set_or_say(cli, "events", value) < 0)
+				return -1;
+			*rule_set = true;
+			return 0;
+		}
+		default:
+			cli_error("invalid option -- '%c'; see '%s --help'", *p, cli_prog);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run run = {.epfd = -1, .sig = {.kind = SRC_SIGNAL, .fd = -1}, .notify_fd = -1};
@@ -1328,41 +1368,36 @@ int cmd_run(int argc, char **argv)
 			cli_used = true;
 			continue;
 		}
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+		if (strcmp(a, "--help") == 0) {
 			printf(run_help, cli_prog, cli_prog, cli_prog);
 			status = 0;
 			goto out;
 		}
-		if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+		if (strcmp(a, "--quiet") == 0) {
 			run.quiet = true;
 			continue;
 		}
-		if (strcmp(a, "-r") == 0) {
-			if (set_or_say(&cli, "recursive", NULL) < 0)
+		if (a[1] != '-') {
+			int r = short_options(&run, &cli, argc, argv, &i, &cli_used);
+			if (r < 0)
 				goto out;
-			cli_used = true;
+			if (r > 0) {
+				status = 0;
+				goto out;
+			}
 			continue;
 		}
 		char key[64];
 		const char *value = NULL;
-		if (strncmp(a, "-e", 2) == 0) {
-			snprintf(key, sizeof(key), "events");
-			if (a[2])
-				value = a + 2; /* -eclose_write */
-		} else if (a[1] == '-') {
-			const char *eq = strchr(a + 2, '=');
-			size_t kl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-			if (kl >= sizeof(key)) {
-				cli_error("unrecognized option '%s'; see '%s --help'", a, cli_prog);
-				goto out;
-			}
-			memcpy(key, a + 2, kl);
-			key[kl] = '\0';
-			value = eq ? eq + 1 : NULL;
-		} else {
-			cli_error("invalid option '%s'; see '%s --help'", a, cli_prog);
+		const char *eq = strchr(a + 2, '=');
+		size_t kl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		if (kl >= sizeof(key)) {
+			cli_error("unrecognized option '%s'; see '%s --help'", a, cli_prog);
 			goto out;
 		}
+		memcpy(key, a + 2, kl);
+		key[kl] = '\0';
+		value = eq ? eq + 1 : NULL;
 		bool run_opt = strcmp(key, "rules") == 0 || strcmp(key, "check") == 0 ||
 			       strcmp(key, "log-format") == 0;
 		int takes = run_opt ? 1 : rule_key_takes_value(key);

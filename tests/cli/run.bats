@@ -584,3 +584,24 @@ command = sh $TEST_DIR/server.sh"
 	expect_eq jobs "$W/src/keep/f|" "$(recorded)"
 	expect_eq watches 3 "$(watch_count "$VIGIL_PID")"
 }
+
+@test "short options combine as getopt has them: -rqe EVENT, and errors name the letter" {
+	mkdir "$W/sub"
+	"$VIGIL" run -rqe moved_to "$W" -- sh -c "$REC" rec {} >"$OUT" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	# -r: the root and sub; -q: no "watching:" line to wait for
+	wait_for_watches "$VIGIL_PID" 2
+	echo x >"$W/sub/written" # close_write: not asked for by -e
+	echo x >"$TEST_DIR/f"
+	mv "$TEST_DIR/f" "$W/sub/moved"
+	wait_for_line "$LOG" moved
+	expect_eq jobs "$W/sub/moved|" "$(recorded)"
+	expect_eq "quiet log" "" "$(cat "$ERR")"
+	run --separate-stderr "$VIGIL" run -rx "$W" -- true
+	expect_eq invalid "vigil run: invalid option -- 'x'; see 'vigil run --help'" "$stderr"
+	run --separate-stderr "$VIGIL" run -re
+	expect_eq missing "vigil run: option requires an argument -- 'e'" "$stderr"
+	run --separate-stderr "$VIGIL" run -qremoved_to,bogus "$W" -- true
+	expect_eq "-e value" 1 "$status"
+	[[ "$stderr" == "vigil run: '--events': 'bogus' is not an event"* ]]
+}
