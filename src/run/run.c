@@ -795,42 +795,9 @@ static char *below_root_regex(const char *root, const char *tail)
 	return out;
 }
 
-/* The ERE tail of an --exclude GLOB on names ("node_modules", "*.tmp"):
- * that name at any depth, and all below it. NULL (and *SIMPLE false) for
- * a glob this does not translate exactly (brackets, escapes, a '/'): such
- * a glob still excludes, but its directories are watched. */
-static char *name_glob_tail(const char *glob, bool *simple)
-{
-	*simple = !strpbrk(glob, "[]\\/") && *glob;
-	if (!*simple)
-		return NULL;
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-	if (!f)
-		return NULL;
-	fputs("(.*/)?", f);
-	for (const char *g = glob; *g; g++) {
-		if (*g == '*')
-			fputs("[^/]*", f);
-		else if (*g == '?')
-			fputs("[^/]", f);
-		else {
-			if (strchr("^$.|()+{}", *g))
-				putc('\\', f);
-			putc(*g, f);
-		}
-	}
-	fputs("(/.*)?$", f);
-	if (fclose(f) != 0) {
-		free(out);
-		return NULL;
-	}
-	return out;
-}
-
 /* Directories the rule refuses are not even watched: hidden ones (unless
- * --hidden), and those its name globs or regexes exclude. */
+ * --hidden), and those its exclude globs (as far as they translate, see
+ * glob_exclude_ere()) or regexes exclude. */
 static int add_exclude_filters(struct rrule *rr)
 {
 	char *re = NULL;
@@ -847,11 +814,13 @@ static int add_exclude_filters(struct rrule *rr)
 			re = NULL;
 		}
 		for (size_t k = 0; k < rr->r.exclude.len; k++) {
-			bool simple;
-			char *tail = name_glob_tail(rr->r.exclude.v[k], &simple);
-			if (!simple)
-				continue;
-			re = tail ? below_root_regex(root, tail) : NULL;
+			char *tail;
+			int r = glob_exclude_ere(rr->r.exclude.v[k], &tail);
+			if (r < 0)
+				goto fail;
+			if (r == 0)
+				continue; /* excluded all the same, but watched */
+			re = below_root_regex(root, tail);
 			free(tail);
 			if (!re || vigil_filter_add(rr->v, VIGIL_FILTER_EXCLUDE, re, 0) < 0)
 				goto fail;

@@ -605,3 +605,21 @@ command = sh $TEST_DIR/server.sh"
 	expect_eq "-e value" 1 "$status"
 	[[ "$stderr" == "vigil run: '--events': 'bogus' is not an event"* ]]
 }
+
+@test "--exclude globs with '/', '**', '?' and brackets: their directories are not watched" {
+	mkdir -p "$W/build/a/b" "$W/src/Build/x" "$W/src/cache1/y" "$W/src/keep" "$W/src/cache/z"
+	start_run -r "$W" --exclude 'build/**' --exclude '[Bb]uild' --exclude 'src/cache?' \
+		-- sh -c "$REC" rec {}
+	# the root, build (build/** is what is below it), src, src/keep, src/cache
+	wait_for_watches "$VIGIL_PID" 5
+	mkdir -p "$W/build/new/deep" "$W/src/cache2/deep"
+	echo x >"$W/build/a/f"
+	echo x >"$W/src/Build/x/f"
+	echo x >"$W/src/cache1/y/f"
+	echo x >"$W/src/cache/z/f"
+	jobs_done 1
+	echo x >"$W/src/keep/f"
+	jobs_done 2
+	expect_eq jobs "$(printf '%s\n' "$W/src/cache/z/f|" "$W/src/keep/f|")" "$(recorded)"
+	expect_eq watches 5 "$(watch_count "$VIGIL_PID")"
+}
