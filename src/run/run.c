@@ -39,7 +39,8 @@ struct rrule {
 	struct rjob **jobs; /* running */
 	size_t n_jobs, cap_jobs;
 	uint64_t next_start;  /* --min-interval */
-	uint64_t ready_since; /* a partial batch waits from then */
+	uint64_t ready_since; /* since when a path is ready: a partial batch,
+			       * or a restart, waits from then */
 	uint64_t *starts;     /* loop guard: the last loop_burst starts */
 	size_t n_starts, starts_pos;
 	bool throttled;
@@ -666,6 +667,17 @@ static uint64_t schedule(struct run *run, struct rrule *rr, uint64_t now)
 	store_settle(rr->store, now);
 	while (store_ready(rr->store)) {
 		size_t ready = store_ready(rr->store);
+		if (!rr->ready_since)
+			rr->ready_since = now;
+		if (rr->r.on_busy == BUSY_RESTART) {
+			/* a burst of saves is one restart: wait while others
+			 * still settle, but not past one more settle time, so
+			 * that a file written without end cannot hold it off */
+			uint64_t due = store_next_due(rr->store);
+			uint64_t cap = rr->ready_since + rr->r.settle_ns;
+			if (due && now < cap)
+				return min_deadline(next, due < cap ? due : cap);
+		}
 		if (rr->n_jobs >= rr->r.jobs) {
 			switch (rr->r.on_busy) {
 			case BUSY_QUEUE:
@@ -690,14 +702,15 @@ static uint64_t schedule(struct run *run, struct rrule *rr, uint64_t now)
 		uint64_t until;
 		if (!guard_allows(run, rr, now, &until))
 			return min_deadline(next, until);
-		if (rr->r.batch > 1 && ready < rr->r.batch) {
-			if (!rr->ready_since)
-				rr->ready_since = now;
-			if (now < rr->ready_since + rr->r.batch_wait_ns)
-				return min_deadline(next, rr->ready_since + rr->r.batch_wait_ns);
-		}
+		if (rr->r.batch > 1 && ready < rr->r.batch &&
+		    now < rr->ready_since + rr->r.batch_wait_ns)
+			return min_deadline(next, rr->ready_since + rr->r.batch_wait_ns);
 		rr->ready_since = 0;
-		if (!start_job(run, rr, rr->r.batch > 1 ? rr->r.batch : 1, now))
+		/* a restart's job takes everything ready: it starts after
+		 * all of it changed */
+		size_t take = rr->r.on_busy == BUSY_RESTART ? ready :
+			      rr->r.batch > 1 ? rr->r.batch : 1;
+		if (!start_job(run, rr, take, now))
 			break;
 	}
 	rr->ready_since = 0;

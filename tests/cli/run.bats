@@ -623,3 +623,22 @@ command = sh $TEST_DIR/server.sh"
 	expect_eq jobs "$(printf '%s\n' "$W/src/cache/z/f|" "$W/src/keep/f|")" "$(recorded)"
 	expect_eq watches 5 "$(watch_count "$VIGIL_PID")"
 }
+
+@test "--on-busy restart: a burst of saves is one restart, with every path" {
+	cat >"$TEST_DIR/server.sh" <<-'SH'
+		echo "start $VIGIL_COUNT" >>"$LOG"
+		trap 'echo stopped >>"$LOG"; exit 0' TERM
+		while :; do sleep 0.05; done
+	SH
+	start_run "$W" --on-busy restart --settle 300ms -- sh "$TEST_DIR/server.sh"
+	# the first start too: three files, one job
+	for i in 1 2 3; do echo x >"$W/a$i"; done
+	wait_for_line "$LOG" '^start'
+	for i in 1 2 3 4 5; do echo x >"$W/b$i"; done
+	wait_for_line "$LOG" '^start 5'
+	echo x >"$W/sentinel"
+	jobs_done 2
+	wait_for_line "$LOG" '^start 1'
+	expect_eq log "$(printf '%s\n' "start 3" stopped "start 5" stopped "start 1")" "$(cat "$LOG")"
+	grep -q "started on 5 paths" "$ERR"
+}
