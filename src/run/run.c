@@ -27,7 +27,7 @@
 
 #define NS 1000000000ull
 
-enum src_kind { SRC_RULE, SRC_JOB, SRC_STDIN, SRC_SIGNAL };
+enum src_kind { SRC_RULE, SRC_JOB, SRC_STDIN, SRC_OUTPUT, SRC_SIGNAL };
 
 struct rjob;
 
@@ -57,6 +57,11 @@ struct rjob {
 		enum src_kind kind; /* SRC_STDIN */
 		struct rjob *job;
 	} in;
+	struct job_source {
+		enum src_kind kind; /* SRC_OUTPUT */
+		struct rjob *job;
+		int stream;         /* JOB_STDOUT, JOB_STDERR */
+	} out[2];
 	uint64_t shutdown_at; /* while stopping: stop it then */
 };
 
@@ -70,6 +75,7 @@ struct run {
 		int fd;
 	} sig;
 	bool quiet, json_log;
+	unsigned capture;     /* CAPTURE_*: the jobs' streams that go to the log */
 	int stopping;         /* 0, 1 after the first signal, 2 after another */
 	struct timespec start; /* CLOCK_REALTIME before the first watch */
 	int notify_fd;
@@ -101,13 +107,12 @@ static uint64_t mono(void)
 
 /* --- logs ------------------------------------------------------------------ */
 
-/* A path in a text log line: control characters and backslashes escaped,
- * so that one job is one line whatever the names hold. */
-static void put_text_path(FILE *f, const char *s)
+/* Text in a text log line: control characters, backslashes and quotes
+ * escaped, so that one line of the log is one line whatever it holds. */
+static void put_escaped(FILE *f, const char *s, size_t len)
 {
-	putc('\'', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
 		if (c == '\\' || c == '\'')
 			fprintf(f, "\\%c", c);
 		else if (c < 0x20 || c == 0x7f)
@@ -115,6 +120,13 @@ static void put_text_path(FILE *f, const char *s)
 		else
 			putc(c, f);
 	}
+}
+
+/* A path in a text log line, quoted and escaped. */
+static void put_text_path(FILE *f, const char *s)
+{
+	putc('\'', f);
+	put_escaped(f, s, strlen(s));
 	putc('\'', f);
 }
 
@@ -216,6 +228,54 @@ static void log_end(struct run *run, struct rjob *rj, int status, uint64_t now)
 		putc('\n', f);
 	}
 	fflush(f);
+}
+
+/* A line job RJ wrote on stream K, captured (--capture): "PROG: [rule]
+ * pid N stderr: LINE", control characters escaped, or a JSON line with
+ * "stream" and "line". */
+static void log_output(struct run *run, const struct rjob *rj, int k, const char *s,
+		       size_t len)
+{
+	const char *stream = k == JOB_STDOUT ? "stdout" : "stderr";
+	fflush(stdout);
+	FILE *f = stderr;
+	if (run->json_log) {
+		log_time_json(f);
+		fputs(",\"rule\":", f);
+		json_string(f, rj->rule->r.name, strlen(rj->rule->r.name));
+		fprintf(f, ",\"pid\":%d,\"stream\":\"%s\",\"line\":", (int)rj->j.pid, stream);
+		json_string(f, s, len);
+		fputs("}\n", f);
+	} else {
+		fprintf(f, "%s: [%s] pid %d %s: ", cli_prog, rj->rule->r.name, (int)rj->j.pid,
+			stream);
+		put_escaped(f, s, len);
+		putc('\n', f);
+	}
+	fflush(f);
+}
+
+struct output_ctx {
+	struct run *run;
+	struct rjob *rj;
+};
+
+static void output_line(void *ctx, int k, const char *s, size_t len)
+{
+	struct output_ctx *o = ctx;
+	log_output(o->run, o->rj, k, s, len);
+}
+
+/* Stream K of job RJ is readable, or (DRAIN) the job has ended: log what
+ * it has; once it is over, it leaves the loop. */
+static void read_output(struct run *run, struct rjob *rj, int k, bool drain)
+{
+	struct output_ctx ctx = {run, rj};
+	int fd = rj->j.out[k].fd;
+	if (fd < 0)
+		return;
+	if (job_read_output(&rj->j, k, drain, output_line, &ctx) == 1)
+		epoll_ctl(run->epfd, EPOLL_CTL_DEL, fd, NULL); /* closed: no harm */
 }
 
 /* A message about a rule, "PROG: [rule] ..." (or JSON with "message"). */
@@ -609,8 +669,10 @@ static bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 	rj->rule = rr;
 	rj->in.kind = SRC_STDIN;
 	rj->in.job = rj;
+	rj->out[JOB_STDOUT] = (struct job_source){SRC_OUTPUT, rj, JOB_STDOUT};
+	rj->out[JOB_STDERR] = (struct job_source){SRC_OUTPUT, rj, JOB_STDERR};
 	const char *what;
-	int r = job_start(&rj->j, &rr->r, paths, n, now, &what);
+	int r = job_start(&rj->j, &rr->r, paths, n, run->capture, now, &what);
 	note_start(rr, now);
 	rr->next_start = now + rr->r.min_interval_ns;
 	if (r < 0) {
@@ -627,6 +689,9 @@ static bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 		epoll_add(run, rj->j.pidfd, EPOLLIN, rj);
 	if (rj->j.stdin_fd >= 0 && job_feed(&rj->j) == 0)
 		epoll_add(run, rj->j.stdin_fd, EPOLLOUT, &rj->in);
+	for (int k = 0; k < 2; k++)
+		if (rj->j.out[k].fd >= 0)
+			epoll_add(run, rj->j.out[k].fd, EPOLLIN, &rj->out[k]);
 	log_start(run, rj);
 	return true;
 }
@@ -727,6 +792,9 @@ static bool end_job(struct run *run, struct rjob *rj, uint64_t now)
 		return false;
 	if (r < 0)
 		status = 0x7f; /* cannot tell: counted as failed */
+	/* what it wrote comes before its end line */
+	read_output(run, rj, JOB_STDOUT, true);
+	read_output(run, rj, JOB_STDERR, true);
 	log_end(run, rj, status, now);
 	rr->n_run++;
 	/* a job vigil stopped (restart, shutdown) did not fail; one that ran
@@ -1194,18 +1262,26 @@ static int loop(struct run *run)
 			return -1;
 		}
 		now = mono();
+		/* pipes first: a job's end (SRC_JOB, or SIGCHLD) frees it,
+		 * and its pipes' events may be in the same batch */
 		for (int i = 0; i < n; i++) {
 			enum src_kind *kind = evs[i].data.ptr;
-			if (*kind == SRC_SIGNAL) {
-				on_signal(run, now);
-			} else if (*kind == SRC_JOB) {
-				end_job(run, (struct rjob *)kind, now);
-			} else if (*kind == SRC_STDIN) {
+			if (*kind == SRC_STDIN) {
 				struct rjob *rj = ((struct rjob *)((char *)kind - offsetof(struct rjob, in)));
 				int fd = rj->j.stdin_fd;
 				if (job_feed(&rj->j) != 0)
 					epoll_ctl(run->epfd, EPOLL_CTL_DEL, fd, NULL);
+			} else if (*kind == SRC_OUTPUT) {
+				struct job_source *src = (struct job_source *)kind;
+				read_output(run, src->job, src->stream, false);
 			}
+		}
+		for (int i = 0; i < n; i++) {
+			enum src_kind *kind = evs[i].data.ptr;
+			if (*kind == SRC_SIGNAL)
+				on_signal(run, now);
+			else if (*kind == SRC_JOB)
+				end_job(run, (struct rjob *)kind, now);
 			/* SRC_RULE: read at the top of the loop */
 		}
 	}
@@ -1253,6 +1329,8 @@ static const char run_help[] =
 	"                           reads it again\n"
 	"      --check FILE         check FILE and exit\n"
 	"      --log-format text|json  job start and end lines on stderr\n"
+	"      --capture none|stderr|all  the jobs' output streams that go into the\n"
+	"                           log, a line each (default: stderr with json)\n"
 	"  -q, --quiet              log only failures\n"
 	"  -h, --help               show this help and exit\n"
 	"Durations: 500ms, 2s, 1.5m, 1h. SIGTERM or SIGINT: no new jobs, running ones\n"
@@ -1324,6 +1402,7 @@ int cmd_run(int argc, char **argv)
 	struct rule *rules = NULL;
 	size_t n_rules = 0;
 	int status = 1;
+	int capture = -1; /* by default: stderr with a JSON log, else none */
 
 	/* The log: each line leaves in one write() (every log function ends
 	 * with fflush), not a write per character as on an unbuffered stderr;
@@ -1381,7 +1460,7 @@ int cmd_run(int argc, char **argv)
 		key[kl] = '\0';
 		value = eq ? eq + 1 : NULL;
 		bool run_opt = strcmp(key, "rules") == 0 || strcmp(key, "check") == 0 ||
-			       strcmp(key, "log-format") == 0;
+			       strcmp(key, "log-format") == 0 || strcmp(key, "capture") == 0;
 		int takes = run_opt ? 1 : rule_key_takes_value(key);
 		if (takes < 0 || strcmp(key, "command") == 0 || strcmp(key, "path") == 0) {
 			cli_error("unrecognized option '--%s'; see '%s --help'", key, cli_prog);
@@ -1408,6 +1487,18 @@ int cmd_run(int argc, char **argv)
 				cli_error("'%s' is not a log format; give text or json", value);
 				goto out;
 			}
+		} else if (strcmp(key, "capture") == 0) {
+			if (strcmp(value, "none") == 0)
+				capture = 0;
+			else if (strcmp(value, "stderr") == 0)
+				capture = CAPTURE_STDERR;
+			else if (strcmp(value, "all") == 0)
+				capture = CAPTURE_STDOUT | CAPTURE_STDERR;
+			else {
+				cli_error("'%s' is not what --capture takes; give none, stderr or all",
+					  value);
+				goto out;
+			}
 		} else {
 			if (set_or_say(&cli, key, value) < 0)
 				goto out;
@@ -1415,6 +1506,7 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 
+	run.capture = capture >= 0 ? (unsigned)capture : run.json_log ? CAPTURE_STDERR : 0;
 	if (check_file || rules_file) {
 		const char *file = check_file ? check_file : rules_file;
 		if (cli_used || cli.argv.len) {

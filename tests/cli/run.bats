@@ -642,3 +642,48 @@ command = sh $TEST_DIR/server.sh"
 	expect_eq log "$(printf '%s\n' "start 3" stopped "start 5" stopped "start 1")" "$(cat "$LOG")"
 	grep -q "started on 5 paths" "$ERR"
 }
+
+@test "--log-format json: the jobs' stderr becomes JSON lines of the log, their stdout stays theirs" {
+	start_run "$W" --log-format json -- sh -c 'echo "data $1"; echo "oops \"$1\"" >&2; printf "last\001" >&2' job {}
+	echo x >"$W/a"
+	wait_for_line "$ERR" '"job":"end"'
+	expect_eq stdout "data $W/a" "$(cat "$OUT")"
+	python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1], "rb")]  # each line parses
+kinds = [l.get("job") or l.get("stream") or "message" for l in lines]
+assert kinds == ["message", "start", "stderr", "stderr", "end"], kinds
+start, e1, e2, end = lines[1:]
+assert e1["line"] == "oops \"%s\"" % sys.argv[2] and e2["line"] == "last\x01", (e1, e2)
+assert e1["pid"] == start["pid"] == end["pid"] and e1["rule"] == "run", e1
+' "$ERR" "$W/a"
+}
+
+@test "--capture all: both streams in the text log, a line each, before the end line" {
+	start_run "$W" --capture all -- sh -c 'echo out; echo err >&2; head -c 5000 /dev/zero | tr "\0" y' job {}
+	echo x >"$W/a"
+	jobs_done 1
+	expect_eq stdout "" "$(cat "$OUT")"
+	local pid
+	pid=$(sed -n 's/.*\[run\] pid \([0-9]*\) started.*/\1/p' "$ERR")
+	# the two streams are two pipes: their lines keep their order within
+	# each, not between them
+	grep -v watching "$ERR" | sed 's/ after .*//' | cut -c1-60 >"$TEST_DIR/got"
+	{
+		sed -n 1p "$TEST_DIR/got"
+		sed '1d;$d' "$TEST_DIR/got" | grep stderr
+		sed '1d;$d' "$TEST_DIR/got" | grep stdout
+		sed -n '$p' "$TEST_DIR/got"
+	} >"$TEST_DIR/got.sorted"
+	printf '%s\n' "vigil run: [run] pid $pid started on '$W/a'" \
+		"vigil run: [run] pid $pid stderr: err" \
+		"vigil run: [run] pid $pid stdout: out" \
+		"vigil run: [run] pid $pid stdout: yyyyyyyyyyyyyyyyyyyyyyyyyy" \
+		"vigil run: [run] pid $pid stdout: yyyyyyyyyyyyyyyyyyyyyyyyyy" \
+		"vigil run: [run] pid $pid exited 0" | cut -c1-60 >"$TEST_DIR/want"
+	diff "$TEST_DIR/want" "$TEST_DIR/got.sorted"
+	# 5000 bytes without a newline: 4096, then the rest at the end
+	expect_eq "long line" "4096 904" "$(sed -n 's/.*stdout: \(y*\)$/\1/p' "$ERR" | awk '{ printf "%s%d", (NR > 1 ? " " : ""), length($0) }')"
+	run --separate-stderr "$VIGIL" run "$W" --capture some -- true
+	expect_eq "bad value" "vigil run: 'some' is not what --capture takes; give none, stderr or all" "$stderr"
+}
