@@ -21,13 +21,14 @@
 #include "cli.h"
 #include "format.h"
 #include "job.h"
+#include "linger.h"
 #include "rule.h"
 #include "store.h"
 #include "vigil.h"
 
 #define NS 1000000000ull
 
-enum src_kind { SRC_RULE, SRC_JOB, SRC_STDIN, SRC_OUTPUT, SRC_SIGNAL };
+enum src_kind { SRC_RULE, SRC_JOB, SRC_STDIN, SRC_OUTPUT, SRC_SIGNAL, SRC_LINGER };
 
 struct rjob;
 
@@ -82,6 +83,8 @@ struct run {
 	struct sockaddr_un notify_addr;
 	socklen_t notify_len;
 	uint64_t status_due;
+	struct linger_list *linger; /* process groups jobs left behind */
+	enum src_kind linger_kind; /* SRC_LINGER, for its fd */
 };
 
 /* Room for one more in *V (LEN used of *CAP, elements of SIZE). */
@@ -743,7 +746,10 @@ static uint64_t schedule(struct run *run, struct rrule *rr, uint64_t now)
 			if (due && now < cap)
 				return min_deadline(next, due < cap ? due : cap);
 		}
-		if (rr->n_jobs >= rr->r.jobs) {
+		/* a restart also waits for what the last job left running */
+		bool leftovers = rr->r.on_busy == BUSY_RESTART &&
+				 linger_count(run->linger, rr->r.name);
+		if (rr->n_jobs >= rr->r.jobs || leftovers) {
 			switch (rr->r.on_busy) {
 			case BUSY_QUEUE:
 				break;
@@ -758,6 +764,7 @@ static uint64_t schedule(struct run *run, struct rrule *rr, uint64_t now)
 			case BUSY_RESTART:
 				for (size_t i = 0; i < rr->n_jobs; i++)
 					stop_job(rr, rr->jobs[i], STOP_RESTART, now);
+				linger_stop(run->linger, rr->r.name, now);
 				break; /* the new one starts once they are gone */
 			}
 			return next;
@@ -782,6 +789,30 @@ static uint64_t schedule(struct run *run, struct rrule *rr, uint64_t now)
 	return next;
 }
 
+/* Job RJ's first process has ended: if others still run in its process
+ * group, they are remembered, to be stopped at the rule's next restart
+ * and at vigil's stop (now, if those have begun for the job). */
+static void keep_leftovers(struct run *run, struct rjob *rj, uint64_t now)
+{
+	struct rrule *rr = rj->rule;
+	uint64_t kill_at = rj->j.kill_at; /* being stopped: the same deadline */
+	int r = linger_add(run->linger, rj->j.pid, rr->r.name, rr->r.stop_signal,
+			   rr->r.stop_timeout_ns, kill_at);
+	if (r == 0)
+		return;
+	if (r < 0) {
+		rule_say(run, rr, "cannot keep track of what pid %d left running: %s",
+			 (int)rj->j.pid, cli_strerror(-r));
+		return;
+	}
+	rule_say(run, rr, "pid %d left processes running in its process group; %s",
+		 (int)rj->j.pid, kill_at || run->stopping ? "they are being stopped" :
+		 rr->r.on_busy == BUSY_RESTART ? "they are stopped at the next restart "
+		 "or at the stop of vigil" : "they are stopped at the stop of vigil");
+	if (run->stopping)
+		linger_stop(run->linger, rr->r.name, now);
+}
+
 /* Job RJ ended (or, without a pidfd, may have): false if it has not. */
 static bool end_job(struct run *run, struct rjob *rj, uint64_t now)
 {
@@ -796,6 +827,8 @@ static bool end_job(struct run *run, struct rjob *rj, uint64_t now)
 	read_output(run, rj, JOB_STDOUT, true);
 	read_output(run, rj, JOB_STDERR, true);
 	log_end(run, rj, status, now);
+	if (r == 0)
+		keep_leftovers(run, rj, now);
 	rr->n_run++;
 	/* a job vigil stopped (restart, shutdown) did not fail; one that ran
 	 * past its --timeout did */
@@ -1087,9 +1120,11 @@ static void reload(struct run *run)
 			same->n_skipped += old->n_skipped;
 			old->n_run = old->n_failed = old->n_paths = old->n_skipped = 0;
 		}
-		if (old->r.on_busy == BUSY_RESTART)
+		if (old->r.on_busy == BUSY_RESTART) {
 			for (size_t k = 0; k < old->n_jobs; k++)
 				stop_job(old, old->jobs[k], STOP_RESTART, now);
+			linger_stop(run->linger, old->r.name, now);
+		}
 		epoll_ctl(run->epfd, EPOLL_CTL_DEL, vigil_fd(old->v), NULL);
 		vigil_free(old->v);
 		old->v = NULL;
@@ -1140,6 +1175,8 @@ static void begin_stop(struct run *run, uint64_t now)
 {
 	run->stopping++;
 	notify(run, "STOPPING=1");
+	/* what jobs left behind has no work to finish: stopped at once */
+	linger_stop(run->linger, NULL, now);
 	for (size_t i = 0; i < run->n_rules; i++) {
 		struct rrule *rr = run->rules[i];
 		for (size_t k = 0; k < rr->n_jobs; k++) {
@@ -1237,6 +1274,7 @@ static int loop(struct run *run)
 		}
 		/* after scheduling, so that the jobs just started count */
 		next = min_deadline(next, job_timers(run, now));
+		next = min_deadline(next, linger_check(run->linger, now));
 		drop_retired(run);
 		if (run->status_due && now >= run->status_due) {
 			notify_status(run);
@@ -1244,7 +1282,7 @@ static int loop(struct run *run)
 		}
 		next = min_deadline(next, run->status_due);
 		if (run->stopping) {
-			size_t running = 0;
+			size_t running = linger_count(run->linger, NULL);
 			for (size_t i = 0; i < run->n_rules; i++)
 				running += run->rules[i]->n_jobs;
 			if (!running)
@@ -1282,6 +1320,8 @@ static int loop(struct run *run)
 				on_signal(run, now);
 			else if (*kind == SRC_JOB)
 				end_job(run, (struct rjob *)kind, now);
+			else if (*kind == SRC_LINGER)
+				linger_event(run->linger);
 			/* SRC_RULE: read at the top of the loop */
 		}
 	}
@@ -1573,6 +1613,12 @@ int cmd_run(int argc, char **argv)
 		cli_error("cannot set up the event loop: %s", cli_strerror(errno));
 		goto out;
 	}
+	run.linger_kind = SRC_LINGER;
+	int r = linger_new(&run.linger);
+	if (r < 0 || (r = epoll_add(&run, linger_fd(run.linger), EPOLLIN, &run.linger_kind)) < 0) {
+		cli_error("cannot set up the event loop: %s", cli_strerror(-r));
+		goto out;
+	}
 	notify_init(&run);
 	clock_gettime(CLOCK_REALTIME, &run.start);
 	struct rule *taken = rules;
@@ -1611,6 +1657,7 @@ out:
 		rrule_free(rr);
 	}
 	free(run.rules);
+	linger_free(run.linger);
 	if (rules)
 		rules_free(rules, n_rules);
 	if (have_cli)

@@ -3,51 +3,7 @@
 
 bats_require_minimum_version 1.5.0
 load helpers
-
-# The jobs record what they were given: each argument followed by a NUL,
-# then a newline, appended to $LOG. A shell receives the names as "$@",
-# never as text to parse.
-REC='for a in "$@"; do printf "%s\0" "$a"; done >>"$LOG"; echo >>"$LOG"'
-
-setup() {
-	TEST_DIR=$(mktemp -d "${BATS_TMPDIR:-/tmp}/vigil-run.XXXXXX")
-	W=$TEST_DIR/w
-	OUT=$TEST_DIR/out
-	ERR=$TEST_DIR/err
-	export LOG=$TEST_DIR/log
-	mkdir "$W"
-	: >"$LOG"
-	cd "$TEST_DIR" || return 1
-	VIGIL_PID=
-}
-
-# start_run ARGS...: `vigil run ARGS` in the background, once its watches
-# are set ("watching:" on stderr).
-start_run() {
-	: >"$OUT"
-	: >"$ERR"
-	"$VIGIL" run "$@" >"$OUT" 2>"$ERR" 3>&- &
-	VIGIL_PID=$!
-	wait_for_line "$ERR" 'watching: ' 20
-}
-
-# jobs_done N: wait until N jobs have ended (their end lines in $ERR).
-jobs_done() {
-	local n=$1 end=$((SECONDS + 20))
-	while [ "$(grep -c '\] pid [0-9]* \(exited\|killed\)' "$ERR")" -lt "$n" ]; do
-		if [ $SECONDS -ge $end ]; then
-			echo "timed out waiting for $n jobs; stderr:" >&2
-			cat "$ERR" >&2
-			return 1
-		fi
-		wait_for_line "$ERR" "(exited|killed|\"job\":\"end\")" 1 2>/dev/null || true
-	done
-}
-
-# recorded: the argument lists recorded, one line per job, NULs as '|'.
-recorded() {
-	tr '\0' '|' <"$LOG"
-}
+load run_helpers
 
 @test "a file written into the directory: the command runs once on its path" {
 	start_run "$W" -- sh -c "$REC" rec {}
@@ -83,8 +39,9 @@ recorded() {
 }
 
 @test "hostile names reach the command as exactly those bytes, and nothing else runs" {
-	start_run "$W" -- sh -c "$REC" rec {}
-	local names=('$(touch pwned)' '`id`' 'a;b' '-rf' 'x"y' "it's" $'new\nline' $'\xff\xfe' '*' '--help' 'a b')
+	# as {}, as {name} (./-rf for a name starting with '-') and as VIGIL_NAME
+	start_run "$W" -- sh -c 'for a in "$@" "$VIGIL_NAME"; do printf "%s\0" "$a"; done >>"$LOG"; echo >>"$LOG"' rec {} {name}
+	local names=('$(touch pwned)' '`touch pwned`' 'a;touch pwned' '-rf' 'x"y' "it's" $'new\nline' $'\xff\xfe' '*' '--help' 'a b' '$HOME' '|touch pwned' '\')
 	local n
 	for n in "${names[@]}"; do
 		echo x >"$W/$n"
@@ -93,12 +50,27 @@ recorded() {
 	[ ! -e "$TEST_DIR/pwned" ] && [ ! -e "$W/pwned" ] && [ ! -e pwned ]
 	# jobs run one at a time, in the order the files settled
 	for n in "${names[@]}"; do
-		printf '%s\0\n' "$W/$n"
+		case $n in
+		-*) printf '%s\0%s\0%s\0\n' "$W/$n" "./$n" "$n" ;;
+		*) printf '%s\0%s\0%s\0\n' "$W/$n" "$n" "$n" ;;
+		esac
 	done >"$TEST_DIR/want"
 	cmp "$TEST_DIR/want" "$LOG" || {
 		diff <(od -c "$TEST_DIR/want") <(od -c "$LOG") >&2
 		return 1
 	}
+	# and in a batch, one argument each, with the same names on stdin
+	stop_vigil
+	: >"$LOG"
+	start_run "$W" --initial --batch 100 --batch-wait 100ms --stdin paths0 -- \
+		sh -c 'printf "%s\0" "$@" >>"$LOG"; cat >"$LOG.stdin"' rec {}
+	jobs_done 1
+	for n in "${names[@]}"; do
+		printf '%s\0' "$W/$n"
+	done | sort -z >"$TEST_DIR/want"
+	sort -z "$LOG" | cmp "$TEST_DIR/want" -
+	sort -z "$LOG.stdin" | cmp "$TEST_DIR/want" -
+	[ ! -e "$TEST_DIR/pwned" ] && [ ! -e "$W/pwned" ] && [ ! -e pwned ]
 }
 
 @test "a relative name starting with '-' is passed as ./-name" {
@@ -264,13 +236,6 @@ assert d["path"] == sys.argv[2] and d["events"] == "CLOSE_WRITE,CLOSE" and d["ru
 	expect_eq jobs "$(printf '%s\n' "$W/sub/b.jpg|" "$W/c.jpg|")" "$(recorded)"
 }
 
-@test "a command that does not exist: one line, and the next file is still handled" {
-	start_run "$W" -- "$TEST_DIR/no-such-command" {}
-	echo x >"$W/a"
-	wait_for_line "$ERR" "cannot run '$TEST_DIR/no-such-command': no such file or directory"
-	kill -0 "$VIGIL_PID"
-}
-
 @test "SIGTERM: no new jobs, the running one finishes, a summary, exit 0" {
 	mkfifo "$TEST_DIR/hold"
 	start_run "$W" -- sh -c 'echo "$1" >>"$LOG"; read x <"$0"; echo done >>"$LOG"' "$TEST_DIR/hold" {}
@@ -339,12 +304,6 @@ while True:
 	at_throttle=$(wc -l <"$LOG")
 	[ "$at_throttle" -le 6 ]
 	expect_eq "throttle lines" 1 "$(grep -c throttled "$ERR")"
-}
-
-# rules FILE CONTENT: write a rules file (mode 600, as root requires).
-rules() {
-	printf '%s\n' "$2" >"$1"
-	chmod 600 "$1"
 }
 
 @test "--rules: two rules from a file, each on its own files" {
