@@ -1249,7 +1249,8 @@ static int loop(struct run *run)
 	struct epoll_event evs[64];
 	for (;;) {
 		uint64_t now = mono();
-		uint64_t next = 0;
+		/* first, so that a restart sees the groups just gone */
+		uint64_t next = linger_check(run->linger, now);
 		for (size_t i = 0; i < run->n_rules; i++) {
 			struct rrule *rr = run->rules[i];
 			if (rr->v) {
@@ -1301,9 +1302,12 @@ static int loop(struct run *run)
 		}
 		now = mono();
 		/* pipes first: a job's end (SRC_JOB, or SIGCHLD) frees it,
-		 * and its pipes' events may be in the same batch */
+		 * and its pipes' events may be in the same batch; so the
+		 * kinds are read before anything is freed */
+		enum src_kind kinds[64];
 		for (int i = 0; i < n; i++) {
 			enum src_kind *kind = evs[i].data.ptr;
+			kinds[i] = *kind;
 			if (*kind == SRC_STDIN) {
 				struct rjob *rj = ((struct rjob *)((char *)kind - offsetof(struct rjob, in)));
 				int fd = rj->j.stdin_fd;
@@ -1315,12 +1319,11 @@ static int loop(struct run *run)
 			}
 		}
 		for (int i = 0; i < n; i++) {
-			enum src_kind *kind = evs[i].data.ptr;
-			if (*kind == SRC_SIGNAL)
+			if (kinds[i] == SRC_SIGNAL)
 				on_signal(run, now);
-			else if (*kind == SRC_JOB)
-				end_job(run, (struct rjob *)kind, now);
-			else if (*kind == SRC_LINGER)
+			else if (kinds[i] == SRC_JOB) /* with a pidfd: not freed by SIGCHLD */
+				end_job(run, evs[i].data.ptr, now);
+			else if (kinds[i] == SRC_LINGER)
 				linger_event(run->linger);
 			/* SRC_RULE: read at the top of the loop */
 		}
