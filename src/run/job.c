@@ -368,7 +368,6 @@ out:
 	words_free(&argv);
 	words_free(&env);
 	if (r < 0) {
-		free_paths(paths, n);
 		j->paths = NULL;
 		j->n_paths = 0;
 	}

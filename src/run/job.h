@@ -47,8 +47,8 @@ struct job {
 /* The longest line of captured output: longer ones are cut in pieces. */
 #define JOB_LINE_MAX 4096
 
-/* Start RULE's command on PATHS (N of them; the job takes them over, also
- * on failure, when they are freed), with the streams in CAPTURE (CAPTURE_*)
+/* Start RULE's command on PATHS (N of them, which the job takes over; on
+ * failure they stay the caller's), with the streams in CAPTURE (CAPTURE_*)
  * going to pipes, read with job_read_output(). Returns 0, or a negative
  * errno with *ERR_WORD set to what could not be run (the command, "stdin"
  * or "a pipe"). */

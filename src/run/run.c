@@ -621,32 +621,23 @@ static void note_start(struct rrule *rr, uint64_t now)
 		rr->n_starts++;
 }
 
-/* Whether a running job of RR has PATH: a path changed while its job
- * runs waits for that job, so that one file is never in two jobs at once. */
-static bool held_by_job(void *ctx, const char *path)
-{
-	const struct rrule *rr = ctx;
-	for (size_t i = 0; i < rr->n_jobs; i++) {
-		const struct job *j = &rr->jobs[i]->j;
-		for (size_t k = 0; k < j->n_paths; k++)
-			if (strcmp(j->paths[k].path, path) == 0)
-				return true;
-	}
-	return false;
-}
-
 /* Remember the files of job J as they are, at its start (a re-crawl after
  * an overflow does not queue them again while it runs) and at its end (a
  * change the job made itself does not count as new). */
 static void record_paths(struct rrule *rr, const struct job *j)
 {
-	if (!rr->store)
-		return;
 	for (size_t i = 0; i < j->n_paths; i++) {
 		struct stat st;
 		const char *p = j->paths[i].path;
 		store_record(rr->store, p, lstat(p, &st) == 0 ? &st : NULL);
 	}
+}
+
+/* The job on PATHS (N) is over, or never started: they may go to another. */
+static void release_paths(struct rrule *rr, const struct store_path *paths, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_done(rr->store, paths[i].path);
 }
 
 /* Start a job on up to N ready paths: false when none could be taken
@@ -662,7 +653,7 @@ static bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 		rule_say(run, rr, "out of memory: cannot start a job");
 		return false;
 	}
-	n = store_take(rr->store, n, job_arg_budget(), paths, held_by_job, rr);
+	n = store_take(rr->store, n, job_arg_budget(), paths);
 	if (!n) { /* every ready path is still in a running job */
 		free(paths);
 		free(rj);
@@ -683,6 +674,10 @@ static bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 		rr->n_run++;
 		rule_say(run, rr, "cannot run '%s': %s", strcmp(what, "the command") == 0 ?
 			 rr->r.argv.v[0] : what, cli_strerror(-r));
+		release_paths(rr, paths, n);
+		for (size_t i = 0; i < n; i++)
+			store_path_fini(&paths[i]);
+		free(paths);
 		free(rj);
 		return true;
 	}
@@ -714,7 +709,7 @@ static void drop_ready(struct run *run, struct rrule *rr, const char *why)
 {
 	size_t n = store_ready(rr->store), k;
 	struct store_path p;
-	for (k = 0; k < n && store_take(rr->store, 1, SIZE_MAX, &p, NULL, NULL) == 1; k++)
+	for (k = 0; k < n && store_pop(rr->store, &p); k++)
 		store_path_fini(&p);
 	rr->n_skipped += k;
 	if (k)
@@ -836,6 +831,7 @@ static bool end_job(struct run *run, struct rjob *rj, uint64_t now)
 	    rj->j.stop != STOP_RESTART && rj->j.stop != STOP_SHUTDOWN)
 		rr->n_failed++;
 	record_paths(rr, &rj->j);
+	release_paths(rr, rj->j.paths, rj->j.n_paths);
 	if (rj->j.pidfd >= 0)
 		epoll_ctl(run->epfd, EPOLL_CTL_DEL, rj->j.pidfd, NULL);
 	if (rj->j.stdin_fd >= 0)
@@ -1103,7 +1099,7 @@ static void reload(struct run *run)
 		store_settle(old->store, UINT64_MAX);
 		struct store_path p;
 		size_t dropped = 0;
-		while (store_take(old->store, 1, SIZE_MAX, &p, NULL, NULL) == 1) {
+		while (store_pop(old->store, &p)) {
 			if (same)
 				touch(run, same, p.path, p.events, p.from, now);
 			else
