@@ -271,7 +271,7 @@ int job_start(struct job *j, const struct rule *rule, struct store_path *paths,
 	int outfd[2][2] = {{-1, -1}, {-1, -1}};
 	int r;
 	*j = (struct job){.pid = -1, .pidfd = -1, .stdin_fd = -1, .paths = paths,
-			  .n_paths = n, .started = now, .out = {{.fd = -1}, {.fd = -1}}};
+			  .n_paths = n, .started = now, .out_fd = {-1, -1}};
 	*err_word = "the command";
 
 	if ((r = build_argv(&argv, rule, paths, n)) < 0 ||
@@ -351,7 +351,7 @@ int job_start(struct job *j, const struct rule *rule, struct store_path *paths,
 		in = NULL;
 	}
 	for (int k = 0; k < 2; k++) {
-		j->out[k].fd = outfd[k][0];
+		j->out_fd[k] = outfd[k][0];
 		outfd[k][0] = -1;
 	}
 	r = 0;
@@ -394,10 +394,9 @@ int job_feed(struct job *j)
 	return 1;
 }
 
-int job_read_output(struct job *j, int k, bool drain,
-		    void (*line)(void *ctx, int k, const char *s, size_t len), void *ctx)
+int job_out_read(struct job_out *o, bool drain,
+		 void (*line)(void *ctx, const char *s, size_t len), void *ctx)
 {
-	struct job_out *o = &j->out[k];
 	char buf[16384];
 	bool end = false;
 	if (o->fd < 0)
@@ -410,22 +409,20 @@ int job_read_output(struct job *j, int k, bool drain,
 		ssize_t got = read(o->fd, buf, sizeof(buf));
 		if (got < 0 && errno == EINTR)
 			continue;
-		if (got < 0 && errno == EAGAIN) {
-			end = drain;
+		if (got < 0 && errno == EAGAIN)
 			break;
-		}
 		if (got <= 0) {
 			end = true;
 			break;
 		}
 		for (ssize_t i = 0; i < got; i++) {
 			if (buf[i] == '\n') {
-				line(ctx, k, o->line, o->len);
+				line(ctx, o->line, o->len);
 				o->len = 0;
 				continue;
 			}
 			if (o->len == JOB_LINE_MAX) {
-				line(ctx, k, o->line, o->len);
+				line(ctx, o->line, o->len);
 				o->len = 0;
 			}
 			o->line[o->len++] = buf[i];
@@ -434,11 +431,17 @@ int job_read_output(struct job *j, int k, bool drain,
 	if (!end && !drain)
 		return 0;
 	if (o->len)
-		line(ctx, k, o->line, o->len);
-	close(o->fd);
+		line(ctx, o->line, o->len);
+	job_out_fini(o);
+	return 1;
+}
+
+void job_out_fini(struct job_out *o)
+{
+	if (o->fd >= 0)
+		close(o->fd);
 	free(o->line);
 	*o = (struct job_out){.fd = -1};
-	return 1;
 }
 
 void job_signal(struct job *j, int sig)
@@ -468,12 +471,10 @@ void job_fini(struct job *j)
 		close(j->pidfd);
 	if (j->stdin_fd >= 0)
 		close(j->stdin_fd);
-	for (int k = 0; k < 2; k++) {
-		if (j->out[k].fd >= 0)
-			close(j->out[k].fd);
-		free(j->out[k].line);
-	}
+	for (int k = 0; k < 2; k++)
+		if (j->out_fd[k] >= 0)
+			close(j->out_fd[k]);
 	free(j->in);
 	free_paths(j->paths, j->n_paths);
-	*j = (struct job){.pid = -1, .pidfd = -1, .stdin_fd = -1, .out = {{.fd = -1}, {.fd = -1}}};
+	*j = (struct job){.pid = -1, .pidfd = -1, .stdin_fd = -1, .out_fd = {-1, -1}};
 }

@@ -50,6 +50,19 @@ struct rrule {
 	uint64_t n_run, n_failed, n_paths, n_skipped;
 };
 
+/* A stream of a job captured into the log (--capture). It lives until its
+ * writers are all gone, which may be after the job: what the job left
+ * running in its group still writes there, and must not get SIGPIPE. */
+struct output {
+	enum src_kind kind;   /* SRC_OUTPUT */
+	struct job_out o;
+	struct rjob *job;     /* NULL once the job has ended */
+	char *rule;
+	pid_t pid;
+	int stream;           /* JOB_STDOUT, JOB_STDERR */
+	struct output *next;  /* in run->outputs */
+};
+
 struct rjob {
 	enum src_kind kind; /* SRC_JOB */
 	struct rrule *rule;
@@ -58,11 +71,7 @@ struct rjob {
 		enum src_kind kind; /* SRC_STDIN */
 		struct rjob *job;
 	} in;
-	struct job_source {
-		enum src_kind kind; /* SRC_OUTPUT */
-		struct rjob *job;
-		int stream;         /* JOB_STDOUT, JOB_STDERR */
-	} out[2];
+	struct output *out[2]; /* JOB_STDOUT, JOB_STDERR, when captured */
 	uint64_t shutdown_at; /* while stopping: stop it then */
 };
 
@@ -84,6 +93,7 @@ struct run {
 	socklen_t notify_len;
 	uint64_t status_due;
 	struct linger_list *linger; /* process groups jobs left behind */
+	struct output *outputs;     /* the captured streams still open */
 	enum src_kind linger_kind; /* SRC_LINGER, for its fd */
 };
 
@@ -233,25 +243,24 @@ static void log_end(struct run *run, struct rjob *rj, int status, uint64_t now)
 	fflush(f);
 }
 
-/* A line job RJ wrote on stream K, captured (--capture): "PROG: [rule]
- * pid N stderr: LINE", control characters escaped, or a JSON line with
- * "stream" and "line". */
-static void log_output(struct run *run, const struct rjob *rj, int k, const char *s,
+/* A line a job wrote on a captured stream: "PROG: [rule] pid N stderr:
+ * LINE", control characters escaped, or a JSON line with "stream" and
+ * "line". */
+static void log_output(struct run *run, const struct output *out, const char *s,
 		       size_t len)
 {
-	const char *stream = k == JOB_STDOUT ? "stdout" : "stderr";
+	const char *stream = out->stream == JOB_STDOUT ? "stdout" : "stderr";
 	fflush(stdout);
 	FILE *f = stderr;
 	if (run->json_log) {
 		log_time_json(f);
 		fputs(",\"rule\":", f);
-		json_string(f, rj->rule->r.name, strlen(rj->rule->r.name));
-		fprintf(f, ",\"pid\":%d,\"stream\":\"%s\",\"line\":", (int)rj->j.pid, stream);
+		json_string(f, out->rule, strlen(out->rule));
+		fprintf(f, ",\"pid\":%d,\"stream\":\"%s\",\"line\":", (int)out->pid, stream);
 		json_string(f, s, len);
 		fputs("}\n", f);
 	} else {
-		fprintf(f, "%s: [%s] pid %d %s: ", cli_prog, rj->rule->r.name, (int)rj->j.pid,
-			stream);
+		fprintf(f, "%s: [%s] pid %d %s: ", cli_prog, out->rule, (int)out->pid, stream);
 		put_escaped(f, s, len);
 		putc('\n', f);
 	}
@@ -260,25 +269,41 @@ static void log_output(struct run *run, const struct rjob *rj, int k, const char
 
 struct output_ctx {
 	struct run *run;
-	struct rjob *rj;
+	const struct output *out;
 };
 
-static void output_line(void *ctx, int k, const char *s, size_t len)
+static void output_line(void *ctx, const char *s, size_t len)
 {
-	struct output_ctx *o = ctx;
-	log_output(o->run, o->rj, k, s, len);
+	struct output_ctx *c = ctx;
+	log_output(c->run, c->out, s, len);
 }
 
-/* Stream K of job RJ is readable, or (DRAIN) the job has ended: log what
- * it has; once it is over, it leaves the loop. */
-static void read_output(struct run *run, struct rjob *rj, int k, bool drain)
+static void output_free(struct run *run, struct output *out)
 {
-	struct output_ctx ctx = {run, rj};
-	int fd = rj->j.out[k].fd;
-	if (fd < 0)
-		return;
-	if (job_read_output(&rj->j, k, drain, output_line, &ctx) == 1)
-		epoll_ctl(run->epfd, EPOLL_CTL_DEL, fd, NULL); /* closed: no harm */
+	for (struct output **p = &run->outputs; *p; p = &(*p)->next) {
+		if (*p == out) {
+			*p = out->next;
+			break;
+		}
+	}
+	if (out->job)
+		out->job->out[out->stream] = NULL;
+	if (out->o.fd >= 0)
+		epoll_ctl(run->epfd, EPOLL_CTL_DEL, out->o.fd, NULL);
+	job_out_fini(&out->o);
+	free(out->rule);
+	free(out);
+}
+
+/* Log what captured stream OUT has (with DRAIN, then close it); once it
+ * has ended, it goes. */
+static void read_output(struct run *run, struct output *out, bool drain)
+{
+	struct output_ctx ctx = {run, out};
+	/* at its end it is closed, which takes it out of epoll: vigil holds
+	 * the only copy */
+	if (job_out_read(&out->o, drain, output_line, &ctx) == 1)
+		output_free(run, out);
 }
 
 /* A message about a rule, "PROG: [rule] ..." (or JSON with "message"). */
@@ -640,6 +665,34 @@ static void release_paths(struct rrule *rr, const struct store_path *paths, size
 		store_done(rr->store, paths[i].path);
 }
 
+/* The captured streams of job RJ, just started (FDS from job_start()): into
+ * the loop. One that cannot be kept is closed (the job's writes to it fail). */
+static void add_outputs(struct run *run, struct rjob *rj)
+{
+	for (int k = 0; k < 2; k++) {
+		int fd = rj->j.out_fd[k];
+		if (fd < 0)
+			continue;
+		rj->j.out_fd[k] = -1;
+		struct output *out = calloc(1, sizeof(*out));
+		char *rule = strdup(rj->rule->r.name);
+		if (!out || !rule) {
+			free(out);
+			free(rule);
+			close(fd);
+			rule_say(run, rj->rule, "out of memory: pid %d's %s is not logged",
+				 (int)rj->j.pid, k == JOB_STDOUT ? "stdout" : "stderr");
+			continue;
+		}
+		*out = (struct output){.kind = SRC_OUTPUT, .o = {.fd = fd}, .job = rj,
+				       .rule = rule, .pid = rj->j.pid, .stream = k,
+				       .next = run->outputs};
+		run->outputs = out;
+		rj->out[k] = out;
+		epoll_add(run, fd, EPOLLIN, out);
+	}
+}
+
 /* Start a job on up to N ready paths: false when none could be taken
  * (each is in a running job) or memory ran out. */
 static bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
@@ -663,8 +716,6 @@ static bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 	rj->rule = rr;
 	rj->in.kind = SRC_STDIN;
 	rj->in.job = rj;
-	rj->out[JOB_STDOUT] = (struct job_source){SRC_OUTPUT, rj, JOB_STDOUT};
-	rj->out[JOB_STDERR] = (struct job_source){SRC_OUTPUT, rj, JOB_STDERR};
 	const char *what;
 	int r = job_start(&rj->j, &rr->r, paths, n, run->capture, now, &what);
 	note_start(rr, now);
@@ -687,9 +738,7 @@ static bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 		epoll_add(run, rj->j.pidfd, EPOLLIN, rj);
 	if (rj->j.stdin_fd >= 0 && job_feed(&rj->j) == 0)
 		epoll_add(run, rj->j.stdin_fd, EPOLLOUT, &rj->in);
-	for (int k = 0; k < 2; k++)
-		if (rj->j.out[k].fd >= 0)
-			epoll_add(run, rj->j.out[k].fd, EPOLLIN, &rj->out[k]);
+	add_outputs(run, rj);
 	log_start(run, rj);
 	return true;
 }
@@ -818,9 +867,15 @@ static bool end_job(struct run *run, struct rjob *rj, uint64_t now)
 		return false;
 	if (r < 0)
 		status = 0x7f; /* cannot tell: counted as failed */
-	/* what it wrote comes before its end line */
-	read_output(run, rj, JOB_STDOUT, true);
-	read_output(run, rj, JOB_STDERR, true);
+	/* what it wrote comes before its end line; what it left running may
+	 * write more, which is read as it comes */
+	for (int k = 0; k < 2; k++) {
+		if (rj->out[k])
+			read_output(run, rj->out[k], false);
+		if (rj->out[k])
+			rj->out[k]->job = NULL;
+		rj->out[k] = NULL;
+	}
 	log_end(run, rj, status, now);
 	if (r == 0)
 		keep_leftovers(run, rj, now);
@@ -1310,8 +1365,7 @@ static int loop(struct run *run)
 				if (job_feed(&rj->j) != 0)
 					epoll_ctl(run->epfd, EPOLL_CTL_DEL, fd, NULL);
 			} else if (*kind == SRC_OUTPUT) {
-				struct job_source *src = (struct job_source *)kind;
-				read_output(run, src->job, src->stream, false);
+				read_output(run, (struct output *)kind, false);
 			}
 		}
 		for (int i = 0; i < n; i++) {
@@ -1656,6 +1710,8 @@ out:
 		rrule_free(rr);
 	}
 	free(run.rules);
+	while (run.outputs) /* what is there now, and no more */
+		read_output(&run, run.outputs, true);
 	linger_free(run.linger);
 	if (rules)
 		rules_free(rules, n_rules);

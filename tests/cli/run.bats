@@ -646,3 +646,17 @@ assert e1["pid"] == start["pid"] == end["pid"] and e1["rule"] == "run", e1
 	run --separate-stderr "$VIGIL" run "$W" --capture some -- true
 	expect_eq "bad value" "vigil run: 'some' is not what --capture takes; give none, stderr or all" "$stderr"
 }
+
+@test "--capture: what a job leaves running still writes to the log, and gets no SIGPIPE" {
+	start_run "$W" --log-format json -- sh -c '(sleep 0.3; echo late >&2; echo alive >>"$LOG") & echo early >&2'
+	echo x >"$W/a"
+	wait_for_line "$LOG" alive
+	wait_for_line "$ERR" '"line":"late"'
+	python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1], "rb")]
+kinds = [l.get("job") or l.get("line") or l.get("message") for l in lines]
+assert kinds[1:] == ["start", "early", "end", kinds[4], "late"], kinds
+assert "left processes running" in kinds[4], kinds
+' "$ERR"
+}
