@@ -9,6 +9,9 @@
  * compare the two). */
 #include "rule.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <wctype.h>
 
@@ -323,4 +326,204 @@ bool glob_match(const char *glob, const char *rel, const char *name)
 	if (memchr(glob, '/', strlen(glob)))
 		return match_path(glob, strlen(glob), rel, strlen(rel));
 	return match_component(glob, strlen(glob), name, strlen(name));
+}
+
+/* --- a glob as an ERE, for the engine's exclude filter --------------------- */
+
+/* The engine's filter is a POSIX ERE run in the C locale, where it reads
+ * bytes; a glob reads UTF-8 characters. The translation below is exact
+ * where it is made, with one deliberate gap: a '?' or a bracket matches a
+ * whole character, and a byte of a name that is not UTF-8 is not one for
+ * the ERE. Such a name is then not matched by the ERE (its directory is
+ * still watched, and rule_wants() still excludes it): the ERE may match
+ * less than the glob, never more. */
+
+/* One character that is not '/': ASCII, or a well-formed UTF-8 sequence
+ * (the ranges leave out overlong forms, surrogates and what is past
+ * U+10FFFF, as next_char() does). */
+#define MB_CHAR "[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|" \
+	"[\xe1-\xec\xee\xef][\x80-\xbf][\x80-\xbf]|\xed[\x80-\x9f][\x80-\xbf]|" \
+	"\xf0[\x90-\xbf][\x80-\xbf][\x80-\xbf]|[\xf1-\xf3][\x80-\xbf][\x80-\xbf][\x80-\xbf]|" \
+	"\xf4[\x80-\x8f][\x80-\xbf][\x80-\xbf]"
+
+/* The ASCII set of a bracket expression at P[0] == '[' (closed, valid: the
+ * caller checked), into SET; *NEG for "[!" or "[^". False when a member
+ * is not ASCII. Classes are expanded with iswctype(), which in the C
+ * locale that vigil runs in knows only ASCII, as the ERE's classes do. */
+static bool bracket_set(const char *p, size_t plen, bool set[128], bool *neg)
+{
+	size_t i = 1;
+	memset(set, 0, 128 * sizeof(*set));
+	*neg = i < plen && (p[i] == '!' || p[i] == '^');
+	if (*neg)
+		i++;
+	for (bool first = true;; first = false) {
+		if (p[i] == ']' && !first)
+			return true;
+		size_t el = element_len(p + i, plen - i);
+		if (el && p[i + 1] == ':') {
+			for (uint32_t c = 1; c < 128; c++)
+				if (in_class(p + i + 2, el - 4, c) > 0)
+					set[c] = true;
+			i += el;
+			continue;
+		}
+		uint32_t lo, hi;
+		if (!bracket_char(p, plen, &i, &lo) || lo >= 128)
+			return false;
+		hi = lo;
+		if (i + 1 < plen && p[i] == '-' && p[i + 1] != ']') {
+			i++;
+			el = element_len(p + i, plen - i);
+			if (el && p[i + 1] == ':')
+				hi = (unsigned char)p[i++];
+			else if (!bracket_char(p, plen, &i, &hi) || hi >= 128)
+				return false;
+		}
+		for (uint32_t c = lo; c <= hi; c++)
+			set[c] = true;
+	}
+}
+
+/* SET as the members of an ERE bracket expression, but '-', which the
+ * caller puts last: ']' first, '[' where no '.', ':' or '=' can follow it.
+ * A '^' comes first only when SET holds nothing but '^', '[' and '-'. */
+static void put_members(FILE *f, const bool set[128])
+{
+	if (set[']'])
+		putc(']', f);
+	for (int c = 1; c < 128; c++)
+		if (set[c] && !strchr("]^[-", c))
+			putc(c, f);
+	if (set['^'])
+		putc('^', f);
+	if (set['['])
+		putc('[', f);
+}
+
+/* One bracket expression of a glob as ERE: false when it cannot be
+ * translated exactly, or matches nothing. */
+static bool put_bracket(FILE *f, const char *p, size_t plen)
+{
+	bool set[128], neg;
+	if (!bracket_set(p, plen, set, &neg))
+		return false;
+	set['/'] = false; /* a component holds none */
+	set[0] = false;
+	if (neg) {
+		/* any character but these: an ASCII one not in SET, or any
+		 * multibyte one */
+		set['/'] = true;
+		fputs("([^", f);
+		put_members(f, set);
+		fputs(set['-'] ? "\x80-\xff-]|" MB_CHAR ")" : "\x80-\xff]|" MB_CHAR ")", f);
+		return true;
+	}
+	size_t n = 0;
+	bool plain = false; /* a member that may go before '^' */
+	for (int c = 1; c < 128; c++) {
+		n += set[c];
+		plain |= set[c] && !strchr("^[-", c);
+	}
+	if (!n)
+		return false;
+	if (set['^'] && n == 1) {
+		fputs("\\^", f);
+	} else if (set['^'] && !plain) { /* "[^...]" would negate: '^' goes last */
+		fprintf(f, "[%s%s^]", set['-'] ? "-" : "", set['['] ? "[" : "");
+	} else {
+		putc('[', f);
+		put_members(f, set);
+		fputs(set['-'] ? "-]" : "]", f);
+	}
+	return true;
+}
+
+/* One component P (PLEN bytes) of a glob as an ERE that matches what it
+ * matches (see the top of this part for the gap); false when it cannot
+ * be translated exactly. */
+static bool put_component(FILE *f, const char *p, size_t plen)
+{
+	for (size_t i = 0; i < plen;) {
+		uint32_t c;
+		size_t used;
+		switch (p[i]) {
+		case '*':
+			while (i < plen && p[i] == '*')
+				i++;
+			fputs("[^/]*", f);
+			continue;
+		case '?':
+			fputs("([^/\x80-\xff]|" MB_CHAR ")", f);
+			i++;
+			continue;
+		case '[':
+			if (bracket(p + i, plen - i, 0, &used) != B_LITERAL) {
+				if (!put_bracket(f, p + i, used))
+					return false;
+				i += used;
+				continue;
+			}
+			break; /* not closed: a '[' like any other */
+		case '\\':
+			if (i + 1 == plen)
+				return false; /* matches nothing */
+			i++;
+			break;
+		}
+		size_t n = next_char(p + i, plen - i, &c);
+		if (c >= INVALID_BASE)
+			return false; /* not UTF-8: a byte the ERE would not pair as the glob does */
+		if (c < 128 && strchr("\\^$.|()*+?{}[]", (int)c))
+			putc('\\', f);
+		fwrite(p + i, 1, n, f);
+		i += n;
+	}
+	return true;
+}
+
+int glob_exclude_ere(const char *glob, char **ret)
+{
+	char *out = NULL;
+	size_t len = 0, glen = strlen(glob);
+	if (!glob_valid(glob))
+		return 0; /* it never matches */
+	FILE *f = open_memstream(&out, &len);
+	if (!f)
+		return -ENOMEM;
+	bool ok = true;
+	if (!memchr(glob, '/', glen)) {
+		fputs("(.*/)?", f);
+		ok = glen && put_component(f, glob, glen);
+	} else {
+		size_t pos = 0, start, clen, n = 0;
+		bool prev_ss = false;
+		while (ok && component(glob, glen, &pos, &start, &clen)) {
+			size_t after = pos, s2, l2;
+			bool last = !component(glob, glen, &after, &s2, &l2);
+			bool ss = is_starstar(glob, start, clen);
+			if (ss && prev_ss)
+				ok = false; /* "**" / "**": rare, not worth the care */
+			else if (ss)
+				fputs(last ? "([^/]+/)*[^/]+" : "([^/]+/)*", f);
+			else
+				ok = put_component(f, glob + start, clen);
+			if (ok && !ss && !last)
+				putc('/', f);
+			prev_ss = ss;
+			n++;
+		}
+		ok = ok && n; /* "/" alone matches nothing */
+	}
+	fputs("(/.*)?$", f);
+	if (fclose(f) != 0) {
+		free(out);
+		return -ENOMEM;
+	}
+	if (!ok) {
+		free(out);
+		return 0;
+	}
+	*ret = out;
+	return 1;
 }

@@ -260,7 +260,7 @@ static void free_paths(struct store_path *paths, size_t n)
 }
 
 int job_start(struct job *j, const struct rule *rule, struct store_path *paths,
-	      size_t n, uint64_t now, const char **err_word)
+	      size_t n, unsigned capture, uint64_t now, const char **err_word)
 {
 	struct words argv = {0}, env = {0};
 	char *in = NULL;
@@ -268,9 +268,10 @@ int job_start(struct job *j, const struct rule *rule, struct store_path *paths,
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	int pipefd[2] = {-1, -1};
+	int outfd[2][2] = {{-1, -1}, {-1, -1}};
 	int r;
 	*j = (struct job){.pid = -1, .pidfd = -1, .stdin_fd = -1, .paths = paths,
-			  .n_paths = n, .started = now};
+			  .n_paths = n, .started = now, .out_fd = {-1, -1}};
 	*err_word = "the command";
 
 	if ((r = build_argv(&argv, rule, paths, n)) < 0 ||
@@ -286,11 +287,25 @@ int job_start(struct job *j, const struct rule *rule, struct store_path *paths,
 		}
 		fcntl(pipefd[1], F_SETFL, O_NONBLOCK);
 	}
+	for (int k = 0; k < 2; k++) {
+		if (!(capture & (k == JOB_STDOUT ? CAPTURE_STDOUT : CAPTURE_STDERR)))
+			continue;
+		if (pipe2(outfd[k], O_CLOEXEC) < 0) {
+			r = -errno;
+			*err_word = "a pipe";
+			goto out;
+		}
+		fcntl(outfd[k][0], F_SETFL, O_NONBLOCK);
+	}
 	posix_spawn_file_actions_init(&fa);
 	if (pipefd[0] >= 0)
 		posix_spawn_file_actions_adddup2(&fa, pipefd[0], STDIN_FILENO);
 	else
 		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	for (int k = 0; k < 2; k++)
+		if (outfd[k][1] >= 0)
+			posix_spawn_file_actions_adddup2(&fa, outfd[k][1],
+							 k == JOB_STDOUT ? STDOUT_FILENO : STDERR_FILENO);
 	posix_spawnattr_init(&attr);
 	sigset_t none, defaults;
 	sigemptyset(&none);
@@ -335,17 +350,24 @@ int job_start(struct job *j, const struct rule *rule, struct store_path *paths,
 		j->in_len = in_len;
 		in = NULL;
 	}
+	for (int k = 0; k < 2; k++) {
+		j->out_fd[k] = outfd[k][0];
+		outfd[k][0] = -1;
+	}
 	r = 0;
 out:
 	if (pipefd[0] >= 0)
 		close(pipefd[0]);
 	if (pipefd[1] >= 0)
 		close(pipefd[1]);
+	for (int k = 0; k < 2; k++)
+		for (int e = 0; e < 2; e++)
+			if (outfd[k][e] >= 0)
+				close(outfd[k][e]);
 	free(in);
 	words_free(&argv);
 	words_free(&env);
 	if (r < 0) {
-		free_paths(paths, n);
 		j->paths = NULL;
 		j->n_paths = 0;
 	}
@@ -370,6 +392,56 @@ int job_feed(struct job *j)
 	free(j->in);
 	j->in = NULL;
 	return 1;
+}
+
+int job_out_read(struct job_out *o, bool drain,
+		 void (*line)(void *ctx, const char *s, size_t len), void *ctx)
+{
+	char buf[16384];
+	bool end = false;
+	if (o->fd < 0)
+		return 1;
+	if (!o->line && !(o->line = malloc(JOB_LINE_MAX)))
+		end = true; /* out of memory: no more of it is read */
+	/* a bounded number of reads, so that a job that writes without end
+	 * does not keep the loop from everything else */
+	for (int reads = 0; !end && reads < 16; reads++) {
+		ssize_t got = read(o->fd, buf, sizeof(buf));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0 && errno == EAGAIN)
+			break;
+		if (got <= 0) {
+			end = true;
+			break;
+		}
+		for (ssize_t i = 0; i < got; i++) {
+			if (buf[i] == '\n') {
+				line(ctx, o->line, o->len);
+				o->len = 0;
+				continue;
+			}
+			if (o->len == JOB_LINE_MAX) {
+				line(ctx, o->line, o->len);
+				o->len = 0;
+			}
+			o->line[o->len++] = buf[i];
+		}
+	}
+	if (!end && !drain)
+		return 0;
+	if (o->len)
+		line(ctx, o->line, o->len);
+	job_out_fini(o);
+	return 1;
+}
+
+void job_out_fini(struct job_out *o)
+{
+	if (o->fd >= 0)
+		close(o->fd);
+	free(o->line);
+	*o = (struct job_out){.fd = -1};
 }
 
 void job_signal(struct job *j, int sig)
@@ -399,7 +471,10 @@ void job_fini(struct job *j)
 		close(j->pidfd);
 	if (j->stdin_fd >= 0)
 		close(j->stdin_fd);
+	for (int k = 0; k < 2; k++)
+		if (j->out_fd[k] >= 0)
+			close(j->out_fd[k]);
 	free(j->in);
 	free_paths(j->paths, j->n_paths);
-	*j = (struct job){.pid = -1, .pidfd = -1, .stdin_fd = -1};
+	*j = (struct job){.pid = -1, .pidfd = -1, .stdin_fd = -1, .out_fd = {-1, -1}};
 }

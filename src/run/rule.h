@@ -148,6 +148,17 @@ bool glob_match_len(const char *glob, const char *rel, size_t len);
  * character ("[[.ab.]]") or an unclosed one ("[[.a]"). */
 bool glob_valid(const char *glob);
 
+/* An --exclude GLOB as a POSIX ERE for the part of a path below its root
+ * (to be preceded by the root and a '/'): it matches, in the C locale, a
+ * path the glob or a directory above it matches (what the rule excludes),
+ * and what is below it, so that the engine need not watch it. It never
+ * matches more than that; it matches less only for names that are not
+ * UTF-8 where the glob has a '?' or a bracket. Returns 1 with *RET (to be
+ * freed), 0 for a glob that cannot be translated exactly (a byte that is
+ * not UTF-8, a bracket with a character that is not ASCII, "** / **", a
+ * trailing backslash; or one that never matches), or -ENOMEM. */
+int glob_exclude_ere(const char *glob, char **ret);
+
 /* Whether a path passes the rule's filters. REL is relative to the root
  * (no leading '/'), FULL the whole path (root + '/' + REL).
  *  - hidden off: a component of REL starting with '.' refuses it;

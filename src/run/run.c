@@ -21,13 +21,14 @@
 #include "cli.h"
 #include "format.h"
 #include "job.h"
+#include "linger.h"
 #include "rule.h"
 #include "store.h"
 #include "vigil.h"
 
 #define NS 1000000000ull
 
-enum src_kind { SRC_RULE, SRC_JOB, SRC_STDIN, SRC_SIGNAL };
+enum src_kind { SRC_RULE, SRC_JOB, SRC_STDIN, SRC_OUTPUT, SRC_SIGNAL, SRC_LINGER };
 
 struct rjob;
 
@@ -39,13 +40,27 @@ struct rrule {
 	struct rjob **jobs; /* running */
 	size_t n_jobs, cap_jobs;
 	uint64_t next_start;  /* --min-interval */
-	uint64_t ready_since; /* a partial batch waits from then */
+	uint64_t ready_since; /* since when a path is ready: a partial batch,
+			       * or a restart, waits from then */
 	uint64_t *starts;     /* loop guard: the last loop_burst starts */
 	size_t n_starts, starts_pos;
 	bool throttled;
 	bool rescan;          /* after an overflow */
 	bool retired;         /* replaced by a reload; freed once idle */
 	uint64_t n_run, n_failed, n_paths, n_skipped;
+};
+
+/* A stream of a job captured into the log (--capture). It lives until its
+ * writers are all gone, which may be after the job: what the job left
+ * running in its group still writes there, and must not get SIGPIPE. */
+struct output {
+	enum src_kind kind;   /* SRC_OUTPUT */
+	struct job_out o;
+	struct rjob *job;     /* NULL once the job has ended */
+	char *rule;
+	pid_t pid;
+	int stream;           /* JOB_STDOUT, JOB_STDERR */
+	struct output *next;  /* in run->outputs */
 };
 
 struct rjob {
@@ -56,6 +71,7 @@ struct rjob {
 		enum src_kind kind; /* SRC_STDIN */
 		struct rjob *job;
 	} in;
+	struct output *out[2]; /* JOB_STDOUT, JOB_STDERR, when captured */
 	uint64_t shutdown_at; /* while stopping: stop it then */
 };
 
@@ -69,12 +85,16 @@ struct run {
 		int fd;
 	} sig;
 	bool quiet, json_log;
+	unsigned capture;     /* CAPTURE_*: the jobs' streams that go to the log */
 	int stopping;         /* 0, 1 after the first signal, 2 after another */
 	struct timespec start; /* CLOCK_REALTIME before the first watch */
 	int notify_fd;
 	struct sockaddr_un notify_addr;
 	socklen_t notify_len;
 	uint64_t status_due;
+	struct linger_list *linger; /* process groups jobs left behind */
+	struct output *outputs;     /* the captured streams still open */
+	enum src_kind linger_kind; /* SRC_LINGER, for its fd */
 };
 
 /* Room for one more in *V (LEN used of *CAP, elements of SIZE). */
@@ -100,13 +120,12 @@ static uint64_t mono(void)
 
 /* --- logs ------------------------------------------------------------------ */
 
-/* A path in a text log line: control characters and backslashes escaped,
- * so that one job is one line whatever the names hold. */
-static void put_text_path(FILE *f, const char *s)
+/* Text in a text log line: control characters, backslashes and quotes
+ * escaped, so that one line of the log is one line whatever it holds. */
+static void put_escaped(FILE *f, const char *s, size_t len)
 {
-	putc('\'', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
 		if (c == '\\' || c == '\'')
 			fprintf(f, "\\%c", c);
 		else if (c < 0x20 || c == 0x7f)
@@ -114,6 +133,13 @@ static void put_text_path(FILE *f, const char *s)
 		else
 			putc(c, f);
 	}
+}
+
+/* A path in a text log line, quoted and escaped. */
+static void put_text_path(FILE *f, const char *s)
+{
+	putc('\'', f);
+	put_escaped(f, s, strlen(s));
 	putc('\'', f);
 }
 
@@ -215,6 +241,69 @@ static void log_end(struct run *run, struct rjob *rj, int status, uint64_t now)
 		putc('\n', f);
 	}
 	fflush(f);
+}
+
+/* A line a job wrote on a captured stream: "PROG: [rule] pid N stderr:
+ * LINE", control characters escaped, or a JSON line with "stream" and
+ * "line". */
+static void log_output(struct run *run, const struct output *out, const char *s,
+		       size_t len)
+{
+	const char *stream = out->stream == JOB_STDOUT ? "stdout" : "stderr";
+	fflush(stdout);
+	FILE *f = stderr;
+	if (run->json_log) {
+		log_time_json(f);
+		fputs(",\"rule\":", f);
+		json_string(f, out->rule, strlen(out->rule));
+		fprintf(f, ",\"pid\":%d,\"stream\":\"%s\",\"line\":", (int)out->pid, stream);
+		json_string(f, s, len);
+		fputs("}\n", f);
+	} else {
+		fprintf(f, "%s: [%s] pid %d %s: ", cli_prog, out->rule, (int)out->pid, stream);
+		put_escaped(f, s, len);
+		putc('\n', f);
+	}
+	fflush(f);
+}
+
+struct output_ctx {
+	struct run *run;
+	const struct output *out;
+};
+
+static void output_line(void *ctx, const char *s, size_t len)
+{
+	struct output_ctx *c = ctx;
+	log_output(c->run, c->out, s, len);
+}
+
+static void output_free(struct run *run, struct output *out)
+{
+	for (struct output **p = &run->outputs; *p; p = &(*p)->next) {
+		if (*p == out) {
+			*p = out->next;
+			break;
+		}
+	}
+	if (out->job)
+		out->job->out[out->stream] = NULL;
+	if (out->o.fd >= 0)
+		epoll_ctl(run->epfd, EPOLL_CTL_DEL, out->o.fd, NULL);
+	job_out_fini(&out->o);
+	free(out->rule);
+	free(out);
+}
+
+/* Log what captured stream OUT has (with DRAIN, then close it); once it
+ * has ended, it goes. */
+static void read_output(struct run *run, struct output *out, bool drain)
+{
+	struct output_ctx ctx = {run, out};
+	/* at its end it is closed, which takes it out of epoll: vigil holds
+	 * the only copy */
+	if (job_out_read(&out->o, drain, output_line, &ctx) == 1)
+		output_free(run, out);
 }
 
 /* A message about a rule, "PROG: [rule] ..." (or JSON with "message"). */
@@ -557,31 +646,50 @@ static void note_start(struct rrule *rr, uint64_t now)
 		rr->n_starts++;
 }
 
-/* Whether a running job of RR has PATH: a path changed while its job
- * runs waits for that job, so that one file is never in two jobs at once. */
-static bool held_by_job(void *ctx, const char *path)
-{
-	const struct rrule *rr = ctx;
-	for (size_t i = 0; i < rr->n_jobs; i++) {
-		const struct job *j = &rr->jobs[i]->j;
-		for (size_t k = 0; k < j->n_paths; k++)
-			if (strcmp(j->paths[k].path, path) == 0)
-				return true;
-	}
-	return false;
-}
-
 /* Remember the files of job J as they are, at its start (a re-crawl after
  * an overflow does not queue them again while it runs) and at its end (a
  * change the job made itself does not count as new). */
 static void record_paths(struct rrule *rr, const struct job *j)
 {
-	if (!rr->store)
-		return;
 	for (size_t i = 0; i < j->n_paths; i++) {
 		struct stat st;
 		const char *p = j->paths[i].path;
 		store_record(rr->store, p, lstat(p, &st) == 0 ? &st : NULL);
+	}
+}
+
+/* The job on PATHS (N) is over, or never started: they may go to another. */
+static void release_paths(struct rrule *rr, const struct store_path *paths, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_done(rr->store, paths[i].path);
+}
+
+/* The captured streams of job RJ, just started (FDS from job_start()): into
+ * the loop. One that cannot be kept is closed (the job's writes to it fail). */
+static void add_outputs(struct run *run, struct rjob *rj)
+{
+	for (int k = 0; k < 2; k++) {
+		int fd = rj->j.out_fd[k];
+		if (fd < 0)
+			continue;
+		rj->j.out_fd[k] = -1;
+		struct output *out = calloc(1, sizeof(*out));
+		char *rule = strdup(rj->rule->r.name);
+		if (!out || !rule) {
+			free(out);
+			free(rule);
+			close(fd);
+			rule_say(run, rj->rule, "out of memory: pid %d's %s is not logged",
+				 (int)rj->j.pid, k == JOB_STDOUT ? "stdout" : "stderr");
+			continue;
+		}
+		*out = (struct output){.kind = SRC_OUTPUT, .o = {.fd = fd}, .job = rj,
+				       .rule = rule, .pid = rj->j.pid, .stream = k,
+				       .next = run->outputs};
+		run->outputs = out;
+		rj->out[k] = out;
+		epoll_add(run, fd, EPOLLIN, out);
 	}
 }
 
@@ -598,7 +706,7 @@ static bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 		rule_say(run, rr, "out of memory: cannot start a job");
 		return false;
 	}
-	n = store_take(rr->store, n, job_arg_budget(), paths, held_by_job, rr);
+	n = store_take(rr->store, n, job_arg_budget(), paths);
 	if (!n) { /* every ready path is still in a running job */
 		free(paths);
 		free(rj);
@@ -609,7 +717,7 @@ static bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 	rj->in.kind = SRC_STDIN;
 	rj->in.job = rj;
 	const char *what;
-	int r = job_start(&rj->j, &rr->r, paths, n, now, &what);
+	int r = job_start(&rj->j, &rr->r, paths, n, run->capture, now, &what);
 	note_start(rr, now);
 	rr->next_start = now + rr->r.min_interval_ns;
 	if (r < 0) {
@@ -617,6 +725,10 @@ static bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 		rr->n_run++;
 		rule_say(run, rr, "cannot run '%s': %s", strcmp(what, "the command") == 0 ?
 			 rr->r.argv.v[0] : what, cli_strerror(-r));
+		release_paths(rr, paths, n);
+		for (size_t i = 0; i < n; i++)
+			store_path_fini(&paths[i]);
+		free(paths);
 		free(rj);
 		return true;
 	}
@@ -626,6 +738,7 @@ static bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 		epoll_add(run, rj->j.pidfd, EPOLLIN, rj);
 	if (rj->j.stdin_fd >= 0 && job_feed(&rj->j) == 0)
 		epoll_add(run, rj->j.stdin_fd, EPOLLOUT, &rj->in);
+	add_outputs(run, rj);
 	log_start(run, rj);
 	return true;
 }
@@ -645,7 +758,7 @@ static void drop_ready(struct run *run, struct rrule *rr, const char *why)
 {
 	size_t n = store_ready(rr->store), k;
 	struct store_path p;
-	for (k = 0; k < n && store_take(rr->store, 1, SIZE_MAX, &p, NULL, NULL) == 1; k++)
+	for (k = 0; k < n && store_pop(rr->store, &p); k++)
 		store_path_fini(&p);
 	rr->n_skipped += k;
 	if (k)
@@ -666,7 +779,21 @@ static uint64_t schedule(struct run *run, struct rrule *rr, uint64_t now)
 	store_settle(rr->store, now);
 	while (store_ready(rr->store)) {
 		size_t ready = store_ready(rr->store);
-		if (rr->n_jobs >= rr->r.jobs) {
+		if (!rr->ready_since)
+			rr->ready_since = now;
+		if (rr->r.on_busy == BUSY_RESTART) {
+			/* a burst of saves is one restart: wait while others
+			 * still settle, but not past one more settle time, so
+			 * that a file written without end cannot hold it off */
+			uint64_t due = store_next_due(rr->store);
+			uint64_t cap = rr->ready_since + rr->r.settle_ns;
+			if (due && now < cap)
+				return min_deadline(next, due < cap ? due : cap);
+		}
+		/* a restart also waits for what the last job left running */
+		bool leftovers = rr->r.on_busy == BUSY_RESTART &&
+				 linger_count(run->linger, rr->r.name);
+		if (rr->n_jobs >= rr->r.jobs || leftovers) {
 			switch (rr->r.on_busy) {
 			case BUSY_QUEUE:
 				break;
@@ -681,6 +808,7 @@ static uint64_t schedule(struct run *run, struct rrule *rr, uint64_t now)
 			case BUSY_RESTART:
 				for (size_t i = 0; i < rr->n_jobs; i++)
 					stop_job(rr, rr->jobs[i], STOP_RESTART, now);
+				linger_stop(run->linger, rr->r.name, now);
 				break; /* the new one starts once they are gone */
 			}
 			return next;
@@ -690,18 +818,43 @@ static uint64_t schedule(struct run *run, struct rrule *rr, uint64_t now)
 		uint64_t until;
 		if (!guard_allows(run, rr, now, &until))
 			return min_deadline(next, until);
-		if (rr->r.batch > 1 && ready < rr->r.batch) {
-			if (!rr->ready_since)
-				rr->ready_since = now;
-			if (now < rr->ready_since + rr->r.batch_wait_ns)
-				return min_deadline(next, rr->ready_since + rr->r.batch_wait_ns);
-		}
+		if (rr->r.batch > 1 && ready < rr->r.batch &&
+		    now < rr->ready_since + rr->r.batch_wait_ns)
+			return min_deadline(next, rr->ready_since + rr->r.batch_wait_ns);
 		rr->ready_since = 0;
-		if (!start_job(run, rr, rr->r.batch > 1 ? rr->r.batch : 1, now))
+		/* a restart's job takes everything ready: it starts after
+		 * all of it changed */
+		size_t take = rr->r.on_busy == BUSY_RESTART ? ready :
+			      rr->r.batch > 1 ? rr->r.batch : 1;
+		if (!start_job(run, rr, take, now))
 			break;
 	}
 	rr->ready_since = 0;
 	return next;
+}
+
+/* Job RJ's first process has ended: if others still run in its process
+ * group, they are remembered, to be stopped at the rule's next restart
+ * and at vigil's stop (now, if those have begun for the job). */
+static void keep_leftovers(struct run *run, struct rjob *rj, uint64_t now)
+{
+	struct rrule *rr = rj->rule;
+	uint64_t kill_at = rj->j.kill_at; /* being stopped: the same deadline */
+	int r = linger_add(run->linger, rj->j.pid, rr->r.name, rr->r.stop_signal,
+			   rr->r.stop_timeout_ns, kill_at);
+	if (r == 0)
+		return;
+	if (r < 0) {
+		rule_say(run, rr, "cannot keep track of what pid %d left running: %s",
+			 (int)rj->j.pid, cli_strerror(-r));
+		return;
+	}
+	rule_say(run, rr, "pid %d left processes running in its process group; %s",
+		 (int)rj->j.pid, kill_at || run->stopping ? "they are being stopped" :
+		 rr->r.on_busy == BUSY_RESTART ? "they are stopped at the next restart "
+		 "or at the stop of vigil" : "they are stopped at the stop of vigil");
+	if (run->stopping)
+		linger_stop(run->linger, rr->r.name, now);
 }
 
 /* Job RJ ended (or, without a pidfd, may have): false if it has not. */
@@ -714,7 +867,18 @@ static bool end_job(struct run *run, struct rjob *rj, uint64_t now)
 		return false;
 	if (r < 0)
 		status = 0x7f; /* cannot tell: counted as failed */
+	/* what it wrote comes before its end line; what it left running may
+	 * write more, which is read as it comes */
+	for (int k = 0; k < 2; k++) {
+		if (rj->out[k])
+			read_output(run, rj->out[k], false);
+		if (rj->out[k])
+			rj->out[k]->job = NULL;
+		rj->out[k] = NULL;
+	}
 	log_end(run, rj, status, now);
+	if (r == 0)
+		keep_leftovers(run, rj, now);
 	rr->n_run++;
 	/* a job vigil stopped (restart, shutdown) did not fail; one that ran
 	 * past its --timeout did */
@@ -722,6 +886,7 @@ static bool end_job(struct run *run, struct rjob *rj, uint64_t now)
 	    rj->j.stop != STOP_RESTART && rj->j.stop != STOP_SHUTDOWN)
 		rr->n_failed++;
 	record_paths(rr, &rj->j);
+	release_paths(rr, rj->j.paths, rj->j.n_paths);
 	if (rj->j.pidfd >= 0)
 		epoll_ctl(run->epfd, EPOLL_CTL_DEL, rj->j.pidfd, NULL);
 	if (rj->j.stdin_fd >= 0)
@@ -795,42 +960,9 @@ static char *below_root_regex(const char *root, const char *tail)
 	return out;
 }
 
-/* The ERE tail of an --exclude GLOB on names ("node_modules", "*.tmp"):
- * that name at any depth, and all below it. NULL (and *SIMPLE false) for
- * a glob this does not translate exactly (brackets, escapes, a '/'): such
- * a glob still excludes, but its directories are watched. */
-static char *name_glob_tail(const char *glob, bool *simple)
-{
-	*simple = !strpbrk(glob, "[]\\/") && *glob;
-	if (!*simple)
-		return NULL;
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-	if (!f)
-		return NULL;
-	fputs("(.*/)?", f);
-	for (const char *g = glob; *g; g++) {
-		if (*g == '*')
-			fputs("[^/]*", f);
-		else if (*g == '?')
-			fputs("[^/]", f);
-		else {
-			if (strchr("^$.|()+{}", *g))
-				putc('\\', f);
-			putc(*g, f);
-		}
-	}
-	fputs("(/.*)?$", f);
-	if (fclose(f) != 0) {
-		free(out);
-		return NULL;
-	}
-	return out;
-}
-
 /* Directories the rule refuses are not even watched: hidden ones (unless
- * --hidden), and those its name globs or regexes exclude. */
+ * --hidden), and those its exclude globs (as far as they translate, see
+ * glob_exclude_ere()) or regexes exclude. */
 static int add_exclude_filters(struct rrule *rr)
 {
 	char *re = NULL;
@@ -847,11 +979,13 @@ static int add_exclude_filters(struct rrule *rr)
 			re = NULL;
 		}
 		for (size_t k = 0; k < rr->r.exclude.len; k++) {
-			bool simple;
-			char *tail = name_glob_tail(rr->r.exclude.v[k], &simple);
-			if (!simple)
-				continue;
-			re = tail ? below_root_regex(root, tail) : NULL;
+			char *tail;
+			int r = glob_exclude_ere(rr->r.exclude.v[k], &tail);
+			if (r < 0)
+				goto fail;
+			if (r == 0)
+				continue; /* excluded all the same, but watched */
+			re = below_root_regex(root, tail);
 			free(tail);
 			if (!re || vigil_filter_add(rr->v, VIGIL_FILTER_EXCLUDE, re, 0) < 0)
 				goto fail;
@@ -1020,7 +1154,7 @@ static void reload(struct run *run)
 		store_settle(old->store, UINT64_MAX);
 		struct store_path p;
 		size_t dropped = 0;
-		while (store_take(old->store, 1, SIZE_MAX, &p, NULL, NULL) == 1) {
+		while (store_pop(old->store, &p)) {
 			if (same)
 				touch(run, same, p.path, p.events, p.from, now);
 			else
@@ -1037,9 +1171,11 @@ static void reload(struct run *run)
 			same->n_skipped += old->n_skipped;
 			old->n_run = old->n_failed = old->n_paths = old->n_skipped = 0;
 		}
-		if (old->r.on_busy == BUSY_RESTART)
+		if (old->r.on_busy == BUSY_RESTART) {
 			for (size_t k = 0; k < old->n_jobs; k++)
 				stop_job(old, old->jobs[k], STOP_RESTART, now);
+			linger_stop(run->linger, old->r.name, now);
+		}
 		epoll_ctl(run->epfd, EPOLL_CTL_DEL, vigil_fd(old->v), NULL);
 		vigil_free(old->v);
 		old->v = NULL;
@@ -1090,6 +1226,8 @@ static void begin_stop(struct run *run, uint64_t now)
 {
 	run->stopping++;
 	notify(run, "STOPPING=1");
+	/* what jobs left behind has no work to finish: stopped at once */
+	linger_stop(run->linger, NULL, now);
 	for (size_t i = 0; i < run->n_rules; i++) {
 		struct rrule *rr = run->rules[i];
 		for (size_t k = 0; k < rr->n_jobs; k++) {
@@ -1162,7 +1300,8 @@ static int loop(struct run *run)
 	struct epoll_event evs[64];
 	for (;;) {
 		uint64_t now = mono();
-		uint64_t next = 0;
+		/* first, so that a restart sees the groups just gone */
+		uint64_t next = linger_check(run->linger, now);
 		for (size_t i = 0; i < run->n_rules; i++) {
 			struct rrule *rr = run->rules[i];
 			if (rr->v) {
@@ -1187,6 +1326,7 @@ static int loop(struct run *run)
 		}
 		/* after scheduling, so that the jobs just started count */
 		next = min_deadline(next, job_timers(run, now));
+		next = min_deadline(next, linger_check(run->linger, now));
 		drop_retired(run);
 		if (run->status_due && now >= run->status_due) {
 			notify_status(run);
@@ -1194,7 +1334,7 @@ static int loop(struct run *run)
 		}
 		next = min_deadline(next, run->status_due);
 		if (run->stopping) {
-			size_t running = 0;
+			size_t running = linger_count(run->linger, NULL);
 			for (size_t i = 0; i < run->n_rules; i++)
 				running += run->rules[i]->n_jobs;
 			if (!running)
@@ -1212,18 +1352,29 @@ static int loop(struct run *run)
 			return -1;
 		}
 		now = mono();
+		/* pipes first: a job's end (SRC_JOB, or SIGCHLD) frees it,
+		 * and its pipes' events may be in the same batch; so the
+		 * kinds are read before anything is freed */
+		enum src_kind kinds[64];
 		for (int i = 0; i < n; i++) {
 			enum src_kind *kind = evs[i].data.ptr;
-			if (*kind == SRC_SIGNAL) {
-				on_signal(run, now);
-			} else if (*kind == SRC_JOB) {
-				end_job(run, (struct rjob *)kind, now);
-			} else if (*kind == SRC_STDIN) {
+			kinds[i] = *kind;
+			if (*kind == SRC_STDIN) {
 				struct rjob *rj = ((struct rjob *)((char *)kind - offsetof(struct rjob, in)));
 				int fd = rj->j.stdin_fd;
 				if (job_feed(&rj->j) != 0)
 					epoll_ctl(run->epfd, EPOLL_CTL_DEL, fd, NULL);
+			} else if (*kind == SRC_OUTPUT) {
+				read_output(run, (struct output *)kind, false);
 			}
+		}
+		for (int i = 0; i < n; i++) {
+			if (kinds[i] == SRC_SIGNAL)
+				on_signal(run, now);
+			else if (kinds[i] == SRC_JOB) /* with a pidfd: not freed by SIGCHLD */
+				end_job(run, evs[i].data.ptr, now);
+			else if (kinds[i] == SRC_LINGER)
+				linger_event(run->linger);
 			/* SRC_RULE: read at the top of the loop */
 		}
 	}
@@ -1271,6 +1422,8 @@ static const char run_help[] =
 	"                           reads it again\n"
 	"      --check FILE         check FILE and exit\n"
 	"      --log-format text|json  job start and end lines on stderr\n"
+	"      --capture none|stderr|all  the jobs' output streams that go into the\n"
+	"                           log, a line each (default: stderr with json)\n"
 	"  -q, --quiet              log only failures\n"
 	"  -h, --help               show this help and exit\n"
 	"Durations: 500ms, 2s, 1.5m, 1h. SIGTERM or SIGINT: no new jobs, running ones\n"
@@ -1293,6 +1446,46 @@ static int set_or_say(struct rule *r, const char *key, const char *value)
 	return -1;
 }
 
+/* The short options in ARGV[*I], combined as getopt(3) has them: "-rq",
+ * and -e takes the rest of the word or the next one ("-reclose_write",
+ * "-re close_write"). 0, 1 after -h (the help is printed), -1 after an
+ * error (said). *RULE_SET becomes true when one sets the rule. */
+static int short_options(struct run *run, struct rule *cli, int argc, char **argv,
+			 int *i, bool *rule_set)
+{
+	const char *a = argv[*i];
+	for (const char *p = a + 1; *p; p++) {
+		switch (*p) {
+		case 'h':
+			printf(run_help, cli_prog, cli_prog, cli_prog);
+			return 1;
+		case 'q':
+			run->quiet = true;
+			break;
+		case 'r':
+			if (set_or_say(cli, "recursive", NULL) < 0)
+				return -1;
+			*rule_set = true;
+			break;
+		case 'e': {
+			const char *value = p[1] ? p + 1 : *i + 1 < argc ? argv[++*i] : NULL;
+			if (!value) {
+				cli_error("option requires an argument -- 'e'");
+				return -1;
+			}
+			if (set_or_say(cli, "events", value) < 0)
+				return -1;
+			*rule_set = true;
+			return 0;
+		}
+		default:
+			cli_error("invalid option -- '%c'; see '%s --help'", *p, cli_prog);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run run = {.epfd = -1, .sig = {.kind = SRC_SIGNAL, .fd = -1}, .notify_fd = -1};
@@ -1302,6 +1495,7 @@ int cmd_run(int argc, char **argv)
 	struct rule *rules = NULL;
 	size_t n_rules = 0;
 	int status = 1;
+	int capture = -1; /* by default: stderr with a JSON log, else none */
 
 	/* The log: each line leaves in one write() (every log function ends
 	 * with fflush), not a write per character as on an unbuffered stderr;
@@ -1328,43 +1522,38 @@ int cmd_run(int argc, char **argv)
 			cli_used = true;
 			continue;
 		}
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+		if (strcmp(a, "--help") == 0) {
 			printf(run_help, cli_prog, cli_prog, cli_prog);
 			status = 0;
 			goto out;
 		}
-		if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+		if (strcmp(a, "--quiet") == 0) {
 			run.quiet = true;
 			continue;
 		}
-		if (strcmp(a, "-r") == 0) {
-			if (set_or_say(&cli, "recursive", NULL) < 0)
+		if (a[1] != '-') {
+			int r = short_options(&run, &cli, argc, argv, &i, &cli_used);
+			if (r < 0)
 				goto out;
-			cli_used = true;
+			if (r > 0) {
+				status = 0;
+				goto out;
+			}
 			continue;
 		}
 		char key[64];
 		const char *value = NULL;
-		if (strncmp(a, "-e", 2) == 0) {
-			snprintf(key, sizeof(key), "events");
-			if (a[2])
-				value = a + 2; /* -eclose_write */
-		} else if (a[1] == '-') {
-			const char *eq = strchr(a + 2, '=');
-			size_t kl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-			if (kl >= sizeof(key)) {
-				cli_error("unrecognized option '%s'; see '%s --help'", a, cli_prog);
-				goto out;
-			}
-			memcpy(key, a + 2, kl);
-			key[kl] = '\0';
-			value = eq ? eq + 1 : NULL;
-		} else {
-			cli_error("invalid option '%s'; see '%s --help'", a, cli_prog);
+		const char *eq = strchr(a + 2, '=');
+		size_t kl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		if (kl >= sizeof(key)) {
+			cli_error("unrecognized option '%s'; see '%s --help'", a, cli_prog);
 			goto out;
 		}
+		memcpy(key, a + 2, kl);
+		key[kl] = '\0';
+		value = eq ? eq + 1 : NULL;
 		bool run_opt = strcmp(key, "rules") == 0 || strcmp(key, "check") == 0 ||
-			       strcmp(key, "log-format") == 0;
+			       strcmp(key, "log-format") == 0 || strcmp(key, "capture") == 0;
 		int takes = run_opt ? 1 : rule_key_takes_value(key);
 		if (takes < 0 || strcmp(key, "command") == 0 || strcmp(key, "path") == 0) {
 			cli_error("unrecognized option '--%s'; see '%s --help'", key, cli_prog);
@@ -1391,6 +1580,18 @@ int cmd_run(int argc, char **argv)
 				cli_error("'%s' is not a log format; give text or json", value);
 				goto out;
 			}
+		} else if (strcmp(key, "capture") == 0) {
+			if (strcmp(value, "none") == 0)
+				capture = 0;
+			else if (strcmp(value, "stderr") == 0)
+				capture = CAPTURE_STDERR;
+			else if (strcmp(value, "all") == 0)
+				capture = CAPTURE_STDOUT | CAPTURE_STDERR;
+			else {
+				cli_error("'%s' is not what --capture takes; give none, stderr or all",
+					  value);
+				goto out;
+			}
 		} else {
 			if (set_or_say(&cli, key, value) < 0)
 				goto out;
@@ -1398,6 +1599,7 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 
+	run.capture = capture >= 0 ? (unsigned)capture : run.json_log ? CAPTURE_STDERR : 0;
 	if (check_file || rules_file) {
 		const char *file = check_file ? check_file : rules_file;
 		if (cli_used || cli.argv.len) {
@@ -1464,6 +1666,12 @@ int cmd_run(int argc, char **argv)
 		cli_error("cannot set up the event loop: %s", cli_strerror(errno));
 		goto out;
 	}
+	run.linger_kind = SRC_LINGER;
+	int r = linger_new(&run.linger);
+	if (r < 0 || (r = epoll_add(&run, linger_fd(run.linger), EPOLLIN, &run.linger_kind)) < 0) {
+		cli_error("cannot set up the event loop: %s", cli_strerror(-r));
+		goto out;
+	}
 	notify_init(&run);
 	clock_gettime(CLOCK_REALTIME, &run.start);
 	struct rule *taken = rules;
@@ -1502,6 +1710,9 @@ out:
 		rrule_free(rr);
 	}
 	free(run.rules);
+	while (run.outputs) /* what is there now, and no more */
+		read_output(&run, run.outputs, true);
+	linger_free(run.linger);
 	if (rules)
 		rules_free(rules, n_rules);
 	if (have_cli)

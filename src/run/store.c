@@ -20,9 +20,17 @@ struct entry {
 	int state;
 };
 
-struct fstate {
+/* The head of an element of a keyed table (below): its path (NULL when
+ * the slot is free), the path's hash, the next in its bucket's chain or
+ * in the free list. */
+struct keyed {
 	char *path;
 	uint32_t hash, hnext;
+};
+
+/* The state of a file a job ran on. */
+struct fstate {
+	struct keyed k;
 	dev_t dev;
 	ino_t ino;
 	off_t size;
@@ -40,6 +48,15 @@ struct list {
 	size_t len;
 };
 
+/* Elements of ELEM bytes, each starting with a struct keyed, found by
+ * path. */
+struct table {
+	char *v;
+	size_t elem, len, cap, used;
+	uint32_t free;
+	struct index ix;
+};
+
 struct store {
 	struct entry *e;
 	size_t e_len, e_cap;
@@ -47,10 +64,8 @@ struct store {
 	struct index waiting;
 	struct list settling, ready;
 
-	struct fstate *f;
-	size_t f_len, f_cap, f_used;
-	uint32_t f_free;
-	struct index files;
+	struct table busy;  /* struct keyed: the paths in a job */
+	struct table files; /* struct fstate */
 };
 
 static uint32_t hash_str(const char *s)
@@ -66,27 +81,12 @@ int store_new(struct store **ret)
 	struct store *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->e_free = s->f_free = NONE;
+	s->e_free = NONE;
+	s->busy = (struct table){.elem = sizeof(struct keyed), .free = NONE};
+	s->files = (struct table){.elem = sizeof(struct fstate), .free = NONE};
 	s->settling = s->ready = (struct list){NONE, NONE, 0};
 	*ret = s;
 	return 0;
-}
-
-void store_free(struct store *s)
-{
-	if (!s)
-		return;
-	for (size_t i = 0; i < s->e_len; i++) {
-		free(s->e[i].path);
-		free(s->e[i].from);
-	}
-	for (size_t i = 0; i < s->f_len; i++)
-		free(s->f[i].path);
-	free(s->e);
-	free(s->f);
-	free(s->waiting.buckets);
-	free(s->files.buckets);
-	free(s);
 }
 
 /* Both arrays are indexed by path: buckets of chains through hnext. Growing
@@ -128,15 +128,97 @@ static uint32_t find_entry(const struct store *s, const char *path, uint32_t h)
 	return NONE;
 }
 
-static uint32_t find_file(const struct store *s, const char *path, uint32_t h)
+/* --- keyed tables ---------------------------------------------------------- */
+
+static struct keyed *slot(const struct table *t, uint32_t i)
 {
-	if (!s->files.n_buckets)
+	return (struct keyed *)(t->v + i * t->elem);
+}
+
+static uint32_t table_find(const struct table *t, const char *path, uint32_t h)
+{
+	if (!t->ix.n_buckets)
 		return NONE;
-	for (uint32_t i = s->files.buckets[h & (s->files.n_buckets - 1)]; i != NONE;
-	     i = s->f[i].hnext)
-		if (s->f[i].hash == h && strcmp(s->f[i].path, path) == 0)
+	for (uint32_t i = t->ix.buckets[h & (t->ix.n_buckets - 1)]; i != NONE;
+	     i = slot(t, i)->hnext)
+		if (slot(t, i)->hash == h && strcmp(slot(t, i)->path, path) == 0)
 			return i;
 	return NONE;
+}
+
+/* A new element for PATH (hash H), zeroed past its head: its index in
+ * *RET. 0 or -ENOMEM. */
+static int table_add(struct table *t, const char *path, uint32_t h, uint32_t *ret)
+{
+	char *copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	if (t->free == NONE && t->len == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		char *v = cap <= NONE ? reallocarray(t->v, cap, t->elem) : NULL;
+		if (!v) {
+			free(copy);
+			return -ENOMEM;
+		}
+		t->v = v;
+		t->cap = cap;
+	}
+	if (index_grow(&t->ix, t->used + 1, t->v, t->elem, t->len,
+		       offsetof(struct keyed, hash), offsetof(struct keyed, hnext)) < 0) {
+		free(copy);
+		return -ENOMEM;
+	}
+	uint32_t i;
+	if (t->free != NONE) {
+		i = t->free;
+		t->free = slot(t, i)->hnext;
+	} else {
+		i = (uint32_t)t->len++;
+	}
+	uint32_t *b = &t->ix.buckets[h & (t->ix.n_buckets - 1)];
+	memset(slot(t, i), 0, t->elem);
+	*slot(t, i) = (struct keyed){.path = copy, .hash = h, .hnext = *b};
+	*b = i;
+	t->used++;
+	*ret = i;
+	return 0;
+}
+
+static void table_remove(struct table *t, uint32_t i)
+{
+	struct keyed *k = slot(t, i);
+	uint32_t *p = &t->ix.buckets[k->hash & (t->ix.n_buckets - 1)];
+	while (*p != i)
+		p = &slot(t, *p)->hnext;
+	*p = k->hnext;
+	free(k->path);
+	memset(k, 0, t->elem);
+	k->hnext = t->free;
+	t->free = i;
+	t->used--;
+}
+
+static void table_fini(struct table *t)
+{
+	for (size_t i = 0; i < t->len; i++)
+		free(slot(t, (uint32_t)i)->path);
+	free(t->v);
+	free(t->ix.buckets);
+}
+
+void store_free(struct store *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->e_len; i++) {
+		free(s->e[i].path);
+		free(s->e[i].from);
+	}
+	table_fini(&s->busy);
+	table_fini(&s->files);
+	free(s->e);
+	free(s->waiting.buckets);
+	free(s);
 }
 
 /* --- the two lists --------------------------------------------------------- */
@@ -354,27 +436,51 @@ size_t store_ready(const struct store *s)
 	return s->ready.len;
 }
 
-size_t store_take(struct store *s, size_t n, size_t bytes, struct store_path *ret,
-		  bool (*busy)(void *ctx, const char *path), void *ctx)
+void store_done(struct store *s, const char *path)
+{
+	uint32_t i = table_find(&s->busy, path, hash_str(path));
+	if (i != NONE)
+		table_remove(&s->busy, i);
+}
+
+/* Hand ready entry I over to RET, out of the queue. */
+static void take_entry(struct store *s, uint32_t i, struct store_path *ret)
+{
+	struct entry *e = &s->e[i];
+	list_unlink(s, i);
+	entry_unindex(s, i);
+	*ret = (struct store_path){.path = e->path, .from = e->from, .events = e->events};
+	e->path = e->from = NULL;
+	entry_release(s, i);
+}
+
+size_t store_take(struct store *s, size_t n, size_t bytes, struct store_path *ret)
 {
 	size_t k = 0, used = 0;
 	uint32_t i, next;
 	for (i = s->ready.head; k < n && i != NONE; i = next) {
 		struct entry *e = &s->e[i];
 		next = e->next;
-		if (busy && busy(ctx, e->path))
-			continue;
+		if (table_find(&s->busy, e->path, e->hash) != NONE)
+			continue; /* its job is not over: it waits for it */
 		size_t len = strlen(e->path) + 1 + sizeof(char *); /* as an argv word */
+		uint32_t b;
 		if (k && used + len > bytes)
 			break;
+		if (table_add(&s->busy, e->path, e->hash, &b) < 0)
+			break; /* out of memory: what is taken goes */
 		used += len;
-		list_unlink(s, i);
-		entry_unindex(s, i);
-		ret[k++] = (struct store_path){.path = e->path, .from = e->from, .events = e->events};
-		e->path = e->from = NULL;
-		entry_release(s, i);
+		take_entry(s, i, &ret[k++]);
 	}
 	return k;
+}
+
+bool store_pop(struct store *s, struct store_path *ret)
+{
+	if (s->ready.head == NONE)
+		return false;
+	take_entry(s, s->ready.head, ret);
+	return true;
 }
 
 void store_path_fini(struct store_path *p)
@@ -389,52 +495,15 @@ void store_path_fini(struct store_path *p)
 int store_record(struct store *s, const char *path, const struct stat *st)
 {
 	uint32_t h = hash_str(path);
-	uint32_t i = find_file(s, path, h);
+	uint32_t i = table_find(&s->files, path, h);
 	if (!st) {
-		if (i == NONE)
-			return 0;
-		uint32_t *p = &s->files.buckets[h & (s->files.n_buckets - 1)];
-		while (*p != i)
-			p = &s->f[*p].hnext;
-		*p = s->f[i].hnext;
-		free(s->f[i].path);
-		memset(&s->f[i], 0, sizeof(s->f[i]));
-		s->f[i].hnext = s->f_free;
-		s->f_free = i;
-		s->f_used--;
+		if (i != NONE)
+			table_remove(&s->files, i);
 		return 0;
 	}
-	if (i == NONE) {
-		char *copy = strdup(path);
-		if (!copy)
-			return -ENOMEM;
-		if (s->f_free == NONE && s->f_len == s->f_cap) {
-			size_t cap = s->f_cap ? s->f_cap * 2 : 64;
-			struct fstate *v = cap <= NONE ? realloc(s->f, cap * sizeof(*v)) : NULL;
-			if (!v) {
-				free(copy);
-				return -ENOMEM;
-			}
-			s->f = v;
-			s->f_cap = cap;
-		}
-		if (index_grow(&s->files, s->f_used + 1, s->f, sizeof(*s->f), s->f_len,
-			       offsetof(struct fstate, hash), offsetof(struct fstate, hnext)) < 0) {
-			free(copy);
-			return -ENOMEM;
-		}
-		if (s->f_free != NONE) {
-			i = s->f_free;
-			s->f_free = s->f[i].hnext;
-		} else {
-			i = (uint32_t)s->f_len++;
-		}
-		uint32_t *b = &s->files.buckets[h & (s->files.n_buckets - 1)];
-		s->f[i] = (struct fstate){.path = copy, .hash = h, .hnext = *b};
-		*b = i;
-		s->f_used++;
-	}
-	struct fstate *f = &s->f[i];
+	if (i == NONE && table_add(&s->files, path, h, &i) < 0)
+		return -ENOMEM;
+	struct fstate *f = (struct fstate *)slot(&s->files, i);
 	f->dev = st->st_dev;
 	f->ino = st->st_ino;
 	f->size = st->st_size;
@@ -451,10 +520,10 @@ static bool ts_before(const struct timespec *a, const struct timespec *b)
 bool store_changed(const struct store *s, const char *path,
 		   const struct stat *st, const struct timespec *since)
 {
-	uint32_t i = find_file(s, path, hash_str(path));
+	uint32_t i = table_find(&s->files, path, hash_str(path));
 	if (i == NONE)
 		return !ts_before(&st->st_ctim, since);
-	const struct fstate *f = &s->f[i];
+	const struct fstate *f = (const struct fstate *)slot(&s->files, i);
 	return f->dev != st->st_dev || f->ino != st->st_ino || f->size != st->st_size ||
 	       f->mtime.tv_sec != st->st_mtim.tv_sec || f->mtime.tv_nsec != st->st_mtim.tv_nsec ||
 	       f->ctime.tv_sec != st->st_ctim.tv_sec || f->ctime.tv_nsec != st->st_ctim.tv_nsec;

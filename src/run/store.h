@@ -1,12 +1,15 @@
 /* What `vigil run` must not lose, for one rule: the paths waiting to settle,
- * the paths settled and waiting for a job, and the state of the files jobs
- * have run on (so that after a queue overflow, a re-crawl can tell which
- * files are new or changed). Everything that a restart should keep lives
- * here, behind this interface, so that it can be made persistent.
+ * the paths settled and waiting for a job, the paths a job is running on,
+ * and the state of the files jobs have run on (so that after a queue
+ * overflow, a re-crawl can tell which files are new or changed).
+ * Everything that a restart should keep lives here, behind this interface,
+ * so that it can be made persistent; the caller keeps none of it.
  *
- * A path is in the store at most once: an event on a path already waiting
- * restarts its settle timer instead of queueing it twice. A path handed to
- * a job leaves the store; an event after that queues it again.
+ * A path waits at most once: an event on a path already waiting restarts
+ * its settle timer instead of queueing it twice. A path handed to a job
+ * leaves the queue and is in that job until store_done(); an event after
+ * it was taken queues it again, and it waits until the job is done, so
+ * that one path is never in two jobs at once.
  */
 #ifndef VIGIL_STORE_H
 #define VIGIL_STORE_H
@@ -52,13 +55,17 @@ uint64_t store_next_due(const struct store *s);
 void store_settle(struct store *s, uint64_t now);
 size_t store_waiting(const struct store *s); /* settling + ready */
 size_t store_ready(const struct store *s);
-/* Take up to N ready paths, oldest first, that take at most BYTES as argv
- * words (text, NUL and pointer; at least one is taken), into RET (room for
- * N). A path for which BUSY(CTX, path) is true (a job still runs on it)
- * stays ready for later; BUSY may be NULL.
- * Returns how many; the caller frees each with store_path_fini(). */
-size_t store_take(struct store *s, size_t n, size_t bytes, struct store_path *ret,
-		  bool (*busy)(void *ctx, const char *path), void *ctx);
+/* Take up to N ready paths for a job, oldest first, that take at most
+ * BYTES as argv words (text, NUL and pointer; at least one is taken), into
+ * RET (room for N). A path that is in a job already stays ready for later.
+ * Each path taken is in a job until store_done(). Returns how many (fewer
+ * when memory runs out); the caller frees each with store_path_fini(). */
+size_t store_take(struct store *s, size_t n, size_t bytes, struct store_path *ret);
+/* The job that had PATH is over: the path may go to another. */
+void store_done(struct store *s, const char *path);
+/* Take the oldest ready path out of the queue, not for a job (to drop it,
+ * or to hand it to another store): false when none is ready. */
+bool store_pop(struct store *s, struct store_path *ret);
 void store_path_fini(struct store_path *p);
 
 /* A job ran on PATH: remember the file as it is now (ST from lstat), or,

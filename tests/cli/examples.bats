@@ -6,6 +6,7 @@
 
 bats_require_minimum_version 1.5.0
 load helpers
+load run_helpers # wait_for_lines, until_true; setup and jobs_done are this file's own
 
 SRC=$(readlink -f "$BATS_TEST_DIRNAME/../..")
 EXAMPLES=$SRC/examples
@@ -63,17 +64,6 @@ start_rules() {
 	wait_for_line "$ERR" 'watching: ' 20
 }
 
-# wait_for_lines FILE REGEX N [SECONDS]: until N lines of FILE match.
-wait_for_lines() {
-	local file=$1 re=$2 n=$3 secs=${4:-20} got
-	got=$(timeout "$secs" tail -n +1 -f "$file" 2>/dev/null | grep -E -m "$n" -- "$re" | wc -l)
-	if [ "$got" -lt "$n" ]; then
-		echo "timed out after ${secs}s waiting for $n lines /$re/ in $file ($got); it holds:" >&2
-		head -c 4000 "$file" >&2
-		return 1
-	fi
-}
-
 # jobs_done N: until N jobs have ended (their end lines on vigil's stderr).
 jobs_done() {
 	wait_for_lines "$ERR" '\] pid [0-9]+ (exited|killed)' "$1"
@@ -94,20 +84,6 @@ counters_until() {
 	done
 }
 
-# until_true SECONDS COMMAND...: until COMMAND succeeds, waking on each
-# job's end line.
-until_true() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		if [ $SECONDS -ge $end ]; then
-			echo "timed out waiting for: $*; stderr:" >&2
-			cat "$ERR" >&2
-			return 1
-		fi
-		wait_for_line "$ERR" '\] pid [0-9]+ (exited|killed)' 1 2>/dev/null || true
-	done
-}
 
 @test "every example: named in the README, tested here, not writable by others, and valid to vigil run --check" {
 	local f name n=0

@@ -4,6 +4,7 @@
 # whole machine, so they run alone (is_parallel: false) and restore it.
 
 load helpers
+load run_helpers
 
 QUEUE=/proc/sys/fs/inotify/max_queued_events
 
@@ -14,17 +15,6 @@ setup_file() {
 
 teardown_file() {
 	[ -w "$QUEUE" ] && echo "$SAVED_QUEUE" >"$QUEUE" || true
-}
-
-setup() {
-	TEST_DIR=$(mktemp -d "${BATS_TMPDIR:-/tmp}/vigil-run.XXXXXX")
-	W=$TEST_DIR/w
-	OUT=$TEST_DIR/out
-	ERR=$TEST_DIR/err
-	export LOG=$TEST_DIR/log
-	mkdir "$W"
-	: >"$LOG"
-	VIGIL_PID=
 }
 
 # start_run_small ARGS...: vigil run with a queue of 64 events.

@@ -3,51 +3,7 @@
 
 bats_require_minimum_version 1.5.0
 load helpers
-
-# The jobs record what they were given: each argument followed by a NUL,
-# then a newline, appended to $LOG. A shell receives the names as "$@",
-# never as text to parse.
-REC='for a in "$@"; do printf "%s\0" "$a"; done >>"$LOG"; echo >>"$LOG"'
-
-setup() {
-	TEST_DIR=$(mktemp -d "${BATS_TMPDIR:-/tmp}/vigil-run.XXXXXX")
-	W=$TEST_DIR/w
-	OUT=$TEST_DIR/out
-	ERR=$TEST_DIR/err
-	export LOG=$TEST_DIR/log
-	mkdir "$W"
-	: >"$LOG"
-	cd "$TEST_DIR" || return 1
-	VIGIL_PID=
-}
-
-# start_run ARGS...: `vigil run ARGS` in the background, once its watches
-# are set ("watching:" on stderr).
-start_run() {
-	: >"$OUT"
-	: >"$ERR"
-	"$VIGIL" run "$@" >"$OUT" 2>"$ERR" 3>&- &
-	VIGIL_PID=$!
-	wait_for_line "$ERR" 'watching: ' 20
-}
-
-# jobs_done N: wait until N jobs have ended (their end lines in $ERR).
-jobs_done() {
-	local n=$1 end=$((SECONDS + 20))
-	while [ "$(grep -c '\] pid [0-9]* \(exited\|killed\)' "$ERR")" -lt "$n" ]; do
-		if [ $SECONDS -ge $end ]; then
-			echo "timed out waiting for $n jobs; stderr:" >&2
-			cat "$ERR" >&2
-			return 1
-		fi
-		wait_for_line "$ERR" "(exited|killed|\"job\":\"end\")" 1 2>/dev/null || true
-	done
-}
-
-# recorded: the argument lists recorded, one line per job, NULs as '|'.
-recorded() {
-	tr '\0' '|' <"$LOG"
-}
+load run_helpers
 
 @test "a file written into the directory: the command runs once on its path" {
 	start_run "$W" -- sh -c "$REC" rec {}
@@ -83,8 +39,9 @@ recorded() {
 }
 
 @test "hostile names reach the command as exactly those bytes, and nothing else runs" {
-	start_run "$W" -- sh -c "$REC" rec {}
-	local names=('$(touch pwned)' '`id`' 'a;b' '-rf' 'x"y' "it's" $'new\nline' $'\xff\xfe' '*' '--help' 'a b')
+	# as {}, as {name} (./-rf for a name starting with '-') and as VIGIL_NAME
+	start_run "$W" -- sh -c 'for a in "$@" "$VIGIL_NAME"; do printf "%s\0" "$a"; done >>"$LOG"; echo >>"$LOG"' rec {} {name}
+	local names=('$(touch pwned)' '`touch pwned`' 'a;touch pwned' '-rf' 'x"y' "it's" $'new\nline' $'\xff\xfe' '*' '--help' 'a b' '$HOME' '|touch pwned' '\')
 	local n
 	for n in "${names[@]}"; do
 		echo x >"$W/$n"
@@ -93,12 +50,27 @@ recorded() {
 	[ ! -e "$TEST_DIR/pwned" ] && [ ! -e "$W/pwned" ] && [ ! -e pwned ]
 	# jobs run one at a time, in the order the files settled
 	for n in "${names[@]}"; do
-		printf '%s\0\n' "$W/$n"
+		case $n in
+		-*) printf '%s\0%s\0%s\0\n' "$W/$n" "./$n" "$n" ;;
+		*) printf '%s\0%s\0%s\0\n' "$W/$n" "$n" "$n" ;;
+		esac
 	done >"$TEST_DIR/want"
 	cmp "$TEST_DIR/want" "$LOG" || {
 		diff <(od -c "$TEST_DIR/want") <(od -c "$LOG") >&2
 		return 1
 	}
+	# and in a batch, one argument each, with the same names on stdin
+	stop_vigil
+	: >"$LOG"
+	start_run "$W" --initial --batch 100 --batch-wait 100ms --stdin paths0 -- \
+		sh -c 'printf "%s\0" "$@" >>"$LOG"; cat >"$LOG.stdin"' rec {}
+	jobs_done 1
+	for n in "${names[@]}"; do
+		printf '%s\0' "$W/$n"
+	done | sort -z >"$TEST_DIR/want"
+	sort -z "$LOG" | cmp "$TEST_DIR/want" -
+	sort -z "$LOG.stdin" | cmp "$TEST_DIR/want" -
+	[ ! -e "$TEST_DIR/pwned" ] && [ ! -e "$W/pwned" ] && [ ! -e pwned ]
 }
 
 @test "a relative name starting with '-' is passed as ./-name" {
@@ -264,13 +236,6 @@ assert d["path"] == sys.argv[2] and d["events"] == "CLOSE_WRITE,CLOSE" and d["ru
 	expect_eq jobs "$(printf '%s\n' "$W/sub/b.jpg|" "$W/c.jpg|")" "$(recorded)"
 }
 
-@test "a command that does not exist: one line, and the next file is still handled" {
-	start_run "$W" -- "$TEST_DIR/no-such-command" {}
-	echo x >"$W/a"
-	wait_for_line "$ERR" "cannot run '$TEST_DIR/no-such-command': no such file or directory"
-	kill -0 "$VIGIL_PID"
-}
-
 @test "SIGTERM: no new jobs, the running one finishes, a summary, exit 0" {
 	mkfifo "$TEST_DIR/hold"
 	start_run "$W" -- sh -c 'echo "$1" >>"$LOG"; read x <"$0"; echo done >>"$LOG"' "$TEST_DIR/hold" {}
@@ -339,12 +304,6 @@ while True:
 	at_throttle=$(wc -l <"$LOG")
 	[ "$at_throttle" -le 6 ]
 	expect_eq "throttle lines" 1 "$(grep -c throttled "$ERR")"
-}
-
-# rules FILE CONTENT: write a rules file (mode 600, as root requires).
-rules() {
-	printf '%s\n' "$2" >"$1"
-	chmod 600 "$1"
 }
 
 @test "--rules: two rules from a file, each on its own files" {
@@ -583,4 +542,121 @@ command = sh $TEST_DIR/server.sh"
 	jobs_done 1
 	expect_eq jobs "$W/src/keep/f|" "$(recorded)"
 	expect_eq watches 3 "$(watch_count "$VIGIL_PID")"
+}
+
+@test "short options combine as getopt has them: -rqe EVENT, and errors name the letter" {
+	mkdir "$W/sub"
+	"$VIGIL" run -rqe moved_to "$W" -- sh -c "$REC" rec {} >"$OUT" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	# -r: the root and sub; -q: no "watching:" line to wait for
+	wait_for_watches "$VIGIL_PID" 2
+	echo x >"$W/sub/written" # close_write: not asked for by -e
+	echo x >"$TEST_DIR/f"
+	mv "$TEST_DIR/f" "$W/sub/moved"
+	wait_for_line "$LOG" moved
+	expect_eq jobs "$W/sub/moved|" "$(recorded)"
+	expect_eq "quiet log" "" "$(cat "$ERR")"
+	run --separate-stderr "$VIGIL" run -rx "$W" -- true
+	expect_eq invalid "vigil run: invalid option -- 'x'; see 'vigil run --help'" "$stderr"
+	run --separate-stderr "$VIGIL" run -re
+	expect_eq missing "vigil run: option requires an argument -- 'e'" "$stderr"
+	run --separate-stderr "$VIGIL" run -qremoved_to,bogus "$W" -- true
+	expect_eq "-e value" 1 "$status"
+	[[ "$stderr" == "vigil run: '--events': 'bogus' is not an event"* ]]
+}
+
+@test "--exclude globs with '/', '**', '?' and brackets: their directories are not watched" {
+	mkdir -p "$W/build/a/b" "$W/src/Build/x" "$W/src/cache1/y" "$W/src/keep" "$W/src/cache/z"
+	start_run -r "$W" --exclude 'build/**' --exclude '[Bb]uild' --exclude 'src/cache?' \
+		-- sh -c "$REC" rec {}
+	# the root, build (build/** is what is below it), src, src/keep, src/cache
+	wait_for_watches "$VIGIL_PID" 5
+	mkdir -p "$W/build/new/deep" "$W/src/cache2/deep"
+	echo x >"$W/build/a/f"
+	echo x >"$W/src/Build/x/f"
+	echo x >"$W/src/cache1/y/f"
+	echo x >"$W/src/cache/z/f"
+	jobs_done 1
+	echo x >"$W/src/keep/f"
+	jobs_done 2
+	expect_eq jobs "$(printf '%s\n' "$W/src/cache/z/f|" "$W/src/keep/f|")" "$(recorded)"
+	expect_eq watches 5 "$(watch_count "$VIGIL_PID")"
+}
+
+@test "--on-busy restart: a burst of saves is one restart, with every path" {
+	cat >"$TEST_DIR/server.sh" <<-'SH'
+		echo "start $VIGIL_COUNT" >>"$LOG"
+		trap 'echo stopped >>"$LOG"; exit 0' TERM
+		while :; do sleep 0.05; done
+	SH
+	start_run "$W" --on-busy restart --settle 300ms -- sh "$TEST_DIR/server.sh"
+	# the first start too: three files, one job
+	for i in 1 2 3; do echo x >"$W/a$i"; done
+	wait_for_line "$LOG" '^start'
+	for i in 1 2 3 4 5; do echo x >"$W/b$i"; done
+	wait_for_line "$LOG" '^start 5'
+	echo x >"$W/sentinel"
+	jobs_done 2
+	wait_for_line "$LOG" '^start 1'
+	expect_eq log "$(printf '%s\n' "start 3" stopped "start 5" stopped "start 1")" "$(cat "$LOG")"
+	grep -q "started on 5 paths" "$ERR"
+}
+
+@test "--log-format json: the jobs' stderr becomes JSON lines of the log, their stdout stays theirs" {
+	start_run "$W" --log-format json -- sh -c 'echo "data $1"; echo "oops \"$1\"" >&2; printf "last\001" >&2' job {}
+	echo x >"$W/a"
+	wait_for_line "$ERR" '"job":"end"'
+	expect_eq stdout "data $W/a" "$(cat "$OUT")"
+	python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1], "rb")]  # each line parses
+kinds = [l.get("job") or l.get("stream") or "message" for l in lines]
+assert kinds == ["message", "start", "stderr", "stderr", "end"], kinds
+start, e1, e2, end = lines[1:]
+assert e1["line"] == "oops \"%s\"" % sys.argv[2] and e2["line"] == "last\x01", (e1, e2)
+assert e1["pid"] == start["pid"] == end["pid"] and e1["rule"] == "run", e1
+' "$ERR" "$W/a"
+}
+
+@test "--capture all: both streams in the text log, a line each, before the end line" {
+	start_run "$W" --capture all -- sh -c 'echo out; echo err >&2; head -c 5000 /dev/zero | tr "\0" y' job {}
+	echo x >"$W/a"
+	jobs_done 1
+	expect_eq stdout "" "$(cat "$OUT")"
+	local pid
+	pid=$(sed -n 's/.*\[run\] pid \([0-9]*\) started.*/\1/p' "$ERR")
+	# the two streams are two pipes: their lines keep their order within
+	# each, not between them
+	grep -v watching "$ERR" | sed 's/ after .*//' | cut -c1-60 >"$TEST_DIR/got"
+	{
+		sed -n 1p "$TEST_DIR/got"
+		sed '1d;$d' "$TEST_DIR/got" | grep stderr
+		sed '1d;$d' "$TEST_DIR/got" | grep stdout
+		sed -n '$p' "$TEST_DIR/got"
+	} >"$TEST_DIR/got.sorted"
+	printf '%s\n' "vigil run: [run] pid $pid started on '$W/a'" \
+		"vigil run: [run] pid $pid stderr: err" \
+		"vigil run: [run] pid $pid stdout: out" \
+		"vigil run: [run] pid $pid stdout: yyyyyyyyyyyyyyyyyyyyyyyyyy" \
+		"vigil run: [run] pid $pid stdout: yyyyyyyyyyyyyyyyyyyyyyyyyy" \
+		"vigil run: [run] pid $pid exited 0" | cut -c1-60 >"$TEST_DIR/want"
+	diff "$TEST_DIR/want" "$TEST_DIR/got.sorted"
+	# 5000 bytes without a newline: 4096, then the rest at the end
+	expect_eq "long line" "4096 904" "$(sed -n 's/.*stdout: \(y*\)$/\1/p' "$ERR" | awk '{ printf "%s%d", (NR > 1 ? " " : ""), length($0) }')"
+	run --separate-stderr "$VIGIL" run "$W" --capture some -- true
+	expect_eq "bad value" "vigil run: 'some' is not what --capture takes; give none, stderr or all" "$stderr"
+}
+
+@test "--capture: what a job leaves running still writes to the log, and gets no SIGPIPE" {
+	start_run "$W" --log-format json -- sh -c '(sleep 0.3; echo late >&2; echo alive >>"$LOG") & echo early >&2'
+	echo x >"$W/a"
+	wait_for_line "$LOG" alive
+	wait_for_line "$ERR" '"line":"late"'
+	python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1], "rb")]
+kinds = [l.get("job") or l.get("line") or l.get("message") for l in lines]
+assert kinds[1:] == ["start", "early", "end", kinds[4], "late"], kinds
+assert "left processes running" in kinds[4], kinds
+' "$ERR"
 }

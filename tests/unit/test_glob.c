@@ -1,6 +1,7 @@
 /* Unit tests for src/run/glob.c: fnmatch(3) on names, '**' on paths. */
 #include <fnmatch.h>
 #include <locale.h>
+#include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <wchar.h>
 
 #include <cmocka.h>
 
@@ -342,6 +344,93 @@ static void random_bytes(void **state)
 	}
 }
 
+/* What excludes REL for the rule: the glob on REL or on a directory above. */
+static bool excludes(const char *glob, const char *rel)
+{
+	size_t len = strlen(rel);
+	for (size_t end = 1; end <= len; end++)
+		if ((end == len || (rel[end] == '/' && rel[end - 1] != '/')) &&
+		    glob_match_len(glob, rel, end))
+			return true;
+	return false;
+}
+
+static bool valid_utf8(const char *s)
+{
+	mbstate_t st = {0};
+	size_t len = strlen(s);
+	setlocale(LC_ALL, "C.UTF-8");
+	bool ok = true;
+	for (size_t i = 0; i < len && ok;) {
+		size_t n = mbrtowc(NULL, s + i, len - i, &st);
+		ok = n != (size_t)-1 && n != (size_t)-2;
+		i += n ? n : 1;
+	}
+	setlocale(LC_ALL, "C");
+	return ok;
+}
+
+/* glob_exclude_ere(), as the engine runs it (the C locale): it never
+ * matches what the glob does not exclude, and on UTF-8 names it matches
+ * all that it does. */
+static void exclude_ere(void **state)
+{
+	(void)state;
+	static const char *const gparts[] = {
+		"a", "b", "*", "?", "[ab]", "[!a]", "[^b]", "[a-c]", "[]a]", "[[:alpha:]]",
+		"\\a", "**", "\xc3\xa9", "x]", "[-a]", "[a-]", "[!-]", "[^^]", "[\\]]",
+		"[[]", "[^]", "[-^]", "[[^-]", "a*b", "[", "[!]a]", "[[:digit:]-]",
+		"[\\^]", "[[.^.]]", "[[^]", "[\\^-]",
+	};
+	static const char *const rparts[] = {
+		"a", "b", "ab", "\xc3\xa9", "\xff", "-", "^", "]", "[", "ba", "a\xc3",
+		"a\xc3\xa9", "x]", "1", "[ab]",
+	};
+	size_t ngp = sizeof(gparts) / sizeof(*gparts), nrp = sizeof(rparts) / sizeof(*rparts);
+	setlocale(LC_ALL, "C");
+	srand(4);
+	int bad = 0, translated = 0;
+	for (long it = 0; it < 40000; it++) {
+		char g[128] = "", r[128] = "r/", *tail;
+		size_t gl = 0, rl = 2;
+		int ng = 1 + rand() % 3, nr = 1 + rand() % 4;
+		bool path = rand() % 2;
+		for (int i = 0; i < ng; i++)
+			gl += (size_t)snprintf(g + gl, sizeof(g) - gl, "%s%s",
+					       i ? (path ? "/" : "") : "", gparts[rand() % ngp]);
+		for (int i = 0; i < nr; i++)
+			rl += (size_t)snprintf(r + rl, sizeof(r) - rl, "%s%s",
+					       i ? "/" : "", rparts[rand() % nrp]);
+		int t = glob_exclude_ere(g, &tail);
+		assert_true(t >= 0);
+		if (!t)
+			continue;
+		translated++;
+		char *ere;
+		assert_true(asprintf(&ere, "^r/%s", tail) > 0);
+		regex_t rx;
+		int rc = regcomp(&rx, ere, REG_EXTENDED | REG_NOSUB);
+		if (rc != 0) {
+			if (bad++ < 10)
+				print_error("'%s': ERE '%s' does not compile\n", g, ere);
+		} else {
+			bool got = regexec(&rx, r, 0, NULL, 0) == 0;
+			bool want = excludes(g, r + 2);
+			if ((got && !want) || (got != want && valid_utf8(r))) {
+				if (bad++ < 10)
+					print_error("'%s' on '%s': glob %d, ERE '%s' %d\n", g,
+						    r + 2, want, ere, got);
+			}
+			regfree(&rx);
+		}
+		free(ere);
+		free(tail);
+	}
+	setlocale(LC_ALL, "C.UTF-8");
+	check_eq(bad, 0);
+	assert_true(translated > 30000);
+}
+
 int main(void)
 {
 	setlocale(LC_ALL, "C.UTF-8");
@@ -353,6 +442,7 @@ int main(void)
 		cmocka_unit_test(same_as_reference),
 		cmocka_unit_test(validity),
 		cmocka_unit_test(random_bytes),
+		cmocka_unit_test(exclude_ere),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,127 @@
+/* Unit tests for src/run/store.c: the queue of one rule of vigil run. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "store.h"
+
+#include "check.h"
+
+static void take_names(struct store *s, size_t n, const char *want)
+{
+	struct store_path p[8];
+	char got[256] = "";
+	size_t k = store_take(s, n, SIZE_MAX, p);
+	for (size_t i = 0; i < k; i++) {
+		strcat(got, i ? " " : "");
+		strcat(got, p[i].path);
+		store_path_fini(&p[i]);
+	}
+	assert_string_equal(got, want);
+}
+
+/* A path waits once; settled paths go in the order they settled. */
+static void settle_order(void **state)
+{
+	(void)state;
+	struct store *s;
+	assert_int_equal(store_new(&s), 0);
+	assert_int_equal(store_touch(s, "a", 1, NULL, 10), 0);
+	assert_int_equal(store_touch(s, "b", 1, NULL, 20), 0);
+	assert_int_equal(store_touch(s, "a", 2, NULL, 30), 0); /* waits again */
+	check_eq(store_waiting(s), 2);
+	check_eq(store_next_due(s), 20);
+	store_settle(s, 25);
+	check_eq(store_ready(s), 1);
+	store_settle(s, 30);
+	take_names(s, 8, "b a");
+	check_eq(store_waiting(s), 0);
+	store_free(s);
+}
+
+/* A path in a job waits for it: never in two jobs at once. */
+static void in_a_job(void **state)
+{
+	(void)state;
+	struct store *s;
+	assert_int_equal(store_new(&s), 0);
+	store_touch(s, "a", 1, NULL, 0);
+	store_touch(s, "b", 1, NULL, 0);
+	store_settle(s, 0);
+	take_names(s, 1, "a");
+	store_touch(s, "a", 1, NULL, 0); /* changed while its job runs */
+	store_settle(s, 0);
+	take_names(s, 8, "b"); /* a waits for its job */
+	check_eq(store_ready(s), 1);
+	take_names(s, 8, "");
+	store_done(s, "a");
+	take_names(s, 8, "a");
+	store_done(s, "a");
+	store_done(s, "b");
+	store_done(s, "never taken");
+	store_free(s);
+}
+
+/* store_pop takes a ready path, in a job or not, and marks nothing. */
+static void pop(void **state)
+{
+	(void)state;
+	struct store *s;
+	struct store_path p;
+	assert_int_equal(store_new(&s), 0);
+	store_touch(s, "a", 1, "old", 0);
+	store_settle(s, 0);
+	take_names(s, 1, "a");
+	store_touch(s, "a", 4, NULL, 0);
+	store_settle(s, 0);
+	assert_true(store_pop(s, &p));
+	assert_string_equal(p.path, "a");
+	check_eq(p.events, 4);
+	store_path_fini(&p);
+	assert_false(store_pop(s, &p));
+	store_free(s); /* still in a job: freed with the store */
+}
+
+/* The files jobs ran on: changed or not, forgotten when gone. */
+static void records(void **state)
+{
+	(void)state;
+	struct store *s;
+	struct stat st = {.st_dev = 1, .st_ino = 2, .st_size = 3};
+	struct timespec since = {100, 0};
+	assert_int_equal(store_new(&s), 0);
+	for (int i = 0; i < 100; i++) { /* past the first growth */
+		char name[16];
+		snprintf(name, sizeof(name), "f%d", i);
+		assert_int_equal(store_record(s, name, &st), 0);
+	}
+	assert_false(store_changed(s, "f7", &st, &since));
+	st.st_size = 4;
+	assert_true(store_changed(s, "f7", &st, &since));
+	assert_int_equal(store_record(s, "f7", NULL), 0);
+	st.st_ctim.tv_sec = 50; /* not recorded: new if changed since */
+	assert_false(store_changed(s, "f7", &st, &since));
+	st.st_ctim.tv_sec = 150;
+	assert_true(store_changed(s, "f7", &st, &since));
+	assert_int_equal(store_record(s, "f7", &st), 0); /* the freed slot again */
+	assert_false(store_changed(s, "f7", &st, &since));
+	store_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(settle_order),
+		cmocka_unit_test(in_a_job),
+		cmocka_unit_test(pop),
+		cmocka_unit_test(records),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
