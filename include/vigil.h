@@ -15,6 +15,11 @@
  *  - The library never prints and never exits.
  *  - A handle is not thread-safe; use one per thread or lock around it.
  *  - Every descriptor the library opens is close-on-exec.
+ *  - A walk of a whole tree (vigil_add() with VIGIL_RECURSIVE, the re-crawl
+ *    after an overflow) runs in a thread of the library's own, with every
+ *    signal blocked and a working directory of its own, while the calling
+ *    thread waits for it; the process's working directory never changes.
+ *    Where no thread can be made, the walk runs in the calling thread.
  *
  * Masks are the IN_* bits of <sys/inotify.h>.
  */

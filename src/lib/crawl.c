@@ -14,6 +14,19 @@
  * shows its listing there (OPEN, ACCESS, CLOSE_NOWRITE with ISDIR), as
  * inotifywait's own listing does, and the side-by-side tests expect it.
  *
+ * inotify_add_watch() takes a path, never a descriptor: watching the very
+ * directory we hold open goes through /proc/self/fd/N, a lookup in procfs
+ * (the magic link of "self", the pid, "fd", N) that costs more than the
+ * rest of a watch and twice per directory. So a whole-root crawl runs in a
+ * thread of its own with a working directory of its own (unshare(CLONE_FS),
+ * as Samba's worker threads do): there, fchdir(fd) and a watch of "." name
+ * the same object, race-free as ever, without procfs; and a directory that
+ * had no subdirectory is still the working directory when it is widened.
+ * The caller waits for the thread, so the engine is touched by one thread
+ * at a time; nothing in a crawl calls back into the application. Without
+ * a thread or unshare() (a thread limit, a seccomp filter), the crawl runs
+ * in the caller's thread through procfs, as a new directory's crawl does.
+ *
  * The walk is depth-first with an explicit stack, so depth costs no C stack.
  * A frame keeps its directory open while its subdirectories are visited;
  * past FD_BUDGET open frames the shallowest one is closed and reopened
@@ -24,6 +37,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -86,6 +102,9 @@ struct crawl {
 	struct stale { uint32_t node, serial; } *stale;
 	size_t n_stale, cap_stale;
 	bool report;         /* a rescan reporting all it finds (relist()) */
+	bool own_cwd;        /* this thread's working directory is its own */
+	int cwd_fd;          /* the descriptor watch_fd() just moved it to */
+	uint32_t cwd_node;   /* the node whose directory it is, or NODE_NONE */
 };
 
 void engine_unwatch(void *ctx, int wd)
@@ -205,6 +224,20 @@ static int open_below(struct vigil *v, uint32_t parent, const char *name,
 	return open_beneath(v->roots[ri].fd, v->scratch.data, mode);
 }
 
+/* Watch the directory open at FD with MASK: as "." after fchdir(FD) when
+ * the working directory is the crawl's own, else through procfs. */
+static int watch_fd(struct crawl *c, int fd, uint32_t mask, int *ret_wd)
+{
+	struct source *s = &c->v->src;
+	c->cwd_node = NODE_NONE;
+	c->cwd_fd = -1;
+	if (c->own_cwd && fchdir(fd) == 0) {
+		c->cwd_fd = fd;
+		return s->ops->add_path(s, ".", mask | IN_ONLYDIR, ret_wd);
+	}
+	return s->ops->add_fd(s, fd, mask, ret_wd);
+}
+
 /* Watch the directory at FD as NAME under PARENT. Returns its node, or
  * NODE_NONE to skip it (*ret_err says whether that is fatal). */
 static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
@@ -214,7 +247,7 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 	int wd;
 	*ret_err = 0;
 	*ret_fresh = false;
-	int e = v->src.ops->add_fd(&v->src, fd, c->quiet ? c->quiet_mask : c->full_mask, &wd);
+	int e = watch_fd(c, fd, c->quiet ? c->quiet_mask : c->full_mask, &wd);
 	if (e < 0) {
 		if (e == -ENOSPC || e == -ENOMEM)
 			*ret_err = e;
@@ -287,7 +320,9 @@ static void widen(struct crawl *c, uint32_t node, struct frame *parent,
 	struct vigil *v = c->v;
 	const struct root *r = &v->roots[c->root];
 	int wd = -1, e;
-	if (node == r->node)
+	if (node == c->cwd_node)
+		e = v->src.ops->add_path(&v->src, ".", c->full_mask | IN_ONLYDIR, &wd);
+	else if (node == r->node)
 		e = v->src.ops->add_fd(&v->src, r->fd, c->full_mask, &wd);
 	else if (parent && parent->fd >= 0)
 		e = v->src.ops->add_at(&v->src, parent->fd, name,
@@ -437,6 +472,9 @@ static void pop_frame(struct crawl *c)
 		}
 	}
 	if (f->fd >= 0) {
+		/* widened as ".": exactly what was listed, not what has its name now */
+		if (f->quiet && c->own_cwd && c->cwd_node != f->node && fchdir(f->fd) == 0)
+			c->cwd_node = f->node;
 		close(f->fd);
 		c->open_fds--;
 	}
@@ -482,6 +520,8 @@ static int walk(struct crawl *c)
 		bool fresh;
 		/* nm lives in c->names, which attach() does not touch */
 		uint32_t node = attach(c, f->node, nm, nl, fd, &fresh, &err);
+		c->cwd_node = node != NODE_NONE && c->cwd_fd == fd ? node : NODE_NONE;
+		c->cwd_fd = -1;
 		if (node == NODE_NONE || (c->mode == CRAWL_NEW && !fresh)) {
 			/* skipped, or already watched and listed */
 			close(fd);
@@ -505,7 +545,8 @@ static int walk(struct crawl *c)
 static void crawl_init(struct crawl *c, struct vigil *v, uint32_t root,
 		       enum crawl_mode mode)
 {
-	*c = (struct crawl){.v = v, .root = root, .mode = mode};
+	*c = (struct crawl){.v = v, .root = root, .mode = mode, .cwd_fd = -1,
+			    .cwd_node = NODE_NONE};
 	c->full_mask = engine_kernel_mask(v, &v->roots[root]);
 	c->quiet = (c->full_mask & FOOTSTEPS) != 0;
 	c->quiet_mask = c->full_mask & ~(uint32_t)FOOTSTEPS;
@@ -534,6 +575,39 @@ static int crawl_run(struct crawl *c, uint32_t node, int fd, bool synth,
 	return err < 0 ? err : c->added;
 }
 
+struct crawl_job {
+	struct crawl *c;
+	uint32_t node;
+	int fd;
+	int result;
+};
+
+static void *crawl_thread(void *arg)
+{
+	struct crawl_job *j = arg;
+	j->c->own_cwd = unshare(CLONE_FS) == 0;
+	j->result = crawl_run(j->c, j->node, j->fd, false, 0);
+	return NULL;
+}
+
+/* crawl_run() in a thread with its own working directory (see the top of
+ * this file), or in this one if there can be no such thread. Signals stay
+ * with the caller's threads: the crawl thread blocks them all. */
+static int crawl_run_apart(struct crawl *c, uint32_t node, int fd)
+{
+	struct crawl_job j = {.c = c, .node = node, .fd = fd};
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_t th;
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int e = pthread_create(&th, NULL, crawl_thread, &j);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0)
+		return crawl_run(c, node, fd, false, 0);
+	pthread_join(th, NULL);
+	return j.result;
+}
+
 uint32_t crawl_quiet_mask(const struct vigil *v, const struct root *r)
 {
 	return engine_kernel_mask(v, r) & ~(uint32_t)FOOTSTEPS;
@@ -556,7 +630,7 @@ int crawl_root(struct vigil *v, uint32_t root, enum crawl_mode mode)
 			widen(&c, r->node, NULL, "");
 		return e;
 	}
-	return crawl_run(&c, r->node, fd, false, 0);
+	return crawl_run_apart(&c, r->node, fd);
 }
 
 /* List NODE's subtree again, as after an overflow but there only: what

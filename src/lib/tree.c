@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define INDEX_MIN 64
+#define NAMES_MIN 4096
+
 static uint32_t hash_name(uint32_t parent, const char *s, size_t len)
 {
 	uint32_t h = 2166136261u ^ (parent * 0x9e3779b1u);
@@ -31,172 +34,192 @@ void tree_init(struct tree *t)
 
 void tree_fini(struct tree *t)
 {
-	for (uint32_t i = 0; i < t->nodes_len; i++)
-		free(t->nodes[i].name);
 	free(t->nodes);
-	free(t->wds);
-	free(t->children);
+	free(t->names);
+	free(t->wds.slot);
+	free(t->children.slot);
 	tree_init(t);
 }
 
-/* --- wd table ------------------------------------------------------------ */
+/* --- names ------------------------------------------------------------------- */
 
-static int wds_grow(struct tree *t)
+/* Copy NAME (LEN bytes, then a NUL) to the end of the names; *RET_OFF is
+ * where. NAME may lie in the names themselves. */
+static int names_put(struct tree *t, const char *name, size_t len, uint32_t *ret_off)
 {
-	uint32_t cap = t->wds_cap ? t->wds_cap * 2 : 64;
-	struct wd_slot *s = calloc(cap, sizeof(*s));
+	uint64_t need = (uint64_t)t->names_len + len + 1;
+	if (need > UINT32_MAX)
+		return -ENOMEM;
+	if (need > t->names_cap) {
+		uint64_t cap = t->names_cap ? t->names_cap : NAMES_MIN;
+		while (cap < need)
+			cap *= 2;
+		if (cap > UINT32_MAX)
+			cap = UINT32_MAX;
+		bool inside = t->names && name >= t->names && name < t->names + t->names_len;
+		size_t from = inside ? (size_t)(name - t->names) : 0;
+		char *p = realloc(t->names, (size_t)cap);
+		if (!p)
+			return -ENOMEM;
+		if (inside)
+			name = p + from;
+		t->names = p;
+		t->names_cap = (uint32_t)cap;
+	}
+	memcpy(t->names + t->names_len, name, len);
+	t->names[t->names_len + len] = '\0';
+	*ret_off = t->names_len;
+	t->names_len += (uint32_t)len + 1;
+	return 0;
+}
+
+/* Copy the live names into a buffer of their size once the dead ones are
+ * more than half: the cost is paid by as many bytes freed, and a failed
+ * allocation only leaves the names as they are. */
+static void names_squeeze(struct tree *t)
+{
+	if (t->names_dead <= t->names_len / 2 || t->names_dead < NAMES_MIN)
+		return;
+	uint32_t live = t->names_len - t->names_dead, cap = NAMES_MIN;
+	while (cap < live)
+		cap = cap > UINT32_MAX / 2 ? UINT32_MAX : cap * 2;
+	char *p = malloc(cap);
+	if (!p)
+		return;
+	uint32_t len = 0;
+	for (uint32_t n = 0; n < t->nodes_len; n++) {
+		struct node *x = &t->nodes[n];
+		if (!x->used)
+			continue;
+		memcpy(p + len, t->names + x->name_off, (size_t)x->name_len + 1);
+		x->name_off = len;
+		len += x->name_len + 1;
+	}
+	free(t->names);
+	t->names = p;
+	t->names_len = len;
+	t->names_cap = cap;
+	t->names_dead = 0;
+}
+
+/* --- the two indexes ------------------------------------------------------------ */
+
+/* Slot J of CAP for hash H: the high bits of H, scaled, so that CAP need
+ * not be a power of two. */
+static uint32_t index_home(uint32_t h, uint32_t cap)
+{
+	return (uint32_t)(((uint64_t)h * cap) >> 32);
+}
+
+static uint32_t index_next(uint32_t j, uint32_t cap)
+{
+	return j + 1 == cap ? 0 : j + 1;
+}
+
+/* How far J lies after I, around the ring of CAP slots. */
+static uint32_t index_dist(uint32_t i, uint32_t j, uint32_t cap)
+{
+	return j >= i ? j - i : j + cap - i;
+}
+
+/* The hash node N is filed under in IX. */
+static uint32_t node_key(const struct tree *t, const struct node_index *ix, uint32_t n)
+{
+	const struct node *x = &t->nodes[n];
+	if (ix == &t->wds)
+		return hash_wd(x->wd);
+	return hash_name(x->parent, t->names + x->name_off, x->name_len);
+}
+
+/* Make room in IX for one more entry. */
+static int index_reserve(struct tree *t, struct node_index *ix)
+{
+	if (tree_index_fits(ix->len + 1, ix->cap))
+		return 0;
+	uint64_t cap = ix->cap < INDEX_MIN ? INDEX_MIN : (uint64_t)ix->cap + ix->cap / 2;
+	if (cap > UINT32_MAX)
+		return -ENOMEM;
+	uint32_t *s = malloc((size_t)cap * sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < t->wds_cap; i++) {
-		if (!t->wds[i].wd)
+	memset(s, 0xff, (size_t)cap * sizeof(*s));
+	for (uint32_t i = 0; i < ix->cap; i++) {
+		uint32_t n = ix->slot[i];
+		if (n == NODE_NONE)
 			continue;
-		uint32_t j = hash_wd(t->wds[i].wd) & (cap - 1);
-		while (s[j].wd)
-			j = (j + 1) & (cap - 1);
-		s[j] = t->wds[i];
+		uint32_t j = index_home(node_key(t, ix, n), (uint32_t)cap);
+		while (s[j] != NODE_NONE)
+			j = index_next(j, (uint32_t)cap);
+		s[j] = n;
 	}
-	free(t->wds);
-	t->wds = s;
-	t->wds_cap = cap;
+	free(ix->slot);
+	ix->slot = s;
+	ix->cap = (uint32_t)cap;
 	return 0;
 }
 
-static int wds_insert(struct tree *t, int wd, uint32_t node)
+/* File node N, whose key fields are set, in IX (room made beforehand). */
+static void index_add(struct tree *t, struct node_index *ix, uint32_t n)
 {
-	if ((t->wds_len + 1) * 2 > t->wds_cap && wds_grow(t) < 0)
-		return -ENOMEM;
-	uint32_t mask = t->wds_cap - 1, j = hash_wd(wd) & mask;
-	while (t->wds[j].wd)
-		j = (j + 1) & mask;
-	t->wds[j].wd = wd;
-	t->wds[j].node = node;
-	t->wds_len++;
-	return 0;
+	uint32_t j = index_home(node_key(t, ix, n), ix->cap);
+	while (ix->slot[j] != NODE_NONE)
+		j = index_next(j, ix->cap);
+	ix->slot[j] = n;
+	ix->len++;
 }
 
-static uint32_t wds_slot(const struct tree *t, int wd)
+/* Take node N out of IX, its key fields as they were when it was filed.
+ * Backward-shift deletion: no tombstones, so lookups stay short however
+ * long the process runs. */
+static void index_delete(struct tree *t, struct node_index *ix, uint32_t n)
 {
-	if (!t->wds_cap || wd <= 0)
-		return NODE_NONE;
-	uint32_t mask = t->wds_cap - 1, j = hash_wd(wd) & mask;
-	while (t->wds[j].wd) {
-		if (t->wds[j].wd == wd)
-			return j;
-		j = (j + 1) & mask;
-	}
-	return NODE_NONE;
-}
-
-/* Linear probing with backward-shift deletion: no tombstones, so lookups
- * stay short however long the process runs. */
-static void wds_delete(struct tree *t, int wd)
-{
-	uint32_t i = wds_slot(t, wd);
-	if (i == NODE_NONE)
+	if (!ix->cap)
 		return;
-	uint32_t mask = t->wds_cap - 1, j = i;
-	for (;;) {
-		j = (j + 1) & mask;
-		if (!t->wds[j].wd)
+	uint32_t cap = ix->cap, i = index_home(node_key(t, ix, n), cap);
+	while (ix->slot[i] != n) {
+		if (ix->slot[i] == NODE_NONE)
+			return;
+		i = index_next(i, cap);
+	}
+	for (uint32_t j = i;;) {
+		j = index_next(j, cap);
+		uint32_t m = ix->slot[j];
+		if (m == NODE_NONE)
 			break;
-		uint32_t home = hash_wd(t->wds[j].wd) & mask;
+		uint32_t home = index_home(node_key(t, ix, m), cap);
 		/* move j back to i unless its home lies cyclically in (i, j] */
-		if (((j - home) & mask) >= ((j - i) & mask)) {
-			t->wds[i] = t->wds[j];
+		if (index_dist(home, j, cap) >= index_dist(i, j, cap)) {
+			ix->slot[i] = m;
 			i = j;
 		}
 	}
-	t->wds[i].wd = 0;
-	t->wds_len--;
+	ix->slot[i] = NODE_NONE;
+	ix->len--;
 }
 
 uint32_t tree_find_wd(const struct tree *t, int wd)
 {
-	uint32_t j = wds_slot(t, wd);
-	return j == NODE_NONE ? NODE_NONE : t->wds[j].node;
-}
-
-/* --- child table ----------------------------------------------------------- */
-
-static int children_grow(struct tree *t)
-{
-	uint32_t cap = t->children_cap ? t->children_cap * 2 : 64;
-	uint32_t *s = malloc(cap * sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	memset(s, 0xff, cap * sizeof(*s));
-	for (uint32_t i = 0; i < t->children_cap; i++) {
-		uint32_t n = t->children[i];
-		if (n == NODE_NONE)
-			continue;
-		uint32_t j = t->nodes[n].hash & (cap - 1);
-		while (s[j] != NODE_NONE)
-			j = (j + 1) & (cap - 1);
-		s[j] = n;
-	}
-	free(t->children);
-	t->children = s;
-	t->children_cap = cap;
-	return 0;
-}
-
-static int children_insert(struct tree *t, uint32_t n)
-{
-	if ((t->children_len + 1) * 2 > t->children_cap && children_grow(t) < 0)
-		return -ENOMEM;
-	uint32_t mask = t->children_cap - 1, j = t->nodes[n].hash & mask;
-	while (t->children[j] != NODE_NONE)
-		j = (j + 1) & mask;
-	t->children[j] = n;
-	t->children_len++;
-	return 0;
-}
-
-static uint32_t children_slot_of(const struct tree *t, uint32_t n)
-{
-	if (!t->children_cap)
+	const struct node_index *ix = &t->wds;
+	if (!ix->cap || wd <= 0)
 		return NODE_NONE;
-	uint32_t mask = t->children_cap - 1, j = t->nodes[n].hash & mask;
-	while (t->children[j] != NODE_NONE) {
-		if (t->children[j] == n)
-			return j;
-		j = (j + 1) & mask;
-	}
+	for (uint32_t n, j = index_home(hash_wd(wd), ix->cap);
+	     (n = ix->slot[j]) != NODE_NONE; j = index_next(j, ix->cap))
+		if (t->nodes[n].wd == wd)
+			return n;
 	return NODE_NONE;
-}
-
-static void children_delete(struct tree *t, uint32_t n)
-{
-	uint32_t i = children_slot_of(t, n);
-	if (i == NODE_NONE)
-		return;
-	uint32_t mask = t->children_cap - 1, j = i;
-	for (;;) {
-		j = (j + 1) & mask;
-		uint32_t m = t->children[j];
-		if (m == NODE_NONE)
-			break;
-		uint32_t home = t->nodes[m].hash & mask;
-		if (((j - home) & mask) >= ((j - i) & mask)) {
-			t->children[i] = m;
-			i = j;
-		}
-	}
-	t->children[i] = NODE_NONE;
-	t->children_len--;
 }
 
 uint32_t tree_find_child(const struct tree *t, uint32_t parent,
 			 const char *name, size_t len)
 {
-	if (!t->children_cap)
+	const struct node_index *ix = &t->children;
+	if (!ix->cap)
 		return NODE_NONE;
-	uint32_t h = hash_name(parent, name, len);
-	uint32_t mask = t->children_cap - 1, j = h & mask;
-	for (uint32_t n; (n = t->children[j]) != NODE_NONE; j = (j + 1) & mask) {
+	for (uint32_t n, j = index_home(hash_name(parent, name, len), ix->cap);
+	     (n = ix->slot[j]) != NODE_NONE; j = index_next(j, ix->cap)) {
 		const struct node *x = &t->nodes[n];
-		if (x->hash == h && x->parent == parent && x->name_len == len &&
-		    memcmp(x->name, name, len) == 0)
+		if (x->parent == parent && x->name_len == len &&
+		    memcmp(t->names + x->name_off, name, len) == 0)
 			return n;
 	}
 	return NODE_NONE;
@@ -239,8 +262,8 @@ static void node_release(struct tree *t, uint32_t n)
 {
 	struct node *x = &t->nodes[n];
 	if (x->wd)
-		wds_delete(t, x->wd);
-	free(x->name);
+		index_delete(t, &t->wds, n);
+	t->names_dead += x->name_len + 1;
 	memset(x, 0, sizeof(*x));
 	x->next_sibling = t->free_head;
 	t->free_head = n;
@@ -272,34 +295,39 @@ static void unlink_child(struct tree *t, uint32_t n)
 	x->parent = x->next_sibling = x->prev_sibling = NODE_NONE;
 }
 
-static uint32_t node_new(struct tree *t, const char *name, size_t len, int wd)
+/* A node named NAME, under PARENT (or none) and filed in both indexes,
+ * all or nothing: room is made everywhere before anything changes. */
+static uint32_t node_new(struct tree *t, uint32_t parent, const char *name,
+			 size_t len, int wd)
 {
-	if (len >= UINT32_MAX)
+	uint32_t off;
+	if (len >= (1u << 31) || (wd > 0 && index_reserve(t, &t->wds) < 0) ||
+	    (parent != NODE_NONE && index_reserve(t, &t->children) < 0) ||
+	    names_put(t, name, len, &off) < 0)
 		return NODE_NONE;
-	char *copy = malloc(len + 1);
-	if (!copy)
-		return NODE_NONE;
-	memcpy(copy, name, len);
-	copy[len] = '\0';
 	uint32_t n = node_alloc(t);
 	if (n == NODE_NONE) {
-		free(copy);
+		t->names_len = off; /* the name just put is the last one */
 		return NODE_NONE;
 	}
-	t->nodes[n].name = copy;
-	t->nodes[n].name_len = (uint32_t)len;
-	if (wd > 0 && wds_insert(t, wd, n) < 0) {
-		node_release(t, n);
-		return NODE_NONE;
+	struct node *x = &t->nodes[n];
+	x->name_off = off;
+	x->name_len = (uint32_t)len;
+	if (wd > 0) {
+		x->wd = wd;
+		index_add(t, &t->wds, n);
 	}
-	t->nodes[n].wd = wd;
+	if (parent != NODE_NONE) {
+		link_child(t, parent, n);
+		index_add(t, &t->children, n);
+	}
 	return n;
 }
 
 uint32_t tree_add_root(struct tree *t, const char *path, size_t len, int wd,
 		       uint32_t root)
 {
-	uint32_t n = node_new(t, path, len, wd);
+	uint32_t n = node_new(t, NODE_NONE, path, len, wd);
 	if (n != NODE_NONE)
 		t->nodes[n].root = root;
 	return n;
@@ -308,16 +336,7 @@ uint32_t tree_add_root(struct tree *t, const char *path, size_t len, int wd,
 uint32_t tree_add_child(struct tree *t, uint32_t parent, const char *name,
 			size_t len, int wd)
 {
-	uint32_t n = node_new(t, name, len, wd);
-	if (n == NODE_NONE)
-		return NODE_NONE;
-	t->nodes[n].hash = hash_name(parent, name, len);
-	if (children_insert(t, n) < 0) {
-		node_release(t, n);
-		return NODE_NONE;
-	}
-	link_child(t, parent, n);
-	return n;
+	return node_new(t, parent, name, len, wd);
 }
 
 int tree_set_wd(struct tree *t, uint32_t n, int wd)
@@ -325,12 +344,13 @@ int tree_set_wd(struct tree *t, uint32_t n, int wd)
 	struct node *x = &t->nodes[n];
 	if (x->wd == wd)
 		return 0;
-	if (wd > 0 && wds_insert(t, wd, n) < 0)
+	if (wd > 0 && index_reserve(t, &t->wds) < 0)
 		return -ENOMEM;
 	if (x->wd)
-		wds_delete(t, x->wd);
-	/* wds_insert may have moved the array, not the nodes */
-	t->nodes[n].wd = wd;
+		index_delete(t, &t->wds, n);
+	x->wd = wd;
+	if (wd > 0)
+		index_add(t, &t->wds, n);
 	return 0;
 }
 
@@ -350,22 +370,35 @@ int tree_rename(struct tree *t, uint32_t n, uint32_t new_parent,
 {
 	if (tree_is_ancestor(t, n, new_parent))
 		return -ELOOP;
+	if (len >= (1u << 31))
+		return -ENOMEM;
 	struct node *x = &t->nodes[n];
-	if (len != x->name_len || memcmp(name, x->name, len) != 0) {
-		char *copy = malloc(len + 1);
-		if (!copy)
-			return -ENOMEM;
-		memcpy(copy, name, len);
-		copy[len] = '\0';
-		free(x->name);
-		x->name = copy;
+	bool same = len == x->name_len && memcmp(name, t->names + x->name_off, len) == 0;
+	uint32_t off = x->name_off;
+	/* All the memory first, so that a failure changes nothing: a slot in
+	 * the name index (an attached node frees its own on the way), and
+	 * room for a longer name at the end (a shorter one goes over the old). */
+	if ((x->parent == NODE_NONE && index_reserve(t, &t->children) < 0) ||
+	    (!same && len > x->name_len && names_put(t, name, len, &off) < 0))
+		return -ENOMEM;
+	/* the old key takes it out of the name index */
+	tree_detach(t, n);
+	x = &t->nodes[n];
+	if (!same) {
+		if (off == x->name_off) {
+			memmove(t->names + off, name, len);
+			t->names[off + len] = '\0';
+			t->names_dead += x->name_len - (uint32_t)len;
+		} else {
+			t->names_dead += x->name_len + 1;
+		}
+		x->name_off = off;
 		x->name_len = (uint32_t)len;
 	}
-	tree_detach(t, n);
-	x->hash = hash_name(new_parent, name, len);
-	if (children_insert(t, n) < 0)
-		return -ENOMEM; /* keep it reachable by wd only */
 	link_child(t, new_parent, n);
+	index_add(t, &t->children, n);
+	if (!same)
+		names_squeeze(t);
 	return 0;
 }
 
@@ -373,7 +406,7 @@ void tree_detach(struct tree *t, uint32_t n)
 {
 	if (t->nodes[n].parent == NODE_NONE)
 		return;
-	children_delete(t, n);
+	index_delete(t, &t->children, n);
 	unlink_child(t, n);
 }
 
@@ -390,13 +423,14 @@ void tree_remove(struct tree *t, uint32_t top, void (*fn)(void *ctx, int wd),
 			fn(ctx, t->nodes[cur].wd);
 		if (cur == top) {
 			node_release(t, cur);
-			return;
+			break;
 		}
-		children_delete(t, cur);
+		index_delete(t, &t->children, cur);
 		unlink_child(t, cur);
 		node_release(t, cur);
 		cur = parent;
 	}
+	names_squeeze(t);
 }
 
 uint32_t tree_root_of(const struct tree *t, uint32_t n)
@@ -422,7 +456,7 @@ int tree_path(const struct tree *t, uint32_t n, struct buf *out)
 		total += x->name_len;
 		if (x->parent != NODE_NONE) {
 			const struct node *p = &t->nodes[x->parent];
-			if (!(p->name_len && p->name[p->name_len - 1] == '/'))
+			if (!(p->name_len && t->names[p->name_off + p->name_len - 1] == '/'))
 				total++;
 		}
 	}
@@ -433,10 +467,10 @@ int tree_path(const struct tree *t, uint32_t n, struct buf *out)
 	for (uint32_t c = n; c != NODE_NONE; c = t->nodes[c].parent) {
 		const struct node *x = &t->nodes[c];
 		end -= x->name_len;
-		memcpy(end, x->name, x->name_len);
+		memcpy(end, t->names + x->name_off, x->name_len);
 		if (x->parent != NODE_NONE) {
 			const struct node *p = &t->nodes[x->parent];
-			if (!(p->name_len && p->name[p->name_len - 1] == '/'))
+			if (!(p->name_len && t->names[p->name_off + p->name_len - 1] == '/'))
 				*--end = '/';
 		}
 	}

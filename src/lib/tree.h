@@ -5,6 +5,15 @@
  * whatever lies below it. Two hash tables find nodes: by watch descriptor,
  * and by (parent, name). Nodes live in one array and are named by index, which
  * keeps a node small (no pointers) and lets freed slots be reused.
+ *
+ * Memory is what a big tree costs (100,000 directories: about 4 MB of
+ * nodes, 0.6 MB for each table, then the names): a node is 40 bytes; the
+ * names are kept end to end in one buffer, addressed by 32-bit offsets,
+ * whose dead bytes (names of removed or renamed nodes) are squeezed out
+ * once they are more than the live ones (and 4 KiB); the tables hold node
+ * indices only (the key is read from the node) and are filled to three
+ * quarters, with sizes growing by half, not doubling, so that no table is
+ * more than twice what its entries need.
  */
 #ifndef VIGIL_TREE_H
 #define VIGIL_TREE_H
@@ -18,9 +27,10 @@
 #define NODE_NONE UINT32_MAX
 
 struct node {
-	char *name;            /* own name; a root's is its path as given */
-	uint32_t name_len;
-	uint32_t hash;         /* of (parent, name): slot key in the child table */
+	uint32_t name_off;     /* own name in the tree's names, NUL-terminated;
+				  a root's is its path as given */
+	uint32_t name_len : 31;
+	uint32_t used : 1;
 	uint32_t parent;       /* NODE_NONE for a root or a detached node */
 	uint32_t first_child;
 	uint32_t next_sibling; /* also links the free list */
@@ -30,12 +40,13 @@ struct node {
 	uint32_t mark;         /* re-crawl generation that last saw it */
 	uint32_t serial;       /* unique per allocation: tells a node from a
 				  later one reusing its slot */
-	bool used;
 };
 
-struct wd_slot {
-	int wd;                /* 0: empty */
-	uint32_t node;
+/* Open addressing (linear probing, backward-shift deletion) of node
+ * indices, NODE_NONE for an empty slot. */
+struct node_index {
+	uint32_t *slot;
+	uint32_t cap, len;
 };
 
 struct tree {
@@ -44,11 +55,18 @@ struct tree {
 	uint32_t free_head;
 	uint32_t count;        /* nodes in use */
 	uint32_t serial;       /* the last serial handed out */
-	struct wd_slot *wds;   /* open addressing, power-of-two size */
-	uint32_t wds_cap, wds_len;
-	uint32_t *children;    /* open addressing of node indices */
-	uint32_t children_cap, children_len;
+	char *names;           /* every node's name, end to end */
+	uint32_t names_len, names_cap;
+	uint32_t names_dead;   /* bytes of names no node has any more */
+	struct node_index wds;      /* by wd */
+	struct node_index children; /* by (parent, name) */
 };
+
+/* Whether a table of CAP slots may hold LEN entries (three quarters). */
+static inline bool tree_index_fits(uint32_t len, uint32_t cap)
+{
+	return (uint64_t)len * 4 <= (uint64_t)cap * 3;
+}
 
 void tree_init(struct tree *t);
 void tree_fini(struct tree *t);
@@ -56,6 +74,13 @@ void tree_fini(struct tree *t);
 static inline struct node *tree_node(const struct tree *t, uint32_t n)
 {
 	return &t->nodes[n];
+}
+
+/* NODE's own name (name_len bytes and a NUL). Valid until the next call
+ * that adds, renames or removes a node. */
+static inline const char *tree_name(const struct tree *t, uint32_t n)
+{
+	return t->names + t->nodes[n].name_off;
 }
 
 /* Add a root (no parent) or a child of PARENT. The wd must not be in the
@@ -76,7 +101,8 @@ int tree_set_wd(struct tree *t, uint32_t node, int wd);
 
 /* Move NODE under NEW_PARENT with a new name, in O(1) plus a walk up from
  * NEW_PARENT that refuses to make a node its own ancestor (-ELOOP). The name
- * must be free under NEW_PARENT. Returns 0, -ELOOP or -ENOMEM. */
+ * must be free under NEW_PARENT; it may be another node's tree_name(). Returns
+ * 0, or -ELOOP or -ENOMEM with nothing changed. */
 int tree_rename(struct tree *t, uint32_t node, uint32_t new_parent,
 		const char *name, size_t len);
 

@@ -135,7 +135,7 @@ uint32_t engine_take_orphan(struct vigil *v, uint32_t parent, const char *name,
 		const struct node *x = tree_node(t, o->node);
 		if (o->parent != parent || tree_node(t, parent)->serial != o->parent_serial ||
 		    !x->used || x->serial != o->serial || x->parent != NODE_NONE ||
-		    x->name_len != len || memcmp(x->name, name, len) != 0)
+		    x->name_len != len || memcmp(tree_name(t, o->node), name, len) != 0)
 			continue;
 		uint32_t n = o->node;
 		v->orphans[i] = v->orphans[--v->n_orphans];

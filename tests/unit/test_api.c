@@ -152,6 +152,40 @@ static void recursive_add_counts_watches(void **state)
 	assert_non_null(strstr(ev->dir, "/a/b/"));
 }
 
+/* A recursive add walks the tree in a thread with a working directory of
+ * its own: the caller's stays where it was, and every directory ends up
+ * watched for all that was asked, its own listing's events included (a
+ * directory is watched without them while the walk lists it). */
+static void recursive_add_keeps_working_directory(void **state)
+{
+	struct fixture *f = *state;
+	make_dir(f, "a");
+	make_dir(f, "a/b");
+	make_dir(f, "c");
+	char old[512], here[512], leaf[512];
+	assert_non_null(getcwd(old, sizeof(old)));
+	path_in(f, "a", here, sizeof(here));
+	path_in(f, "c", leaf, sizeof(leaf));
+	assert_int_equal(chdir(here), 0);
+	assert_int_equal(vigil_add(f->v, f->dir, IN_ALL_EVENTS, VIGIL_RECURSIVE), 4);
+	struct stat want, got;
+	assert_int_equal(stat(here, &want), 0);
+	assert_int_equal(stat(".", &got), 0);
+	assert_true(got.st_dev == want.st_dev && got.st_ino == want.st_ino);
+	assert_int_equal(chdir(old), 0);
+	/* opening the leaf c is reported on c itself */
+	int fd = open(leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	close(fd);
+	size_t dir_len = strlen(leaf) + 1;
+	for (;;) {
+		const struct vigil_event *ev = next(f->v);
+		if ((ev->mask & IN_OPEN) && !ev->name[0] && strlen(ev->dir) == dir_len &&
+		    strncmp(ev->dir, leaf, dir_len - 1) == 0)
+			break;
+	}
+}
+
 static void new_directory_contents_are_synthetic(void **state)
 {
 	struct fixture *f = *state;
@@ -266,6 +300,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(next_times_out_with_zero, setup, teardown),
 		cmocka_unit_test_setup_teardown(event_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(recursive_add_counts_watches, setup, teardown),
+		cmocka_unit_test_setup_teardown(recursive_add_keeps_working_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(new_directory_contents_are_synthetic, setup, teardown),
 		cmocka_unit_test_setup_teardown(paired_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(remove_stops_events, setup, teardown),

@@ -161,7 +161,7 @@ static void add_root_is_found_by_wd(void **state)
 	check_eq(x->wd, 42);
 	check_eq(x->root, 3);
 	check_eq(x->name_len, strlen("/some/where"));
-	assert_string_equal(x->name, "/some/where");
+	assert_string_equal(tree_name(&f->t, r), "/some/where");
 	check_eq(tree_root_of(&f->t, r), r);
 	check_path(f, r, "/some/where");
 }
@@ -215,8 +215,8 @@ static void names_are_length_delimited(void **state)
 	const char rec[] = "abcdef";
 	uint32_t abc = tree_add_child(&f->t, r, rec, 3, 2);
 	uint32_t ab = tree_add_child(&f->t, r, rec, 2, 3);
-	assert_string_equal(tree_node(&f->t, abc)->name, "abc");
-	assert_string_equal(tree_node(&f->t, ab)->name, "ab");
+	assert_string_equal(tree_name(&f->t, abc), "abc");
+	assert_string_equal(tree_name(&f->t, ab), "ab");
 	check_eq(tree_find_child(&f->t, r, "abcXYZ", 3), abc);
 	check_eq(tree_find_child(&f->t, r, "abZ", 2), ab);
 	check_eq(tree_find_child(&f->t, r, rec, 4), NODE_NONE);
@@ -235,7 +235,7 @@ static void child_without_wd_not_in_wd_table(void **state)
 	check_eq(tree_node(&f->t, a)->wd, 0);
 	check_eq(tree_find_wd(&f->t, 0), NODE_NONE);
 	check_eq(tree_find_child(&f->t, r, S("a")), a);
-	check_eq(f->t.wds_len, 1);
+	check_eq(f->t.wds.len, 1);
 }
 
 /* --- paths ----------------------------------------------------------------- */
@@ -385,7 +385,7 @@ static void rename_same_name_same_parent(void **state)
 	check_eq(tree_find_child(&f->t, s.a, S("b")), s.b);
 	check_eq(child_count(&f->t, s.a), 1);
 	check_path(f, s.c, "/w/a/b/c");
-	check_eq(f->t.children_len, 4);
+	check_eq(f->t.children.len, 4);
 }
 
 static void rename_refuses_cycle(void **state)
@@ -401,10 +401,10 @@ static void rename_refuses_cycle(void **state)
 	check_eq(tree_find_child(&f->t, s.root, S("a")), s.a);
 	check_eq(tree_find_child(&f->t, s.b, S("loop")), NODE_NONE);
 	check_eq(tree_find_child(&f->t, s.c, S("loop")), NODE_NONE);
-	assert_string_equal(tree_node(&f->t, s.a)->name, "a");
+	assert_string_equal(tree_name(&f->t, s.a), "a");
 	check_path(f, s.c, "/w/a/b/c");
 	check_eq(child_count(&f->t, s.root), 2);
-	check_eq(f->t.children_len, 4);
+	check_eq(f->t.children.len, 4);
 	/* a sibling subtree is fine */
 	check_eq(tree_rename(&f->t, s.x, s.c, S("x")), 0);
 	check_path(f, s.x, "/w/a/b/c/x");
@@ -425,7 +425,7 @@ static void rename_many_times_keeps_table_consistent(void **state)
 	check_eq(tree_find_child(&f->t, s.x, S("n1998")), NODE_NONE);
 	check_eq(tree_find_child(&f->t, s.root, S("a")), NODE_NONE);
 	check_path(f, s.c, "/w/n1999/b/c");
-	check_eq(f->t.children_len, 4);
+	check_eq(f->t.children.len, 4);
 	check_eq(child_count(&f->t, s.root), 2);
 	check_eq(child_count(&f->t, s.x), 0);
 }
@@ -456,9 +456,8 @@ static void remove_subtree_calls_back_once_per_wd(void **state)
 	check_eq(child_count(&f->t, s.root), 1);
 	assert_false(tree_node(&f->t, s.a)->used);
 	assert_false(tree_node(&f->t, s.c)->used);
-	assert_null(tree_node(&f->t, s.a)->name);
-	check_eq(f->t.wds_len, 2);
-	check_eq(f->t.children_len, 1);
+	check_eq(f->t.wds.len, 2);
+	check_eq(f->t.children.len, 1);
 	check_path(f, s.x, "/w/x");
 }
 
@@ -495,8 +494,8 @@ static void remove_root_empties_tree(void **state)
 	static const int want[] = {1, 2, 3, 4, 5};
 	check_removed_wds(f, want, 5);
 	check_eq(f->t.count, 0);
-	check_eq(f->t.wds_len, 0);
-	check_eq(f->t.children_len, 0);
+	check_eq(f->t.wds.len, 0);
+	check_eq(f->t.children.len, 0);
 	for (int wd = 1; wd <= 5; wd++)
 		check_eq(tree_find_wd(&f->t, wd), NODE_NONE);
 }
@@ -596,7 +595,7 @@ static void detached_node_can_be_renamed_back(void **state)
 	check_eq(tree_rename(&f->t, s.b, s.x, S("back")), 0);
 	check_eq(tree_find_child(&f->t, s.x, S("back")), s.b);
 	check_path(f, s.c, "/w/x/back/c");
-	check_eq(f->t.children_len, 4);
+	check_eq(f->t.children.len, 4);
 }
 
 static void set_wd_moves_wd_lookup(void **state)
@@ -607,16 +606,16 @@ static void set_wd_moves_wd_lookup(void **state)
 	check_eq(tree_node(&f->t, s.b)->wd, 100);
 	check_eq(tree_find_wd(&f->t, 100), s.b);
 	check_eq(tree_find_wd(&f->t, 3), NODE_NONE);
-	check_eq(f->t.wds_len, 5);
+	check_eq(f->t.wds.len, 5);
 	/* the same wd again: nothing to do */
 	check_eq(tree_set_wd(&f->t, s.b, 100), 0);
 	check_eq(tree_find_wd(&f->t, 100), s.b);
-	check_eq(f->t.wds_len, 5);
+	check_eq(f->t.wds.len, 5);
 	/* wd 0: no watch any more */
 	check_eq(tree_set_wd(&f->t, s.b, 0), 0);
 	check_eq(tree_node(&f->t, s.b)->wd, 0);
 	check_eq(tree_find_wd(&f->t, 100), NODE_NONE);
-	check_eq(f->t.wds_len, 4);
+	check_eq(f->t.wds.len, 4);
 	/* and a watch again */
 	check_eq(tree_set_wd(&f->t, s.b, 3), 0);
 	check_eq(tree_find_wd(&f->t, 3), s.b);
@@ -636,39 +635,43 @@ static void set_wd_across_table_growth(void **state)
 	uint32_t r = tree_add_root(&f->t, S("/w"), 1, 0);
 	uint32_t a = tree_add_child(&f->t, r, S("a"), 2);
 	/* fill the wd table right up to its growth point, then renumber */
-	uint32_t cap = f->t.wds_cap;
+	uint32_t cap = f->t.wds.cap;
 	char name[16];
-	for (int i = 0; f->t.wds_len * 2 < cap; i++) {
-		int len = snprintf(name, sizeof(name), "f%d", i);
-		assert_int_not_equal(tree_add_child(&f->t, r, name, (size_t)len, 1000 + i),
+	int added = 0;
+	for (; tree_index_fits(f->t.wds.len + 1, cap); added++) {
+		int len = snprintf(name, sizeof(name), "f%d", added);
+		assert_int_not_equal(tree_add_child(&f->t, r, name, (size_t)len, 1000 + added),
 				     NODE_NONE);
 	}
+	check_eq(f->t.wds.cap, cap);
 	check_eq(tree_set_wd(&f->t, a, 5000), 0);
-	assert_true(f->t.wds_cap > cap);
+	assert_true(f->t.wds.cap > cap);
 	check_eq(tree_find_wd(&f->t, 5000), a);
 	check_eq(tree_find_wd(&f->t, 2), NODE_NONE);
 	check_eq(tree_node(&f->t, a)->wd, 5000);
-	for (int i = 0; (uint32_t)i < cap / 2 - 2; i++)
+	for (int i = 0; i < added; i++)
 		check_eq(tree_node(&f->t, tree_find_wd(&f->t, 1000 + i))->wd, 1000 + i);
 }
 
 /* --- out of memory --------------------------------------------------------- */
 
 /* Every allocation an add makes, made to fail in turn, across the growth
- * points of the node array and both tables: a failed add returns NODE_NONE
- * and leaves no trace. */
+ * points of the node array, the names and both tables: a failed add
+ * returns NODE_NONE and leaves no trace. */
 static void add_out_of_memory_leaves_no_trace(void **state)
 {
 	struct fix *f = *state;
 	enum { N = 300 };
 	uint32_t node[N];
 	uint32_t root = NODE_NONE;
-	char name[16];
+	char name[48];
 	long failures = 0;
+	uint32_t names_cap = f->t.names_cap;
+	int names_growths = 0;
 	for (int i = -1; i < N; i++) {
-		int len = snprintf(name, sizeof(name), "c%d", i);
+		int len = snprintf(name, sizeof(name), "child-with-a-long-name-%d", i);
 		for (long budget = 0;; budget++) {
-			uint32_t count = f->t.count, wl = f->t.wds_len, cl = f->t.children_len;
+			uint32_t count = f->t.count, wl = f->t.wds.len, cl = f->t.children.len;
 			alloc_fail_after(budget);
 			uint32_t n = i < 0 ? tree_add_root(&f->t, S("/w"), 1, 0)
 					   : tree_add_child(&f->t, root, name, (size_t)len, 2 + i);
@@ -679,30 +682,34 @@ static void add_out_of_memory_leaves_no_trace(void **state)
 					root = n;
 				else
 					node[i] = n;
+				names_growths += f->t.names_cap != names_cap;
+				names_cap = f->t.names_cap;
 				break;
 			}
 			failures++;
 			if (!refused)
 				fail_msg("add %d failed with no allocation refused", i);
 			check_eq(f->t.count, count);
-			check_eq(f->t.wds_len, wl);
-			check_eq(f->t.children_len, cl);
+			check_eq(f->t.wds.len, wl);
+			check_eq(f->t.children.len, cl);
 			check_eq(tree_find_wd(&f->t, i < 0 ? 1 : 2 + i), NODE_NONE);
 			if (i >= 0)
 				check_eq(tree_find_child(&f->t, root, name, (size_t)len), NODE_NONE);
 			assert_true(budget < 8);
 		}
 	}
-	/* one per add (the name), plus each growth of array and tables */
-	assert_true(failures > N);
+	/* one per growth: the array (64 to 512), the names (9 KB) and the
+	 * tables; no add needs more than one */
+	assert_true(names_growths >= 2);
+	assert_true(failures >= 4 + names_growths);
 	check_eq(f->t.count, N + 1);
 	for (int i = 0; i < N; i++) {
-		int len = snprintf(name, sizeof(name), "c%d", i);
+		int len = snprintf(name, sizeof(name), "child-with-a-long-name-%d", i);
 		check_eq(tree_find_wd(&f->t, 2 + i), node[i]);
 		check_eq(tree_find_child(&f->t, root, name, (size_t)len), node[i]);
 	}
 	check_eq(child_count(&f->t, root), N);
-	check_path(f, node[N - 1], "/w/c299");
+	check_path(f, node[N - 1], "/w/child-with-a-long-name-299");
 }
 
 static void set_wd_out_of_memory_keeps_old_wd(void **state)
@@ -711,11 +718,11 @@ static void set_wd_out_of_memory_keeps_old_wd(void **state)
 	uint32_t r = tree_add_root(&f->t, S("/w"), 1, 0);
 	uint32_t a = tree_add_child(&f->t, r, S("a"), 2);
 	char name[16];
-	for (int i = 0; f->t.wds_len * 2 < f->t.wds_cap; i++) {
+	for (int i = 0; tree_index_fits(f->t.wds.len + 1, f->t.wds.cap); i++) {
 		int len = snprintf(name, sizeof(name), "f%d", i);
 		tree_add_child(&f->t, r, name, (size_t)len, 1000 + i);
 	}
-	uint32_t wl = f->t.wds_len;
+	uint32_t wl = f->t.wds.len;
 	alloc_fail_after(0);
 	int ret = tree_set_wd(&f->t, a, 5000);
 	alloc_fail_off();
@@ -723,7 +730,7 @@ static void set_wd_out_of_memory_keeps_old_wd(void **state)
 	check_eq(tree_node(&f->t, a)->wd, 2);
 	check_eq(tree_find_wd(&f->t, 2), a);
 	check_eq(tree_find_wd(&f->t, 5000), NODE_NONE);
-	check_eq(f->t.wds_len, wl);
+	check_eq(f->t.wds.len, wl);
 	/* dropping a wd needs no memory */
 	alloc_fail_after(0);
 	ret = tree_set_wd(&f->t, a, 0);
@@ -732,18 +739,32 @@ static void set_wd_out_of_memory_keeps_old_wd(void **state)
 	check_eq(tree_find_wd(&f->t, 2), NODE_NONE);
 }
 
+/* Add children to PARENT until the names have less than 16 bytes free. */
+static void fill_names(struct fix *f, uint32_t parent)
+{
+	char name[16];
+	for (int i = 0; f->t.names_cap - f->t.names_len >= 16; i++) {
+		int len = snprintf(name, sizeof(name), "%d", i);
+		assert_int_not_equal(tree_add_child(&f->t, parent, name, (size_t)len, 0),
+				     NODE_NONE);
+	}
+}
+
 static void rename_out_of_memory_changes_nothing(void **state)
 {
 	struct fix *f = *state;
 	struct shape s = make_shape(f);
+	fill_names(f, s.c);
+	/* a longer name than "a", and no room left for it */
 	alloc_fail_after(0);
-	int ret = tree_rename(&f->t, s.a, s.x, S("new-name"));
+	int ret = tree_rename(&f->t, s.a, s.x, S("a-much-longer-new-name"));
 	alloc_fail_off();
 	check_eq(ret, -ENOMEM);
 	check_eq(tree_find_child(&f->t, s.root, S("a")), s.a);
-	check_eq(tree_find_child(&f->t, s.x, S("new-name")), NODE_NONE);
+	check_eq(tree_find_child(&f->t, s.x, S("a-much-longer-new-name")), NODE_NONE);
 	check_path(f, s.c, "/w/a/b/c");
 	check_eq(child_count(&f->t, s.root), 2);
+	check_eq(child_count(&f->t, s.x), 0);
 	/* the loop check comes first and needs no memory */
 	alloc_fail_after(0);
 	ret = tree_rename(&f->t, s.a, s.c, S("new-name"));
@@ -755,6 +776,12 @@ static void rename_out_of_memory_changes_nothing(void **state)
 	alloc_fail_off();
 	check_eq(ret, 0);
 	check_path(f, s.c, "/w/x/a/b/c");
+	/* nor does a shorter one, written over the old */
+	alloc_fail_after(0);
+	ret = tree_rename(&f->t, s.b, s.a, S(""));
+	alloc_fail_off();
+	check_eq(ret, 0);
+	check_eq(tree_find_child(&f->t, s.a, S("")), s.b);
 }
 
 static void rename_detached_out_of_memory_stays_reachable_by_wd(void **state)
@@ -765,11 +792,11 @@ static void rename_detached_out_of_memory_stays_reachable_by_wd(void **state)
 	tree_detach(&f->t, d);
 	/* fill the child table to the point where one more insert grows it */
 	char name[16];
-	for (int i = 0; (f->t.children_len + 1) * 2 <= f->t.children_cap; i++) {
+	for (int i = 0; tree_index_fits(f->t.children.len + 1, f->t.children.cap); i++) {
 		int len = snprintf(name, sizeof(name), "f%d", i);
 		tree_add_child(&f->t, r, name, (size_t)len, 1000 + i);
 	}
-	uint32_t cl = f->t.children_len;
+	uint32_t cl = f->t.children.len;
 	alloc_fail_after(0);
 	int ret = tree_rename(&f->t, d, r, S("d"));
 	alloc_fail_off();
@@ -777,7 +804,7 @@ static void rename_detached_out_of_memory_stays_reachable_by_wd(void **state)
 	check_eq(tree_find_wd(&f->t, 2), d);
 	check_eq(tree_node(&f->t, d)->parent, NODE_NONE);
 	check_eq(tree_find_child(&f->t, r, S("d")), NODE_NONE);
-	check_eq(f->t.children_len, cl);
+	check_eq(f->t.children.len, cl);
 	/* and with memory it goes in */
 	check_eq(tree_rename(&f->t, d, r, S("d")), 0);
 	check_eq(tree_find_child(&f->t, r, S("d")), d);
@@ -794,6 +821,147 @@ static void path_out_of_memory_leaves_buffer(void **state)
 	check_eq(ret, -ENOMEM);
 	check_eq(f->path.len, 0);
 	check_path(f, s.c, "/w/a/b/c");
+}
+
+/* --- names ------------------------------------------------------------------ */
+
+/* A root "/w" (wd 1) with N children named by FMT (its one %d the index)
+ * into NODE[], with wds from 2 on. Returns the root. */
+static uint32_t numbered_tree(struct fix *f, const char *fmt, int n, uint32_t *node)
+{
+	uint32_t r = tree_add_root(&f->t, S("/w"), 1, 0);
+	char name[64];
+	for (int i = 0; i < n; i++) {
+		int len = snprintf(name, sizeof(name), fmt, i);
+		node[i] = tree_add_child(&f->t, r, name, (size_t)len, 2 + i);
+		if (node[i] == NODE_NONE)
+			fail_msg("add '%s' failed", name);
+	}
+	return r;
+}
+
+/* The names buffer grows under the nodes: every name and path stays right
+ * across each growth, and a name handed in from the buffer itself (another
+ * node's tree_name()) is copied before the buffer moves. */
+static void names_survive_growth(void **state)
+{
+	struct fix *f = *state;
+	enum { N = 2000 };
+	static uint32_t node[N];
+	uint32_t r = numbered_tree(f, "a-name-of-forty-bytes-or-so-number-%05d", N, node);
+	char name[64];
+	/* 80 KB: from 4 KB, five growths */
+	assert_true(f->t.names_cap >= 64 * 1024);
+	for (int i = 0; i < N; i++) {
+		int len = snprintf(name, sizeof(name), "a-name-of-forty-bytes-or-so-number-%05d", i);
+		assert_string_equal(tree_name(&f->t, node[i]), name);
+		check_eq(tree_find_child(&f->t, r, name, (size_t)len), node[i]);
+	}
+	/* rename node 0, under a new parent each time, to the name of LG
+	 * (longer than its own, so it goes at the end), handed in from the
+	 * buffer, until one such rename makes the buffer move */
+	uint32_t lg = tree_add_child(&f->t, r, S("a-long-name-of-sixty-bytes-for-the-renames-to-take"), 0);
+	assert_int_not_equal(lg, NODE_NONE);
+	bool moved = false;
+	for (int i = 0; i < 10 * N && !moved; i++) {
+		int len = snprintf(name, sizeof(name), "dir%d", i);
+		uint32_t to = tree_add_child(&f->t, r, name, (size_t)len, 0);
+		assert_int_not_equal(to, NODE_NONE);
+		check_eq(tree_rename(&f->t, node[0], r, S("a")), 0);
+		uint32_t cap = f->t.names_cap;
+		const char *from = tree_name(&f->t, lg);
+		check_eq(tree_rename(&f->t, node[0], to, from, tree_node(&f->t, lg)->name_len), 0);
+		moved = f->t.names_cap != cap;
+	}
+	assert_true(moved);
+	assert_string_equal(tree_name(&f->t, node[0]), tree_name(&f->t, lg));
+	check_path(f, node[1], "/w/a-name-of-forty-bytes-or-so-number-00001");
+}
+
+/* Removed and renamed nodes leave dead bytes; once they are more than the
+ * live ones the live names are packed again, and every name, lookup and
+ * path is as before. */
+static void dead_names_are_squeezed_out(void **state)
+{
+	struct fix *f = *state;
+	enum { N = 3000 };
+	static uint32_t node[N];
+	uint32_t r = numbered_tree(f, "entry-%d-with-some-length", N, node);
+	char name[64];
+	uint32_t full = f->t.names_len;
+	/* remove three in four: the dead outgrow the live on the way */
+	bool squeezed = false;
+	for (int i = 0; i < N; i++) {
+		if (i % 4 == 0)
+			continue;
+		uint32_t before = f->t.names_len;
+		tree_remove(&f->t, node[i], NULL, NULL);
+		squeezed |= f->t.names_len < before;
+		assert_true(f->t.names_dead <= f->t.names_len / 2 || f->t.names_dead < 4096);
+	}
+	assert_true(squeezed);
+	assert_true(f->t.names_len < full / 2);
+	/* a rename to a longer name leaves its old one dead */
+	uint32_t dead = f->t.names_dead;
+	check_eq(tree_rename(&f->t, node[0], r, S("entry-0-with-some-length-and-more")), 0);
+	assert_true(f->t.names_dead == dead + sizeof("entry-0-with-some-length") ||
+		    f->t.names_dead == 0);
+	/* a shorter one takes the old one's room */
+	uint32_t len_before = f->t.names_len;
+	check_eq(tree_rename(&f->t, node[4], r, S("e4")), 0);
+	check_eq(f->t.names_len, len_before);
+	for (int i = 0; i < N; i += 4) {
+		int len = i == 0 ? snprintf(name, sizeof(name), "entry-0-with-some-length-and-more")
+			: i == 4 ? snprintf(name, sizeof(name), "e4")
+			: snprintf(name, sizeof(name), "entry-%d-with-some-length", i);
+		check_eq(tree_find_child(&f->t, r, name, (size_t)len), node[i]);
+		check_eq(tree_find_wd(&f->t, 2 + i), node[i]);
+		assert_string_equal(tree_name(&f->t, node[i]), name);
+	}
+	/* freed slots and room are used again */
+	uint32_t nodes_len = f->t.nodes_len;
+	for (int i = 1; i < N; i++) {
+		if (i % 4 == 0)
+			continue;
+		int len = snprintf(name, sizeof(name), "again-%d", i);
+		node[i] = tree_add_child(&f->t, node[0], name, (size_t)len, 10000 + i);
+		assert_int_not_equal(node[i], NODE_NONE);
+	}
+	check_eq(f->t.nodes_len, nodes_len);
+	check_path(f, node[7], "/w/entry-0-with-some-length-and-more/again-7");
+	/* everything goes: the names are squeezed to nothing but the root's */
+	tree_remove(&f->t, node[0], NULL, NULL);
+	for (int i = 4; i < N; i += 4)
+		tree_remove(&f->t, node[i], NULL, NULL);
+	check_eq(f->t.count, 1);
+	check_eq(f->t.names_len - f->t.names_dead, sizeof("/w"));
+	check_path(f, r, "/w");
+}
+
+/* What a node and a table slot cost, the figure tree.h gives. */
+static void storage_stays_small(void **state)
+{
+	struct fix *f = *state;
+	enum { N = 100000 };
+	check_eq(sizeof(struct node), 40);
+	uint32_t r = tree_add_root(&f->t, S("/w"), 1, 0);
+	char name[16];
+	for (int i = 0; i < N; i++) {
+		int len = snprintf(name, sizeof(name), "%d", i % 10);
+		uint32_t parent = i < 10 ? r : (uint32_t)(1 + (i - 10) / 10);
+		assert_int_not_equal(tree_add_child(&f->t, parent, name, (size_t)len, 2 + i),
+				     NODE_NONE);
+		/* never more than three quarters full */
+		assert_true(tree_index_fits(f->t.wds.len, f->t.wds.cap));
+		assert_true(tree_index_fits(f->t.children.len, f->t.children.cap));
+	}
+	/* and never more than twice what the entries need */
+	assert_true(f->t.wds.cap <= 2 * f->t.wds.len);
+	assert_true(f->t.children.cap <= 2 * f->t.children.len);
+	/* two bytes a name, none lost */
+	check_eq(f->t.names_len, sizeof("/w") + 2 * N);
+	check_eq(tree_find_wd(&f->t, N + 1), N);
+	check_path(f, 4321, "/w/3/2/1/0");
 }
 
 /* --- scale ----------------------------------------------------------------- */
@@ -871,8 +1039,8 @@ static void many_inserts_and_removes(void **state)
 		order[i] = i;
 	}
 	check_eq(f->t.count, PARENTS + MANY);
-	check_eq(f->t.wds_len, PARENTS + MANY);
-	check_eq(f->t.children_len, PARENTS - 1 + MANY);
+	check_eq(f->t.wds.len, PARENTS + MANY);
+	check_eq(f->t.children.len, PARENTS - 1 + MANY);
 	check_all(f, node, live, parent_of);
 
 	/* remove two thirds in random order: backward shifts everywhere */
@@ -893,8 +1061,8 @@ static void many_inserts_and_removes(void **state)
 	}
 	check_eq(f->nwds, removed);
 	check_eq(f->t.count, PARENTS + MANY - removed);
-	check_eq(f->t.wds_len, PARENTS + MANY - removed);
-	check_eq(f->t.children_len, PARENTS - 1 + MANY - removed);
+	check_eq(f->t.wds.len, PARENTS + MANY - removed);
+	check_eq(f->t.children.len, PARENTS - 1 + MANY - removed);
 	check_all(f, node, live, parent_of);
 	for (int p = 0; p < PARENTS; p++)
 		check_eq(tree_find_wd(&f->t, p + 1), parents[p]);
@@ -921,8 +1089,8 @@ static void many_inserts_and_removes(void **state)
 	tree_remove(&f->t, root, collect_wd, f);
 	check_eq(f->nwds, PARENTS + MANY);
 	check_eq(f->t.count, 0);
-	check_eq(f->t.wds_len, 0);
-	check_eq(f->t.children_len, 0);
+	check_eq(f->t.wds.len, 0);
+	check_eq(f->t.children.len, 0);
 	for (int i = 0; i < MANY; i++)
 		live[i] = false;
 	check_all(f, node, live, parent_of);
@@ -933,7 +1101,7 @@ static void many_inserts_and_removes(void **state)
 	free(order);
 }
 
-/* Dense sequential wds and names in a table kept half full: probe runs form,
+/* Dense sequential wds and names in tables three quarters full: probe runs form,
  * and deleting from the middle of a run must shift the rest back, never
  * leave a hole that cuts a later entry off from its home slot. */
 static void wd_clusters_survive_deletes(void **state)
@@ -941,13 +1109,8 @@ static void wd_clusters_survive_deletes(void **state)
 	struct fix *f = *state;
 	enum { N = 3000 };
 	static uint32_t node[N];
-	uint32_t r = tree_add_root(&f->t, S("/w"), 1, 0);
+	uint32_t r = numbered_tree(f, "%d", N, node);
 	char name[16];
-	for (int i = 0; i < N; i++) {
-		int len = snprintf(name, sizeof(name), "%d", i);
-		node[i] = tree_add_child(&f->t, r, name, (size_t)len, 2 + i);
-		assert_int_not_equal(node[i], NODE_NONE);
-	}
 	/* delete every third, then check every survivor, then the rest */
 	for (int i = 0; i < N; i += 3)
 		tree_remove(&f->t, node[i], NULL, NULL);
@@ -965,8 +1128,8 @@ static void wd_clusters_survive_deletes(void **state)
 		if (i % 3)
 			tree_remove(&f->t, node[i], NULL, NULL);
 	check_eq(f->t.count, 1);
-	check_eq(f->t.wds_len, 1);
-	check_eq(f->t.children_len, 0);
+	check_eq(f->t.wds.len, 1);
+	check_eq(f->t.children.len, 0);
 	check_eq(tree_find_wd(&f->t, 1), r);
 }
 
@@ -1228,6 +1391,9 @@ int main(void)
 		T(rename_out_of_memory_changes_nothing),
 		T(rename_detached_out_of_memory_stays_reachable_by_wd),
 		T(path_out_of_memory_leaves_buffer),
+		T(names_survive_growth),
+		T(dead_names_are_squeezed_out),
+		T(storage_stays_small),
 		T(many_inserts_and_removes),
 		T(wd_clusters_survive_deletes),
 		T(random_operations_match_model),
