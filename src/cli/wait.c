@@ -53,8 +53,9 @@ static const char wait_help[] =
 	"\n"
 	"Debugging:\n"
 	"      --debug-watches     on exit, print every watch held, one per line as\n"
-	"                          'WD PATH', on stderr (to check vigil's view of the\n"
-	"                          tree against the disk)\n"
+	"                          'WD PATH', then the kernel's as 'kernel WD INODE'\n"
+	"                          (hexadecimal), on stderr (to check vigil's view of\n"
+	"                          the tree against the disk)\n"
 	"\n"
 	"Events: access modify attrib close_write close_nowrite close open moved_to\n"
 	"moved_from move move_self create delete delete_self unmount (default: all).\n"
@@ -92,6 +93,27 @@ static int print_watch(void *ctx, int wd, const char *path)
 {
 	fprintf(ctx, "%d %s\n", wd, path);
 	return 0;
+}
+
+/* --debug-watches, the kernel's side: each watch of our instance as
+ * "kernel WD INODE" (hexadecimal, as fdinfo has them), read at the same
+ * moment as vigil's view, so the two compare without a race. */
+static void print_kernel_watches(FILE *f, int fd)
+{
+	char p[64], line[512];
+	snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", fd);
+	FILE *in = fopen(p, "re");
+	if (!in) {
+		fprintf(f, "kernel: cannot read '%s': %s\n", p, strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), in)) {
+		unsigned wd;
+		unsigned long ino;
+		if (sscanf(line, "inotify wd:%x ino:%lx", &wd, &ino) == 2)
+			fprintf(f, "kernel %x %lx\n", wd, ino);
+	}
+	fclose(in);
 }
 
 static bool flush_out(FILE *f)
@@ -332,8 +354,10 @@ int cmd_wait(int argc, char **argv)
 		}
 	}
 out:
-	if (v && debug_watches)
+	if (v && debug_watches) {
 		vigil_foreach_watch(v, print_watch, stderr);
+		print_kernel_watches(stderr, vigil_fd(v));
+	}
 	if (out.f && !flush_out(out.f) && status == 0)
 		status = 1;
 	if (out.f && out.f != stdout)

@@ -95,11 +95,13 @@ struct crawl {
 	struct buf names;
 	char *dents;
 	int added;
-	/* Directories found again by their watch after a time detached from
-	 * the trees (orphans, and what lay below them): the events below them
-	 * were dropped meanwhile, so what the tree holds there is stale, and
-	 * a CRAWL_NEW lists them again afterwards (relist()). */
-	struct stale { uint32_t node, serial; } *stale;
+	/* Directories a CRAWL_NEW found again by their watch: after a time
+	 * detached from the trees (orphans, and what lay below them), when
+	 * the events below them were dropped, so that what the tree holds
+	 * there is stale; or inside the new directory, moved there before it
+	 * was watched (report: its contents are news). Listed again after
+	 * the walk (relist()). */
+	struct stale { uint32_t node, serial; bool report; } *stale;
 	size_t n_stale, cap_stale;
 	bool report;         /* a rescan reporting all it finds (relist()) */
 	bool own_cwd;        /* this thread's working directory is its own */
@@ -238,6 +240,20 @@ static int watch_fd(struct crawl *c, int fd, uint32_t mask, int *ret_wd)
 	return s->ops->add_fd(s, fd, mask, ret_wd);
 }
 
+/* Have NODE listed again after this CRAWL_NEW (see struct crawl's stale),
+ * and what it holds reported if REPORT. */
+static int stale_add(struct crawl *c, uint32_t node, bool report)
+{
+	if (c->n_stale && c->stale[c->n_stale - 1].node == node) {
+		c->stale[c->n_stale - 1].report |= report;
+		return 0;
+	}
+	if (array_grow((void **)&c->stale, &c->cap_stale, c->n_stale, sizeof(*c->stale), 4) < 0)
+		return -ENOMEM;
+	c->stale[c->n_stale++] = (struct stale){node, tree_node(&c->v->tree, node)->serial, report};
+	return 0;
+}
+
 /* Watch the directory at FD as NAME under PARENT. Returns its node, or
  * NODE_NONE to skip it (*ret_err says whether that is fatal). */
 static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
@@ -276,14 +292,9 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 		if (tree_is_ancestor(t, existing, parent))
 			return NODE_NONE;
 		moves_release_node(&v->moves, existing, tree_node(t, existing)->serial);
-		if (c->mode == CRAWL_NEW && engine_root_index(v, existing) == NODE_NONE) {
-			if (array_grow((void **)&c->stale, &c->cap_stale, c->n_stale,
-				       sizeof(*c->stale), 4) < 0) {
-				*ret_err = -ENOMEM;
-				return NODE_NONE;
-			}
-			c->stale[c->n_stale++] = (struct stale){existing, tree_node(t, existing)->serial};
-		}
+		if (c->mode == CRAWL_NEW && engine_root_index(v, existing) == NODE_NONE &&
+		    (*ret_err = stale_add(c, existing, false)) < 0)
+			return NODE_NONE;
 		/* it may lie below the node it replaces: take it out first */
 		tree_detach(t, existing);
 		if (child != NODE_NONE)
@@ -522,8 +533,17 @@ static int walk(struct crawl *c)
 		uint32_t node = attach(c, f->node, nm, nl, fd, &fresh, &err);
 		c->cwd_node = node != NODE_NONE && c->cwd_fd == fd ? node : NODE_NONE;
 		c->cwd_fd = -1;
+		/* Already watched, inside a directory new to the trees: it was
+		 * moved in before that one was watched, so its MOVED_TO never
+		 * came. To a reader it is new: after the walk, what it holds is
+		 * reported (and checked, as it may have changed meanwhile). */
+		if (node != NODE_NONE && c->mode == CRAWL_NEW && !fresh &&
+		    (err = stale_add(c, node, true)) < 0) {
+			close(fd);
+			break;
+		}
 		if (node == NODE_NONE || (c->mode == CRAWL_NEW && !fresh)) {
-			/* skipped, or already watched and listed */
+			/* skipped, or already watched (listed after the walk) */
 			close(fd);
 			int wd;
 			if (narrowed)
@@ -677,7 +697,8 @@ static int relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
 	return 0;
 }
 
-/* After a CRAWL_NEW: list again what it found that had been detached. */
+/* After a CRAWL_NEW: list again what it found that had been detached, or
+ * found inside a new directory. */
 static int relist_stale(struct crawl *c, int err)
 {
 	struct vigil *v = c->v;
@@ -687,7 +708,7 @@ static int relist_stale(struct crawl *c, int err)
 		if (!x->used || x->serial != c->stale[i].serial ||
 		    engine_root_index(v, n) == NODE_NONE)
 			continue;
-		int e = relist(v, c->root, n, false);
+		int e = relist(v, c->root, n, c->stale[i].report);
 		if (e < 0)
 			err = e;
 	}

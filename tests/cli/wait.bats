@@ -201,12 +201,22 @@ PY
 	done
 }
 
-@test "--debug-watches prints every watch and the path vigil has for it" {
+@test "--debug-watches prints every watch, the path vigil has for it, and the kernel's inode" {
 	mkdir -p "$W/a/b" "$W/c"
 	run "$VIGIL" wait -r -t -1 -q --debug-watches .
 	expect_eq status 0 "$status"
-	expect_eq watches ". ./a ./a/b ./c" "$(printf '%s\n' "$output" | cut -d' ' -f2- | sort | tr '\n' ' ' | sed 's/ $//')"
+	local view kernel
+	view=$(printf '%s\n' "$output" | grep -v '^kernel ')
+	kernel=$(printf '%s\n' "$output" | grep '^kernel ')
+	expect_eq watches ". ./a ./a/b ./c" "$(printf '%s\n' "$view" | cut -d' ' -f2- | sort | tr '\n' ' ' | sed 's/ $//')"
 	[[ "${lines[0]}" =~ ^[0-9]+\ \. ]]
+	# the kernel's lines: the same watches, each on the inode at vigil's path
+	expect_eq "kernel lines" 4 "$(printf '%s\n' "$kernel" | wc -l)"
+	local wd path ino
+	while read -r wd path; do
+		ino=$(printf '%s\n' "$kernel" | awk -v w="$(printf '%x' "$wd")" '$2 == w { print $3 }')
+		expect_eq "inode of $path" "$(printf '%x' "$(stat -c %i "$W/$path")")" "$ino"
+	done <<<"$view"
 }
 
 # kernel_masks PID: the masks (hex) of every watch PID holds, one per line.
