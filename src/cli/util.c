@@ -111,14 +111,17 @@ void cli_watch_error(const char *path, int err)
 		}
 		return;
 	}
-	char what[64 + 4096];
-	snprintf(what, sizeof(what), "cannot watch '%s'", path);
-	if (err == -ENOSPC) {
+	/* built whole: a path may be longer than PATH_MAX */
+	char *what = NULL;
+	int n = asprintf(&what, "cannot watch '%s'", path);
+	if (n < 0)
+		cli_error("out of memory");
+	else if (err == -ENOSPC)
 		limit_error(what, "inotify watch limit reached", "max_user_watches",
 			    "max_inotify_watches");
-		return;
-	}
-	cli_error("%s: %s", what, cli_strerror(-err));
+	else
+		cli_error("%s: %s", what, cli_strerror(-err));
+	free(n < 0 ? NULL : what);
 }
 
 void cli_instance_error(int err)

@@ -114,6 +114,24 @@ wait_for_watches() {
 	done
 }
 
+# json_names_are_listing OUT DIR: each line of OUT is a --json event whose
+# path is dir + name, and their names, back in bytes (\udcXX is byte XX),
+# are exactly the entries of DIR.
+json_names_are_listing() {
+	python3 - "$1" "$2" <<'PY'
+import json, os, sys
+out, w = sys.argv[1], sys.argv[2]
+names = []
+for line in open(out, encoding="utf-8"):
+    ev = json.loads(line)
+    assert ev["path"] == ev["dir"] + ev["name"], ev
+    names.append(ev["name"].encode("utf-8", "surrogateescape"))
+expected = sorted(os.listdir(w.encode()))
+if sorted(names) != expected:
+    sys.exit("expected %r\nactual   %r" % (expected, sorted(names)))
+PY
+}
+
 # rss_kib PID
 rss_kib() {
 	awk '/^VmRSS:/ { print $2 }' /proc/"$1"/status

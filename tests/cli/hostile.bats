@@ -1,0 +1,229 @@
+#!/usr/bin/env bats
+# Hostile input: names no one expects, trees that fight back, output that
+# goes away or fills up, and limits that run out halfway. vigil must report
+# what it can, say what it cannot, and never crash, hang or lie.
+
+bats_require_minimum_version 1.5.0
+
+load helpers
+
+# A name of 255 bytes, the longest a file system takes.
+long_name() {
+	printf "${1:-x}%.0s" $(seq "${2:-255}")
+}
+
+# --- names --------------------------------------------------------------------
+
+@test "names: 255-byte names and leading dashes, in the default, --csv and --format output" {
+	local long dash='-e' ddash='--json'
+	long=$(long_name)
+	start_vigil wait -m -e create .
+	touch -- "$W/$long" "$W/$dash" "$W/$ddash"
+	sentinel s1
+	expect_eq default "./ CREATE $long
+./ CREATE $dash
+./ CREATE $ddash
+./ CREATE s1" "$(cat "$OUT")"
+	stop_vigil
+
+	start_vigil wait -m -c -e create .
+	long=$(long_name y)
+	touch -- "$W/$long" "$W/-x,y" "$W/- lead"
+	sentinel s2
+	expect_eq csv "./,CREATE,$long
+./,CREATE,\"-x,y\"
+./,CREATE,- lead
+./,CREATE,s2" "$(cat "$OUT")"
+	stop_vigil
+
+	start_vigil wait -m -e create --format '[%w%f]' .
+	long=$(long_name z)
+	touch -- "$W/$long" "$W/-%e"
+	sentinel s3
+	expect_eq format "[./$long]
+[./-%e]
+[./s3]" "$(cat "$OUT")"
+}
+
+@test "names: --json keeps 255-byte names whole, control bytes escaped, bad UTF-8 at the end as \\udcXX" {
+	command -v python3 >/dev/null || skip "python3 is needed to parse JSON"
+	local long_ascii long_utf8 cut_utf8
+	long_ascii=$(long_name a)
+	# 127 two-byte characters and one byte: 255 bytes
+	long_utf8=$(long_name $'\xc3\xa9' 127)z
+	# 254 bytes, then the first byte of a two-byte character
+	cut_utf8=$(long_name y 254)$'\xc3'
+	start_vigil wait -m --json -e create .
+	touch -- "$W/$long_ascii" "$W/$long_utf8" "$W/$cut_utf8" "$W/-tab	x" \
+		"$W/$(printf 'ctl\001\037')" "$W/com,ma \"q\""
+	sentinel last
+	json_names_are_listing "$OUT" "$W"
+	grep -qF '"name":"ctl\u0001\u001f"' "$OUT"
+	grep -qF '"name":"-tab\tx"' "$OUT"
+	grep -qF "$(long_name y 254)\\udcc3\"" "$OUT"
+}
+
+@test "names: stats rows for directories with odd names, in --json" {
+	command -v python3 >/dev/null || skip "python3 is needed to parse JSON"
+	local long d
+	long=$(long_name)
+	mkdir -- "$W/$long" "$W/-dash" "$W/a b,c" "$W/$(printf 'bad\xff')"
+	"$VIGIL" stats -r -t 1 --json . >"$OUT" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	wait_for_line "$ERR" 'Finished establishing'
+	for d in "$long" "-dash" "a b,c" "$(printf 'bad\xff')"; do
+		: >"$W/$d/f"
+	done
+	wait_vigil
+	expect_eq status 0 "$status"
+	python3 - "$OUT" "$W" <<'PY'
+import json, os, sys
+out, w = sys.argv[1], sys.argv[2]
+doc = json.load(open(out, encoding="utf-8"))
+rows = {r["path"].encode("utf-8", "surrogateescape") for r in doc["files"] if r["events"].get("create")}
+expected = {b"./" + n + b"/" for n in os.listdir(w.encode())}
+if rows != expected:
+    sys.exit("expected %r\nactual   %r" % (sorted(expected), sorted(rows)))
+PY
+}
+
+# --- trees that fight back ------------------------------------------------------
+
+@test "paths deeper than PATH_MAX: --csv and --json print them whole" {
+	command -v python3 >/dev/null || skip "python3 is needed to parse JSON"
+	local name long
+	name=$(long_name d 200)
+	(cd "$W" && for _ in $(seq 25); do mkdir "$name" && cd "$name" || exit 1; done)
+	long=.
+	for _ in $(seq 25); do long=$long/$name; done
+	start_vigil wait -m -r -c -e create .
+	(cd "$W" && for _ in $(seq 25); do cd "$name" || exit 1; done && touch bottom)
+	wait_for_line "$OUT" 'bottom$'
+	expect_eq csv "$long/,CREATE,bottom" "$(cat "$OUT")"
+	stop_vigil
+	start_vigil wait -m -r --json -e create .
+	(cd "$W" && for _ in $(seq 25); do cd "$name" || exit 1; done && touch bottom2)
+	wait_for_line "$OUT" 'bottom2'
+	run python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read())["path"])' "$OUT"
+	expect_eq json "$long/bottom2" "$output"
+	[ "${#long}" -gt 4096 ]
+}
+
+@test "paths deeper than PATH_MAX: a directory that cannot be watched is named whole" {
+	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
+	local name long
+	name=$(long_name d 200)
+	chmod 755 "$TEST_DIR"
+	(cd "$W" && for _ in $(seq 25); do mkdir "$name" && cd "$name" || exit 1; done)
+	chown -R 65534:65534 "$W"
+	long=$W
+	for _ in $(seq 25); do long=$long/$name; done
+	: >"$OUT"
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$VIGIL" wait -m -r -e create --format '%w%f' "$W" >"$OUT" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	wait_for_line "$ERR" 'Watches established'
+	# made by root, unreadable to vigil: it cannot be watched
+	(cd "$W" && for _ in $(seq 25); do cd "$name" || exit 1; done && mkdir -m 700 closed && mkdir open)
+	wait_for_line "$ERR" 'cannot watch'
+	wait_for_line "$OUT" '/open$'
+	expect_eq message "vigil wait: cannot watch '$long/closed': permission denied" "$(grep 'cannot watch' "$ERR")"
+}
+
+@test "a symlink loop inside the tree is not followed, at set-up or later" {
+	mkdir -p "$W/a/b"
+	ln -s . "$W/self"
+	ln -s .. "$W/a/b/up"
+	ln -s loop2 "$W/loop1"
+	ln -s loop1 "$W/loop2"
+	start_vigil wait -m -r -e create --format '%w%f' .
+	expect_eq watches 3 "$(watch_count "$VIGIL_PID")"
+	ln -s ../.. "$W/a/b/later"
+	mkdir "$W/a/b/c"
+	touch "$W/a/b/c/inside"
+	sentinel done
+	expect_eq events "./a/b/later
+./a/b/c
+./a/b/c/inside
+./done" "$(cat "$OUT")"
+	expect_eq watches 4 "$(watch_count "$VIGIL_PID")"
+}
+
+@test "the watched root moved away: its tree is still reported, nothing new at the old path" {
+	mkdir -p "$W/root/sub"
+	start_vigil wait -m -r -e create --format '%w%f' "$W/root"
+	mv "$W/root" "$W/moved"
+	mkdir "$W/moved/sub/new"
+	touch "$W/moved/sub/new/file"
+	wait_for_line "$OUT" 'new/file$'
+	mkdir "$W/root"
+	touch "$W/root/not-watched" "$W/moved/last"
+	wait_for_line "$OUT" 'last$'
+	# as inotifywait, under the path it was given
+	expect_eq events "$W/root/sub/new
+$W/root/sub/new/file
+$W/root/last" "$(cat "$OUT")"
+	expect_eq watches 3 "$(watch_count "$VIGIL_PID")"
+}
+
+@test "the watched root replaced by a symlink: what the link points to is not watched" {
+	mkdir -p "$W/root/sub" "$TEST_DIR/outside/deep"
+	start_vigil wait -m -r -e create --format '%w%f' "$W/root"
+	mv "$W/root" "$W/old"
+	ln -s "$TEST_DIR/outside" "$W/root"
+	mkdir "$TEST_DIR/outside/new"
+	touch "$TEST_DIR/outside/deep/x" "$TEST_DIR/outside/new/y"
+	mkdir "$W/old/sub/in"
+	touch "$W/old/sub/in/z"
+	wait_for_line "$OUT" 'in/z$'
+	expect_eq "events (none from outside)" "$W/root/sub/in
+$W/root/sub/in/z" "$(cat "$OUT")"
+	expect_eq watches 3 "$(watch_count "$VIGIL_PID")"
+}
+
+@test "the watched root deleted: its DELETE_SELF ends the wait" {
+	mkdir "$W/root"
+	start_vigil wait -e delete_self "$W/root"
+	rmdir "$W/root"
+	wait_vigil
+	expect_eq status 0 "$status"
+	expect_eq event "$W/root/ DELETE_SELF " "$(cat "$OUT")"
+}
+
+@test "the watched root deleted, with -r: its DELETE_SELF is reported" {
+	# The engine keeps the root of a recursive watch open (O_PATH), to open
+	# what appears below it without following links; an open directory is
+	# deleted for good, and IN_DELETE_SELF sent, only once it is closed.
+	skip "known: with -r the root's DELETE_SELF waits for the pinned descriptor (engine)"
+	mkdir -p "$W/root/a/b"
+	start_vigil wait -m -r -e delete_self "$W/root"
+	rm -r "$W/root"
+	wait_for_line "$OUT" "^$W/root/ DELETE_SELF"
+	expect_eq "events, with -r" "$W/root/a/b/ DELETE_SELF 
+$W/root/a/ DELETE_SELF 
+$W/root/ DELETE_SELF " "$(cat "$OUT")"
+}
+
+@test "directories unreadable when they appear are said, one line each, and the rest is watched" {
+	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
+	chmod 755 "$TEST_DIR"
+	chown 65534:65534 "$W"
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$VIGIL" wait -m -r -e create --format '%w%f' . >"$OUT" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	wait_for_line "$ERR" 'Watches established'
+	# a whole tree moved in, one directory of it closed to vigil
+	mkdir -p "$TEST_DIR/tree/open/deep" "$TEST_DIR/tree/closed/inner"
+	chown -R 65534:65534 "$TEST_DIR/tree/open"
+	chmod 700 "$TEST_DIR/tree/closed"
+	chmod 755 "$TEST_DIR/tree"
+	mv "$TEST_DIR/tree" "$W/tree"
+	# and a directory made closed
+	mkdir -m 700 "$W/shut"
+	touch "$W/tree/open/deep/a"
+	wait_for_line "$OUT" 'deep/a$'
+	sentinel done
+	expect_eq errors "vigil wait: cannot watch './shut': permission denied
+vigil wait: cannot watch './tree/closed': permission denied" "$(grep 'cannot watch' "$ERR" | sort)"
+	expect_eq "lines on stderr" 4 "$(wc -l <"$ERR")"
+}
