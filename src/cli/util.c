@@ -153,6 +153,23 @@ void cli_instance_error(int err)
 	cli_error("%s: %s", what, cli_strerror(-err));
 }
 
+int cli_flush(FILE *f, const char *what, const char *name)
+{
+	static int failed;
+	if (!failed && fflush(f) == 0 && !ferror(f))
+		return 0;
+	if (!failed) {
+		/* a reader that left is no error to speak of: it is how
+		 * `vigil wait -m | head -1` ends when SIGPIPE is ignored */
+		failed = errno == EPIPE ? CLI_READER_GONE : 1;
+		if (failed == 1 && name)
+			cli_error("cannot write %s to '%s': %s", what, name, cli_strerror(errno));
+		else if (failed == 1)
+			cli_error("cannot write %s: %s", what, cli_strerror(errno));
+	}
+	return failed;
+}
+
 bool cli_parse_seconds(const char *s, double *ret)
 {
 	char *end;

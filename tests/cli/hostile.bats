@@ -227,3 +227,96 @@ $W/root/ DELETE_SELF " "$(cat "$OUT")"
 vigil wait: cannot watch './tree/closed': permission denied" "$(grep 'cannot watch' "$ERR" | sort)"
 	expect_eq "lines on stderr" 4 "$(wc -l <"$ERR")"
 }
+
+# --- output that goes away or fills up ------------------------------------------
+
+@test "stdout closed early: 'vigil wait -m -r | head -1' ends at once, status 141, nothing on stderr" {
+	mkdir "$W/sub"
+	(
+		"$VIGIL" wait -m -r . 2>"$ERR" | head -1 >"$OUT"
+		echo "${PIPESTATUS[0]}" >"$TEST_DIR/status"
+	) 3>&- &
+	wait_for_line "$ERR" 'Watches established'
+	touch "$W/sub/one"
+	# nothing more happens in the tree: vigil must see head leave by itself
+	timeout 10 sh -c 'while [ ! -s "$0" ]; do sleep 0.05; done' "$TEST_DIR/status"
+	expect_eq status 141 "$(cat "$TEST_DIR/status")"
+	expect_eq line "./sub/ CREATE one" "$(cat "$OUT")"
+	expect_eq stderr "Setting up watches.  Beware: since -r was given, this may take a while!
+Watches established." "$(cat "$ERR")"
+}
+
+@test "stdout closed early with SIGPIPE ignored: status 141, nothing on stderr" {
+	(
+		trap '' PIPE
+		"$VIGIL" wait -m -e create . 2>"$ERR" | head -1 >"$OUT"
+		echo "${PIPESTATUS[0]}" >"$TEST_DIR/status"
+	) 3>&- &
+	wait_for_line "$ERR" 'Watches established'
+	touch "$W/one" "$W/two" "$W/three"
+	timeout 10 sh -c 'while [ ! -s "$0" ]; do sleep 0.05; done' "$TEST_DIR/status"
+	expect_eq status 141 "$(cat "$TEST_DIR/status")"
+	expect_eq stderr "Setting up watches.
+Watches established." "$(cat "$ERR")"
+}
+
+@test "stats: its table to a closed pipe, SIGPIPE ignored: status 141, nothing on stderr" {
+	(
+		trap '' PIPE
+		"$VIGIL" stats -t 1 . 2>"$ERR" | true
+		echo "${PIPESTATUS[0]}" >"$TEST_DIR/status"
+	) 3>&- &
+	wait_for_line "$ERR" 'Finished establishing'
+	touch "$W/a"
+	timeout 10 sh -c 'while [ ! -s "$0" ]; do sleep 0.05; done' "$TEST_DIR/status"
+	expect_eq status 141 "$(cat "$TEST_DIR/status")"
+	expect_eq stderr "Establishing watches...
+Finished establishing watches, now collecting statistics." "$(cat "$ERR")"
+}
+
+# run_on_full_fs SCRIPT: run SCRIPT (sh) in a mount namespace of its own,
+# where $FULL is a tmpfs with no room left.
+run_on_full_fs() {
+	unshare -m true 2>/dev/null || skip "cannot make a mount namespace here (unshare -m)"
+	FULL=$TEST_DIR/full
+	mkdir "$FULL"
+	run --separate-stderr unshare -m --propagation private sh -c '
+		mount -t tmpfs -o size=64k tmpfs "$FULL" || exit 99
+		head -c 1M /dev/zero >"$FULL/filler" 2>/dev/null
+		'"$1" 
+}
+
+@test "-o onto a full file system: one line naming the file, exit 1, events not dropped silently" {
+	export FULL=$TEST_DIR/full VIGIL W
+	run_on_full_fs '
+		"$VIGIL" wait -m -o "$FULL/events" -e create "$W" 2>"$W/../err" &
+		pid=$!
+		until grep -q established "$W/../err"; do sleep 0.05; done
+		for i in $(seq 50); do : >"$W/file$i"; done
+		wait $pid'
+	expect_eq status 1 "$status"
+	expect_eq stderr "Setting up watches.
+Watches established.
+vigil wait: cannot write events to '$FULL/events': no space left on device" "$(cat "$TEST_DIR/err")"
+}
+
+@test "stdout onto a full file system: wait and stats say so in one line and exit 1" {
+	export FULL=$TEST_DIR/full VIGIL W
+	run_on_full_fs '
+		"$VIGIL" wait -e create "$W" >"$FULL/out" 2>"$W/../err" &
+		pid=$!
+		until grep -q established "$W/../err"; do sleep 0.05; done
+		: >"$W/file"
+		wait $pid
+		echo "wait: $?"
+		"$VIGIL" stats -t 0.1 "$W" >"$FULL/out" 2>>"$W/../err" &
+		pid=$!
+		until grep -q Finished "$W/../err"; do sleep 0.05; done
+		: >"$W/file2"
+		wait $pid
+		echo "stats: $?"'
+	expect_eq statuses "wait: 1
+stats: 1" "$output"
+	expect_eq errors "vigil wait: cannot write events: no space left on device
+vigil stats: cannot write the table: no space left on device" "$(grep '^vigil' "$TEST_DIR/err")"
+}
