@@ -36,6 +36,10 @@ const char *cli_strerror(int err);
 /* One line explaining why PATH could not be watched (ERR negative errno),
  * naming the sysctl to raise when a limit was hit. */
 void cli_watch_error(const char *path, int err);
+/* The same for an error event (VIGIL_EVENT_ERROR), saying how many
+ * directories the watch limit left out with it. */
+struct vigil_event;
+void cli_event_error(const struct vigil_event *ev);
 /* The same for creating the instance. */
 void cli_instance_error(int err);
 

@@ -508,7 +508,7 @@ static void take_event(struct stats *s, const struct vigil_event *ev)
 			cli_raw("Couldn't watch new directory %s: %s", ev->path,
 				strerror(-ev->error));
 		else
-			cli_watch_error(ev->path, ev->error);
+			cli_event_error(ev);
 		return;
 	}
 	if (ev->flags & VIGIL_EVENT_OVERFLOW) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "vigil.h"
 
 const char *cli_prog = "vigil";
 enum cli_compat cli_compat = CLI_NATIVE;
@@ -97,7 +98,8 @@ static void limit_error(const char *what, const char *problem,
 			  problem, name, name);
 }
 
-void cli_watch_error(const char *path, int err)
+/* PATH could not be watched, and BELOW directories below it. */
+static void watch_error(const char *path, int err, size_t below)
 {
 	if (cli_compat != CLI_NATIVE) {
 		if (err == -ENOSPC) {
@@ -113,7 +115,9 @@ void cli_watch_error(const char *path, int err)
 	}
 	/* built whole: a path may be longer than PATH_MAX */
 	char *what = NULL;
-	int n = asprintf(&what, "cannot watch '%s'", path);
+	int n = below ? asprintf(&what, "cannot watch '%s' and the %zu %s below it", path,
+				 below, below == 1 ? "directory" : "directories") :
+			asprintf(&what, "cannot watch '%s'", path);
 	if (n < 0)
 		cli_error("out of memory");
 	else if (err == -ENOSPC)
@@ -122,6 +126,17 @@ void cli_watch_error(const char *path, int err)
 	else
 		cli_error("%s: %s", what, cli_strerror(-err));
 	free(n < 0 ? NULL : what);
+}
+
+void cli_watch_error(const char *path, int err)
+{
+	watch_error(path, err, 0);
+}
+
+void cli_event_error(const struct vigil_event *ev)
+{
+	size_t below = ev->error == -ENOSPC && ev->dirs > 1 ? ev->dirs - 1 : 0;
+	watch_error(ev->path, ev->error, below);
 }
 
 void cli_instance_error(int err)

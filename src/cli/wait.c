@@ -375,7 +375,7 @@ int cmd_wait(int argc, char **argv)
 		}
 		deadline = 0;
 		if (ev->flags & VIGIL_EVENT_ERROR) {
-			cli_watch_error(ev->path, ev->error);
+			cli_event_error(ev);
 			continue;
 		}
 		if (ev->flags & VIGIL_EVENT_OVERFLOW) {

@@ -320,3 +320,43 @@ stats: 1" "$output"
 	expect_eq errors "vigil wait: cannot write events: no space left on device
 vigil stats: cannot write the table: no space left on device" "$(grep '^vigil' "$TEST_DIR/err")"
 }
+
+# --- limits ---------------------------------------------------------------------
+
+# in_userns_with_watches N CMD...: run CMD in a user namespace of the test's
+# own where at most N inotify watches may be held (the rest of the machine
+# is not affected).
+in_userns_with_watches() {
+	local n=$1
+	shift
+	unshare --user --map-root-user sh -c \
+		'echo "$0" >/proc/sys/user/max_inotify_watches && exec "$@"' "$n" "$@"
+}
+
+# start_limited N ARGS...: start_vigil with at most N watches.
+start_limited() {
+	local n=$1
+	shift
+	: >"$OUT"
+	: >"$ERR"
+	# unshare and sh exec: VIGIL_PID is vigil's
+	unshare --user --map-root-user sh -c \
+		'echo "$0" >/proc/sys/user/max_inotify_watches && exec "$@"' "$n" "$VIGIL" "$@" \
+		>"$OUT" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	wait_for_line "$ERR" 'Watches established|Finished establishing' 30
+}
+
+@test "watch limit met later: each directory left out is named, with how many it holds, and the rest goes on" {
+	require_userns
+	mkdir -p "$TEST_DIR/tree/x/1/2" "$TEST_DIR/tree/y"
+	# the root and one more
+	start_limited 2 wait -m -r -e create,moved_to --format '%w%f' "$W"
+	mv "$TEST_DIR/tree" "$W/tree"
+	touch "$W/tree/in-tree"
+	wait_for_line "$OUT" 'in-tree$'
+	wait_for_line "$ERR" "cannot watch '$W/tree/y'"
+	grep -qF "vigil wait: cannot watch '$W/tree/x' and the 2 directories below it: inotify watch limit reached (user.max_inotify_watches = 2)" "$ERR"
+	grep -qF "vigil wait: cannot watch '$W/tree/y': inotify watch limit reached (user.max_inotify_watches = 2)" "$ERR"
+	expect_eq watches 2 "$(watch_count "$VIGIL_PID")"
+}
