@@ -40,6 +40,8 @@ void cli_watch_error(const char *path, int err);
  * directories the watch limit left out with it. */
 struct vigil_event;
 void cli_event_error(const struct vigil_event *ev);
+/* The watch limit left LEFT of the TOTAL directories in PATH unwatched. */
+void cli_left_out_error(const char *path, size_t left, size_t total);
 /* The same for creating the instance. */
 void cli_instance_error(int err);
 

@@ -40,6 +40,9 @@ static const char stats_help[] =
 	"                          ('-' for stdin; a line starting with @ excludes)\n"
 	"  -r, --recursive         watch directories recursively, including ones\n"
 	"                          created or moved in later\n"
+	"      --keep-going        when a FILE, or directories below one, cannot be\n"
+	"                          watched (the watch limit), say which and count\n"
+	"                          in the rest instead of exiting\n"
 	"  -P, --no-dereference    do not follow a symbolic link given as FILE\n"
 	"  -e, --event EVENT[,..]  count these events only (repeatable)\n"
 	"  -t, --timeout SECONDS   count for SECONDS, then print the table (0, the\n"
@@ -880,16 +883,15 @@ static int set_watches(const struct watchargs *args, vigil *v, uint32_t mask,
 {
 	for (size_t i = 0; i < args->watch.len; i++) {
 		/* one FILE at a time, for the messages between them */
-		struct watchargs one = *args;
-		one.watch.v = &args->watch.v[i];
-		one.watch.len = 1;
 		if (args->recursive && verbose)
 			cli_raw("Setting up watch(es) on %s", args->watch.v[i]);
-		if (watchargs_watch(&one, v, mask) < 0)
+		if (watchargs_watch_one(args, v, mask, args->watch.v[i]) < 0)
 			return -1;
 		if (args->recursive && verbose)
 			cli_raw("OK, %s is now being watched.", args->watch.v[i]);
 	}
+	if (watchargs_watching(args, v) < 0)
+		return -1;
 	if (verbose)
 		cli_raw("Total of %zu watches.", vigil_watch_count(v));
 	return 0;

@@ -360,3 +360,77 @@ start_limited() {
 	grep -qF "vigil wait: cannot watch '$W/tree/y': inotify watch limit reached (user.max_inotify_watches = 2)" "$ERR"
 	expect_eq watches 2 "$(watch_count "$VIGIL_PID")"
 }
+
+@test "watch limit reached halfway: how many of how many, exit 1, and the way on" {
+	require_userns
+	mkdir -p "$W/a/b/c/d/e"
+	run in_userns_with_watches 3 "$VIGIL" wait -r "$W"
+	expect_eq status 1 "$status"
+	expect_eq message "vigil wait: cannot watch 3 of the 6 directories in '$W': inotify watch limit reached (user.max_inotify_watches = 3); raise it with 'sysctl -w user.max_inotify_watches=6', or for good in /etc/sysctl.d/" "${lines[-2]}"
+	expect_eq hint "vigil wait: '$W': give '--keep-going' to watch the 3 that could be and go on" "${lines[-1]}"
+}
+
+@test "watch limit: the sysctl value suggested is enough for the tree" {
+	require_userns
+	local i
+	for i in $(seq 20); do mkdir -p "$W/d$i/e"; done
+	run in_userns_with_watches 5 "$VIGIL" wait -r "$W"
+	expect_eq status 1 "$status"
+	[[ "${lines[-2]}" == "vigil wait: cannot watch 36 of the 41 directories in '$W': "*"raise it with 'sysctl -w user.max_inotify_watches=41'"* ]]
+}
+
+@test "--keep-going: watches what it can, names what it cannot, and reports events there" {
+	require_userns
+	mkdir -p "$W/a/b/c" "$W/z"
+	# 3 watches: the root and two directories; 2 left out
+	start_limited 3 wait -m -r --keep-going -e create --format '%w%f' "$W"
+	expect_eq watches 3 "$(watch_count "$VIGIL_PID")"
+	grep -qxF "vigil wait: cannot watch 2 of the 5 directories in '$W': inotify watch limit reached (user.max_inotify_watches = 3); raise it with 'sysctl -w user.max_inotify_watches=6', or for good in /etc/sysctl.d/" "$ERR"
+	# which are left out depends on the order the directory lists them
+	grep -qxE "vigil wait: '$W': watching 3 of 5 directories; not watched: ('$W/a/b' \(2 directories\)|'$W/a/b/c', '$W/z'|'$W/z', '$W/a/b/c')" "$ERR"
+	touch "$W/in-root"
+	wait_for_line "$OUT" 'in-root$'
+}
+
+@test "--keep-going: more than five left out: the first five and a count" {
+	require_userns
+	local i
+	for i in $(seq 9); do mkdir "$W/d$i"; done
+	start_limited 2 wait -m -r --keep-going -e create "$W"
+	grep -qE "^vigil wait: '$W': watching 2 of 10 directories; not watched: ('$W/d[0-9]', ){4}'$W/d[0-9]' and 3 more$" "$ERR"
+}
+
+@test "--keep-going: nothing could be watched at all is exit 1" {
+	require_userns
+	mkdir "$W/a"
+	run in_userns_with_watches 0 "$VIGIL" wait --keep-going "$W" "$W/a"
+	expect_eq status 1 "$status"
+	expect_eq last "vigil wait: nothing could be watched" "${lines[-1]}"
+}
+
+@test "stats --keep-going: counts in what it watches, says what it does not" {
+	require_userns
+	mkdir -p "$W/a/b" "$W/c"
+	: >"$OUT"
+	: >"$ERR"
+	in_userns_with_watches 2 "$VIGIL" stats -r --keep-going -e create -t 1 "$W" >"$OUT" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	wait_for_line "$ERR" 'Finished establishing'
+	touch "$W/in-root"
+	wait_vigil
+	expect_eq status 0 "$status"
+	grep -qF "vigil stats: cannot watch 2 of the 4 directories in '$W'" "$ERR"
+	grep -qF "vigil stats: '$W': watching 2 of 4 directories; not watched: " "$ERR"
+	grep -qE "^1 +1 +$W/$" "$OUT"
+}
+
+@test "as inotifywait: no --keep-going, inotifywait's words and exit 1 at the limit" {
+	require_userns
+	mkdir -p "$W/a/b/c" "$TEST_DIR/bin"
+	ln -s "$VIGIL" "$TEST_DIR/bin/inotifywait"
+	run in_userns_with_watches 2 "$TEST_DIR/bin/inotifywait" -r "$W"
+	expect_eq status 1 "$status"
+	expect_eq output "Setting up watches.  Beware: since -r was given, this may take a while!
+Failed to watch $W; upper limit on inotify watches reached!
+Please increase the amount of inotify watches allowed per user via \`/proc/sys/fs/inotify/max_user_watches'." "$output"
+}
