@@ -91,7 +91,10 @@ enum {
 	VIGIL_EVENT_OVERFLOW = 1u << 2,
 	/* Something could not be watched (error is a negative errno, path says
 	 * what): a directory that appeared could not be watched or listed. The
-	 * rest goes on. */
+	 * rest goes on. With -ENOSPC (the watch limit), dirs says how many
+	 * directories that leaves unwatched: PATH and all below it. Those
+	 * also come from vigil_add() when it returns -ENOSPC, one for each
+	 * directory it left out. */
 	VIGIL_EVENT_ERROR = 1u << 3,
 };
 
@@ -112,6 +115,7 @@ struct vigil_event {
 	uint32_t flags;        /* VIGIL_EVENT_* */
 	int error;             /* with VIGIL_EVENT_ERROR: a negative errno */
 	struct timespec time;  /* CLOCK_REALTIME when the event was read */
+	size_t dirs;           /* with error -ENOSPC: directories not watched */
 };
 
 /* Filter kinds for vigil_filter_add(). */
@@ -156,8 +160,9 @@ VIGIL_API int vigil_filter_add(vigil *v, enum vigil_filter_kind kind,
  * meanwhile is missed. Directories that vanish or deny access during the
  * walk are skipped. Returns the number of watches added (>= 1), or
  * -ENOENT, -EACCES, -ENOTDIR (VIGIL_ONLYDIR), -ENOSPC (the per-user watch
- * limit fs.inotify.max_user_watches is reached; what was watched before it
- * stays watched), -ENOMEM. */
+ * limit fs.inotify.max_user_watches is reached: when PATH itself could be
+ * watched, it stays watched with what else could be, and each directory
+ * left out is an error event waiting in vigil_queued()), -ENOMEM. */
 VIGIL_API int vigil_add(vigil *v, const char *path, uint32_t mask,
 			unsigned flags);
 
@@ -184,6 +189,11 @@ VIGIL_API int vigil_next(vigil *v, int timeout_ms,
 
 /* How many watches (directories and files) the handle holds. */
 VIGIL_API size_t vigil_watch_count(const vigil *v);
+
+/* How many events wait in the handle: vigil_next() returns them without
+ * reading anything. After vigil_add() returned -ENOSPC, these are what it
+ * left out. */
+VIGIL_API size_t vigil_queued(const vigil *v);
 
 /* Call FN(CTX, wd, path) for every watch the handle holds, in no particular
  * order, with the path the handle believes the watch is at: a view for

@@ -36,8 +36,23 @@ const char *cli_strerror(int err);
 /* One line explaining why PATH could not be watched (ERR negative errno),
  * naming the sysctl to raise when a limit was hit. */
 void cli_watch_error(const char *path, int err);
+/* The same for an error event (VIGIL_EVENT_ERROR), saying how many
+ * directories the watch limit left out with it. */
+struct vigil_event;
+void cli_event_error(const struct vigil_event *ev);
+/* The watch limit left LEFT of the TOTAL directories in PATH unwatched. */
+void cli_left_out_error(const char *path, size_t left, size_t total);
 /* The same for creating the instance. */
 void cli_instance_error(int err);
+
+/* The exit status when standard output was a pipe whose reader went away:
+ * what a shell reports for a program killed by SIGPIPE. */
+#define CLI_READER_GONE (128 + 13)
+
+/* Flush F, where WHAT goes ("events"), to the file NAME (NULL: standard
+ * output): 0, or the exit status for a failure, said once (once failed,
+ * F is not written again): CLI_READER_GONE, said not at all, or 1. */
+int cli_flush(FILE *f, const char *what, const char *name);
 
 /* Parse a number of seconds (fractions and a sign allowed: wait's -t -1
  * is a probe); false if it is not a finite number. */

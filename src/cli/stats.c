@@ -40,6 +40,9 @@ static const char stats_help[] =
 	"                          ('-' for stdin; a line starting with @ excludes)\n"
 	"  -r, --recursive         watch directories recursively, including ones\n"
 	"                          created or moved in later\n"
+	"      --keep-going        when a FILE, or directories below one, cannot be\n"
+	"                          watched (the watch limit), say which and count\n"
+	"                          in the rest instead of exiting\n"
 	"  -P, --no-dereference    do not follow a symbolic link given as FILE\n"
 	"  -e, --event EVENT[,..]  count these events only (repeatable)\n"
 	"  -t, --timeout SECONDS   count for SECONDS, then print the table (0, the\n"
@@ -61,7 +64,7 @@ static const char stats_help[] =
 	"moved_from move move_self create delete delete_self unmount (default: all).\n"
 	"\n"
 	"Exit status: 0 the table was printed (or there was nothing to count);\n"
-	"1 an error.\n";
+	"1 an error; 141 the reader of the pipe on standard output went away.\n";
 
 enum { OPT_JSON = OPT_WATCHARGS_END };
 
@@ -508,7 +511,7 @@ static void take_event(struct stats *s, const struct vigil_event *ev)
 			cli_raw("Couldn't watch new directory %s: %s", ev->path,
 				strerror(-ev->error));
 		else
-			cli_watch_error(ev->path, ev->error);
+			cli_event_error(ev);
 		return;
 	}
 	if (ev->flags & VIGIL_EVENT_OVERFLOW) {
@@ -648,8 +651,9 @@ static void print_json(struct stats *s, FILE *f)
 }
 
 /* The table so far, on stdout. AGAIN: more is to come (SIGUSR1), which
- * inotifywatch follows with an empty line. */
-static bool print_stats(struct stats *s, vigil *v, bool again)
+ * inotifywatch follows with an empty line. 0, or the exit status of a
+ * failure (said). */
+static int print_stats(struct stats *s, vigil *v, bool again)
 {
 	if (s->zero)
 		sync_watch_rows(s, v); /* directories that appeared unseen */
@@ -661,11 +665,7 @@ static bool print_stats(struct stats *s, vigil *v, bool again)
 		print_table(s, stdout);
 	if (again && !s->json)
 		putchar('\n');
-	if (fflush(stdout) == 0 && !ferror(stdout))
-		return true;
-	if (errno != EPIPE)
-		cli_error("cannot write the table: %s", cli_strerror(errno));
-	return false;
+	return cli_flush(stdout, "the table", NULL);
 }
 
 /* --- options --------------------------------------------------------------- */
@@ -829,7 +829,7 @@ static int drain(struct stats *s, vigil *v, size_t max, bool wait_halves)
 #define DRAIN_BATCH 4096
 
 /* Count until a signal or the timeout (TIMEOUT_NS, 0 for none), then print
- * the table: 0, or 1 on error. */
+ * the table: 0, or the exit status of an error (said). */
 static int collect(struct stats *s, vigil *v, int sfd, uint64_t timeout_ns)
 {
 	uint64_t end = timeout_ns ? now_ns() + timeout_ns : 0;
@@ -869,12 +869,12 @@ static int collect(struct stats *s, vigil *v, int sfd, uint64_t timeout_ns)
 			return 1;
 		if (stop)
 			break;
-		if (usr1 && !print_stats(s, v, true))
-			return 1;
+		if (usr1 && (r = print_stats(s, v, true)) != 0)
+			return r;
 	}
 	if (drain(s, v, DRAIN_ALL, true) < 0)
 		return 1;
-	return print_stats(s, v, false) ? 0 : 1;
+	return print_stats(s, v, false);
 }
 
 /* Watch each FILE, saying so on the way as inotifywatch does. */
@@ -883,16 +883,15 @@ static int set_watches(const struct watchargs *args, vigil *v, uint32_t mask,
 {
 	for (size_t i = 0; i < args->watch.len; i++) {
 		/* one FILE at a time, for the messages between them */
-		struct watchargs one = *args;
-		one.watch.v = &args->watch.v[i];
-		one.watch.len = 1;
 		if (args->recursive && verbose)
 			cli_raw("Setting up watch(es) on %s", args->watch.v[i]);
-		if (watchargs_watch(&one, v, mask) < 0)
+		if (watchargs_watch_one(args, v, mask, args->watch.v[i]) < 0)
 			return -1;
 		if (args->recursive && verbose)
 			cli_raw("OK, %s is now being watched.", args->watch.v[i]);
 	}
+	if (watchargs_watching(args, v) < 0)
+		return -1;
 	if (verbose)
 		cli_raw("Total of %zu watches.", vigil_watch_count(v));
 	return 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "vigil.h"
 
 const char *cli_prog = "vigil";
 enum cli_compat cli_compat = CLI_NATIVE;
@@ -74,9 +75,10 @@ const char *cli_strerror(int err)
 }
 
 /* The limit in force is the smaller of the system-wide sysctl and the one of
- * this user namespace (they differ in containers): name whichever it is. */
+ * this user namespace (they differ in containers): name whichever it is.
+ * NEED: how many more are known to be needed (0: not known). */
 static void limit_error(const char *what, const char *problem,
-			const char *fs_name, const char *user_name)
+			const char *fs_name, const char *user_name, size_t need)
 {
 	char path[128], name[64];
 	snprintf(path, sizeof(path), "/proc/sys/fs/inotify/%s", fs_name);
@@ -88,16 +90,22 @@ static void limit_error(const char *what, const char *problem,
 		cur = ns;
 		snprintf(name, sizeof(name), "user.%s", user_name);
 	}
+	long raise = cur > 0 ? cur * 2 : 1024;
+	if (cur >= 0 && need > (size_t)(raise - cur))
+		raise = cur + (long)need;
 	if (cur >= 0)
 		cli_error("%s: %s (%s = %ld); raise it with 'sysctl -w %s=%ld', "
 			  "or for good in /etc/sysctl.d/",
-			  what, problem, name, cur, name, cur > 0 ? cur * 2 : 1024);
+			  what, problem, name, cur, name, raise);
 	else
 		cli_error("%s: %s (%s); raise it with 'sysctl -w %s=N'", what,
 			  problem, name, name);
 }
 
-void cli_watch_error(const char *path, int err)
+/* PATH could not be watched, or LEFT (when not 0) of the TOTAL directories
+ * in it; or PATH and BELOW directories below it. */
+static void watch_error(const char *path, int err, size_t below, size_t left,
+			size_t total)
 {
 	if (cli_compat != CLI_NATIVE) {
 		if (err == -ENOSPC) {
@@ -111,14 +119,37 @@ void cli_watch_error(const char *path, int err)
 		}
 		return;
 	}
-	char what[64 + 4096];
-	snprintf(what, sizeof(what), "cannot watch '%s'", path);
-	if (err == -ENOSPC) {
+	/* built whole: a path may be longer than PATH_MAX */
+	char *what = NULL;
+	int n = left ? asprintf(&what, "cannot watch %zu of the %zu directories in '%s'",
+				left, total, path) :
+		below ? asprintf(&what, "cannot watch '%s' and the %zu %s below it", path,
+				 below, below == 1 ? "directory" : "directories") :
+			asprintf(&what, "cannot watch '%s'", path);
+	if (n < 0)
+		cli_error("out of memory");
+	else if (err == -ENOSPC)
 		limit_error(what, "inotify watch limit reached", "max_user_watches",
-			    "max_inotify_watches");
-		return;
-	}
-	cli_error("%s: %s", what, cli_strerror(-err));
+			    "max_inotify_watches", left ? left : below + 1);
+	else
+		cli_error("%s: %s", what, cli_strerror(-err));
+	free(n < 0 ? NULL : what);
+}
+
+void cli_watch_error(const char *path, int err)
+{
+	watch_error(path, err, 0, 0, 0);
+}
+
+void cli_event_error(const struct vigil_event *ev)
+{
+	size_t below = ev->error == -ENOSPC && ev->dirs > 1 ? ev->dirs - 1 : 0;
+	watch_error(ev->path, ev->error, below, 0, 0);
+}
+
+void cli_left_out_error(const char *path, size_t left, size_t total)
+{
+	watch_error(path, -ENOSPC, 0, left, total);
 }
 
 void cli_instance_error(int err)
@@ -137,7 +168,7 @@ void cli_instance_error(int err)
 		if (fd >= 0) {
 			close(fd);
 			limit_error(what, "inotify instance limit reached",
-				    "max_user_instances", "max_inotify_instances");
+				    "max_user_instances", "max_inotify_instances", 0);
 			return;
 		}
 		struct rlimit rl;
@@ -148,6 +179,23 @@ void cli_instance_error(int err)
 		}
 	}
 	cli_error("%s: %s", what, cli_strerror(-err));
+}
+
+int cli_flush(FILE *f, const char *what, const char *name)
+{
+	static int failed;
+	if (!failed && fflush(f) == 0 && !ferror(f))
+		return 0;
+	if (!failed) {
+		/* a reader that left is no error to speak of: it is how
+		 * `vigil wait -m | head -1` ends when SIGPIPE is ignored */
+		failed = errno == EPIPE ? CLI_READER_GONE : 1;
+		if (failed == 1 && name)
+			cli_error("cannot write %s to '%s': %s", what, name, cli_strerror(errno));
+		else if (failed == 1)
+			cli_error("cannot write %s: %s", what, cli_strerror(errno));
+	}
+	return failed;
 }
 
 bool cli_parse_seconds(const char *s, double *ret)

@@ -3,8 +3,11 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -27,6 +30,9 @@ static const char wait_help[] =
 	"  -s, --syslog            send messages to syslog instead of stderr\n"
 	"  -r, --recursive         watch directories recursively, including ones\n"
 	"                          created or moved in later (none is missed)\n"
+	"      --keep-going        when a FILE, or directories below one, cannot be\n"
+	"                          watched (the watch limit), say which and watch\n"
+	"                          the rest instead of exiting\n"
 	"  -P, --no-dereference    do not follow a symbolic link given as FILE\n"
 	"  -e, --event EVENT[,..]  listen for these events only (repeatable)\n"
 	"  -t, --timeout SECONDS   exit with status 2 after SECONDS without an event\n"
@@ -63,7 +69,8 @@ static const char wait_help[] =
 	"as CREATE (or as CLOSE_WRITE or MOVED_TO when only those were asked for).\n"
 	"\n"
 	"Exit status: 0 an event was received; 1 an event not asked for (such as\n"
-	"the watched file's removal) or an error; 2 the timeout passed.\n";
+	"the watched file's removal) or an error; 2 the timeout passed; 141 the\n"
+	"reader of the pipe on standard output went away.\n";
 
 enum {
 	OPT_FORMAT = OPT_WATCHARGS_END, OPT_TIMEFMT, OPT_NO_NEWLINE, OPT_JSON,
@@ -116,13 +123,48 @@ static void print_kernel_watches(FILE *f, int fd)
 	fclose(in);
 }
 
-static bool flush_out(FILE *f)
+/* Standard output, when its reader can go away while no event comes (a
+ * pipe, a socket): watched, so that vigil leaves with it; else -1. */
+static int reader_fd(FILE *f)
 {
-	if (fflush(f) == 0 && !ferror(f))
-		return true;
-	if (errno != EPIPE)
-		cli_error("cannot write events: %s", strerror(errno));
-	return false;
+	struct stat st;
+	int fd = fileno(f);
+	if (fd < 0 || fstat(fd, &st) < 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+		return -1;
+	return fd;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Milliseconds until DEADLINE (CLOCK_MONOTONIC ns), rounded up: 0 once it
+ * has passed, -1 when there is none (DEADLINE 0). */
+static int ms_until(uint64_t deadline)
+{
+	if (!deadline)
+		return -1;
+	uint64_t now = now_ns();
+	if (now >= deadline)
+		return 0;
+	uint64_t ms = (deadline - now + 999999) / 1000000;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* Wait up to MS (-1: no limit) until V may have something to do, or the
+ * reader of OUT_FD goes away: -EPIPE then, else 0. */
+static int wait_reader(vigil *v, int out_fd, int ms)
+{
+	int md = vigil_next_deadline_ms(v);
+	if (md >= 0 && (ms < 0 || md < ms))
+		ms = md;
+	struct pollfd p[2] = {{.fd = vigil_fd(v), .events = POLLIN}, {.fd = out_fd}};
+	if (poll(p, 2, ms) < 0 && errno != EINTR)
+		return -errno;
+	return p[1].revents & (POLLERR | POLLHUP) ? -EPIPE : 0;
 }
 
 /* The option conflicts inotifywait refuses, in its words and order. */
@@ -311,14 +353,43 @@ int cmd_wait(int argc, char **argv)
 	if (daemon && !daemonize(out.f))
 		goto out;
 
-	int wait_ms = timeout > 0 ? (timeout * 1000 > INT_MAX ? INT_MAX : (int)(timeout * 1000 + 0.5)) : -1;
+	uint64_t wait_ns = timeout > 0 ? (timeout >= 1e9 ? UINT64_C(1000000000) * 1000000000u
+							 : (uint64_t)(timeout * 1e9 + 0.5))
+				       : 0;
+	uint64_t deadline = 0; /* set when waiting starts, cleared by an event */
+	int out_fd = out.f == stdout && !daemon && quiet < 2 ? reader_fd(out.f) : -1;
 	for (;;) {
 		const struct vigil_event *ev;
 		r = vigil_next(v, 0, &ev);
 		if (r == 0) {
-			if (!flush_out(out.f))
+			if ((r = cli_flush(out.f, "events", outfile)) != 0) {
+				status = r;
 				goto out;
-			r = vigil_next(v, wait_ms, &ev);
+			}
+			if (!deadline && wait_ns)
+				deadline = now_ns() + wait_ns;
+			/* The engine waits, pacing its reads in a storm. With a
+			 * reader that can leave, this waits on both first, then
+			 * gives the engine a moment to read what woke it. */
+			int ms = ms_until(deadline);
+			if (ms && out_fd >= 0) {
+				if ((r = wait_reader(v, out_fd, ms)) == -EPIPE) {
+					status = CLI_READER_GONE;
+					goto out;
+				}
+				ms = ms_until(deadline);
+				if (r == 0 && ms != 0)
+					ms = 1;
+			}
+			if (r >= 0)
+				r = ms ? vigil_next(v, ms, &ev) : 0;
+			if (r == 0) {
+				if (ms_until(deadline) == 0) {
+					status = 2;
+					goto out;
+				}
+				continue;
+			}
 		}
 		if (r == -EINTR)
 			continue;
@@ -327,12 +398,9 @@ int cmd_wait(int argc, char **argv)
 				("cannot read events: %s", cli_strerror(-r)));
 			goto out;
 		}
-		if (r == 0) {
-			status = 2;
-			goto out;
-		}
+		deadline = 0;
 		if (ev->flags & VIGIL_EVENT_ERROR) {
-			cli_watch_error(ev->path, ev->error);
+			cli_event_error(ev);
 			continue;
 		}
 		if (ev->flags & VIGIL_EVENT_OVERFLOW) {
@@ -349,7 +417,6 @@ int cmd_wait(int argc, char **argv)
 			out_event(&out, ev);
 		if (!monitor) {
 			status = asked ? 0 : 1;
-			flush_out(out.f);
 			goto out;
 		}
 	}
@@ -358,8 +425,9 @@ out:
 		vigil_foreach_watch(v, print_watch, stderr);
 		print_kernel_watches(stderr, vigil_fd(v));
 	}
-	if (out.f && !flush_out(out.f) && status == 0)
-		status = 1;
+	if (out.f && (r = cli_flush(out.f, "events", outfile)) != 0 &&
+	    (status == 0 || status == 2 || r == CLI_READER_GONE))
+		status = r;
 	if (out.f && out.f != stdout)
 		fclose(out.f);
 	vigil_free(v);

@@ -82,6 +82,9 @@ int watchargs_option(struct watchargs *a, int opt, const char *arg)
 		};
 		return 1;
 	}
+	case OPT_KEEP_GOING:
+		a->keep_going = true;
+		return 1;
 	case OPT_FROMFILE:
 		if (a->fromfile) {
 			cli_say(("Multiple --fromfile options given."),
@@ -165,18 +168,79 @@ int watchargs_filters(const struct watchargs *a, vigil *v)
 	return 0;
 }
 
-int watchargs_watch(const struct watchargs *a, vigil *v, uint32_t mask)
+/* How many directories are named when the watch limit left some out. */
+#define LEFT_OUT_NAMED 5
+
+/* The watch limit left directories below PATH out (WATCHED were watched):
+ * take the error events vigil_add() queued for them, and say how many,
+ * and with --keep-going, which. */
+static void say_left_out(const struct watchargs *a, vigil *v, const char *path,
+			 size_t watched)
+{
+	size_t dirs = 0, tops = 0;
+	char *list = NULL;
+	size_t list_len = 0;
+	FILE *named = a->keep_going ? open_memstream(&list, &list_len) : NULL;
+	const struct vigil_event *ev;
+	while (vigil_queued(v) && vigil_next(v, 0, &ev) == 1) {
+		if (!(ev->flags & VIGIL_EVENT_ERROR))
+			continue; /* none is queued during vigil_add() */
+		dirs += ev->dirs;
+		if (named && tops < LEFT_OUT_NAMED) {
+			fprintf(named, "%s'%s'", tops ? ", " : "", ev->path);
+			if (ev->dirs > 1)
+				fprintf(named, " (%zu directories)", ev->dirs);
+		}
+		tops++;
+	}
+	if (named) {
+		if (tops > LEFT_OUT_NAMED)
+			fprintf(named, " and %zu more", tops - LEFT_OUT_NAMED);
+		fclose(named);
+	}
+	if (!tops) /* PATH itself could not be watched */
+		cli_watch_error(path, -ENOSPC);
+	else
+		cli_left_out_error(path, dirs, watched + dirs);
+	if (tops && a->keep_going)
+		cli_error("'%s': watching %zu of %zu directories; not watched: %s",
+			  path, watched, watched + dirs, list ? list : "");
+	else if (tops && cli_compat == CLI_NATIVE)
+		cli_error("'%s': give '--keep-going' to watch the %zu that could be "
+			  "and go on", path, watched);
+	free(list);
+}
+
+int watchargs_watch_one(const struct watchargs *a, vigil *v, uint32_t mask,
+			const char *path)
 {
 	unsigned flags = (a->recursive ? VIGIL_RECURSIVE : 0) |
 			 (a->nofollow ? VIGIL_NOFOLLOW : 0);
-	for (size_t i = 0; i < a->watch.len; i++) {
-		int r = vigil_add(v, a->watch.v[i], mask, flags);
-		if (r < 0) {
-			cli_watch_error(a->watch.v[i], r);
+	size_t before = vigil_watch_count(v);
+	int r = vigil_add(v, path, mask, flags);
+	if (r >= 0)
+		return 0;
+	if (r == -ENOSPC)
+		say_left_out(a, v, path, vigil_watch_count(v) - before);
+	else
+		cli_watch_error(path, r);
+	return a->keep_going && r != -ENOMEM ? 0 : -1;
+}
+
+int watchargs_watching(const struct watchargs *a, vigil *v)
+{
+	if (!a->keep_going || vigil_watch_count(v))
+		return 0;
+	cli_say(("No files could be watched."), ("nothing could be watched"));
+	return -1;
+}
+
+int watchargs_watch(const struct watchargs *a, vigil *v, uint32_t mask)
+{
+	for (size_t i = 0; i < a->watch.len; i++)
+		if (watchargs_watch_one(a, v, mask, a->watch.v[i]) < 0)
 			return -1;
-		}
-	}
-	return 0;
+	return watchargs_watching(a, v);
 }
 
 void watchargs_free(struct watchargs *a)

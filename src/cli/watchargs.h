@@ -14,6 +14,7 @@
 
 enum {
 	OPT_EXCLUDE = 256, OPT_EXCLUDEI, OPT_INCLUDE, OPT_INCLUDEI, OPT_FROMFILE,
+	OPT_KEEP_GOING,
 	OPT_WATCHARGS_END, /* the subcommands number their own options from here */
 };
 
@@ -26,7 +27,8 @@ enum {
 	{"excludei", required_argument, NULL, OPT_EXCLUDEI},                   \
 	{"include", required_argument, NULL, OPT_INCLUDE},                     \
 	{"includei", required_argument, NULL, OPT_INCLUDEI},                   \
-	{"fromfile", required_argument, NULL, OPT_FROMFILE}
+	{"fromfile", required_argument, NULL, OPT_FROMFILE},                   \
+	{"keep-going", no_argument, NULL, OPT_KEEP_GOING}
 
 struct pathlist {
 	char **v;
@@ -44,6 +46,8 @@ struct watchargs {
 	const char *fromfile;
 	uint32_t mask; /* 0 when no -e was given */
 	bool recursive, nofollow;
+	bool keep_going; /* a FILE, or directories below one, that cannot be
+			    watched are said, and the rest is watched */
 };
 
 /* Take option OPT (as getopt_long returned it) if it is one of the shared
@@ -58,7 +62,15 @@ int watchargs_finish(struct watchargs *a, int argc, char **argv, int first);
 int watchargs_read_list(struct watchargs *a, FILE *f, const char *name);
 /* Install the filters and the excluded paths in V: 0 or -1 (said). */
 int watchargs_filters(const struct watchargs *a, vigil *v);
-/* Watch every path for MASK: 0, or -1 after saying which failed. */
+/* Watch PATH for MASK: 0, or -1 after saying why not. When the watch limit
+ * leaves directories below PATH out, also say how many of how many are
+ * watched. With --keep-going, what cannot be watched is said, and is 0. */
+int watchargs_watch_one(const struct watchargs *a, vigil *v, uint32_t mask,
+			const char *path);
+/* After watchargs_watch_one() on each path: 0, or -1 when --keep-going
+ * went on past every path and nothing at all is watched (said). */
+int watchargs_watching(const struct watchargs *a, vigil *v);
+/* Both, for every path. */
 int watchargs_watch(const struct watchargs *a, vigil *v, uint32_t mask);
 void watchargs_free(struct watchargs *a);
 

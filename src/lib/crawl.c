@@ -107,6 +107,7 @@ struct crawl {
 	bool own_cwd;        /* this thread's working directory is its own */
 	int cwd_fd;          /* the descriptor watch_fd() just moved it to */
 	uint32_t cwd_node;   /* the node whose directory it is, or NODE_NONE */
+	bool nospace;        /* the watch limit left a directory out */
 };
 
 void engine_unwatch(void *ctx, int wd)
@@ -265,6 +266,7 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 	*ret_fresh = false;
 	int e = watch_fd(c, fd, c->quiet ? c->quiet_mask : c->full_mask, &wd);
 	if (e < 0) {
+		/* -ENOSPC: the caller says what the limit left out */
 		if (e == -ENOSPC || e == -ENOMEM)
 			*ret_err = e;
 		else if (c->mode != CRAWL_INITIAL && engine_entry_path(v, parent, name, len, &v->scratch) == 0)
@@ -496,6 +498,61 @@ static void pop_frame(struct crawl *c)
 		c->lowest_open = c->depth;
 }
 
+/* How many directories are below the one open at FD (closed here), whose
+ * path is in PATH, excluded ones left out. Nothing there is watched, so
+ * listing it is no event. A level that cannot be opened (descriptors run
+ * out past a depth of about the fd limit) is not counted. */
+static size_t count_below(struct vigil *v, int fd, struct buf *path)
+{
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	bool filtering = filter_active(&v->filter);
+	size_t n = 0, len = path->len;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		const char *nm = e->d_name;
+		if ((nm[0] == '.' && (!nm[1] || (nm[1] == '.' && !nm[2]))) ||
+		    (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
+			continue;
+		path->len = len;
+		if (buf_putc(path, '/') < 0 || buf_append(path, nm, strlen(nm)) < 0)
+			break;
+		if (filtering && filter_excludes(&v->filter, path->data, path->len))
+			continue;
+		int sub = openat(dirfd(d), nm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0)
+			n += 1 + count_below(v, sub, path);
+	}
+	path->len = len;
+	buf_terminate(path);
+	closedir(d);
+	return n;
+}
+
+/* The directory NAME under PARENT, open at FD (taken), was left out at the
+ * watch limit: an error event says so, and how many directories that
+ * leaves unwatched. Its parent is watched quietly, or it is new and its
+ * listing is expected there: opening it again is no news. */
+static int left_out(struct crawl *c, uint32_t parent, const char *name,
+		    size_t len, int fd)
+{
+	struct vigil *v = c->v;
+	struct buf path = {0};
+	c->nospace = true;
+	int r = engine_entry_path(v, parent, name, len, &path);
+	if (r == 0) {
+		int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		size_t dirs = 1 + (dfd >= 0 ? count_below(v, dfd, &path) : 0);
+		r = engine_emit_left_out(v, path.data, path.len, dirs);
+	}
+	close(fd);
+	buf_free(&path);
+	return r;
+}
+
 static int walk(struct crawl *c)
 {
 	struct vigil *v = c->v;
@@ -533,6 +590,14 @@ static int walk(struct crawl *c)
 		uint32_t node = attach(c, f->node, nm, nl, fd, &fresh, &err);
 		c->cwd_node = node != NODE_NONE && c->cwd_fd == fd ? node : NODE_NONE;
 		c->cwd_fd = -1;
+		if (err == -ENOSPC) {
+			/* said, and the walk goes on: every directory the
+			 * limit leaves out is said, none silently */
+			err = left_out(c, f->node, nm, nl, fd);
+			if (err)
+				break;
+			continue;
+		}
 		/* Already watched, inside a directory new to the trees: it was
 		 * moved in before that one was watched, so its MOVED_TO never
 		 * came. To a reader it is new: after the walk, what it holds is
@@ -592,6 +657,8 @@ static int crawl_run(struct crawl *c, uint32_t node, int fd, bool synth,
 	free(c->dents);
 	free(c->frames);
 	buf_free(&c->names);
+	if (err == 0 && c->nospace)
+		err = -ENOSPC;
 	return err < 0 ? err : c->added;
 }
 
@@ -676,7 +743,8 @@ static int relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
 		else if (e == 0 && c.quiet)
 			v->src.ops->add_fd(&v->src, fd, c.full_mask, &wd);
 		close(fd);
-		return e == -ENOSPC || e == -ENOMEM ? e : 0;
+		/* -ENOSPC says so too: watching our own again costs nothing */
+		return e == -ENOMEM ? e : 0;
 	}
 	v->generation++;
 	tree_node(t, node)->mark = v->generation;
@@ -702,7 +770,8 @@ static int relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
 static int relist_stale(struct crawl *c, int err)
 {
 	struct vigil *v = c->v;
-	for (size_t i = 0; i < c->n_stale && err >= 0; i++) {
+	/* what the watch limit left out is said: the rest goes on */
+	for (size_t i = 0; i < c->n_stale && (err >= 0 || err == -ENOSPC); i++) {
 		uint32_t n = c->stale[i].node;
 		const struct node *x = tree_node(&v->tree, n);
 		if (!x->used || x->serial != c->stale[i].serial ||
@@ -739,7 +808,8 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 		if (err == 0 && tree_find_wd(&v->tree, pwd) == NODE_NONE)
 			v->src.ops->remove(&v->src, pwd); /* a stranger: let it go */
 		close(dfd);
-		return err == -ENOSPC || err == -ENOMEM ? err : -ESTALE;
+		/* -ENOSPC says so too: watching our own again costs nothing */
+		return err == -ENOMEM ? err : -ESTALE;
 	}
 	/* Then who it is (O_PATH: no event), and a listing only if new: a
 	 * directory already watched elsewhere just moves here. */
@@ -752,6 +822,10 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	crawl_init(&c, v, root, CRAWL_NEW);
 	bool fresh;
 	uint32_t node = attach(&c, parent, name, len, pfd, &fresh, &err);
+	if (err == -ENOSPC) {
+		err = left_out(&c, parent, name, len, pfd);
+		return relist_stale(&c, err < 0 ? err : -ENOSPC);
+	}
 	if (node != NODE_NONE && !fresh && moved_in) {
 		/* Known, and back from outside the trees (its way out was
 		 * reported as a move out): to a reader it is as new as a

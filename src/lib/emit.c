@@ -127,6 +127,15 @@ int engine_emit_error(struct vigil *v, const char *path, size_t len, int error)
 	return engine_emit(v, path, len, "", 0, 0, 0, VIGIL_EVENT_ERROR, error, NULL);
 }
 
+int engine_emit_left_out(struct vigil *v, const char *path, size_t len,
+			 size_t dirs)
+{
+	int r = engine_emit_error(v, path, len, -ENOSPC);
+	if (r == 0)
+		v->q.v[v->q.head + v->q.len - 1].dirs = dirs;
+	return r;
+}
+
 void equeue_fini(struct equeue *q)
 {
 	free(q->v);

@@ -50,6 +50,7 @@ struct root {
 struct qevent {
 	uint32_t mask, cookie, flags;
 	int error;
+	size_t dirs;
 	struct timespec time;
 	size_t dir, name, path, from_dir, from_name, from_path; /* offsets */
 	size_t dir_len, name_len, path_len, from_path_len;
@@ -131,6 +132,10 @@ int engine_emit(struct vigil *v, const char *dir, size_t dir_len,
 		uint32_t cookie, uint32_t flags, int error,
 		const struct move_half *half);
 int engine_emit_error(struct vigil *v, const char *path, size_t len, int error);
+/* The directory PATH and DIRS - 1 below it are not watched: the watch
+ * limit (an -ENOSPC error event). */
+int engine_emit_left_out(struct vigil *v, const char *path, size_t len,
+			 size_t dirs);
 void equeue_fini(struct equeue *q);
 
 /* crawl.c */
@@ -141,9 +146,10 @@ enum crawl_mode {
 };
 /* Walk root ROOT (its node watched already, with crawl_quiet_mask()) and
  * watch every directory below it. Returns the number of watches added, or
- * -ENOSPC / -ENOMEM (the crawl stops there; what is watched stays watched).
- * Other failures skip what they concern (reported as error events unless
- * CRAWL_INITIAL). */
+ * -ENOMEM (the crawl stops there; what is watched stays watched), or
+ * -ENOSPC: the watch limit left directories out, each reported as an
+ * error event (in every mode), and the rest was walked. Other failures
+ * skip what they concern (reported as error events unless CRAWL_INITIAL). */
 int crawl_root(struct vigil *v, uint32_t root, enum crawl_mode mode);
 /* NAME appeared under the watched directory PARENT: watch it and everything
  * below it, reporting what it holds as synthetic events. MOVED_IN: it came
@@ -151,7 +157,8 @@ int crawl_root(struct vigil *v, uint32_t root, enum crawl_mode mode);
  * watched already (it left and came back), what it holds is reported too,
  * as for a new one. -ESTALE: PARENT is
  * not where the tree has it (a rename still to be read); -ENOENT, -ENOTDIR:
- * NAME is not a directory under PARENT now. A directory found again after a
+ * NAME is not a directory under PARENT now; -ENOSPC as for crawl_root():
+ * what was left out is reported already. A directory found again after a
  * time detached from the trees (whose events were dropped meanwhile) has its
  * subtree listed again, as after an overflow. */
 int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,

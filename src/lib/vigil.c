@@ -97,6 +97,11 @@ size_t vigil_watch_count(const vigil *v)
 	return v->tree.count;
 }
 
+size_t vigil_queued(const vigil *v)
+{
+	return v->q.len;
+}
+
 void engine_orphan(struct vigil *v, uint32_t node)
 {
 	struct tree *t = &v->tree;
@@ -412,8 +417,10 @@ static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 		};
 		return 0;
 	}
-	if (n >= 0 || n == -ENOENT || n == -ENOTDIR || n == -ELOOP || n == -ESTALE)
-		return 0; /* done, or gone already, or not a directory now */
+	if (n >= 0 || n == -ENOENT || n == -ENOTDIR || n == -ELOOP || n == -ESTALE ||
+	    n == -ENOSPC)
+		return 0; /* done, or gone already, or not a directory now, or
+			     each directory left out at the limit said already */
 	if (n == -ENOMEM)
 		return n;
 	if (engine_entry_path(v, node, name, len, &v->scratch) == 0)
@@ -608,8 +615,7 @@ static int rescan(struct vigil *v)
 			continue; /* not a recursive directory */
 		int e = crawl_root(v, (uint32_t)i, CRAWL_RESCAN);
 		if (e == -ENOSPC) {
-			complete = false;
-			engine_emit_error(v, r->path, strlen(r->path), e);
+			complete = false; /* each directory left out is said */
 		} else if (e == -ENOMEM) {
 			return e;
 		}
@@ -718,6 +724,7 @@ static void pop_event(struct vigil *v, const struct vigil_event **ret)
 	ev->cookie = e->cookie;
 	ev->flags = e->flags;
 	ev->error = e->error;
+	ev->dirs = e->dirs;
 	ev->time = e->time;
 	q->head++;
 	q->len--;

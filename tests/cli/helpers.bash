@@ -54,10 +54,16 @@ stop_vigil() {
 # wait_for_line FILE REGEX [SECONDS]: block until a line of FILE matches the
 # extended REGEX (tail -f wakes on the write itself). Fails after SECONDS.
 wait_for_line() {
-	local file=$1 re=$2 secs=${3:-20}
+	local file=$1 re=$2 secs=${3:-20} i
 	# (a failing pipeline must not end the test before it says why)
-	local rc=0
-	timeout "$secs" tail -n +1 -f "$file" 2>/dev/null | grep -E -q -m1 -- "$re" || rc=$?
+	local rc=1
+	# tail -f misses a line written while it sets up its own watch, which
+	# a loaded machine makes likely: it starts again from the top each
+	# second
+	for ((i = 0; i < secs && rc != 0; i++)); do
+		rc=0
+		timeout 1 tail -n +1 -f "$file" 2>/dev/null | grep -E -q -m1 -- "$re" || rc=$?
+	done
 	if [ "$rc" != 0 ]; then
 		echo "timed out after ${secs}s waiting for /$re/ in $file; it holds:" >&2
 		head -c 4000 "$file" >&2
@@ -106,6 +112,24 @@ wait_for_watches() {
 		fi
 		sleep 0.01
 	done
+}
+
+# json_names_are_listing OUT DIR: each line of OUT is a --json event whose
+# path is dir + name, and their names, back in bytes (\udcXX is byte XX),
+# are exactly the entries of DIR.
+json_names_are_listing() {
+	python3 - "$1" "$2" <<'PY'
+import json, os, sys
+out, w = sys.argv[1], sys.argv[2]
+names = []
+for line in open(out, encoding="utf-8"):
+    ev = json.loads(line)
+    assert ev["path"] == ev["dir"] + ev["name"], ev
+    names.append(ev["name"].encode("utf-8", "surrogateescape"))
+expected = sorted(os.listdir(w.encode()))
+if sorted(names) != expected:
+    sys.exit("expected %r\nactual   %r" % (expected, sorted(names)))
+PY
 }
 
 # rss_kib PID
