@@ -345,7 +345,8 @@ static void sync_watch_rows(struct stats *s, vigil *v)
 	struct found_list l = {.s = s};
 	if (vigil_foreach_watch(v, collect_watch, &l) < 0)
 		out_of_memory();
-	qsort(l.v, l.len, sizeof(*l.v), by_wd);
+	if (l.len) /* l.v is NULL when every watch has a row already */
+		qsort(l.v, l.len, sizeof(*l.v), by_wd);
 	size_t base = s->t.len;
 	for (size_t i = 0; i < l.len; i++) {
 		struct found *f = &l.v[i];
