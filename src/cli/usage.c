@@ -164,7 +164,8 @@ static bool tally(struct usage_report *r)
 			return false;
 	for (size_t i = 0; i < s->n_procs; i++) {
 		struct usage_proc *p = &s->procs[i];
-		qsort(p->inst, p->n_inst, sizeof(*p->inst), cmp_inst);
+		if (p->n_inst) /* qsort() takes no NULL, even for 0 items */
+			qsort(p->inst, p->n_inst, sizeof(*p->inst), cmp_inst);
 		for (size_t j = 0; j < p->n_inst && p->inst[j].watches; j++)
 			qsort(p->inst[j].watches, p->inst[j].n_watches,
 			      sizeof(*p->inst[j].watches), cmp_watch);
@@ -195,7 +196,8 @@ static bool tally(struct usage_report *r)
 		r->users[i].near_instances = near(r->users[i].instances, s->instances.value);
 		r->users[i].near_watches = near(r->users[i].watches, s->watches.value);
 	}
-	qsort(r->users, r->n_users, sizeof(*r->users), cmp_user);
+	if (r->n_users)
+		qsort(r->users, r->n_users, sizeof(*r->users), cmp_user);
 	return true;
 }
 
