@@ -103,7 +103,8 @@ refused() {
 
 # daemon_pid FILE: the pid of the background vigil writing to FILE.
 daemon_pid() {
-	pgrep -f -x -- "$VIGIL wait -d -o $1 .*" | head -1
+	# (by its arguments: under valgrind the command line names valgrind first)
+	pgrep -f -- "vigil wait -d -o $1 " | head -1
 }
 
 @test "-d: sets up its watches, returns, and keeps writing events to the -o file" {

@@ -172,9 +172,14 @@ assert d["path"] == sys.argv[2] and d["events"] == "CLOSE_WRITE,CLOSE" and d["ru
 	echo x >"$W/a"
 	echo x >"$W/b"
 	jobs_done 2
-	local gap
+	local gap least=390
+	# the gap is read by the jobs: it holds how long each took to start,
+	# which under valgrind (forking a valgrind process) varies by more
+	if [ -n "${VIGIL_UNDER_VALGRIND:-}" ]; then
+		least=300
+	fi
 	gap=$(awk 'NR==1{a=$1} NR==2{printf "%d", ($1-a)*1000}' "$LOG")
-	[ "$gap" -ge 390 ] || { echo "gap ${gap}ms" >&2; return 1; }
+	[ "$gap" -ge "$least" ] || { echo "gap ${gap}ms" >&2; return 1; }
 }
 
 @test "--on-busy skip: paths that come while the job runs are dropped" {
