@@ -183,7 +183,10 @@ VIGIL_API int vigil_next_deadline_ms(const vigil *v);
 /* Wait up to TIMEOUT_MS milliseconds (-1 forever, 0 not at all) for the next
  * event. Returns 1 and sets *ret_event, 0 on timeout, -EINTR when a signal
  * interrupted the wait, or another negative errno on failure. The event is
- * valid until the next call on the handle. */
+ * valid until the next call on the handle. In a storm (woken again less
+ * than 1 ms after the last read that brought events) it waits 0.5 ms before
+ * reading, so that one read carries many events; the first event after a
+ * quiet spell is read at once, and a TIMEOUT_MS of 0 never waits. */
 VIGIL_API int vigil_next(vigil *v, int timeout_ms,
 			 const struct vigil_event **ret_event);
 
