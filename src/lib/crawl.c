@@ -720,6 +720,27 @@ int crawl_root(struct vigil *v, uint32_t root, enum crawl_mode mode)
 	return crawl_run_apart(&c, r->node, fd);
 }
 
+/* Whether the directory at FD is NODE's: watched with MASK, it comes back
+ * under NODE's wd if so (adding a watch this instance holds already makes
+ * none). A watch made meanwhile on a stranger is let go; with RESTORE, a
+ * watch of another node's is given RESTORE back. 1, 0, or a negative errno
+ * (-ENOSPC also means a stranger: watching our own again costs nothing). */
+static int watches_node(struct vigil *v, int fd, uint32_t mask, uint32_t node,
+			uint32_t restore)
+{
+	int wd = -1;
+	int e = v->src.ops->add_fd(&v->src, fd, mask, &wd);
+	if (e < 0)
+		return e;
+	if (wd == tree_node(&v->tree, node)->wd)
+		return 1;
+	if (tree_find_wd(&v->tree, wd) == NODE_NONE)
+		v->src.ops->remove(&v->src, wd);
+	else if (restore)
+		v->src.ops->add_fd(&v->src, fd, restore, &wd);
+	return 0;
+}
+
 /* List NODE's subtree again, as after an overflow but there only: what
  * appeared is watched (and reported, as a rescan reports it), what left is
  * dropped, what moved within is moved. With REPORT, everything in it is
@@ -733,17 +754,11 @@ static int relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
 		return fd == -ENOMEM ? fd : 0; /* gone again: its events will tell */
 	struct crawl c;
 	crawl_init(&c, v, root, CRAWL_RESCAN);
-	int wd = -1;
-	int e = v->src.ops->add_fd(&v->src, fd, (c.quiet ? c.quiet_mask : c.full_mask) &
-				   ~(uint32_t)IN_MASK_ADD, &wd);
-	if (e < 0 || wd != tree_node(t, node)->wd) {
+	int e = watches_node(v, fd, (c.quiet ? c.quiet_mask : c.full_mask) & ~(uint32_t)IN_MASK_ADD,
+			     node, c.quiet ? c.full_mask : 0);
+	if (e <= 0) {
 		/* not the directory the tree has there: a rename on its way */
-		if (e == 0 && tree_find_wd(t, wd) == NODE_NONE)
-			v->src.ops->remove(&v->src, wd);
-		else if (e == 0 && c.quiet)
-			v->src.ops->add_fd(&v->src, fd, c.full_mask, &wd);
 		close(fd);
-		/* -ENOSPC says so too: watching our own again costs nothing */
 		return e == -ENOMEM ? e : 0;
 	}
 	v->generation++;
@@ -752,15 +767,8 @@ static int relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
 	e = crawl_run(&c, node, fd, report, 0);
 	if (e < 0)
 		return e;
-	/* drop what the listing did not find: each unmarked child of a
-	 * directory it listed */
-	for (uint32_t n = 0; n < t->nodes_len; n++) {
-		struct node *x = tree_node(t, n);
-		if (!x->used || x->mark == v->generation || x->parent == NODE_NONE ||
-		    tree_node(t, x->parent)->mark != v->generation)
-			continue;
-		tree_remove(t, n, engine_unwatch, v);
-	}
+	/* drop what the listing did not find below it (orphans are not its) */
+	engine_sweep(v, false);
 	v->tree_gen++;
 	return 0;
 }
@@ -802,13 +810,9 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	int dfd = open_below(v, parent, NULL, 0, O_PATH);
 	if (dfd < 0)
 		return dfd == -ENOMEM ? dfd : -ESTALE;
-	int pwd = -1;
-	int err = v->src.ops->add_fd(&v->src, dfd, engine_kernel_mask(v, &v->roots[root]), &pwd);
-	if (err < 0 || pwd != tree_node(&v->tree, parent)->wd) {
-		if (err == 0 && tree_find_wd(&v->tree, pwd) == NODE_NONE)
-			v->src.ops->remove(&v->src, pwd); /* a stranger: let it go */
+	int err = watches_node(v, dfd, engine_kernel_mask(v, &v->roots[root]), parent, 0);
+	if (err <= 0) {
 		close(dfd);
-		/* -ENOSPC says so too: watching our own again costs nothing */
 		return err == -ENOMEM ? err : -ESTALE;
 	}
 	/* Then who it is (O_PATH: no event), and a listing only if new: a
@@ -859,14 +863,7 @@ bool crawl_node_present(struct vigil *v, uint32_t node)
 	if (fd < 0)
 		return false;
 	uint32_t ri = engine_root_index(v, node);
-	int wd = -1;
-	int e = v->src.ops->add_fd(&v->src, fd, engine_kernel_mask(v, &v->roots[ri]), &wd);
+	int e = watches_node(v, fd, engine_kernel_mask(v, &v->roots[ri]), node, 0);
 	close(fd);
-	if (e < 0)
-		return false;
-	if (wd == tree_node(&v->tree, node)->wd)
-		return true;
-	if (tree_find_wd(&v->tree, wd) == NODE_NONE)
-		v->src.ops->remove(&v->src, wd); /* a stranger: let it go */
-	return false;
+	return e == 1;
 }

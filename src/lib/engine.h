@@ -176,6 +176,9 @@ void engine_orphan(struct vigil *v, uint32_t node);
 /* The orphan that was NAME under PARENT, taken off the list, or NODE_NONE. */
 uint32_t engine_take_orphan(struct vigil *v, uint32_t parent, const char *name,
 			    size_t len);
+/* After a walk that marked what it found with v->generation: drop what it
+ * did not find below what it listed, and, if ORPHANS, the orphans too. */
+void engine_sweep(struct vigil *v, bool orphans);
 /* Remove the watch (a tree_remove callback; CTX is the vigil). */
 void engine_unwatch(void *ctx, int wd);
 

@@ -621,19 +621,27 @@ static int rescan(struct vigil *v)
 		}
 	}
 	/* sweep what the walk did not find (unless it stopped short) */
-	for (uint32_t n = 0; complete && n < v->tree.nodes_len; n++) {
-		struct node *x = tree_node(&v->tree, n);
-		if (!x->used || x->mark == v->generation || x->root != NODE_NONE)
-			continue;
-		/* remove the topmost unseen node of each unseen subtree (an
-		 * orphan is the top of its own) */
-		if (x->parent != NODE_NONE &&
-		    tree_node(&v->tree, x->parent)->mark != v->generation)
-			continue;
-		tree_remove(&v->tree, n, engine_unwatch, v);
-	}
+	if (complete)
+		engine_sweep(v, true);
 	v->tree_gen++;
 	return 0;
+}
+
+void engine_sweep(struct vigil *v, bool orphans)
+{
+	struct tree *t = &v->tree;
+	for (uint32_t n = 0; n < t->nodes_len; n++) {
+		struct node *x = tree_node(t, n);
+		if (!x->used || x->mark == v->generation || x->root != NODE_NONE)
+			continue;
+		/* remove the topmost unseen node of each unseen subtree: an
+		 * unseen child of a seen directory, or an orphan (the top of
+		 * its own) if ORPHANS */
+		if (x->parent == NODE_NONE ? !orphans
+					   : tree_node(t, x->parent)->mark != v->generation)
+			continue;
+		tree_remove(t, n, engine_unwatch, v);
+	}
 }
 
 static int process(struct vigil *v, const struct source_record *rec, uint64_t pos)
