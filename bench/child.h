@@ -84,6 +84,19 @@ struct child {
 
 #define CHILD_OUT_PIPE ((const char *)1)
 
+/* Spawn attributes for a child of ours: the default signal actions and an
+ * empty signal mask, whatever ours are. Destroy with posix_spawnattr_destroy. */
+static inline void child_spawnattr_init(posix_spawnattr_t *attr)
+{
+	sigset_t all, none;
+	sigfillset(&all);
+	sigemptyset(&none);
+	posix_spawnattr_init(attr);
+	posix_spawnattr_setsigdefault(attr, &all);
+	posix_spawnattr_setsigmask(attr, &none);
+	posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+}
+
 /* Start ARGV (searched in PATH). OUT: a file to create or truncate for its
  * stdout, "/dev/null", or CHILD_OUT_PIPE for a pipe left in c->out.
  * 0, or -1 with a message. */
@@ -110,13 +123,7 @@ static inline int child_start(struct child *c, char **argv, const char *out)
 	else
 		posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
-	posix_spawnattr_init(&attr);
-	sigset_t all, none;
-	sigfillset(&all);
-	sigemptyset(&none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	child_spawnattr_init(&attr);
 
 	c->started = now_ns();
 	int err = posix_spawnp(&c->pid, argv[0], &fa, &attr, argv, environ);

@@ -65,6 +65,7 @@
 #include "msg.h"
 #include "args.h"
 #include "child.h"
+#include "proc.h"
 
 static void usage(FILE *f)
 {
@@ -200,39 +201,36 @@ static void drop_kill(struct dropper *d)
 /* The CPU time the kernel has charged PID with (its own), in ns, or 0. */
 static long long self_cpu_ns(pid_t pid)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return 0;
-	long long ns = 0;
-	if (fscanf(f, "%lld", &ns) != 1)
-		ns = 0;
-	fclose(f);
-	return ns;
-}
-
-static long long proc_wchar(pid_t pid)
-{
-	char path[64], l[128];
-	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	long long v = -1;
-	while (fgets(l, sizeof(l), f))
-		if (strncmp(l, "wchar:", 6) == 0) {
-			v = strtoll(l + 6, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
+	long long ns = proc_runtime_ns(pid);
+	return ns < 0 ? 0 : ns;
 }
 
 static long long ru_us(const struct rusage *ru)
 {
 	return (long long)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000000 +
 	       ru->ru_utime.tv_usec + ru->ru_stime.tv_usec;
+}
+
+/* poll() P until DEADLINE (now_ns()): the number of fds ready, 0 (nothing
+ * yet, or a signal that is not ours: poll again), or -1 with *WHY set (we
+ * were interrupted, the deadline passed, or poll failed). */
+static int poll_until(struct pollfd *p, nfds_t n, long long deadline, const char **why)
+{
+	if (got_signal) {
+		*why = "was interrupted";
+		return -1;
+	}
+	long long left = deadline - now_ns();
+	if (left <= 0) {
+		*why = "timed out";
+		return -1;
+	}
+	int pr = poll(p, n, left / 1000000 > INT_MAX ? INT_MAX : (int)(left / 1000000) + 1);
+	if (pr < 0 && errno != EINTR) {
+		*why = "could not be waited for";
+		return -1;
+	}
+	return pr < 0 ? 0 : pr;
 }
 
 /* --- vigil run's log ------------------------------------------------------------ */
@@ -402,22 +400,11 @@ static int run_log(uint64_t n, char **command, double timeout)
 	bool dropped = false, eof = false;
 	const char *why = NULL;
 	while (!dropped || end < 0) {
-		if (got_signal) {
-			why = "was interrupted";
-			break;
-		}
-		long long left = deadline - now_ns();
-		if (left <= 0) {
-			why = "timed out";
-			break;
-		}
 		struct pollfd p[2] = {{.fd = v.err, .events = POLLIN}, {.fd = d.fd, .events = POLLIN}};
-		int pr = poll(p, 2, left / 1000000 > INT_MAX ? INT_MAX : (int)(left / 1000000) + 1);
-		if (pr < 0 && errno != EINTR) {
-			why = "could not be waited for";
+		int pr = poll_until(p, 2, deadline, &why);
+		if (pr < 0)
 			break;
-		}
-		if (pr <= 0)
+		if (pr == 0)
 			continue;
 		if (p[0].revents) {
 			int r = stderr_read(&v);
@@ -503,13 +490,7 @@ static int run_pipe(uint64_t n, const char *stop, char **watcher, char **reader,
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, w.out, 0);
 	posix_spawn_file_actions_adddup2(&fa, op[1], 1);
-	posix_spawnattr_init(&attr);
-	sigset_t all, none;
-	sigfillset(&all);
-	sigemptyset(&none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	child_spawnattr_init(&attr);
 	pid_t rpid;
 	int err = posix_spawnp(&rpid, reader[0], &fa, &attr, reader, environ);
 	posix_spawn_file_actions_destroy(&fa);
@@ -523,7 +504,7 @@ static int run_pipe(uint64_t n, const char *stop, char **watcher, char **reader,
 		child_close(&w);
 		return 1;
 	}
-	long long wchar0 = proc_wchar(w.pid);
+	long long wchar0 = proc_io(w.pid, "wchar");
 
 	struct dropper d;
 	if (drop_start(&d, n, stop) < 0) {
@@ -536,24 +517,13 @@ static int run_pipe(uint64_t n, const char *stop, char **watcher, char **reader,
 	bool dropped = false;
 	const char *why = NULL;
 	while (!dropped || end < 0) {
-		if (got_signal) {
-			why = "was interrupted";
-			break;
-		}
-		long long left = deadline - now_ns();
-		if (left <= 0) {
-			why = "timed out";
-			break;
-		}
 		struct pollfd p[3] = {{.fd = end < 0 ? op[0] : -1, .events = POLLIN},
 				      {.fd = d.fd, .events = POLLIN},
 				      {.fd = w.err, .events = POLLIN}};
-		int pr = poll(p, 3, left / 1000000 > INT_MAX ? INT_MAX : (int)(left / 1000000) + 1);
-		if (pr < 0 && errno != EINTR) {
-			why = "could not be waited for";
+		int pr = poll_until(p, 3, deadline, &why);
+		if (pr < 0)
 			break;
-		}
-		if (pr <= 0)
+		if (pr == 0)
 			continue;
 		if (p[0].revents) {
 			char buf[4096];
@@ -582,7 +552,7 @@ static int run_pipe(uint64_t n, const char *stop, char **watcher, char **reader,
 	}
 	while (wait4(rpid, &rstatus, 0, &rru) < 0 && errno == EINTR)
 		kill(rpid, SIGKILL);
-	long long wchar1 = proc_wchar(w.pid);
+	long long wchar1 = proc_io(w.pid, "wchar");
 	child_stop(&w, &wru);
 	child_pass_stderr(&w);
 	child_close(&w);

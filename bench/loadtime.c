@@ -63,21 +63,6 @@ static void usage(FILE *f)
 	      f);
 }
 
-/* The CPU time the kernel has charged PID with, in ns, or -1. */
-static long long runtime_ns(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	long long ns = -1;
-	if (fscanf(f, "%lld", &ns) != 1)
-		ns = -1;
-	fclose(f);
-	return ns;
-}
-
 /* Wait until the child holds at least N inotify watches (looked at every
  * millisecond: only for watchers that do not say when they are ready), for
  * at most TIMEOUT seconds since its start. 0, or -1 (child stopped, message
@@ -101,25 +86,6 @@ static int child_wait_watches(struct child *c, long n, double timeout)
 		}
 		nanosleep(&(struct timespec){0, 1000000}, NULL);
 	}
-}
-
-/* The number after "KEY:" in /proc/PID/io (bytes or calls), or -1. */
-static long long proc_io(pid_t pid, const char *key)
-{
-	char path[64], l[128];
-	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	long long v = -1;
-	size_t klen = strlen(key);
-	while (fgets(l, sizeof(l), f))
-		if (strncmp(l, key, klen) == 0 && l[klen] == ':') {
-			v = strtoll(l + klen + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
 }
 
 static long long lines_in(const char *path)
@@ -255,7 +221,7 @@ int main(int argc, char **argv)
 	 * wakes now and then for nothing), or exited by itself. */
 	struct rusage ru = {0};
 	long long settle_ns = (long long)settle_ms * 1000000;
-	long long start = runtime_ns(w.pid), since = now_ns();
+	long long start = proc_runtime_ns(w.pid), since = now_ns();
 	bool exited = false;
 	for (;;) {
 		child_pass_stderr(&w);
@@ -270,7 +236,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
-		long long t = runtime_ns(w.pid), now = now_ns();
+		long long t = proc_runtime_ns(w.pid), now = now_ns();
 		if (t < 0)
 			continue; /* exited: reaped above next time */
 		if (t - start > settle_ns / 100 || proc_state(w.pid) != 'S') {

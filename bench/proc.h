@@ -1,5 +1,6 @@
 /* What /proc says about a running watcher: memory and context switches
- * (/proc/PID/status), whether it sleeps (/proc/PID/stat), and the inotify
+ * (/proc/PID/status), its CPU time (/proc/PID/schedstat), its I/O counts
+ * (/proc/PID/io), whether it sleeps (/proc/PID/stat), and the inotify
  * watches it holds with their masks (/proc/PID/fdinfo). Reading these costs
  * the watcher nothing: it is not woken. Shared by the bench helpers. */
 #ifndef BENCH_PROC_H
@@ -32,6 +33,40 @@ static inline long proc_status(pid_t pid, const char *key)
 			break;
 		}
 	}
+	fclose(f);
+	return v;
+}
+
+/* The CPU time the kernel has charged PID with, in ns, or -1. */
+static inline long long proc_runtime_ns(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	long long ns = -1;
+	if (fscanf(f, "%lld", &ns) != 1)
+		ns = -1;
+	fclose(f);
+	return ns;
+}
+
+/* The number after "KEY:" in /proc/PID/io (bytes or calls), or -1. */
+static inline long long proc_io(pid_t pid, const char *key)
+{
+	char path[64], l[128];
+	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	long long v = -1;
+	size_t klen = strlen(key);
+	while (fgets(l, sizeof(l), f))
+		if (strncmp(l, key, klen) == 0 && l[klen] == ':') {
+			v = strtoll(l + klen + 1, NULL, 10);
+			break;
+		}
 	fclose(f);
 	return v;
 }
