@@ -2,7 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,14 +260,217 @@ static void free_paths(struct store_path *paths, size_t n)
 	free(paths);
 }
 
+/* --- the spawn ------------------------------------------------------------ */
+
+/* A job's process is made with vfork(), not posix_spawnp(): glibc's child
+ * resets each of the 64 signals in turn (two system calls apiece), and the
+ * parent maps a stack for it and asks for two limits, which together cost
+ * 80 to 100 us a job on a 2-CPU VM (bench/run.sh); with a command as short
+ * as true(1), whose whole run costs 0.9 ms there, that is a tenth. Here the
+ * child resets only the signals that are not at their default, and runs on
+ * the parent's stack while the parent is suspended, as vfork() does. */
+
+struct spawn {
+	char **argv, **envp;
+	int in_fd;     /* to be its stdin (/dev/null when none is given) */
+	int out_fd[2]; /* to be its stdout and stderr, or -1: inherited */
+	char **paths;  /* where to look for argv[0], NULL-terminated */
+	/* What the child says, in memory it shares with us under vfork():
+	 * that it ran, and the errno that stopped it before execve() */
+	volatile int ran, err;
+	sigset_t ignored; /* the signals ignored here, to be reset there */
+	int report;    /* where vfork() is fork() (valgrind): the write end of a
+			* close-on-exec pipe for that errno; else -1 */
+};
+
+/* Where to look for the command NAME, as execvp() looks: NAME itself when
+ * it has a slash, else in each directory of $PATH (an empty one being the
+ * current directory). One allocation, freed with free(). */
+static char **search_paths(const char *name)
+{
+	const char *path = strchr(name, '/') ? "" : getenv("PATH");
+	if (!path)
+		path = "/bin:/usr/bin"; /* what glibc's execvp() uses then */
+	size_t n = 1, len = 0, nlen = strlen(name);
+	for (const char *c = path; *c; c++)
+		n += *c == ':';
+	len = strlen(path) + n * (nlen + 2);
+	char **v = malloc((n + 1) * sizeof(*v) + len);
+	if (!v)
+		return NULL;
+	char *out = (char *)(v + n + 1);
+	size_t k = 0;
+	for (const char *dir = path;; dir++) {
+		size_t dlen = strcspn(dir, ":");
+		v[k++] = out;
+		if (strchr(name, '/')) {
+			memcpy(out, name, nlen + 1);
+		} else {
+			memcpy(out, dir, dlen);
+			out += dlen;
+			if (dlen)
+				*out++ = '/';
+			memcpy(out, name, nlen + 1);
+		}
+		out += strlen(out) + 1;
+		dir += dlen;
+		if (!*dir)
+			break;
+	}
+	v[k] = NULL;
+	return v;
+}
+
+/* FD becomes TARGET in the child (dup2(), or, when it already is TARGET,
+ * its close-on-exec flag cleared). */
+static int child_fd(int fd, int target)
+{
+	if (fd == target)
+		return fcntl(fd, F_SETFD, 0);
+	return dup2(fd, target) < 0 ? -1 : 0;
+}
+
+/* The child, between vfork() and execve(): async-signal-safe calls only,
+ * on memory the parent prepared; it writes nothing of the parent's but
+ * errno. */
+static _Noreturn void spawn_child(struct spawn *s)
+{
+	/* what is ignored goes back to the default (a handler would not
+	 * outlive execve(), and vigil run installs none); then nothing is
+	 * blocked */
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	s->ran = 1;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&s->ignored, sig) == 1)
+			sigaction(sig, &dfl, NULL);
+	if (setpgid(0, 0) < 0 || child_fd(s->in_fd, STDIN_FILENO) < 0)
+		goto fail;
+	for (int k = 0; k < 2; k++)
+		if (s->out_fd[k] >= 0 &&
+		    child_fd(s->out_fd[k], k == JOB_STDOUT ? STDOUT_FILENO : STDERR_FILENO) < 0)
+			goto fail;
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	/* execvp()'s search, but without its fallback of running a file
+	 * that has no #! line with /bin/sh (posix_spawnp() has none either) */
+	bool eacces = false;
+	for (char **p = s->paths; *p; p++) {
+		execve(*p, s->argv, s->envp);
+		if (errno == EACCES)
+			eacces = true;
+		else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE &&
+			 errno != ENODEV && errno != ETIMEDOUT)
+			goto fail;
+	}
+	errno = eacces ? EACCES : ENOENT;
+fail:
+	s->err = errno ? errno : EIO;
+	if (s->report >= 0) {
+		int err = s->err;
+		while (write(s->report, &err, sizeof(err)) < 0 && errno == EINTR)
+			;
+	}
+	_exit(127);
+}
+
+/* Whether vfork() shares our memory with the child, as it does but under
+ * valgrind (which makes it fork()): unknown (-1) until the first spawn, which
+ * also has the pipe that serves when it does not. */
+static int vfork_shares = -1;
+
+/* What every spawn needs, found once: /dev/null open (close-on-exec), and
+ * the signals vigil does not leave at their default: those it ignores
+ * (SIGPIPE; SIGINT and SIGQUIT when a shell started it in the background;
+ * SIGHUP under nohup), which a job starts with at their default, as from
+ * a shell; and any it handles (none in vigil run, but a sanitizer's), which
+ * must not run in the child while it shares our memory. */
+static int null_fd = -1;
+static sigset_t ignored; /* and handled */
+
+static int spawn_init(void)
+{
+	if (null_fd >= 0)
+		return 0;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	sigemptyset(&ignored);
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa;
+		if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, NULL, &sa) == 0 &&
+		    sa.sa_handler != SIG_DFL)
+			sigaddset(&ignored, sig);
+	}
+	null_fd = fd;
+	return 0;
+}
+
+/* Start S's command in a process group of its own: 0 with *PID set, or a
+ * negative errno (the command could not be run; no process is left). */
+static int spawn(pid_t *pid, struct spawn *s)
+{
+	int report[2] = {-1, -1};
+	int r = spawn_init();
+	if (r < 0)
+		return r;
+	if (!s->argv[0][0])
+		return -ENOENT;
+	if (s->in_fd < 0)
+		s->in_fd = null_fd;
+	s->ignored = ignored;
+	if (!(s->paths = search_paths(s->argv[0])))
+		return -ENOMEM;
+	if (vfork_shares != 1 && pipe2(report, O_CLOEXEC) < 0) {
+		int r = -errno;
+		free(s->paths);
+		return r;
+	}
+	s->report = report[1];
+	s->ran = s->err = 0;
+	/* no signal is handled in the child while it shares our memory */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid_t p = vfork();
+	if (p == 0)
+		spawn_child(s);
+	r = p < 0 ? -errno : 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	free(s->paths);
+	s->paths = NULL;
+	if (report[1] >= 0)
+		close(report[1]);
+	if (r == 0 && vfork_shares == -1)
+		vfork_shares = s->ran;
+	if (r == 0 && vfork_shares == 1) {
+		/* the child has run execve() or exited by now; if it failed,
+		 * it said why here */
+		r = -s->err;
+	} else if (r == 0) {
+		/* a fork(): the pipe, closed on exec, says nothing if it ran */
+		int err = 0;
+		ssize_t got;
+		while ((got = read(report[0], &err, sizeof(err))) < 0 && errno == EINTR)
+			;
+		r = got == (ssize_t)sizeof(err) ? -(err ? err : EIO) : 0;
+	}
+	if (report[0] >= 0)
+		close(report[0]);
+	if (r < 0 && p > 0)
+		waitpid(p, NULL, 0);
+	else if (r == 0)
+		*pid = p;
+	return r;
+}
+
 int job_start(struct job *j, const struct rule *rule, struct store_path *paths,
 	      size_t n, unsigned capture, uint64_t now, const char **err_word)
 {
 	struct words argv = {0}, env = {0};
 	char *in = NULL;
 	size_t in_len = 0;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
 	int pipefd[2] = {-1, -1};
 	int outfd[2][2] = {{-1, -1}, {-1, -1}};
 	int r;
@@ -297,30 +501,8 @@ int job_start(struct job *j, const struct rule *rule, struct store_path *paths,
 		}
 		fcntl(outfd[k][0], F_SETFL, O_NONBLOCK);
 	}
-	posix_spawn_file_actions_init(&fa);
-	if (pipefd[0] >= 0)
-		posix_spawn_file_actions_adddup2(&fa, pipefd[0], STDIN_FILENO);
-	else
-		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	for (int k = 0; k < 2; k++)
-		if (outfd[k][1] >= 0)
-			posix_spawn_file_actions_adddup2(&fa, outfd[k][1],
-							 k == JOB_STDOUT ? STDOUT_FILENO : STDERR_FILENO);
-	posix_spawnattr_init(&attr);
-	sigset_t none, defaults;
-	sigemptyset(&none);
-	sigemptyset(&defaults);
-	int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE, SIGCHLD, SIGQUIT};
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaddset(&defaults, sigs[i]);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &defaults);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-					POSIX_SPAWN_SETSIGDEF);
-	r = -posix_spawnp(&j->pid, argv.v[0], &fa, &attr, argv.v, env.v);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
+	r = spawn(&j->pid, &(struct spawn){.argv = argv.v, .envp = env.v, .in_fd = pipefd[0],
+					   .out_fd = {outfd[JOB_STDOUT][1], outfd[JOB_STDERR][1]}});
 	if (r < 0) {
 		j->pid = -1;
 		goto out;
@@ -339,8 +521,6 @@ int job_start(struct job *j, const struct rule *rule, struct store_path *paths,
 		j->pid = -1;
 		goto out;
 	}
-	if (j->pidfd >= 0)
-		fcntl(j->pidfd, F_SETFD, FD_CLOEXEC);
 	if (rule->timeout_ns)
 		j->timeout_at = now + rule->timeout_ns;
 	if (pipefd[1] >= 0) {

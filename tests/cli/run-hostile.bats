@@ -102,6 +102,69 @@ command = sh -c '$REC' rec {}"
 	grep -q 'stopped: 4 jobs run, 3 failed, 4 paths seen, 0 left waiting' "$ERR"
 }
 
+@test "a command name is looked for in PATH as execvp does: dirs without it, or where it cannot run, are passed over" {
+	mkdir "$TEST_DIR/none" "$TEST_DIR/noexec" "$TEST_DIR/bin"
+	printf '#!/bin/sh\necho wrong >>"$LOG"\n' >"$TEST_DIR/noexec/mycmd"
+	printf '#!/bin/sh\necho "right $1" >>"$LOG"\n' >"$TEST_DIR/bin/mycmd"
+	chmod 644 "$TEST_DIR/noexec/mycmd"
+	chmod 755 "$TEST_DIR/bin/mycmd"
+	cp "$TEST_DIR/noexec/mycmd" "$TEST_DIR/noexec/onlyhere"
+	rules "$TEST_DIR/r.ini" "[found]
+path = $W
+match = *.a
+command = mycmd {name}
+
+[noexec]
+path = $W
+match = *.b
+command = onlyhere {}
+
+[nowhere]
+path = $W
+match = *.c
+command = no-such-command-anywhere {}"
+	PATH="$TEST_DIR/none:$TEST_DIR/noexec:$TEST_DIR/bin:$PATH" start_run --rules "$TEST_DIR/r.ini"
+	echo x >"$W/1.a"
+	echo x >"$W/1.b"
+	echo x >"$W/1.c"
+	wait_for_line "$LOG" 'right 1.a'
+	wait_for_line "$ERR" "\[noexec\] cannot run 'onlyhere': permission denied"
+	wait_for_line "$ERR" "\[nowhere\] cannot run 'no-such-command-anywhere': no such file or directory"
+	kill -TERM "$VIGIL_PID"
+	wait_vigil
+	expect_eq log "right 1.a" "$(cat "$LOG")"
+}
+
+@test "a job starts with no signal blocked or ignored, whatever vigil was started with" {
+	# the shell that starts vigil ignores them; vigil inherits that
+	(
+		trap '' HUP INT QUIT PIPE TERM USR2 ALRM TTOU
+		exec "$VIGIL" run --settle 0 "$W" -- grep -E '^Sig(Blk|Ign):' /proc/self/status
+	) >"$OUT" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	wait_for_line "$ERR" 'watching: ' 20
+	grep -q '^SigIgn:.*[^0]' /proc/$VIGIL_PID/status # the set-up holds
+	echo x >"$W/a"
+	jobs_done 1
+	kill -TERM "$VIGIL_PID"
+	wait_vigil
+	expect_eq masks "SigBlk:	0000000000000000
+SigIgn:	0000000000000000" "$(cat "$OUT")"
+}
+
+@test "vigil started with stdin and stdout closed: its jobs get /dev/null there, not a stray descriptor" {
+	"$VIGIL" run --settle 0 "$W" -- sh -c 'cat && echo out && echo "ok $1" >>"$LOG"' sh {} \
+		<&- >&- 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	wait_for_line "$ERR" 'watching: ' 20
+	echo x >"$W/a"
+	jobs_done 1
+	kill -TERM "$VIGIL_PID"
+	wait_vigil
+	expect_eq log "ok $W/a" "$(cat "$LOG")"
+	grep -q "exited 0 after" "$ERR"
+}
+
 # marked PATTERN: how many processes other than vigil have PATTERN in
 # their command line (vigil's has it too: it holds the command), zombies
 # (left for init to reap) not counted.
