@@ -95,6 +95,10 @@ struct run {
 	struct linger_list *linger; /* process groups jobs left behind */
 	struct output *outputs;     /* the captured streams still open */
 	enum src_kind linger_kind; /* SRC_LINGER, for its fd */
+	char log[PIPE_BUF];   /* whole log lines not yet written (log_close) */
+	size_t log_len;
+	char *line;           /* the line being made (log_open) */
+	size_t line_len;
 };
 
 /* Room for one more in *V (LEN used of *CAP, elements of SIZE). */
@@ -119,6 +123,53 @@ static uint64_t mono(void)
 }
 
 /* --- logs ------------------------------------------------------------------ */
+
+/* A log line is made whole in memory (log_open() gives where to print it,
+ * log_close() takes it), and lines leave in as few write()s as keep them
+ * whole: when vigil is about to wait (log_flush()), or before PIPE_BUF bytes
+ * would be waiting. A job's end line and the next one's start line go out
+ * together, and as a write of up to PIPE_BUF bytes to a pipe is atomic, the
+ * jobs that share vigil's stderr never cut into a line that fits in one. */
+static void log_flush(struct run *run)
+{
+	fflush(stdout);
+	if (run->log_len)
+		fwrite(run->log, 1, run->log_len, stderr);
+	run->log_len = 0;
+	fflush(stderr);
+}
+
+static FILE *log_open(struct run *run)
+{
+	FILE *f = open_memstream(&run->line, &run->line_len);
+	if (!f) {
+		/* out of memory: straight out, after what is waiting */
+		log_flush(run);
+		return stderr;
+	}
+	return f;
+}
+
+static void log_close(struct run *run, FILE *f)
+{
+	if (f == stderr) {
+		fflush(stderr);
+		return;
+	}
+	if (fclose(f) == 0) {
+		if (run->log_len + run->line_len > sizeof(run->log))
+			log_flush(run);
+		if (run->line_len > sizeof(run->log)) {
+			fwrite(run->line, 1, run->line_len, stderr);
+			fflush(stderr);
+		} else {
+			memcpy(run->log + run->log_len, run->line, run->line_len);
+			run->log_len += run->line_len;
+		}
+	}
+	free(run->line);
+	run->line = NULL;
+}
 
 /* Text in a text log line: control characters, backslashes and quotes
  * escaped, so that one line of the log is one line whatever it holds. */
@@ -186,8 +237,7 @@ static void log_start(struct run *run, struct rjob *rj)
 {
 	if (run->quiet)
 		return;
-	fflush(stdout);
-	FILE *f = stderr;
+	FILE *f = log_open(run);
 	if (run->json_log) {
 		log_job_json(f, rj, "start");
 		fputs("}\n", f);
@@ -196,7 +246,7 @@ static void log_start(struct run *run, struct rjob *rj)
 		log_paths(f, &rj->j, false);
 		putc('\n', f);
 	}
-	fflush(f);
+	log_close(run, f);
 }
 
 static const char *stop_reason(enum job_stop s)
@@ -217,8 +267,7 @@ static void log_end(struct run *run, struct rjob *rj, int status, uint64_t now)
 	double secs = (double)(now - rj->j.started) / 1e9;
 	const char *why = stop_reason(rj->j.stop);
 	const char *sig = WIFSIGNALED(status) ? sigabbrev_np(WTERMSIG(status)) : NULL;
-	fflush(stdout);
-	FILE *f = stderr;
+	FILE *f = log_open(run);
 	if (run->json_log) {
 		log_job_json(f, rj, "end");
 		if (WIFEXITED(status))
@@ -240,7 +289,7 @@ static void log_end(struct run *run, struct rjob *rj, int status, uint64_t now)
 		log_paths(f, &rj->j, false);
 		putc('\n', f);
 	}
-	fflush(f);
+	log_close(run, f);
 }
 
 /* A line a job wrote on a captured stream: "PROG: [rule] pid N stderr:
@@ -250,8 +299,7 @@ static void log_output(struct run *run, const struct output *out, const char *s,
 		       size_t len)
 {
 	const char *stream = out->stream == JOB_STDOUT ? "stdout" : "stderr";
-	fflush(stdout);
-	FILE *f = stderr;
+	FILE *f = log_open(run);
 	if (run->json_log) {
 		log_time_json(f);
 		fputs(",\"rule\":", f);
@@ -264,7 +312,7 @@ static void log_output(struct run *run, const struct output *out, const char *s,
 		put_escaped(f, s, len);
 		putc('\n', f);
 	}
-	fflush(f);
+	log_close(run, f);
 }
 
 struct output_ctx {
@@ -316,22 +364,22 @@ static void rule_say(struct run *run, const struct rrule *rr, const char *fmt, .
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fflush(stdout);
+	FILE *f = log_open(run);
 	if (run->json_log) {
-		log_time_json(stderr);
+		log_time_json(f);
 		if (rr) {
-			fputs(",\"rule\":", stderr);
-			json_string(stderr, rr->r.name, strlen(rr->r.name));
+			fputs(",\"rule\":", f);
+			json_string(f, rr->r.name, strlen(rr->r.name));
 		}
-		fputs(",\"message\":", stderr);
-		json_string(stderr, msg, strlen(msg));
-		fputs("}\n", stderr);
+		fputs(",\"message\":", f);
+		json_string(f, msg, strlen(msg));
+		fputs("}\n", f);
 	} else if (rr) {
-		fprintf(stderr, "%s: [%s] %s\n", cli_prog, rr->r.name, msg);
+		fprintf(f, "%s: [%s] %s\n", cli_prog, rr->r.name, msg);
 	} else {
-		fprintf(stderr, "%s: %s\n", cli_prog, msg);
+		fprintf(f, "%s: %s\n", cli_prog, msg);
 	}
-	fflush(stderr);
+	log_close(run, f);
 }
 
 /* --- systemd ------------------------------------------------------------- */
@@ -1013,6 +1061,7 @@ static uint32_t kernel_mask(const struct rule *r)
 /* Set RULE up (taking it over): its watches, its store. */
 static int rrule_new(struct run *run, struct rule *rule, struct rrule **ret)
 {
+	log_flush(run); /* what it may say comes after what was said */
 	struct rrule *rr = calloc(1, sizeof(*rr));
 	if (!rr) {
 		rule_fini(rule);
@@ -1058,6 +1107,7 @@ fail:
 static int load_rules(struct run *run, struct rule *rules, size_t n,
 		      struct rrule ***ret, size_t *ret_n)
 {
+	log_flush(run);
 	struct rrule **v = calloc(n ? n : 1, sizeof(*v));
 	size_t k = 0;
 	if (!v) {
@@ -1340,7 +1390,7 @@ static int loop(struct run *run)
 			if (!running)
 				return 0;
 		}
-		fflush(stdout);
+		log_flush(run);
 		int timeout = -1;
 		if (next) {
 			now = mono();
@@ -1348,6 +1398,7 @@ static int loop(struct run *run)
 		}
 		int n = epoll_wait(run->epfd, evs, 64, timeout);
 		if (n < 0 && errno != EINTR) {
+			log_flush(run);
 			cli_error("cannot wait for events: %s", cli_strerror(errno));
 			return -1;
 		}
@@ -1497,11 +1548,18 @@ int cmd_run(int argc, char **argv)
 	int status = 1;
 	int capture = -1; /* by default: stderr with a JSON log, else none */
 
-	/* The log: each line leaves in one write() (every log function ends
-	 * with fflush), not a write per character as on an unbuffered stderr;
-	 * 64 KiB holds a long JSON line of a batch whole. */
+	/* The log leaves through log_flush() (see there) in one write() of
+	 * whole lines, not a write per character as on an unbuffered
+	 * stderr; 64 KiB holds a long JSON line of a batch whole. What
+	 * cli_error() says leaves with it, before vigil waits, or at exit. */
 	static char log_buf[1 << 16];
 	setvbuf(stderr, log_buf, _IOFBF, sizeof(log_buf));
+	/* Started with 0, 1 or 2 closed, the first pipe or watch would take
+	 * its number, and the jobs, which inherit 1 and 2 and are given their
+	 * 0, would read or write it: each gets /dev/null instead. */
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) != fd)
+			break;
 
 	if (rule_init(&cli, "run") < 0) {
 		cli_error("out of memory");
@@ -1699,6 +1757,7 @@ int cmd_run(int argc, char **argv)
 	}
 	goto out;
 nomem:
+	log_flush(&run);
 	cli_error("out of memory");
 out:
 	for (size_t k = 0; k < run.n_rules; k++) {
@@ -1723,5 +1782,6 @@ out:
 		close(run.epfd);
 	if (run.notify_fd >= 0)
 		close(run.notify_fd);
+	log_flush(&run);
 	return status;
 }
