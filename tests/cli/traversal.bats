@@ -87,3 +87,42 @@ load helpers
 	(cd "$W" && for _ in $(seq 300); do cd n || exit 1; done && touch bottom)
 	wait_for_line "$OUT" 'bottom$'
 }
+
+# The walk reads a directory 32 KiB at a time and, on a filesystem known to
+# list all it has in one call (tmpfs, ext4, xfs, btrfs), takes a read that
+# leaves room for the longest entry for the end. These hold it to that.
+
+# dirs_in DIR N: N subdirectories of DIR, named with 100 characters, so
+# that DIR takes a dozen reads to list.
+dirs_in() {
+	local pad
+	pad=$(printf '%090d' 0)
+	(cd "$1" && seq "$2" | sed "s/^/$pad/" | xargs mkdir)
+}
+
+@test "a directory that takes a dozen reads to list (3000 subdirectories, long names) is walked whole" {
+	mkdir "$W/big"
+	dirs_in "$W/big" 3000
+	touch "$W/big/$(printf '%0100d' 7)" "$W/big/$(printf '%0200d' 7)"
+	run --separate-stderr "$VIGIL" wait -r -t -1 -q --debug-watches "$W"
+	expect_eq status 0 "$status"
+	expect_eq watches 3002 "$(grep -vc '^kernel ' <<<"$stderr")"
+}
+
+@test "filesystems mounted inside the tree are walked whole, trusted to list in one read (tmpfs) or not (ramfs)" {
+	unshare -m true 2>/dev/null || skip "cannot make a mount namespace here (unshare -m)"
+	mkdir "$W/tmp" "$W/ram"
+	export W VIGIL
+	run --separate-stderr unshare -m --propagation private sh -c '
+		mount -t tmpfs tmpfs "$W/tmp" && mount -t ramfs ramfs "$W/ram" || exit 99
+		pad=$(printf "%090d" 0)
+		for d in "$W/tmp" "$W/ram"; do
+			(cd "$d" && seq 3000 | sed "s/^/$pad/" | xargs mkdir) || exit 1
+		done
+		mkdir -p "$W/tmp/a/b" "$W/ram/${pad}1/inner" || exit 1
+		exec "$VIGIL" wait -r -t -1 -q --debug-watches "$W"'
+	[ "$status" != 99 ] || skip "cannot mount tmpfs and ramfs here"
+	expect_eq status 0 "$status"
+	# the tree, the two mount points, 3000 below each, a/b, and inner
+	expect_eq watches 6006 "$(grep -vc '^kernel ' <<<"$stderr")"
+}
