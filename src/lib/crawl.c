@@ -498,12 +498,13 @@ static int push_frame(struct crawl *c, uint32_t node, int fd, bool synth,
 }
 
 /* Leave the top frame: reopen its parent if the budget closed it, close it,
- * and widen its watch. */
+ * and widen its watch. The parent is reopened even with nothing left to
+ * visit in it: the way up to the frames below it goes through it. */
 static void pop_frame(struct crawl *c)
 {
 	struct frame *f = &c->frames[--c->depth];
 	struct frame *p = c->depth ? &c->frames[c->depth - 1] : NULL;
-	if (p && p->fd < 0 && p->names_pos < p->names_end) {
+	if (p && p->fd < 0) {
 		int fd = f->fd < 0 ? -1 : openat(f->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		struct stat st;
 		if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_dev != p->dev || st.st_ino != p->ino)) {

@@ -295,6 +295,48 @@ static void back_from_outside_is_reported_whole(void **state)
 	check(f);
 }
 
+/* Two chains of directories side by side, A and B, each DEPTH deep, below
+ * BASE (made here). */
+static void make_two_chains(const struct fixture *f, const char *base, int depth)
+{
+	char rel[400];
+	make_dir(f, base);
+	for (const char *c = "ab"; *c; c++) {
+		int n = snprintf(rel, sizeof(rel), "%s/%c", base, *c);
+		make_dir(f, rel);
+		for (int i = 0; i < depth; i++) {
+			n += snprintf(rel + n, sizeof(rel) - (size_t)n, "/d");
+			make_dir(f, rel);
+		}
+	}
+}
+
+/* A walk keeps 48 directories open at most (crawl.c, FD_BUDGET); deeper,
+ * it closes the shallowest and reopens each through ".." of the one above
+ * it on the way back up. A directory with no subdirectory left to visit was
+ * not reopened, so the one below it could not be reached through it: there
+ * the walk gave up, and the second chain was never watched (churn made such
+ * trees, 60 deep and more, and lost whole subtrees this way; a relist also
+ * dropped the watches it had there). Deeper than the budget, the first
+ * chain walked leaves only directories done with above it. */
+static void deep_tree_moved_in_is_watched_whole(void **state)
+{
+	struct fixture *f = *state;
+	watch(f);
+	make_two_chains(f, "OUT", 64);
+	move(f, "OUT", "deep");
+	check(f);
+}
+
+/* The same walk, by vigil_add (in its own thread). */
+static void deep_tree_is_watched_whole_at_add(void **state)
+{
+	struct fixture *f = *state;
+	make_two_chains(f, "deep", 64);
+	watch(f);
+	check(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +345,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(orphan_back_in_is_listed_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(out_and_in_with_changes_below, setup, teardown),
 		cmocka_unit_test_setup_teardown(back_from_outside_is_reported_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(deep_tree_moved_in_is_watched_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(deep_tree_is_watched_whole_at_add, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
