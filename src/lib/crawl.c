@@ -920,15 +920,20 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	struct crawl c;
 	crawl_init(&c, v, root, CRAWL_NEW);
 	bool fresh;
+	uint32_t here = tree_find_child(&v->tree, parent, name, len);
 	uint32_t node = attach(&c, parent, name, len, pfd, &fresh, &err);
 	if (err == -ENOSPC) {
 		err = left_out(&c, parent, name, len, pfd);
 		return relist_stale(&c, err < 0 ? err : -ENOSPC);
 	}
-	if (node != NODE_NONE && !fresh && moved_in) {
+	if (node != NODE_NONE && !fresh && (moved_in || node == here)) {
 		/* Known, and back from outside the trees (its way out was
-		 * reported as a move out): to a reader it is as new as a
-		 * directory never seen, so what it holds is reported. */
+		 * reported as a move out); or known here already, put here by
+		 * a listing that ran ahead of this event, and what that listing
+		 * reported of it may have been taken back since, to a reader,
+		 * by the events of an earlier directory of this name (a delete,
+		 * a move away) read after it. Either way, to a reader it is as
+		 * new as a directory never seen, so what it holds is reported. */
 		close(pfd);
 		c.n_stale = 0;
 		err = relist(v, root, node, true);

@@ -155,7 +155,8 @@ int crawl_root(struct vigil *v, uint32_t root, enum crawl_mode mode);
  * below it, reporting what it holds as synthetic events. MOVED_IN: it came
  * by a move whose other half was not in the trees; if it is a directory
  * watched already (it left and came back), what it holds is reported too,
- * as for a new one. -ESTALE: PARENT is
+ * as for a new one; so is what a directory holds that a listing had put
+ * under NAME already, ahead of the event that calls this. -ESTALE: PARENT is
  * not where the tree has it (a rename still to be read); -ENOENT, -ENOTDIR:
  * NAME is not a directory under PARENT now; -ENOSPC as for crawl_root():
  * what was left out is reported already. A directory found again after a

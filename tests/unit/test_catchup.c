@@ -93,6 +93,14 @@ static void move(const struct fixture *f, const char *from, const char *to)
 		fail_msg("rename '%s' '%s': %s", a, b, strerror(errno));
 }
 
+static void remove_dir(const struct fixture *f, const char *rel)
+{
+	char p[600];
+	at(f, rel, p, sizeof(p));
+	if (rmdir(p) < 0)
+		fail_msg("rmdir '%s': %s", p, strerror(errno));
+}
+
 /* Read until nothing has come for 300 ms (longer than a rename half waits
  * for its partner), events and all. */
 static void drain(vigil *v)
@@ -295,6 +303,99 @@ static void back_from_outside_is_reported_whole(void **state)
 	check(f);
 }
 
+/* --- what a reader of the events knows ------------------------------------- */
+
+/* The paths below the watched tree a reader knows of, replaying the events
+ * as tests/cli/churn-check.py does (without the pairing of moves, which
+ * these cases do not need): a create or a move in adds a path, a delete or
+ * a move away removes it and all below it. */
+struct known {
+	char path[64][128];
+	size_t n;
+};
+
+static void known_drop(struct known *k, const char *p)
+{
+	size_t l = strlen(p);
+	for (size_t i = 0; i < k->n;) {
+		if (strncmp(k->path[i], p, l) == 0 && (!k->path[i][l] || k->path[i][l] == '/'))
+			memcpy(k->path[i], k->path[--k->n], sizeof(k->path[0]));
+		else
+			i++;
+	}
+}
+
+/* Read until quiet, replaying every event into K. */
+static void replay(const struct fixture *f, struct known *k)
+{
+	const struct vigil_event *ev;
+	int r;
+	size_t root = strlen(f->dir);
+	while ((r = vigil_next(f->v, 300, &ev)) == 1) {
+		assert_true(strncmp(ev->path, f->dir, root) == 0 && ev->path[root] == '/');
+		const char *p = ev->path + root + 1;
+		assert_true(strlen(p) < sizeof(k->path[0]));
+		if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
+			known_drop(k, p);
+		} else if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
+			known_drop(k, p);
+			assert_true(k->n < 64);
+			snprintf(k->path[k->n++], sizeof(k->path[0]), "%s", p);
+		}
+	}
+	assert_int_equal(r, 0);
+}
+
+static void expect_known(const struct known *k, const char *p)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (strcmp(k->path[i], p) == 0)
+			return;
+	fail_msg("'%s' exists, and no event said so under that path", p);
+}
+
+/* A listing can run ahead of the queue: it finds what is there now, while
+ * events of an earlier directory of the same name are still to be read.
+ * Here a directory is made and deleted, then made again with a
+ * subdirectory, all before vigil reads: the first CREATE has its listing
+ * find the second directory and report what it holds; then the DELETE
+ * tells a reader that all of it is gone; then the second CREATE finds the
+ * directory in place already. What it holds must be reported again, or a
+ * reader never learns of it. (Churn with three writers, bench/churn.sh
+ * --events, lost whole subtrees this way.) */
+static void namesake_found_ahead_is_reported_again(void **state)
+{
+	struct fixture *f = *state;
+	assert_true(vigil_add(f->v, f->dir, IN_CREATE | IN_DELETE | IN_MOVE, VIGIL_RECURSIVE) >= 1);
+	make_dir(f, "a");
+	remove_dir(f, "a");
+	make_dir(f, "a");
+	make_dir(f, "a/sub");
+	struct known k = {0};
+	replay(f, &k);
+	expect_known(&k, "a");
+	expect_known(&k, "a/sub");
+	check(f);
+}
+
+/* The same with moves: a directory moved in and out again, and a new one
+ * made under its name. */
+static void namesake_found_ahead_of_a_move_away_is_reported_again(void **state)
+{
+	struct fixture *f = *state;
+	assert_true(vigil_add(f->v, f->dir, IN_CREATE | IN_DELETE | IN_MOVE, VIGIL_RECURSIVE) >= 1);
+	make_dir(f, "OUT");
+	move(f, "OUT", "a");
+	move(f, "a", "OUT");
+	make_dir(f, "a");
+	make_dir(f, "a/sub");
+	struct known k = {0};
+	replay(f, &k);
+	expect_known(&k, "a");
+	expect_known(&k, "a/sub");
+	check(f);
+}
+
 /* Two chains of directories side by side, A and B, each DEPTH deep, below
  * BASE (made here). */
 static void make_two_chains(const struct fixture *f, const char *base, int depth)
@@ -345,6 +446,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(orphan_back_in_is_listed_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(out_and_in_with_changes_below, setup, teardown),
 		cmocka_unit_test_setup_teardown(back_from_outside_is_reported_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(namesake_found_ahead_is_reported_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(namesake_found_ahead_of_a_move_away_is_reported_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_moved_in_is_watched_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_is_watched_whole_at_add, setup, teardown),
 	};
