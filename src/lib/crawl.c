@@ -30,8 +30,9 @@
  * The walk is depth-first with an explicit stack, so depth costs no C stack.
  * A frame keeps its directory open while its subdirectories are visited;
  * past FD_BUDGET open frames the shallowest one is closed and reopened
- * through ".." on the way back up (checked by device and inode), so a tree
- * deeper than PATH_MAX or the fd limit is still walked whole.
+ * through ".." on the way back up (checked by device and inode; by its path
+ * in the tree if the child it is reached from was moved out of it), so a
+ * tree deeper than PATH_MAX or the fd limit is still walked whole.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -497,6 +498,32 @@ static int push_frame(struct crawl *c, uint32_t node, int fd, bool synth,
 	return list_frame(c, f);
 }
 
+/* Whether the directory open at FD is frame P's (by device and inode). */
+static bool frame_is(int fd, const struct frame *p)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && st.st_dev == p->dev && st.st_ino == p->ino;
+}
+
+/* Open again frame P, closed by the budget, on the way up from its child F:
+ * through F's "..", or, if F was moved out of P meanwhile, by P's path in
+ * the tree (F's rename events will tell where F went, not what is left to
+ * visit in P). -1 if neither leads to P: it moved too. */
+static int reopen_frame(struct crawl *c, const struct frame *f, const struct frame *p)
+{
+	int fd = f->fd < 0 ? -1 : openat(f->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && frame_is(fd, p))
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	fd = open_below(c->v, p->node, NULL, 0, O_RDONLY);
+	if (fd >= 0 && frame_is(fd, p))
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
 /* Leave the top frame: reopen its parent if the budget closed it, close it,
  * and widen its watch. The parent is reopened even with nothing left to
  * visit in it: the way up to the frames below it goes through it. */
@@ -505,14 +532,11 @@ static void pop_frame(struct crawl *c)
 	struct frame *f = &c->frames[--c->depth];
 	struct frame *p = c->depth ? &c->frames[c->depth - 1] : NULL;
 	if (p && p->fd < 0) {
-		int fd = f->fd < 0 ? -1 : openat(f->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		struct stat st;
-		if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_dev != p->dev || st.st_ino != p->ino)) {
-			/* moved meanwhile: its rename events tell the rest */
-			close(fd);
-			fd = -1;
-		}
+		int fd = reopen_frame(c, f, p);
 		if (fd < 0) {
+			/* It moved too, and what is left to visit in it is
+			 * skipped: its rename events move it in the tree, but
+			 * do not list it. */
 			p->names_pos = p->names_end;
 		} else {
 			p->fd = fd;
