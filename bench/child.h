@@ -223,12 +223,13 @@ static inline void child_repeat(const struct child *c)
 		fputc('\n', stderr);
 }
 
-/* Wait until LINE is a whole line on the child's stderr, for at most
- * TIMEOUT seconds since the start. 0 and in *ret_ns the CLOCK_MONOTONIC time
- * of the read() that returned it; -1 (the child stopped and reaped, a
- * message printed with what it said) if it exits, times out or we are
- * interrupted first. */
-static inline int child_wait_line(struct child *c, const char *line, double timeout, long long *ret_ns)
+/* Wait until LINE is a whole line on the child's stderr (with PREFIX, the
+ * start of one), for at most TIMEOUT seconds since the start. 0 and in
+ * *ret_ns the CLOCK_MONOTONIC time of the read() that returned it; -1 (the
+ * child stopped and reaped, a message printed with what it said) if it
+ * exits, times out or we are interrupted first. */
+static inline int child_wait_text(struct child *c, const char *line, bool prefix, double timeout,
+				  long long *ret_ns)
 {
 	size_t want = strlen(line);
 	long long deadline = c->started + (long long)(timeout * 1e9);
@@ -276,7 +277,8 @@ static inline int child_wait_line(struct child *c, const char *line, double time
 		while ((nl = memchr(c->said + c->scanned, '\n', c->len - c->scanned))) {
 			char *l = c->said + c->scanned;
 			c->scanned = (size_t)(nl - c->said) + 1;
-			if ((size_t)(nl - l) == want && memcmp(l, line, want) == 0) {
+			size_t len = (size_t)(nl - l);
+			if ((len == want || (prefix && len > want)) && memcmp(l, line, want) == 0) {
 				if (ret_ns)
 					*ret_ns = t;
 				return 0;
@@ -288,9 +290,15 @@ static inline int child_wait_line(struct child *c, const char *line, double time
 		child_describe(status, how, sizeof(how));
 		why = how;
 	}
-	msg("'%s' %s before printing '%s'%s", c->name, why, line, c->len ? "; it said:" : "");
+	msg("'%s' %s before printing '%s%s'%s", c->name, why, line, prefix ? "..." : "",
+	    c->len ? "; it said:" : "");
 	child_repeat(c);
 	return -1;
+}
+
+static inline int child_wait_line(struct child *c, const char *line, double timeout, long long *ret_ns)
+{
+	return child_wait_text(c, line, false, timeout, ret_ns);
 }
 
 /* Copy what the child writes on stderr from now on to ours, without

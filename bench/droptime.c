@@ -344,37 +344,6 @@ static int stderr_read(struct child *c)
 	return 0;
 }
 
-/* Wait for a line starting with PREFIX on C's stderr, for TIMEOUT seconds
- * since its start: 0, or -1 (it is stopped, a message printed). */
-static int wait_prefix(struct child *c, const char *prefix, double timeout)
-{
-	size_t plen = strlen(prefix);
-	long long deadline = c->started + (long long)(timeout * 1e9);
-	const char *why = "timed out";
-	while (!got_signal && now_ns() < deadline) {
-		struct pollfd p = {.fd = c->err, .events = POLLIN};
-		if (poll(&p, 1, 100) <= 0)
-			continue;
-		if (stderr_read(c)) {
-			why = "ended";
-			break;
-		}
-		char *nl;
-		while ((nl = memchr(c->said + c->scanned, '\n', c->len - c->scanned))) {
-			char *l = c->said + c->scanned;
-			c->scanned = (size_t)(nl - c->said) + 1;
-			if ((size_t)(nl - l) >= plen && memcmp(l, prefix, plen) == 0)
-				return 0;
-		}
-	}
-	if (got_signal)
-		why = "was interrupted";
-	child_stop(c, NULL);
-	msg("'%s' %s before printing '%s...'%s", c->name, why, prefix, c->len ? "; it said:" : "");
-	child_repeat(c);
-	return -1;
-}
-
 static int run_log(uint64_t n, char **command, double timeout)
 {
 	struct child v;
@@ -387,7 +356,7 @@ static int run_log(uint64_t n, char **command, double timeout)
 	t.prefix_len = (size_t)snprintf(t.prefix, sizeof(t.prefix), "'%s/f", dir);
 	if (child_start(&v, command, "/dev/null") < 0)
 		return 1;
-	if (wait_prefix(&v, "vigil run: watching:", timeout) < 0) {
+	if (child_wait_text(&v, "vigil run: watching:", true, timeout, NULL) < 0) {
 		child_close(&v);
 		return 1;
 	}
