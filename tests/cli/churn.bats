@@ -58,15 +58,21 @@ start_churn_vigil() {
 		-t 2 --debug-watches .
 }
 
-@test "churn, one writer: every directory watched where vigil believes, every path reported" {
-	command -v python3 >/dev/null || skip "python3 is not installed"
+# churn N OPS [EVENTS]: for seeds 1 to 3, N writers of OPS changes each in
+# a fresh watched tree, then check (with EVENTS, vigil's events too).
+churn() {
 	local seed
 	for seed in 1 2 3; do
 		fresh_tree
 		start_churn_vigil
-		writers 1 3000 "$seed"
-		check "seed $seed" "$OUT"
+		writers "$1" "$2" "$seed"
+		check "seed $seed" ${3:+"$3"}
 	done
+}
+
+@test "churn, one writer: every directory watched where vigil believes, every path reported" {
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	churn 1 3000 "$OUT"
 }
 
 # Three writers at once on the same names: a listing can get ahead of the
@@ -76,13 +82,7 @@ start_churn_vigil() {
 # right regardless.
 @test "churn, three writers at once: every directory watched where vigil believes" {
 	command -v python3 >/dev/null || skip "python3 is not installed"
-	local seed
-	for seed in 1 2 3; do
-		fresh_tree
-		start_churn_vigil
-		writers 3 1500 "$seed"
-		check "seed $seed"
-	done
+	churn 3 1500
 }
 
 # Four writers, 5000 changes each: the trees grow 60 to 100 levels deep, so
@@ -91,13 +91,7 @@ start_churn_vigil() {
 # broke the chain and what was left above it went unwatched (3 seeds of 3).
 @test "churn, four writers, trees deeper than the walk's descriptor budget: every directory watched" {
 	command -v python3 >/dev/null || skip "python3 is not installed"
-	local seed
-	for seed in 1 2 3; do
-		fresh_tree
-		start_churn_vigil
-		writers 4 5000 "$seed"
-		check "seed $seed"
-	done
+	churn 4 5000
 }
 
 @test "churn with a queue of 64 events: overflows on the way, every directory watched at the end" {
