@@ -288,7 +288,8 @@ struct spawn {
  * current directory). One allocation, freed with free(). */
 static char **search_paths(const char *name)
 {
-	const char *path = strchr(name, '/') ? "" : getenv("PATH");
+	bool slash = strchr(name, '/') != NULL;
+	const char *path = slash ? "" : getenv("PATH");
 	if (!path)
 		path = "/bin:/usr/bin"; /* what glibc's execvp() uses then */
 	size_t n = 1, len = 0, nlen = strlen(name);
@@ -303,7 +304,7 @@ static char **search_paths(const char *name)
 	for (const char *dir = path;; dir++) {
 		size_t dlen = strcspn(dir, ":");
 		v[k++] = out;
-		if (strchr(name, '/')) {
+		if (slash) {
 			memcpy(out, name, nlen + 1);
 		} else {
 			memcpy(out, dir, dlen);
