@@ -126,3 +126,13 @@ dirs_in() {
 	# the tree, the two mount points, 3000 below each, a/b, and inner
 	expect_eq watches 6006 "$(grep -vc '^kernel ' <<<"$stderr")"
 }
+
+@test "the walk leaves the directories' access times as they were" {
+	mkdir -p "$W/a/b"
+	touch -a -d '2001-02-03 04:05:06' "$W" "$W/a" "$W/a/b"
+	local before
+	before=$(stat -c %X "$W/a" "$W/a/b")
+	run --separate-stderr "$VIGIL" wait -r -t -1 -q "$W"
+	expect_eq status 0 "$status"
+	expect_eq atimes "$before" "$(stat -c %X "$W/a" "$W/a/b")"
+}
