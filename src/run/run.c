@@ -83,6 +83,7 @@ struct run {
 	struct {
 		enum src_kind kind; /* SRC_SIGNAL */
 		int fd;
+		sigset_t mask; /* what it reads: SIGCHLD only once needed */
 	} sig;
 	bool quiet, json_log;
 	unsigned capture;     /* CAPTURE_*: the jobs' streams that go to the log */
@@ -741,6 +742,19 @@ static void add_outputs(struct run *run, struct rjob *rj)
 	}
 }
 
+/* A job without a pidfd (a kernel without pidfd_open(), or no fd left for
+ * one) ends with a SIGCHLD only: from now on the signalfd reads it. Until
+ * then SIGCHLD, blocked, stays pending unread, and the loop is not woken
+ * twice for each job's end. */
+static void watch_sigchld(struct run *run)
+{
+	if (sigismember(&run->sig.mask, SIGCHLD))
+		return;
+	sigaddset(&run->sig.mask, SIGCHLD);
+	if (signalfd(run->sig.fd, &run->sig.mask, 0) < 0)
+		sigdelset(&run->sig.mask, SIGCHLD); /* cannot be: the fd is ours */
+}
+
 /* Start a job on up to N ready paths: false when none could be taken
  * (each is in a running job) or memory ran out. */
 static bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
@@ -754,7 +768,8 @@ static bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 		rule_say(run, rr, "out of memory: cannot start a job");
 		return false;
 	}
-	n = store_take(rr->store, n, job_arg_budget(), paths);
+	/* one path is taken whatever its length */
+	n = store_take(rr->store, n, n > 1 ? job_arg_budget() : SIZE_MAX, paths);
 	if (!n) { /* every ready path is still in a running job */
 		free(paths);
 		free(rj);
@@ -784,6 +799,8 @@ static bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 	record_paths(rr, &rj->j);
 	if (rj->j.pidfd >= 0)
 		epoll_add(run, rj->j.pidfd, EPOLLIN, rj);
+	else
+		watch_sigchld(run);
 	if (rj->j.stdin_fd >= 0 && job_feed(&rj->j) == 0)
 		epoll_add(run, rj->j.stdin_fd, EPOLLOUT, &rj->in);
 	add_outputs(run, rj);
@@ -905,8 +922,9 @@ static void keep_leftovers(struct run *run, struct rjob *rj, uint64_t now)
 		linger_stop(run->linger, rr->r.name, now);
 }
 
-/* Job RJ ended (or, without a pidfd, may have): false if it has not. */
-static bool end_job(struct run *run, struct rjob *rj, uint64_t now)
+/* Job RJ ended (or, without a pidfd, may have): false if it has not. Its
+ * slot is free once this returns true; finish_job() does the rest. */
+static bool reap_job(struct run *run, struct rjob *rj, uint64_t now)
 {
 	struct rrule *rr = rj->rule;
 	int status = 0;
@@ -933,22 +951,37 @@ static bool end_job(struct run *run, struct rjob *rj, uint64_t now)
 	if ((!WIFEXITED(status) || WEXITSTATUS(status) != 0) &&
 	    rj->j.stop != STOP_RESTART && rj->j.stop != STOP_SHUTDOWN)
 		rr->n_failed++;
-	record_paths(rr, &rj->j);
-	release_paths(rr, rj->j.paths, rj->j.n_paths);
-	if (rj->j.pidfd >= 0)
-		epoll_ctl(run->epfd, EPOLL_CTL_DEL, rj->j.pidfd, NULL);
-	if (rj->j.stdin_fd >= 0)
-		epoll_ctl(run->epfd, EPOLL_CTL_DEL, rj->j.stdin_fd, NULL);
 	for (size_t i = 0; i < rr->n_jobs; i++) {
 		if (rr->jobs[i] == rj) {
 			rr->jobs[i] = rr->jobs[--rr->n_jobs];
 			break;
 		}
 	}
-	job_fini(&rj->j);
-	free(rj);
 	if (run->status_due == 0)
 		run->status_due = now + NS;
+	return true;
+}
+
+/* The rest of ended job RJ: its paths are recorded and free for another
+ * job (until then a path of it that changed again waits), and it goes. */
+static void finish_job(struct run *run, struct rjob *rj)
+{
+	struct rrule *rr = rj->rule;
+	record_paths(rr, &rj->j);
+	release_paths(rr, rj->j.paths, rj->j.n_paths);
+	if (rj->j.pidfd >= 0)
+		epoll_ctl(run->epfd, EPOLL_CTL_DEL, rj->j.pidfd, NULL);
+	if (rj->j.stdin_fd >= 0)
+		epoll_ctl(run->epfd, EPOLL_CTL_DEL, rj->j.stdin_fd, NULL);
+	job_fini(&rj->j);
+	free(rj);
+}
+
+static bool end_job(struct run *run, struct rjob *rj, uint64_t now)
+{
+	if (!reap_job(run, rj, now))
+		return false;
+	finish_job(run, rj);
 	return true;
 }
 
@@ -1419,15 +1452,26 @@ static int loop(struct run *run)
 				read_output(run, (struct output *)kind, false);
 			}
 		}
+		struct rjob *ended[64];
+		size_t n_ended = 0;
 		for (int i = 0; i < n; i++) {
 			if (kinds[i] == SRC_SIGNAL)
 				on_signal(run, now);
-			else if (kinds[i] == SRC_JOB) /* with a pidfd: not freed by SIGCHLD */
-				end_job(run, evs[i].data.ptr, now);
+			else if (kinds[i] == SRC_JOB && reap_job(run, evs[i].data.ptr, now))
+				ended[n_ended++] = evs[i].data.ptr; /* with a pidfd */
 			else if (kinds[i] == SRC_LINGER)
 				linger_event(run->linger);
 			/* SRC_RULE: read at the top of the loop */
 		}
+		/* A slot just freed takes its next job first, and the ended
+		 * ones are done with after: with every CPU busy, the one a job
+		 * left stays idle until the next job starts, as the loop was
+		 * most likely woken on another. */
+		for (size_t k = 0; k < n_ended; k++)
+			if (k == 0 || ended[k]->rule != ended[k - 1]->rule)
+				schedule(run, ended[k]->rule, now);
+		for (size_t k = 0; k < n_ended; k++)
+			finish_job(run, ended[k]);
 	}
 }
 
@@ -1709,17 +1753,18 @@ int cmd_run(int argc, char **argv)
 	}
 
 	/* signals arrive through the loop, never in a handler */
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGUSR1);
-	sigaddset(&mask, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sigset_t *mask = &run.sig.mask;
+	sigemptyset(mask);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGHUP);
+	sigaddset(mask, SIGUSR1);
+	sigaddset(mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, mask, NULL);
+	sigdelset(mask, SIGCHLD); /* read once a job has no pidfd */
 	signal(SIGPIPE, SIG_IGN);
 	run.epfd = epoll_create1(EPOLL_CLOEXEC);
-	run.sig.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	run.sig.fd = signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (run.epfd < 0 || run.sig.fd < 0 || epoll_add(&run, run.sig.fd, EPOLLIN, &run.sig) < 0) {
 		cli_error("cannot set up the event loop: %s", cli_strerror(errno));
 		goto out;
