@@ -5,7 +5,9 @@
 # against the loop people write today:
 #   inotifywait -m -e close_write --format '%w%f' DIR | while read f; do true "$f"; done
 # in which `true` is a shell builtin (no process per file), and the same loop
-# with /usr/bin/true, which starts a process per file as vigil run does.
+# with /usr/bin/true, which starts a process per file as vigil run does; and
+# against the floor, bench/floor_run: a C loop that starts a process per file
+# and does nothing else, one at a time and two at a time.
 #
 # See bench/README.md. Run with --help for options.
 
@@ -18,11 +20,13 @@ usage() {
 	cat <<EOF
 usage: bench/run.sh [--files N] [--runs N] [--batch N] [--batch-wait DURATION] [--quick]
 Drop N files (create, write a byte, close) into a directory handled by
-'vigil run DIR -- true {}' (one job per file; --jobs 2; --batch; each with
-the default --settle and with --settle 0), and by the loop
+'vigil run DIR -- TRUE {}' (one job per file; --jobs 2; --batch; each with
+the default --settle and with --settle 0), by the loop
 'inotifywait -m -e close_write --format %w%f DIR | while read f; do true "\$f"; done'
-(true the shell's builtin, and /usr/bin/true), A B C A B C ...; print the
-wall time from the first file to the last handled, and the ratios.
+(true the shell's builtin, and TRUE), and by the floor ('floor_run DIR -- TRUE
+{}', one and two at a time), A B C A B C ...; print the wall time from the
+first file to the last handled, and the ratios. TRUE is true's path in PATH
+(/usr/bin/true), the same word for every handler that starts processes.
 
   --files N              files per run (default 10000)
   --runs N               rounds (default 3)
@@ -65,6 +69,7 @@ bench_namespace "${args[@]}"
 bench_tools
 bench_tmp
 droptime=$(helper droptime)
+floor_run=$(helper floor_run)
 cd "$tmp" # the inbox by a relative name, as people write it
 dir=inbox
 stop=stop # the loops' sentinel, dropped after the N files
@@ -74,7 +79,7 @@ true_bin=$(type -P true) || die "no 'true' in PATH"
 # words after 'run' (the paths and command follow); loop* are pipelines.
 vopts=(--loop-burst 0)
 declare -A label=() argv=()
-variants=(vigil vigil_j2 vigil_batch vigil_s0 vigil_batch_s0)
+variants=(vigil vigil_j2 vigil_batch vigil_s0 vigil_batch_s0 floor floor_j2)
 label[vigil]="vigil run (one job per file)"
 label[vigil_j2]="vigil run --jobs 2"
 label[vigil_batch]="vigil run --batch $batch --batch-wait $batch_wait"
@@ -85,6 +90,12 @@ argv[vigil_j2]="--jobs 2"
 argv[vigil_batch]="--batch $batch --batch-wait $batch_wait"
 argv[vigil_s0]="--settle 0"
 argv[vigil_batch_s0]="--batch $batch --batch-wait $batch_wait --settle 0"
+label[floor]="floor: a process per file, one at a time"
+label[floor_j2]="floor: a process per file, two at a time"
+argv[floor]=""
+argv[floor_j2]="--jobs 2"
+# each vigil variant's floor: the same number of processes at a time
+declare -A floor_of=([vigil]=floor [vigil_s0]=floor [vigil_j2]=floor_j2)
 if [[ -n $inotifywait ]]; then
 	variants+=(loop loop_fork)
 	label[loop]="loop: while read f; do true \"\$f\"; done"
@@ -103,7 +114,11 @@ run() {
 	vigil*)
 		# shellcheck disable=SC2206 # the options are words without spaces
 		local -a extra=(${argv[$v]})
-		cmd=("$droptime" "$dir" "$files" -- "$vigil" run "${vopts[@]}" "${extra[@]}" "$dir" -- true '{}') ;;
+		cmd=("$droptime" "$dir" "$files" -- "$vigil" run "${vopts[@]}" "${extra[@]}" "$dir" -- "$true_bin" '{}') ;;
+	floor*)
+		# shellcheck disable=SC2206 # the options are words without spaces
+		local -a extra=(${argv[$v]})
+		cmd=("$droptime" "$dir" "$files" -- "$floor_run" "${extra[@]}" "$dir" -- "$true_bin" '{}') ;;
 	loop*)
 		body=true
 		[[ $v == loop_fork ]] && body=$true_bin
@@ -143,10 +158,12 @@ machine
 echo "median of $runs round(s), alternated; ratios: the median of each round's"
 echo "  $vigil: $(version "$vigil" --version); every run with --loop-burst 0 (the loop guard off)"
 [[ -z $inotifywait ]] || echo "  loops: $inotifywait -m -e close_write --format '%w%f' $dir | $BASH ($BASH_VERSION)"
+echo "  floor: $floor_run (vfork + execve per file, and nothing else; bench/floor_run.c)"
+echo "  every handler that starts a process per file runs $true_bin, by that path"
 echo "  wall: the first file dropped to the last handled; drop: the dropping alone; CPU: the"
 echo "  handler's, its jobs included (vigil's own, and the loop's inotifywait + bash alone)"
 echo
-printf '%-58s %8s %7s %8s %8s %8s %6s %10s %10s\n' handler 'wall s' 'drop s' 'ms/file' 'CPU s' 'own CPU' jobs 'vigil/loop' 'vigil/fork'
+printf '%-58s %8s %7s %8s %8s %8s %6s %10s %10s %11s\n' handler 'wall s' 'drop s' 'ms/file' 'CPU s' 'own CPU' jobs '/loop' '/fork' '/floor'
 declare -A med=()
 for v in "${variants[@]}"; do
 	# shellcheck disable=SC2086 # space-separated numbers
@@ -159,16 +176,18 @@ for v in "${variants[@]}"; do
 		c=$(median ${cpu[$v]})
 		s=$(median ${self[$v]})
 	}
-	rl=- rf=- j=-
+	rl=- rf=- rfl=- j=-
 	[[ $v == loop* ]] || j=${jobs[$v]}
-	if [[ $v == vigil* && -n $inotifywait ]]; then
+	if [[ $v != loop* && -n $inotifywait ]]; then
 		rl=$(median_ratio "${wall[$v]}" "${wall[loop]}")
 		rf=$(median_ratio "${wall[$v]}" "${wall[loop_fork]}")
 	fi
-	printf '%-58s %8.3f %7.3f %8.3f %8.3f %8.3f %6s %10s %10s\n' "${label[$v]}" "${med[$v]}" "$d" \
-		"$(awk -v w="${med[$v]}" -v n="$files" 'BEGIN { print w * 1000 / n }')" "$c" "$s" "$j" "$rl" "$rf"
-	[[ $v == vigil* ]] || continue
+	[[ -z ${floor_of[$v]:-} ]] || rfl=$(median_ratio "${wall[$v]}" "${wall[${floor_of[$v]}]}")
+	printf '%-58s %8.3f %7.3f %8.3f %8.3f %8.3f %6s %10s %10s %11s\n' "${label[$v]}" "${med[$v]}" "$d" \
+		"$(awk -v w="${med[$v]}" -v n="$files" 'BEGIN { print w * 1000 / n }')" "$c" "$s" "$j" "$rl" "$rf" "$rfl"
+	[[ $v != loop* ]] || continue
 	result "run_${v}_s" vigil "${med[$v]}"
+	[[ -z ${floor_of[$v]:-} ]] || result "run_${v}_s" floor "${med[${floor_of[$v]}]}" "$rfl"
 	if [[ -n $inotifywait ]]; then
 		result "run_${v}_s" loop "${med[loop]}" "$rl"
 		result "run_${v}_s" loop_fork "${med[loop_fork]}" "$rf"
@@ -197,3 +216,9 @@ target() { # LABEL VARIANT LIMIT
 target "one job per file: <= 0.50x the loop" vigil 0.5
 target "  the same, --jobs 2" vigil_j2 0.5
 target "--batch $batch: <= 0.05x the loop" vigil_batch 0.05
+# The floor says what a process per file costs here, whatever the handler:
+# one at a time, no handler ends sooner than it does.
+printf '%-44s %-22s %7s  %s\n' "the floor, one at a time" "loop, $true_bin" \
+	"$(median_ratio "${wall[floor]}" "${wall[loop_fork]}")" "(no target: the least one at a time can take)"
+printf '%-44s %-22s %7s  %s\n' "the floor, two at a time" "loop, $true_bin" \
+	"$(median_ratio "${wall[floor_j2]}" "${wall[loop_fork]}")" "(no target: the least two at a time can take)"
