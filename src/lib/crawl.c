@@ -222,15 +222,16 @@ static int open_below(struct vigil *v, uint32_t parent, const char *name,
 		      size_t len, int mode)
 {
 	uint32_t ri = engine_root_index(v, parent);
-	if (ri == NODE_NONE || v->roots[ri].fd < 0)
-		return -ENOENT; /* a detached subtree */
+	int rfd = ri == NODE_NONE ? -ENOENT : engine_root_fd(v, ri);
+	if (rfd < 0)
+		return -ENOENT; /* a detached subtree, or its root is gone */
 	int r = rel_path(v, parent, &v->scratch);
 	if (r < 0)
 		return r;
 	if (name && ((v->scratch.len && (r = buf_putc(&v->scratch, '/')) < 0) ||
 		     (r = buf_append(&v->scratch, name, len)) < 0))
 		return r;
-	return open_beneath(v->roots[ri].fd, v->scratch.data, mode);
+	return open_beneath(rfd, v->scratch.data, mode);
 }
 
 /* Watch the directory open at FD with MASK: as "." after fchdir(FD) when
@@ -338,16 +339,19 @@ static void widen(struct crawl *c, uint32_t node, struct frame *parent,
 {
 	struct vigil *v = c->v;
 	const struct root *r = &v->roots[c->root];
+	int rfd = engine_root_fd(v, c->root); /* open while the crawl runs */
 	int wd = -1, e;
 	if (node == c->cwd_node)
 		e = v->src.ops->add_path(&v->src, ".", c->full_mask | IN_ONLYDIR, &wd);
+	else if (rfd < 0)
+		e = rfd; /* the root is gone */
 	else if (node == r->node)
-		e = v->src.ops->add_fd(&v->src, r->fd, c->full_mask, &wd);
+		e = v->src.ops->add_fd(&v->src, rfd, c->full_mask, &wd);
 	else if (parent && parent->fd >= 0)
 		e = v->src.ops->add_at(&v->src, parent->fd, name,
 				       c->full_mask | IN_DONT_FOLLOW | IN_ONLYDIR, &wd);
 	else if ((e = rel_path(v, node, &v->scratch)) == 0)
-		e = v->src.ops->add_at(&v->src, r->fd, v->scratch.data,
+		e = v->src.ops->add_at(&v->src, rfd, v->scratch.data,
 				       c->full_mask | IN_DONT_FOLLOW | IN_ONLYDIR, &wd);
 	/* renamed or replaced meanwhile: we widened something else */
 	if (e == 0 && wd != tree_node(&v->tree, node)->wd &&
@@ -822,14 +826,17 @@ uint32_t crawl_quiet_mask(const struct vigil *v, const struct root *r)
 int crawl_root(struct vigil *v, uint32_t root, enum crawl_mode mode)
 {
 	struct root *r = &v->roots[root];
+	int rfd = engine_root_fd(v, root);
+	if (rfd < 0)
+		return rfd; /* gone: its DELETE_SELF is on its way */
 	struct crawl c;
 	crawl_init(&c, v, root, mode);
 	if (c.quiet && mode == CRAWL_RESCAN) {
 		int wd;
-		v->src.ops->add_fd(&v->src, r->fd, c.quiet_mask & ~(uint32_t)IN_MASK_ADD, &wd);
+		v->src.ops->add_fd(&v->src, rfd, c.quiet_mask & ~(uint32_t)IN_MASK_ADD, &wd);
 	}
 	tree_node(&v->tree, r->node)->mark = v->generation;
-	int fd = openat(r->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(rfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = -errno;
 		if (c.quiet)

@@ -41,8 +41,12 @@ struct root {
 	uint32_t mask;  /* events asked for */
 	unsigned flags; /* VIGIL_RECURSIVE, ... */
 	bool is_dir;
-	int fd;         /* a recursive root's directory (O_PATH), pinned: new
-			   directories are opened from it, never by full path */
+	int fd;         /* a recursive root's directory (O_PATH): new
+			   directories are opened from it, never by full path.
+			   Pinned; or, with FH, open only while events are
+			   processed (engine_root_fd()) */
+	struct file_handle *fh; /* the directory's, once it need not be pinned */
+	int mount_fd;   /* with FH: its parent's, for open_by_handle_at() */
 	char *path;     /* as given */
 };
 
@@ -115,6 +119,11 @@ struct vigil {
 
 	struct vigil_event ev;
 };
+
+/* vigil.c */
+/* Recursive root RI's directory, open (O_PATH), until
+ * engine_release_roots() when it is not pinned; -ENOENT once it is gone. */
+int engine_root_fd(struct vigil *v, uint32_t ri);
 
 /* emit.c */
 uint32_t engine_root_index(const struct vigil *v, uint32_t node);

@@ -11,6 +11,96 @@
 
 #include "engine.h"
 
+/* --- the roots' directories ------------------------------------------------ */
+
+/* A recursive root's directory is opened once, by the path given, and new
+ * directories below it are opened from that descriptor, never by full path
+ * (DESIGN.md). Held open, it pins the directory: deleted, it is gone for
+ * good (and its watch says DELETE_SELF) only once closed. So where the
+ * kernel lets us reopen it from a file handle (open_by_handle_at() needs
+ * CAP_DAC_READ_SEARCH), it is open only while events are processed, and
+ * closed whenever the queue is dry; elsewhere it stays pinned, and a
+ * deleted root's DELETE_SELF waits for vigil_remove() or vigil_free(). */
+
+static void root_close(struct root *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	if (r->mount_fd >= 0)
+		close(r->mount_fd);
+	free(r->fh);
+	r->fd = r->mount_fd = -1;
+	r->fh = NULL;
+}
+
+/* Once R's first walk is over: keep a handle of its directory instead of
+ * the descriptor, if the handle opens it again (the same mount as its
+ * parent, which stays open to give the mount; the privilege). */
+static void root_unpin(struct root *r)
+{
+	static bool refused; /* no privilege: not tried again */
+	if (refused || r->fd < 0 || r->fh)
+		return;
+	struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	struct file_handle *pfh = malloc(sizeof(*pfh) + MAX_HANDLE_SZ);
+	int mnt, pmnt, pfd = -1, fd = -1;
+	if (!fh || !pfh)
+		goto keep;
+	fh->handle_bytes = pfh->handle_bytes = MAX_HANDLE_SZ;
+	/* the parent open for reading: open_by_handle_at() refuses O_PATH */
+	pfd = openat(r->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0 || name_to_handle_at(r->fd, "", fh, &mnt, AT_EMPTY_PATH) < 0 ||
+	    name_to_handle_at(pfd, "", pfh, &pmnt, AT_EMPTY_PATH) < 0 || mnt != pmnt)
+		goto keep; /* no handles here, or a mount point (never deleted) */
+	fd = open_by_handle_at(pfd, fh, O_PATH | O_CLOEXEC);
+	if (fd < 0) {
+		refused = errno == EPERM;
+		goto keep;
+	}
+	struct stat a, b;
+	if (fstat(fd, &a) < 0 || fstat(r->fd, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		goto keep;
+	close(fd);
+	close(r->fd);
+	free(pfh);
+	r->fd = -1;
+	r->fh = fh;
+	r->mount_fd = pfd;
+	return;
+keep:
+	if (fd >= 0)
+		close(fd);
+	if (pfd >= 0)
+		close(pfd);
+	free(fh);
+	free(pfh);
+}
+
+int engine_root_fd(struct vigil *v, uint32_t ri)
+{
+	struct root *r = &v->roots[ri];
+	if (r->fd >= 0)
+		return r->fd;
+	if (!r->fh)
+		return -ENOENT; /* not a recursive directory, or its watch is gone */
+	int fd = open_by_handle_at(r->mount_fd, r->fh, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ESTALE ? -ENOENT : -errno; /* deleted */
+	return r->fd = fd;
+}
+
+/* The queue is dry: the roots that need not be pinned are let go. */
+static void release_roots(struct vigil *v)
+{
+	for (size_t i = 0; i < v->n_roots; i++) {
+		struct root *r = &v->roots[i];
+		if (r->fh && r->fd >= 0) {
+			close(r->fd);
+			r->fd = -1;
+		}
+	}
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -55,8 +145,7 @@ vigil *vigil_free(vigil *v)
 	equeue_fini(&v->q);
 	for (size_t i = 0; i < v->n_roots; i++) {
 		free(v->roots[i].path);
-		if (v->roots[i].fd >= 0)
-			close(v->roots[i].fd);
+		root_close(&v->roots[i]);
 	}
 	free(v->roots);
 	free(v->rbuf);
@@ -193,7 +282,7 @@ int vigil_add(vigil *v, const char *path, uint32_t mask, unsigned flags)
 	uint32_t ri = (uint32_t)v->n_roots;
 	struct root *r = &v->roots[ri];
 	*r = (struct root){.node = NODE_NONE, .mask = mask, .flags = flags, .fd = -1,
-			   .is_dir = S_ISDIR(st.st_mode)};
+			   .mount_fd = -1, .is_dir = S_ISDIR(st.st_mode)};
 	if (!(r->path = strdup(path)))
 		return -ENOMEM;
 
@@ -239,6 +328,7 @@ int vigil_add(vigil *v, const char *path, uint32_t mask, unsigned flags)
 	if (!crawl)
 		return 1;
 	err = crawl_root(v, ri, CRAWL_INITIAL);
+	root_unpin(r);
 	return err < 0 ? err : err + 1;
 fail:
 	if (r->fd >= 0)
@@ -255,9 +345,7 @@ int vigil_remove(vigil *v, const char *path)
 			continue;
 		tree_remove(&v->tree, r->node, engine_unwatch, v);
 		r->node = NODE_NONE;
-		if (r->fd >= 0)
-			close(r->fd);
-		r->fd = -1;
+		root_close(r);
 		v->tree_gen++;
 		return 0;
 	}
@@ -611,8 +699,8 @@ static int rescan(struct vigil *v)
 		if (r->node == NODE_NONE)
 			continue;
 		tree_node(&v->tree, r->node)->mark = v->generation;
-		if (r->fd < 0)
-			continue; /* not a recursive directory */
+		if (!r->is_dir || !(r->flags & VIGIL_RECURSIVE))
+			continue;
 		int e = crawl_root(v, (uint32_t)i, CRAWL_RESCAN);
 		if (e == -ENOSPC) {
 			complete = false; /* each directory left out is said */
@@ -663,9 +751,7 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 		if (r && r->node == node) {
 			e = emit_record(v, node, "", 0, IN_IGNORED, 0);
 			r->node = NODE_NONE;
-			if (r->fd >= 0)
-				close(r->fd);
-			r->fd = -1;
+			root_close(r);
 		}
 		tree_remove(&v->tree, node, engine_unwatch, v);
 		v->tree_gen++;
@@ -818,6 +904,7 @@ int vigil_next(vigil *v, int timeout_ms, const struct vigil_event **ret_event)
 				return e;
 			continue;
 		}
+		release_roots(v);
 		if (!until)
 			until = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000ull;
 		uint64_t wake = until;
