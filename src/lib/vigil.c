@@ -15,12 +15,13 @@
 
 /* A recursive root's directory is opened once, by the path given, and new
  * directories below it are opened from that descriptor, never by full path
- * (DESIGN.md). Held open, it pins the directory: deleted, it is gone for
- * good (and its watch says DELETE_SELF) only once closed. So where the
- * kernel lets us reopen it from a file handle (open_by_handle_at() needs
- * CAP_DAC_READ_SEARCH), it is open only while events are processed, and
- * closed whenever the queue is dry; elsewhere it stays pinned, and a
- * deleted root's DELETE_SELF waits for vigil_remove() or vigil_free(). */
+ * (the README's Security section). Held open, it pins the directory:
+ * deleted, it is gone for good (and its watch says DELETE_SELF) only once
+ * closed. So where the kernel lets us reopen it from a file handle
+ * (open_by_handle_at() needs CAP_DAC_READ_SEARCH), it is open only while
+ * events are processed, and closed whenever the queue is dry; elsewhere it
+ * stays pinned, and a deleted root's DELETE_SELF waits for vigil_remove()
+ * or vigil_free(). */
 
 static void root_close(struct root *r)
 {
