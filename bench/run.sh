@@ -186,7 +186,9 @@ for v in "${variants[@]}"; do
 	printf '%-58s %8.3f %7.3f %8.3f %8.3f %8.3f %6s %10s %10s %11s\n' "${label[$v]}" "${med[$v]}" "$d" \
 		"$(awk -v w="${med[$v]}" -v n="$files" 'BEGIN { print w * 1000 / n }')" "$c" "$s" "$j" "$rl" "$rf" "$rfl"
 	[[ $v != loop* ]] || continue
-	result "run_${v}_s" vigil "${med[$v]}"
+	tool=vigil
+	[[ $v != floor* ]] || tool=floor
+	result "run_${v}_s" "$tool" "${med[$v]}"
 	[[ -z ${floor_of[$v]:-} ]] || result "run_${v}_s" floor "${med[${floor_of[$v]}]}" "$rfl"
 	if [[ -n $inotifywait ]]; then
 		result "run_${v}_s" loop "${med[loop]}" "$rl"
