@@ -32,7 +32,9 @@
  * past FD_BUDGET open frames the shallowest one is closed and reopened
  * through ".." on the way back up (checked by device and inode; by its path
  * in the tree if the child it is reached from was moved out of it), so a
- * tree deeper than PATH_MAX or the fd limit is still walked whole.
+ * tree deeper than PATH_MAX or the fd limit is still walked whole. If it
+ * moved too, neither leads to it: what was left to visit in it is crawled
+ * once its rename events are read (vigil.c's retries).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -112,6 +114,7 @@ struct crawl {
 	int cwd_fd;          /* the descriptor watch_fd() just moved it to */
 	uint32_t cwd_node;   /* the node whose directory it is, or NODE_NONE */
 	bool nospace;        /* the watch limit left a directory out */
+	int late_err;        /* -ENOMEM from pop_frame(), returned at the end */
 	int noatime;         /* O_NOATIME, or 0 once refused (open_listing()) */
 	bool whole_ok;       /* every signal blocked: see whole_listing() */
 };
@@ -538,10 +541,18 @@ static void pop_frame(struct crawl *c)
 	if (p && p->fd < 0) {
 		int fd = reopen_frame(c, f, p);
 		if (fd < 0) {
-			/* It moved too, and what is left to visit in it is
-			 * skipped: its rename events move it in the tree, but
-			 * do not list it. */
-			p->names_pos = p->names_end;
+			/* It moved too. Its rename events, still to read, will
+			 * move it in the tree but not list it: what is left to
+			 * visit in it is visited once they are read (a retry,
+			 * in vigil.c), where they put it. */
+			while (p->names_pos < p->names_end) {
+				const char *nm = c->names.data + p->names_pos;
+				size_t nl = strlen(nm);
+				p->names_pos += nl + 1;
+				int e = engine_retry(c->v, c->root, p->node, nm, nl, false, c->mode);
+				if (e < 0)
+					c->late_err = e;
+			}
 		} else {
 			p->fd = fd;
 			c->open_fds++;
@@ -777,6 +788,8 @@ static int crawl_run(struct crawl *c, uint32_t node, int fd, bool synth,
 	free(c->dents);
 	free(c->frames);
 	buf_free(&c->names);
+	if (err == 0 && c->late_err)
+		err = c->late_err;
 	if (err == 0 && c->nospace)
 		err = -ENOSPC;
 	return err < 0 ? err : c->added;
@@ -922,7 +935,7 @@ static int relist_stale(struct crawl *c, int err)
 }
 
 int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
-	      const char *name, size_t len, bool moved_in)
+	      const char *name, size_t len, bool moved_in, enum crawl_mode mode)
 {
 	/* The parent first, by its path in the tree, checked by identity (its
 	 * watch): with a rename of it or above it still in the queue, that
@@ -949,13 +962,19 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	if (pfd < 0)
 		return err;
 	struct crawl c;
-	crawl_init(&c, v, root, CRAWL_NEW);
+	crawl_init(&c, v, root, mode);
 	bool fresh;
 	uint32_t here = tree_find_child(&v->tree, parent, name, len);
 	uint32_t node = attach(&c, parent, name, len, pfd, &fresh, &err);
 	if (err == -ENOSPC) {
 		err = left_out(&c, parent, name, len, pfd);
 		return relist_stale(&c, err < 0 ? err : -ENOSPC);
+	}
+	if (node != NODE_NONE && !fresh && mode != CRAWL_NEW) {
+		/* skipped by a walk, and watched since: list it again, as
+		 * that walk would have */
+		close(pfd);
+		return relist(v, root, node, false);
 	}
 	if (node != NODE_NONE && !fresh && (moved_in || node == here)) {
 		/* Known, and back from outside the trees (its way out was
@@ -982,7 +1001,7 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 			widen(&c, node, NULL, "");
 		return relist_stale(&c, err);
 	}
-	err = crawl_run(&c, node, fd, true, 0);
+	err = crawl_run(&c, node, fd, mode != CRAWL_INITIAL, 0);
 	return relist_stale(&c, err);
 }
 

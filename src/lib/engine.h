@@ -67,13 +67,22 @@ struct equeue {
 	struct buf text;
 };
 
-/* A directory that appeared while the path to it was stale (an ancestor
- * renamed, the rename not read yet): crawled again once the queue is dry. */
+enum crawl_mode {
+	CRAWL_INITIAL, /* vigil_add: what is there is not news */
+	CRAWL_NEW,     /* a directory appeared: everything in it is news */
+	CRAWL_RESCAN,  /* after an overflow: only directories not watched yet are news */
+};
+
+/* A directory to crawl once the queue is dry, when every rename read so far
+ * is in the tree: one that appeared while the path to it was stale (an
+ * ancestor renamed, the rename not read yet), or one a walk could not come
+ * back to visit (its parent moved meanwhile; crawl.c, pop_frame()). */
 struct retry {
 	uint32_t root, parent, parent_serial;
 	char *name;
 	size_t len;
-	bool moved_in; /* as for crawl_new() */
+	bool moved_in;        /* as for crawl_new() */
+	enum crawl_mode mode; /* CRAWL_NEW, or the walk's that skipped it */
 };
 
 /* A directory node put out of its place by a listing that found another
@@ -121,6 +130,10 @@ struct vigil {
 };
 
 /* vigil.c */
+/* Crawl NAME under PARENT (root RI) once the queue is dry (see struct
+ * retry): 0 or -ENOMEM. */
+int engine_retry(struct vigil *v, uint32_t ri, uint32_t parent, const char *name,
+		 size_t len, bool moved_in, enum crawl_mode mode);
 /* Recursive root RI's directory, open (O_PATH), until
  * engine_release_roots() when it is not pinned; -ENOENT once it is gone. */
 int engine_root_fd(struct vigil *v, uint32_t ri);
@@ -148,11 +161,6 @@ int engine_emit_left_out(struct vigil *v, const char *path, size_t len,
 void equeue_fini(struct equeue *q);
 
 /* crawl.c */
-enum crawl_mode {
-	CRAWL_INITIAL, /* vigil_add: what is there is not news */
-	CRAWL_NEW,     /* a directory appeared: everything in it is news */
-	CRAWL_RESCAN,  /* after an overflow: only directories not watched yet are news */
-};
 /* Walk root ROOT (its node watched already, with crawl_quiet_mask()) and
  * watch every directory below it. Returns the number of watches added, or
  * -ENOMEM (the crawl stops there; what is watched stays watched), or
@@ -170,9 +178,12 @@ int crawl_root(struct vigil *v, uint32_t root, enum crawl_mode mode);
  * NAME is not a directory under PARENT now; -ENOSPC as for crawl_root():
  * what was left out is reported already. A directory found again after a
  * time detached from the trees (whose events were dropped meanwhile) has its
- * subtree listed again, as after an overflow. */
+ * subtree listed again, as after an overflow. MODE is CRAWL_NEW, or, for a
+ * directory a walk skipped (struct retry), that walk's: then what it holds
+ * is news only as that walk's would have been, and if it is watched
+ * already, its subtree is listed again. */
 int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
-	      const char *name, size_t len, bool moved_in);
+	      const char *name, size_t len, bool moved_in, enum crawl_mode mode);
 /* Whether NODE's directory is still where the tree has it (by identity:
  * what is at its path is watched under its wd). */
 bool crawl_node_present(struct vigil *v, uint32_t node);

@@ -475,14 +475,33 @@ static bool dir_watchable(struct vigil *v, uint32_t ri, uint32_t node,
 	return !filter_excludes(&v->filter, v->scratch.data, v->scratch.len);
 }
 
+int engine_retry(struct vigil *v, uint32_t ri, uint32_t parent, const char *name,
+		 size_t len, bool moved_in, enum crawl_mode mode)
+{
+	if (array_grow((void **)&v->retries, &v->cap_retries, v->n_retries,
+		       sizeof(*v->retries), 8) < 0)
+		return -ENOMEM;
+	char *copy = strndup(name, len);
+	if (!copy)
+		return -ENOMEM;
+	v->retries[v->n_retries++] = (struct retry){
+		.root = ri, .parent = parent,
+		.parent_serial = tree_node(&v->tree, parent)->serial,
+		.name = copy, .len = len, .moved_in = moved_in, .mode = mode,
+	};
+	return 0;
+}
+
 /* A directory appeared under NODE (created, or moved in: from outside
- * the trees if MOVED_IN): watch and list it, and everything in it. */
+ * the trees if MOVED_IN): watch and list it, and everything in it. MODE:
+ * CRAWL_NEW, or a retry's (struct retry). */
 static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
-			const char *name, size_t len, bool moved_in)
+			const char *name, size_t len, bool moved_in,
+			enum crawl_mode mode)
 {
 	if (!dir_watchable(v, ri, node, name, len))
 		return 0;
-	int n = crawl_new(v, ri, node, name, len, moved_in);
+	int n = crawl_new(v, ri, node, name, len, moved_in, mode);
 	if (n == -ESTALE) {
 		/* The parent is not where the tree has it: it or an ancestor
 		 * was renamed, and the path we built is stale. With records
@@ -493,18 +512,7 @@ static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 		v->src.ops->pending(&v->src, &pending);
 		if (v->rbuf_off >= v->rbuf_len && !pending && !v->moves.len)
 			return 0;
-		if (array_grow((void **)&v->retries, &v->cap_retries, v->n_retries,
-			       sizeof(*v->retries), 8) < 0)
-			return -ENOMEM;
-		char *copy = strndup(name, len);
-		if (!copy)
-			return -ENOMEM;
-		v->retries[v->n_retries++] = (struct retry){
-			.root = ri, .parent = node,
-			.parent_serial = tree_node(&v->tree, node)->serial,
-			.name = copy, .len = len, .moved_in = moved_in,
-		};
-		return 0;
+		return engine_retry(v, ri, node, name, len, moved_in, mode);
 	}
 	if (n >= 0 || n == -ENOENT || n == -ENOTDIR || n == -ELOOP || n == -ESTALE ||
 	    n == -ENOSPC)
@@ -518,7 +526,8 @@ static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 }
 
 /* The queue is dry: every rename read so far is in the tree, so the
- * directories whose path was stale can be found now. */
+ * directories whose path was stale, or whose walk lost its way to them, can
+ * be found now. */
 static int retry_crawls(struct vigil *v)
 {
 	struct retry *list = v->retries;
@@ -532,7 +541,8 @@ static int retry_crawls(struct vigil *v)
 			tree_node(&v->tree, r->parent) : NULL;
 		if (e >= 0 && p && p->used && p->serial == r->parent_serial &&
 		    engine_root_index(v, r->parent) == r->root)
-			e = dir_appeared(v, r->root, r->parent, r->name, r->len, r->moved_in);
+			e = dir_appeared(v, r->root, r->parent, r->name, r->len,
+					 r->moved_in, r->mode);
 		free(r->name);
 	}
 	free(list);
@@ -665,7 +675,7 @@ static int moved_to(struct vigil *v, uint32_t ri, uint32_t node,
 	 * already watched moves in the tree (whatever the half guessed),
 	 * a new one is watched and listed. */
 	if (dir_watchable(v, ri, node, rec->name, rec->name_len)) {
-		e = dir_appeared(v, ri, node, rec->name, rec->name_len, !paired);
+		e = dir_appeared(v, ri, node, rec->name, rec->name_len, !paired, CRAWL_NEW);
 	} else if (paired && half_node_valid(v, &h)) {
 		/* moved where it is not to be watched */
 		tree_remove(&v->tree, h.node, engine_unwatch, v);
@@ -788,7 +798,7 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 	if (wanted(r, rec->mask) || (rec->mask & IN_UNMOUNT))
 		e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
 	if (e >= 0 && (rec->mask & (IN_CREATE | IN_ISDIR)) == (IN_CREATE | IN_ISDIR))
-		e = dir_appeared(v, ri, node, rec->name, rec->name_len, false);
+		e = dir_appeared(v, ri, node, rec->name, rec->name_len, false, CRAWL_NEW);
 	return e;
 }
 
