@@ -117,6 +117,10 @@ struct crawl {
 	int late_err;        /* -ENOMEM from pop_frame(), returned at the end */
 	int noatime;         /* O_NOATIME, or 0 once refused (open_listing()) */
 	bool whole_ok;       /* every signal blocked: see whole_listing() */
+	/* The last attach() took its directory from a rename half waiting for
+	 * its partner: a MOVED_FROM a reader has seen, and no MOVED_TO came
+	 * for it (it left the trees, and is back by another way). */
+	bool released;
 };
 
 void engine_unwatch(void *ctx, int wd)
@@ -274,6 +278,7 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 	int wd;
 	*ret_err = 0;
 	*ret_fresh = false;
+	c->released = false;
 	int e = watch_fd(c, fd, c->quiet ? c->quiet_mask : c->full_mask, &wd);
 	if (e < 0) {
 		/* -ENOSPC: the caller says what the limit left out */
@@ -289,7 +294,8 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 	if (existing != NODE_NONE) {
 		if (existing == child) {
 			/* left and came back under the same name: it stays */
-			moves_release_node(&v->moves, existing, tree_node(t, existing)->serial);
+			c->released = moves_release_node(&v->moves, existing,
+							 tree_node(t, existing)->serial);
 			tree_node(t, existing)->mark = v->generation;
 			return existing;
 		}
@@ -303,7 +309,8 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 		 * loop) is watched once, where it is. */
 		if (tree_is_ancestor(t, existing, parent))
 			return NODE_NONE;
-		moves_release_node(&v->moves, existing, tree_node(t, existing)->serial);
+		c->released = moves_release_node(&v->moves, existing,
+						 tree_node(t, existing)->serial);
 		if (c->mode == CRAWL_NEW && engine_root_index(v, existing) == NODE_NONE &&
 		    (*ret_err = stale_add(c, existing, false)) < 0)
 			return NODE_NONE;
@@ -976,14 +983,19 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 		close(pfd);
 		return relist(v, root, node, false);
 	}
-	if (node != NODE_NONE && !fresh && (moved_in || node == here)) {
-		/* Known, and back from outside the trees (its way out was
-		 * reported as a move out); or known here already, put here by
-		 * a listing that ran ahead of this event, and what that listing
-		 * reported of it may have been taken back since, to a reader,
-		 * by the events of an earlier directory of this name (a delete,
-		 * a move away) read after it. Either way, to a reader it is as
-		 * new as a directory never seen, so what it holds is reported. */
+	if (node != NODE_NONE && !fresh && (moved_in || node == here || c.released)) {
+		/* Known, and back from outside the trees: its way out was
+		 * reported as a move out, and it came back by a move with no
+		 * other half (MOVED_IN), or by one whose other half is where
+		 * that move left it (it was gone from there when that was
+		 * read), with its MOVED_FROM still waiting for a partner that
+		 * will not come (c.released). Or known here already, put here
+		 * by a listing that ran ahead of this event, and what that
+		 * listing reported of it may have been taken back since, to a
+		 * reader, by the events of an earlier directory of this name
+		 * (a delete, a move away) read after it. Either way, to a
+		 * reader it is as new as a directory never seen, so what it
+		 * holds is reported. */
 		close(pfd);
 		c.n_stale = 0;
 		err = relist(v, root, node, true);

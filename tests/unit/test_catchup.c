@@ -397,6 +397,31 @@ static void namesake_found_ahead_of_a_move_away_is_reported_again(void **state)
 	check(f);
 }
 
+/* A directory that left (its MOVED_FROM read, still waiting for a partner)
+ * and came back, then was renamed again, all before vigil read: when its
+ * MOVED_TO from outside is read it is gone from there, and it is found by
+ * the rename after, whose MOVED_FROM names a place where the tree had
+ * nothing. To a reader it left, so what it holds is reported where it is.
+ * (Churn with one writer missed paths this way.) */
+static void back_by_a_second_rename_is_reported_whole(void **state)
+{
+	struct fixture *f = *state;
+	assert_true(vigil_add(f->v, f->dir, IN_CREATE | IN_DELETE | IN_MOVE, VIGIL_RECURSIVE) >= 1);
+	make_dir(f, "d");
+	make_dir(f, "d/sub");
+	make_file(f, "d/g");
+	struct known k = {0};
+	replay(f, &k);
+	move(f, "d", "OUT");
+	move(f, "OUT", "a");
+	move(f, "a", "b");
+	replay(f, &k);
+	expect_known(&k, "b");
+	expect_known(&k, "b/sub");
+	expect_known(&k, "b/g");
+	check(f);
+}
+
 /* --- a move in the middle of a walk ---------------------------------------- */
 
 /* The engine's openat(), wrapped (meson.build: --wrap, both names glibc
@@ -618,6 +643,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(back_from_outside_is_reported_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(namesake_found_ahead_is_reported_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(namesake_found_ahead_of_a_move_away_is_reported_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(back_by_a_second_rename_is_reported_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_moved_in_is_watched_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_is_watched_whole_at_add, setup, teardown),
 		cmocka_unit_test_setup_teardown(walk_goes_on_when_a_directory_leaves_from_under_it, setup, teardown),
