@@ -155,6 +155,9 @@ VIGIL_API int vigil_filter_add(vigil *v, enum vigil_filter_kind kind,
 			       const char *pattern, unsigned flags);
 
 /* Watch PATH for the events in MASK (IN_* event bits; IN_ALL_EVENTS for all).
+ * PATH's own IN_IGNORED (its watch is gone) is always reported; with
+ * IN_IGNORED in MASK, so is each directory's below it as its watch goes
+ * (deleted, unmounted), as inotifywait's -e ignored prints them.
  * With VIGIL_RECURSIVE, every directory below it too: each directory is
  * opened without following links, watched, then listed, so nothing created
  * meanwhile is missed. Directories that vanish or deny access during the

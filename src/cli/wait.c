@@ -412,7 +412,7 @@ int cmd_wait(int argc, char **argv)
 			if (!(mask & IN_Q_OVERFLOW))
 				continue;
 		}
-		bool asked = (ev->mask & mask & (IN_ALL_EVENTS | IN_Q_OVERFLOW)) != 0;
+		bool asked = (ev->mask & mask & (IN_ALL_EVENTS | IN_Q_OVERFLOW | IN_IGNORED)) != 0;
 		if (asked && quiet < 2)
 			out_event(&out, ev);
 		if (!monitor) {

@@ -757,10 +757,12 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 	struct root *r = ri == NODE_NONE ? NULL : &v->roots[ri];
 
 	if (rec->mask & IN_IGNORED) {
-		/* the kernel dropped the watch: deleted, unmounted, or one-shot */
+		/* the kernel dropped the watch: deleted, unmounted, or one-shot;
+		 * said for a root always, and for a directory below it if asked */
 		int e = 0;
-		if (r && r->node == node) {
+		if (r && (r->node == node || (r->mask & IN_IGNORED)))
 			e = emit_record(v, node, "", 0, IN_IGNORED, 0);
+		if (r && r->node == node) {
 			r->node = NODE_NONE;
 			root_close(r);
 		}

@@ -427,6 +427,25 @@ odd_names() {
 	same
 }
 
+@test "-e ignored, with -r: a line for each watch that ends, the root's last" {
+	in_both tree
+	side_by_side -- -m -r -t 1 -e delete_self,ignored d
+	in_both rm -r d
+	finish
+	same
+	grep -q '^d/ IGNORED' "$TEST_DIR/vig.out"
+	grep -q '^d/sub/ IGNORED' "$TEST_DIR/vig.out"
+}
+
+@test "-e ignored alone, without -m: the watch's end is the event, exit 0" {
+	in_both tree
+	side_by_side -- -e ignored d/file
+	in_both rm d/file
+	finish
+	same
+	expect_eq "vigil's output" "d/file IGNORED " "$(cat "$TEST_DIR/vig.out")"
+}
+
 @test "the watched directory itself renamed, then changed" {
 	in_both tree
 	side_by_side -- -m -t 1 d
