@@ -892,12 +892,12 @@ static int watches_node(struct vigil *v, int fd, uint32_t mask, uint32_t node,
  * dropped, what moved within is moved. With REPORT, everything in it is
  * reported (synthetic), as for a directory new to the trees. NODE is
  * attached and watched. */
-static int relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
+int crawl_relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
 {
 	struct tree *t = &v->tree;
 	int fd = open_below(v, node, NULL, 0, 0);
 	if (fd < 0)
-		return fd == -ENOMEM ? fd : 0; /* gone again: its events will tell */
+		return fd == -ENOMEM ? fd : -ESTALE; /* moved, or gone: its events will tell */
 	struct crawl c;
 	crawl_init(&c, v, root, CRAWL_RESCAN);
 	int e = watches_node(v, fd, (c.quiet ? c.quiet_mask : c.full_mask) & ~(uint32_t)IN_MASK_ADD,
@@ -905,7 +905,7 @@ static int relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
 	if (e <= 0) {
 		/* not the directory the tree has there: a rename on its way */
 		close(fd);
-		return e == -ENOMEM ? e : 0;
+		return e == -ENOMEM ? e : -ESTALE;
 	}
 	v->generation++;
 	tree_node(t, node)->mark = v->generation;
@@ -917,6 +917,16 @@ static int relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
 	engine_sweep(v, false);
 	v->tree_gen++;
 	return 0;
+}
+
+/* crawl_relist(), or, where the path to NODE is stale, the same once the
+ * renames still to read are in the tree (a retry, in vigil.c): a listing
+ * that has to report what NODE holds cannot just give up, or a reader
+ * never learns of it. */
+static int relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
+{
+	int e = crawl_relist(v, root, node, report);
+	return e == -ESTALE ? engine_retry_relist(v, root, node, report) : e;
 }
 
 /* After a CRAWL_NEW: list again what it found that had been detached, or

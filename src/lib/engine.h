@@ -76,13 +76,17 @@ enum crawl_mode {
 /* A directory to crawl once the queue is dry, when every rename read so far
  * is in the tree: one that appeared while the path to it was stale (an
  * ancestor renamed, the rename not read yet), or one a walk could not come
- * back to visit (its parent moved meanwhile; crawl.c, pop_frame()). */
+ * back to visit (its parent moved meanwhile; crawl.c, pop_frame()). Or,
+ * with NAME NULL, a watched directory NODE whose subtree was to be listed
+ * again (crawl_relist()) when the path to it was stale. */
 struct retry {
 	uint32_t root, parent, parent_serial;
 	char *name;
 	size_t len;
 	bool moved_in;        /* as for crawl_new() */
 	enum crawl_mode mode; /* CRAWL_NEW, or the walk's that skipped it */
+	uint32_t node, node_serial;
+	bool report;          /* as for crawl_relist() */
 };
 
 /* A directory node put out of its place by a listing that found another
@@ -134,6 +138,8 @@ struct vigil {
  * retry): 0 or -ENOMEM. */
 int engine_retry(struct vigil *v, uint32_t ri, uint32_t parent, const char *name,
 		 size_t len, bool moved_in, enum crawl_mode mode);
+/* The same for crawl_relist(V, RI, NODE, REPORT). */
+int engine_retry_relist(struct vigil *v, uint32_t ri, uint32_t node, bool report);
 /* Recursive root RI's directory, open (O_PATH), until
  * engine_release_roots() when it is not pinned; -ENOENT once it is gone. */
 int engine_root_fd(struct vigil *v, uint32_t ri);
@@ -184,6 +190,11 @@ int crawl_root(struct vigil *v, uint32_t root, enum crawl_mode mode);
  * already, its subtree is listed again. */
 int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	      const char *name, size_t len, bool moved_in, enum crawl_mode mode);
+/* List NODE's subtree again (NODE watched, in root ROOT), as after an
+ * overflow but there only; with REPORT, everything in it is reported, as
+ * for a directory new to the trees. -ESTALE: NODE is not where the tree
+ * has it (a rename still to be read), and nothing was done. */
+int crawl_relist(struct vigil *v, uint32_t root, uint32_t node, bool report);
 /* Whether NODE's directory is still where the tree has it (by identity:
  * what is at its path is watched under its wd). */
 bool crawl_node_present(struct vigil *v, uint32_t node);

@@ -488,8 +488,31 @@ int engine_retry(struct vigil *v, uint32_t ri, uint32_t parent, const char *name
 		.root = ri, .parent = parent,
 		.parent_serial = tree_node(&v->tree, parent)->serial,
 		.name = copy, .len = len, .moved_in = moved_in, .mode = mode,
+		.node = NODE_NONE,
 	};
 	return 0;
+}
+
+int engine_retry_relist(struct vigil *v, uint32_t ri, uint32_t node, bool report)
+{
+	if (array_grow((void **)&v->retries, &v->cap_retries, v->n_retries,
+		       sizeof(*v->retries), 8) < 0)
+		return -ENOMEM;
+	v->retries[v->n_retries++] = (struct retry){
+		.root = ri, .parent = NODE_NONE, .node = node,
+		.node_serial = tree_node(&v->tree, node)->serial, .report = report,
+	};
+	return 0;
+}
+
+/* Whether every record read so far is processed and no rename half waits:
+ * the tree has caught up with what the kernel said, and a path still stale
+ * will stay so until more comes. */
+static bool caught_up(struct vigil *v)
+{
+	size_t pending = 0;
+	v->src.ops->pending(&v->src, &pending);
+	return v->rbuf_off >= v->rbuf_len && !pending && !v->moves.len;
 }
 
 /* A directory appeared under NODE (created, or moved in: from outside
@@ -508,9 +531,7 @@ static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 		 * still to read, or a rename half still waiting for its
 		 * partner, the tree may not have caught up yet: try again
 		 * then. */
-		size_t pending = 0;
-		v->src.ops->pending(&v->src, &pending);
-		if (v->rbuf_off >= v->rbuf_len && !pending && !v->moves.len)
+		if (caught_up(v))
 			return 0;
 		return engine_retry(v, ri, node, name, len, moved_in, mode);
 	}
@@ -537,12 +558,20 @@ static int retry_crawls(struct vigil *v)
 	int e = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct retry *r = &list[i];
-		const struct node *p = r->parent < v->tree.nodes_len ?
-			tree_node(&v->tree, r->parent) : NULL;
-		if (e >= 0 && p && p->used && p->serial == r->parent_serial &&
-		    engine_root_index(v, r->parent) == r->root)
+		uint32_t x = r->name ? r->parent : r->node;
+		const struct node *p = x < v->tree.nodes_len ? tree_node(&v->tree, x) : NULL;
+		if (e < 0 || !p || !p->used ||
+		    p->serial != (r->name ? r->parent_serial : r->node_serial) ||
+		    engine_root_index(v, x) != r->root) {
+			/* gone, or out of the trees, meanwhile */
+		} else if (r->name) {
 			e = dir_appeared(v, r->root, r->parent, r->name, r->len,
 					 r->moved_in, r->mode);
+		} else {
+			e = crawl_relist(v, r->root, r->node, r->report);
+			if (e == -ESTALE)
+				e = caught_up(v) ? 0 : engine_retry_relist(v, r->root, r->node, r->report);
+		}
 		free(r->name);
 	}
 	free(list);
