@@ -517,14 +517,17 @@ static bool caught_up(struct vigil *v)
 
 /* A directory appeared under NODE (created, or moved in: from outside
  * the trees if MOVED_IN): watch and list it, and everything in it. MODE:
- * CRAWL_NEW, or a retry's (struct retry). */
+ * CRAWL_NEW, or a retry's (struct retry). *RET_ABSENT (if not NULL) says
+ * whether there was no directory there any more. */
 static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 			const char *name, size_t len, bool moved_in,
-			enum crawl_mode mode)
+			enum crawl_mode mode, bool *ret_absent)
 {
 	if (!dir_watchable(v, ri, node, name, len))
 		return 0;
 	int n = crawl_new(v, ri, node, name, len, moved_in, mode);
+	if (ret_absent)
+		*ret_absent = n == -ENOENT || n == -ENOTDIR;
 	if (n == -ESTALE) {
 		/* The parent is not where the tree has it: it or an ancestor
 		 * was renamed, and the path we built is stale. With records
@@ -566,7 +569,7 @@ static int retry_crawls(struct vigil *v)
 			/* gone, or out of the trees, meanwhile */
 		} else if (r->name) {
 			e = dir_appeared(v, r->root, r->parent, r->name, r->len,
-					 r->moved_in, r->mode);
+					 r->moved_in, r->mode, NULL);
 		} else {
 			e = crawl_relist(v, r->root, r->node, r->report);
 			if (e == -ESTALE)
@@ -678,6 +681,32 @@ static int moved_out(struct vigil *v, struct move_half *h,
 	return e < 0 ? e : replay_deferred(v);
 }
 
+/* The far end of a rename, NAME under PARENT, where there is nothing now:
+ * the directory went on (renamed again, deleted) before this was read.
+ * Unless the node the half guessed is still where the tree has it (then it
+ * is not the one that left), the tree follows the events and puts it here:
+ * what happened in it from here on is then reported where a reader of the
+ * events has it, and its next events move it on. */
+static int follow_half(struct vigil *v, const struct move_half *h,
+		       uint32_t parent, const char *name, size_t len)
+{
+	struct tree *t = &v->tree;
+	if (!half_node_valid(v, h) || tree_is_ancestor(t, h->node, parent) ||
+	    crawl_node_present(v, h->node))
+		return 0;
+	uint32_t child = tree_find_child(t, parent, name, len);
+	if (child == h->node)
+		return 0;
+	tree_detach(t, h->node);
+	if (child != NODE_NONE)
+		engine_orphan(v, child);
+	v->tree_gen++;
+	int e = tree_rename(t, h->node, parent, name, len);
+	if (e < 0) /* nowhere to put it: its watches go */
+		tree_remove(t, h->node, engine_unwatch, v);
+	return e == -ENOMEM ? e : 0;
+}
+
 static int moved_to(struct vigil *v, uint32_t ri, uint32_t node,
 		    const struct source_record *rec)
 {
@@ -704,7 +733,11 @@ static int moved_to(struct vigil *v, uint32_t ri, uint32_t node,
 	 * already watched moves in the tree (whatever the half guessed),
 	 * a new one is watched and listed. */
 	if (dir_watchable(v, ri, node, rec->name, rec->name_len)) {
-		e = dir_appeared(v, ri, node, rec->name, rec->name_len, !paired, CRAWL_NEW);
+		bool absent = false;
+		e = dir_appeared(v, ri, node, rec->name, rec->name_len, !paired,
+				 CRAWL_NEW, &absent);
+		if (e >= 0 && absent && paired)
+			e = follow_half(v, &h, node, rec->name, rec->name_len);
 	} else if (paired && half_node_valid(v, &h)) {
 		/* moved where it is not to be watched */
 		tree_remove(&v->tree, h.node, engine_unwatch, v);
@@ -829,7 +862,7 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 	if (wanted(r, rec->mask) || (rec->mask & IN_UNMOUNT))
 		e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
 	if (e >= 0 && (rec->mask & (IN_CREATE | IN_ISDIR)) == (IN_CREATE | IN_ISDIR))
-		e = dir_appeared(v, ri, node, rec->name, rec->name_len, false, CRAWL_NEW);
+		e = dir_appeared(v, ri, node, rec->name, rec->name_len, false, CRAWL_NEW, NULL);
 	return e;
 }
 

@@ -307,22 +307,37 @@ static void back_from_outside_is_reported_whole(void **state)
 /* --- what a reader of the events knows ------------------------------------- */
 
 /* The paths below the watched tree a reader knows of, replaying the events
- * as tests/cli/churn-check.py does (without the pairing of moves, which
- * these cases do not need): a create or a move in adds a path, a delete or
- * a move away removes it and all below it. */
+ * as tests/cli/churn-check.py does: a create or a move in adds a path, a
+ * delete or a move away removes it and all below it, and the two halves of
+ * a rename (paired by cookie) move what was below it. */
 struct known {
 	char path[64][128];
 	size_t n;
+	uint32_t cookie;      /* of the last MOVED_FROM */
+	char moved[64][128];  /* what it took away, relative to it */
+	size_t n_moved;
 };
 
-static void known_drop(struct known *k, const char *p)
+static void known_add(struct known *k, const char *p)
+{
+	size_t l = strlen(p);
+	assert_true(k->n < 64 && l < sizeof(k->path[0]));
+	memcpy(k->path[k->n++], p, l + 1);
+}
+
+/* Drop P and what is below it; with TAKE, keep what was below it in
+ * k->moved, relative to P. */
+static void known_drop(struct known *k, const char *p, bool take)
 {
 	size_t l = strlen(p);
 	for (size_t i = 0; i < k->n;) {
-		if (strncmp(k->path[i], p, l) == 0 && (!k->path[i][l] || k->path[i][l] == '/'))
+		if (strncmp(k->path[i], p, l) == 0 && (!k->path[i][l] || k->path[i][l] == '/')) {
+			if (take && k->path[i][l] && k->n_moved < 64)
+				memcpy(k->moved[k->n_moved++], k->path[i] + l, strlen(k->path[i] + l) + 1);
 			memcpy(k->path[i], k->path[--k->n], sizeof(k->path[0]));
-		else
+		} else {
 			i++;
+		}
 	}
 }
 
@@ -336,12 +351,23 @@ static void replay(const struct fixture *f, struct known *k)
 		assert_true(strncmp(ev->path, f->dir, root) == 0 && ev->path[root] == '/');
 		const char *p = ev->path + root + 1;
 		assert_true(strlen(p) < sizeof(k->path[0]));
-		if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
-			known_drop(k, p);
+		if (ev->mask & IN_MOVED_FROM) {
+			k->n_moved = 0;
+			k->cookie = ev->cookie;
+			known_drop(k, p, true);
+		} else if (ev->mask & IN_DELETE) {
+			known_drop(k, p, false);
 		} else if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
-			known_drop(k, p);
-			assert_true(k->n < 64);
-			snprintf(k->path[k->n++], sizeof(k->path[0]), "%s", p);
+			known_drop(k, p, false);
+			known_add(k, p);
+			if ((ev->mask & IN_MOVED_TO) && ev->cookie == k->cookie) {
+				for (size_t i = 0; i < k->n_moved; i++) {
+					char q[256];
+					snprintf(q, sizeof(q), "%s%s", p, k->moved[i]);
+					known_add(k, q);
+				}
+				k->n_moved = 0;
+			}
 		}
 	}
 	assert_int_equal(r, 0);
@@ -419,6 +445,29 @@ static void back_by_a_second_rename_is_reported_whole(void **state)
 	expect_known(&k, "b");
 	expect_known(&k, "b/sub");
 	expect_known(&k, "b/g");
+	check(f);
+}
+
+/* A directory renamed, changed, and renamed again, before vigil read: when
+ * the first rename is read, its directory is not where it went (it went on),
+ * and listing there finds nothing. The tree follows the events anyway, so
+ * that what happened in it is reported where a reader has it, and the
+ * second rename moves that along. (Churn with one writer lost a path this
+ * way: the tree kept the directory under its old name, and the change in
+ * it was reported under a path a reader had given up.) */
+static void renamed_twice_its_changes_follow(void **state)
+{
+	struct fixture *f = *state;
+	assert_true(vigil_add(f->v, f->dir, IN_CREATE | IN_DELETE | IN_MOVE, VIGIL_RECURSIVE) >= 1);
+	make_dir(f, "c");
+	struct known k = {0};
+	replay(f, &k);
+	move(f, "c", "d");
+	make_dir(f, "d/x");
+	move(f, "d", "e");
+	replay(f, &k);
+	expect_known(&k, "e");
+	expect_known(&k, "e/x");
 	check(f);
 }
 
@@ -678,6 +727,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(namesake_found_ahead_is_reported_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(namesake_found_ahead_of_a_move_away_is_reported_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(back_by_a_second_rename_is_reported_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(renamed_twice_its_changes_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_moved_in_is_watched_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_is_watched_whole_at_add, setup, teardown),
 		cmocka_unit_test_setup_teardown(walk_goes_on_when_a_directory_leaves_from_under_it, setup, teardown),
