@@ -495,12 +495,20 @@ int engine_retry(struct vigil *v, uint32_t ri, uint32_t parent, const char *name
 
 int engine_retry_relist(struct vigil *v, uint32_t ri, uint32_t node, bool report)
 {
+	uint32_t serial = tree_node(&v->tree, node)->serial;
+	for (size_t i = 0; i < v->n_retries; i++) {
+		struct retry *r = &v->retries[i];
+		if (!r->name && r->node == node && r->node_serial == serial) {
+			r->report |= report; /* one listing does for both */
+			return 0;
+		}
+	}
 	if (array_grow((void **)&v->retries, &v->cap_retries, v->n_retries,
 		       sizeof(*v->retries), 8) < 0)
 		return -ENOMEM;
 	v->retries[v->n_retries++] = (struct retry){
 		.root = ri, .parent = NODE_NONE, .node = node,
-		.node_serial = tree_node(&v->tree, node)->serial, .report = report,
+		.node_serial = serial, .report = report,
 	};
 	return 0;
 }
