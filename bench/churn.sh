@@ -14,7 +14,7 @@ here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 VIGIL=${VIGIL:-$here/../build/vigil}
 writer=$here/../tests/cli/churn-writer.pl
 check=$here/../tests/cli/churn-check.py
-writers=1 ops=3000 seeds=10 first=1 events=0
+writers=1 ops=3000 seeds=10 first=1 events=0 keep=
 
 usage() {
 	cat <<USAGE
@@ -24,6 +24,9 @@ usage: bench/churn.sh [--writers N] [--ops N] [--seeds N] [--first N] [--events]
   --seeds N    runs, each with its own random seed (default 10)
   --first N    the first seed (default 1)
   --events     also check that every path that exists was reported
+  --keep DIR   keep each diverging run in DIR/seed-N: vigil's events
+               (out), its view and messages (err), the tree (tree), and
+               each writer's changes (writer-I.log)
 USAGE
 }
 while (($#)); do
@@ -33,6 +36,7 @@ while (($#)); do
 	--seeds) seeds=$2; shift ;;
 	--first) first=$2; shift ;;
 	--events) events=1 ;;
+	--keep) keep=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "churn.sh: unknown argument '$1'" >&2; usage >&2; exit 1 ;;
 	esac
@@ -45,7 +49,7 @@ trap '[[ -n ${KEEP:-} ]] && cp -r "$tmp" "$KEEP"; rm -rf "$tmp"' EXIT
 
 run() { # run SEED: prints one result line
 	local seed=$1 w=$tmp/w vp i pids=()
-	rm -rf "$w" "$tmp"/outside-* "$tmp/out" "$tmp/err"
+	rm -rf "$w" "$tmp"/outside-* "$tmp"/writer-*.log "$tmp/out" "$tmp/err"
 	mkdir "$w"
 	(cd "$w" && exec "$VIGIL" wait -m -r --json \
 		-e create,moved_from,moved_to,delete,close_write,q_overflow \
@@ -53,7 +57,8 @@ run() { # run SEED: prints one result line
 	vp=$!
 	until grep -q "Watches established" "$tmp/err" 2>/dev/null; do sleep 0.01; done
 	for ((i = 1; i <= writers; i++)); do
-		(cd "$w" && exec perl "$writer" "$ops" "$seed$i" "$tmp/outside-$i") &
+		(cd "$w" && exec perl "$writer" "$ops" "$seed$i" "$tmp/outside-$i" \
+			${keep:+"$tmp/writer-$i.log"}) &
 		pids+=($!)
 	done
 	for i in "${pids[@]}"; do wait "$i"; done
@@ -70,6 +75,12 @@ bad=0
 for seed in $(seq "$first" $((first + seeds - 1))); do
 	out=$(run "$seed")
 	printf 'seed %-4s %s\n' "$seed" "$out"
-	[[ $out == *"churn-check: ok"* ]] || bad=$((bad + 1))
+	[[ $out == *"churn-check: ok"* ]] && continue
+	bad=$((bad + 1))
+	if [[ -n $keep ]]; then
+		mkdir -p "$keep/seed-$seed"
+		cp "$tmp/out" "$tmp/err" "$tmp"/writer-*.log "$keep/seed-$seed/"
+		(cd "$tmp/w" && find . -printf '%y %i %p\n') >"$keep/seed-$seed/tree"
+	fi
 done
 echo "diverged: $bad of $seeds"
