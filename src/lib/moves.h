@@ -27,6 +27,8 @@ struct move_half {
 	struct timespec time; /* when it was read */
 	uint64_t deadline;    /* monotonic ns; 0 until armed */
 	bool delivered;       /* already delivered on its own */
+	bool news;            /* it left a directory whose own rename was
+				 unresolved: a reader has given that path up */
 };
 
 struct moves {

@@ -623,6 +623,7 @@ static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
 		.cookie = rec->cookie, .mask = rec->mask, .dir_node = node,
 		.node = is_dir ? moving_node(v, node, rec->name, rec->name_len) : NODE_NONE,
 		.time = v->read_time,
+		.news = is_dir && below_held_move(v, node),
 	};
 	if (h.node != NODE_NONE)
 		h.node_serial = tree_node(&v->tree, h.node)->serial;
@@ -741,9 +742,13 @@ static int moved_to(struct vigil *v, uint32_t ri, uint32_t node,
 	 * already watched moves in the tree (whatever the half guessed),
 	 * a new one is watched and listed. */
 	if (dir_watchable(v, ri, node, rec->name, rec->name_len)) {
+		/* From inside a directory whose own MOVED_FROM is still
+		 * unresolved, it comes from a path a reader has given up
+		 * (dropped, or moved along with that directory), as if
+		 * from outside: what it holds is news. */
 		bool absent = false;
-		e = dir_appeared(v, ri, node, rec->name, rec->name_len, !paired,
-				 CRAWL_NEW, &absent);
+		e = dir_appeared(v, ri, node, rec->name, rec->name_len,
+				 !paired || h.news, CRAWL_NEW, &absent);
 		if (e >= 0 && absent && paired)
 			e = follow_half(v, &h, node, rec->name, rec->name_len);
 	} else if (paired && half_node_valid(v, &h)) {

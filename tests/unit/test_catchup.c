@@ -471,6 +471,31 @@ static void renamed_twice_its_changes_follow(void **state)
 	check(f);
 }
 
+/* A directory moved out (its MOVED_FROM waiting for a partner) and back in
+ * elsewhere, then out again, and a subdirectory of it moved in from there
+ * (the last two together: it went out with the subdirectory gone), all
+ * before vigil read. The subdirectory's rename comes from inside a
+ * directory a reader has given up: to a reader it is new, with what it
+ * holds. (Churn with one writer lost a file this way.) */
+static void moved_from_inside_a_departed_directory_is_reported_whole(void **state)
+{
+	struct fixture *f = *state;
+	assert_true(vigil_add(f->v, f->dir, IN_CREATE | IN_DELETE | IN_MOVE, VIGIL_RECURSIVE) >= 1);
+	make_dir(f, "d");
+	make_dir(f, "d/sub");
+	make_file(f, "d/sub/f");
+	struct known k = {0};
+	replay(f, &k);
+	move(f, "d", "OUT");
+	move(f, "OUT", "e");
+	move(f, "e/sub", "s");
+	move(f, "e", "OUT");
+	replay(f, &k);
+	expect_known(&k, "s");
+	expect_known(&k, "s/f");
+	check(f);
+}
+
 /* --- a move in the middle of a walk ---------------------------------------- */
 
 /* The engine's openat(), wrapped (meson.build: --wrap, both names glibc
@@ -728,6 +753,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(namesake_found_ahead_of_a_move_away_is_reported_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(back_by_a_second_rename_is_reported_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_twice_its_changes_follow, setup, teardown),
+		cmocka_unit_test_setup_teardown(moved_from_inside_a_departed_directory_is_reported_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_moved_in_is_watched_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_is_watched_whole_at_add, setup, teardown),
 		cmocka_unit_test_setup_teardown(walk_goes_on_when_a_directory_leaves_from_under_it, setup, teardown),
