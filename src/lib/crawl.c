@@ -121,6 +121,11 @@ struct crawl {
 	 * its partner: a MOVED_FROM a reader has seen, and no MOVED_TO came
 	 * for it (it left the trees, and is back by another way). */
 	bool released;
+	/* attach(): a directory watched elsewhere, with no half waiting for
+	 * it, is ahead of its rename events: -EINPROGRESS (CRAWL_WAIT_AHEAD),
+	 * unless it is EXPECTED (the one this rename moves) */
+	bool wait_ahead;
+	uint32_t expected;
 };
 
 void engine_unwatch(void *ctx, int wd)
@@ -309,8 +314,17 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 		 * loop) is watched once, where it is. */
 		if (tree_is_ancestor(t, existing, parent))
 			return NODE_NONE;
-		c->released = moves_release_node(&v->moves, existing,
-						 tree_node(t, existing)->serial);
+		uint32_t serial = tree_node(t, existing)->serial;
+		if (c->wait_ahead && existing != c->expected &&
+		    engine_root_index(v, existing) != NODE_NONE &&
+		    !moves_holds(&v->moves, existing, serial) && !engine_caught_up(v)) {
+			/* In its place in the trees, and nothing says it left:
+			 * its rename is in the queue, and what happens in it
+			 * until then is to be reported where it was. */
+			*ret_err = -EINPROGRESS;
+			return NODE_NONE;
+		}
+		c->released = moves_release_node(&v->moves, existing, serial);
 		if (c->mode == CRAWL_NEW && engine_root_index(v, existing) == NODE_NONE &&
 		    (*ret_err = stale_add(c, existing, false)) < 0)
 			return NODE_NONE;
@@ -556,7 +570,7 @@ static void pop_frame(struct crawl *c)
 				const char *nm = c->names.data + p->names_pos;
 				size_t nl = strlen(nm);
 				p->names_pos += nl + 1;
-				int e = engine_retry(c->v, c->root, p->node, nm, nl, false, c->mode);
+				int e = engine_retry(c->v, c->root, p->node, nm, nl, 0, c->mode);
 				if (e < 0)
 					c->late_err = e;
 			}
@@ -952,8 +966,10 @@ static int relist_stale(struct crawl *c, int err)
 }
 
 int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
-	      const char *name, size_t len, bool moved_in, enum crawl_mode mode)
+	      const char *name, size_t len, unsigned how, enum crawl_mode mode,
+	      uint32_t expect)
 {
+	bool moved_in = how & CRAWL_MOVED_IN;
 	/* The parent first, by its path in the tree, checked by identity (its
 	 * watch): with a rename of it or above it still in the queue, that
 	 * path is stale, and leads nowhere, to a file, or to another
@@ -982,7 +998,14 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	crawl_init(&c, v, root, mode);
 	bool fresh;
 	uint32_t here = tree_find_child(&v->tree, parent, name, len);
+	c.wait_ahead = how & CRAWL_WAIT_AHEAD;
+	c.expected = expect;
 	uint32_t node = attach(&c, parent, name, len, pfd, &fresh, &err);
+	c.wait_ahead = false;
+	if (err == -EINPROGRESS) {
+		close(pfd);
+		return err;
+	}
 	if (err == -ENOSPC) {
 		err = left_out(&c, parent, name, len, pfd);
 		return relist_stale(&c, err < 0 ? err : -ENOSPC);
@@ -993,7 +1016,8 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 		close(pfd);
 		return relist(v, root, node, false);
 	}
-	if (node != NODE_NONE && !fresh && (moved_in || node == here || c.released)) {
+	bool ahead_here = node == here && !(how & CRAWL_WAS_AHEAD);
+	if (node != NODE_NONE && !fresh && (moved_in || ahead_here || c.released)) {
 		/* Known, and back from outside the trees: its way out was
 		 * reported as a move out, and it came back by a move with no
 		 * other half (MOVED_IN), or by one whose other half is where

@@ -73,6 +73,20 @@ enum crawl_mode {
 	CRAWL_RESCAN,  /* after an overflow: only directories not watched yet are news */
 };
 
+/* How crawl_new() takes what it finds (flags). */
+enum {
+	/* it came by a move whose other half was not in the trees */
+	CRAWL_MOVED_IN = 1,
+	/* a directory watched elsewhere in the trees, no rename half waiting
+	 * for it, is ahead of its own rename events, still to read (there is
+	 * more to read): leave it where the tree has it until they are read
+	 * (-EINPROGRESS) */
+	CRAWL_WAIT_AHEAD = 2,
+	/* a retry after -EINPROGRESS: a directory watched here already was
+	 * put here by its own rename events, which a reader followed */
+	CRAWL_WAS_AHEAD = 4,
+};
+
 /* A directory to crawl once the queue is dry, when every rename read so far
  * is in the tree: one that appeared while the path to it was stale (an
  * ancestor renamed, the rename not read yet), or one a walk could not come
@@ -83,7 +97,7 @@ struct retry {
 	uint32_t root, parent, parent_serial;
 	char *name;
 	size_t len;
-	bool moved_in;        /* as for crawl_new() */
+	unsigned how;         /* CRAWL_MOVED_IN, CRAWL_WAS_AHEAD */
 	enum crawl_mode mode; /* CRAWL_NEW, or the walk's that skipped it */
 	uint32_t node, node_serial;
 	bool report;          /* as for crawl_relist() */
@@ -137,9 +151,13 @@ struct vigil {
 /* Crawl NAME under PARENT (root RI) once the queue is dry (see struct
  * retry): 0 or -ENOMEM. */
 int engine_retry(struct vigil *v, uint32_t ri, uint32_t parent, const char *name,
-		 size_t len, bool moved_in, enum crawl_mode mode);
+		 size_t len, unsigned how, enum crawl_mode mode);
 /* The same for crawl_relist(V, RI, NODE, REPORT). */
 int engine_retry_relist(struct vigil *v, uint32_t ri, uint32_t node, bool report);
+/* Whether every record read so far is processed and no rename half waits:
+ * the tree has caught up with what the kernel said, and a path still stale
+ * will stay so until more comes. */
+bool engine_caught_up(struct vigil *v);
 /* Recursive root RI's directory, open (O_PATH), until
  * engine_release_roots() when it is not pinned; -ENOENT once it is gone. */
 int engine_root_fd(struct vigil *v, uint32_t ri);
@@ -175,21 +193,24 @@ void equeue_fini(struct equeue *q);
  * skip what they concern (reported as error events unless CRAWL_INITIAL). */
 int crawl_root(struct vigil *v, uint32_t root, enum crawl_mode mode);
 /* NAME appeared under the watched directory PARENT: watch it and everything
- * below it, reporting what it holds as synthetic events. MOVED_IN: it came
- * by a move whose other half was not in the trees; if it is a directory
+ * below it, reporting what it holds as synthetic events. HOW: flags above.
+ * CRAWL_MOVED_IN: if it is a directory
  * watched already (it left and came back), what it holds is reported too,
  * as for a new one; so is what a directory holds that a listing had put
  * under NAME already, ahead of the event that calls this. -ESTALE: PARENT is
  * not where the tree has it (a rename still to be read); -ENOENT, -ENOTDIR:
- * NAME is not a directory under PARENT now; -ENOSPC as for crawl_root():
+ * NAME is not a directory under PARENT now; -EINPROGRESS: see
+ * CRAWL_WAIT_AHEAD; -ENOSPC as for crawl_root():
  * what was left out is reported already. A directory found again after a
  * time detached from the trees (whose events were dropped meanwhile) has its
  * subtree listed again, as after an overflow. MODE is CRAWL_NEW, or, for a
  * directory a walk skipped (struct retry), that walk's: then what it holds
  * is news only as that walk's would have been, and if it is watched
- * already, its subtree is listed again. */
+ * already, its subtree is listed again. EXPECT: the directory node a
+ * rename half says is coming here (not ahead of its events), or NODE_NONE. */
 int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
-	      const char *name, size_t len, bool moved_in, enum crawl_mode mode);
+	      const char *name, size_t len, unsigned how, enum crawl_mode mode,
+	      uint32_t expect);
 /* List NODE's subtree again (NODE watched, in root ROOT), as after an
  * overflow but there only; with REPORT, everything in it is reported, as
  * for a directory new to the trees. -ESTALE: NODE is not where the tree

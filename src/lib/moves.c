@@ -43,6 +43,14 @@ bool moves_take(struct moves *m, uint32_t cookie, struct move_half *ret)
 	return false;
 }
 
+bool moves_holds(const struct moves *m, uint32_t node, uint32_t serial)
+{
+	for (size_t i = 0; i < m->len; i++)
+		if (m->v[i].node == node && m->v[i].node_serial == serial)
+			return true;
+	return false;
+}
+
 bool moves_release_node(struct moves *m, uint32_t node, uint32_t serial)
 {
 	for (size_t i = 0; i < m->len; i++) {

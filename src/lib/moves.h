@@ -46,6 +46,8 @@ bool moves_take(struct moves *m, uint32_t cookie, struct move_half *ret);
  * again (moved back in under another cookie): let go of it, so that the
  * half ending does not take its watches. Returns whether a half held it. */
 bool moves_release_node(struct moves *m, uint32_t node, uint32_t serial);
+/* Whether a half holds the directory NODE. */
+bool moves_holds(const struct moves *m, uint32_t node, uint32_t serial);
 /* Give every half without a deadline the deadline DEADLINE. */
 void moves_arm(struct moves *m, uint64_t deadline);
 /* Remove the oldest half whose deadline is at or before NOW into *ret. */

@@ -476,7 +476,7 @@ static bool dir_watchable(struct vigil *v, uint32_t ri, uint32_t node,
 }
 
 int engine_retry(struct vigil *v, uint32_t ri, uint32_t parent, const char *name,
-		 size_t len, bool moved_in, enum crawl_mode mode)
+		 size_t len, unsigned how, enum crawl_mode mode)
 {
 	if (array_grow((void **)&v->retries, &v->cap_retries, v->n_retries,
 		       sizeof(*v->retries), 8) < 0)
@@ -487,7 +487,7 @@ int engine_retry(struct vigil *v, uint32_t ri, uint32_t parent, const char *name
 	v->retries[v->n_retries++] = (struct retry){
 		.root = ri, .parent = parent,
 		.parent_serial = tree_node(&v->tree, parent)->serial,
-		.name = copy, .len = len, .moved_in = moved_in, .mode = mode,
+		.name = copy, .len = len, .how = how, .mode = mode,
 		.node = NODE_NONE,
 	};
 	return 0;
@@ -513,10 +513,7 @@ int engine_retry_relist(struct vigil *v, uint32_t ri, uint32_t node, bool report
 	return 0;
 }
 
-/* Whether every record read so far is processed and no rename half waits:
- * the tree has caught up with what the kernel said, and a path still stale
- * will stay so until more comes. */
-static bool caught_up(struct vigil *v)
+bool engine_caught_up(struct vigil *v)
 {
 	size_t pending = 0;
 	v->src.ops->pending(&v->src, &pending);
@@ -524,16 +521,24 @@ static bool caught_up(struct vigil *v)
 }
 
 /* A directory appeared under NODE (created, or moved in: from outside
- * the trees if MOVED_IN): watch and list it, and everything in it. MODE:
- * CRAWL_NEW, or a retry's (struct retry). *RET_ABSENT (if not NULL) says
- * whether there was no directory there any more. */
+ * the trees if HOW has CRAWL_MOVED_IN): watch and list it, and everything
+ * in it. MODE: CRAWL_NEW, or a retry's (struct retry); EXPECT as for
+ * crawl_new(). *RET_ABSENT (if not NULL) says whether there was no
+ * directory there any more. */
 static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
-			const char *name, size_t len, bool moved_in,
-			enum crawl_mode mode, bool *ret_absent)
+			const char *name, size_t len, unsigned how,
+			enum crawl_mode mode, uint32_t expect, bool *ret_absent)
 {
 	if (!dir_watchable(v, ri, node, name, len))
 		return 0;
-	int n = crawl_new(v, ri, node, name, len, moved_in, mode);
+	/* a directory found ahead of its own rename events waits for them,
+	 * once */
+	if (mode == CRAWL_NEW && !(how & CRAWL_WAS_AHEAD))
+		how |= CRAWL_WAIT_AHEAD;
+	int n = crawl_new(v, ri, node, name, len, how, mode, expect);
+	if (n == -EINPROGRESS)
+		return engine_retry(v, ri, node, name, len,
+				    (how & ~(unsigned)CRAWL_WAIT_AHEAD) | CRAWL_WAS_AHEAD, mode);
 	if (ret_absent)
 		*ret_absent = n == -ENOENT || n == -ENOTDIR;
 	if (n == -ESTALE) {
@@ -542,9 +547,9 @@ static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 		 * still to read, or a rename half still waiting for its
 		 * partner, the tree may not have caught up yet: try again
 		 * then. */
-		if (caught_up(v))
+		if (engine_caught_up(v))
 			return 0;
-		return engine_retry(v, ri, node, name, len, moved_in, mode);
+		return engine_retry(v, ri, node, name, len, how & ~(unsigned)CRAWL_WAIT_AHEAD, mode);
 	}
 	if (n >= 0 || n == -ENOENT || n == -ENOTDIR || n == -ELOOP || n == -ESTALE ||
 	    n == -ENOSPC)
@@ -577,11 +582,11 @@ static int retry_crawls(struct vigil *v)
 			/* gone, or out of the trees, meanwhile */
 		} else if (r->name) {
 			e = dir_appeared(v, r->root, r->parent, r->name, r->len,
-					 r->moved_in, r->mode, NULL);
+					 r->how, r->mode, NODE_NONE, NULL);
 		} else {
 			e = crawl_relist(v, r->root, r->node, r->report);
 			if (e == -ESTALE)
-				e = caught_up(v) ? 0 : engine_retry_relist(v, r->root, r->node, r->report);
+				e = engine_caught_up(v) ? 0 : engine_retry_relist(v, r->root, r->node, r->report);
 		}
 		free(r->name);
 	}
@@ -748,7 +753,9 @@ static int moved_to(struct vigil *v, uint32_t ri, uint32_t node,
 		 * from outside: what it holds is news. */
 		bool absent = false;
 		e = dir_appeared(v, ri, node, rec->name, rec->name_len,
-				 !paired || h.news, CRAWL_NEW, &absent);
+				 !paired || h.news ? CRAWL_MOVED_IN : 0, CRAWL_NEW,
+				 paired && half_node_valid(v, &h) ? h.node : NODE_NONE,
+				 &absent);
 		if (e >= 0 && absent && paired)
 			e = follow_half(v, &h, node, rec->name, rec->name_len);
 	} else if (paired && half_node_valid(v, &h)) {
@@ -875,7 +882,8 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 	if (wanted(r, rec->mask) || (rec->mask & IN_UNMOUNT))
 		e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
 	if (e >= 0 && (rec->mask & (IN_CREATE | IN_ISDIR)) == (IN_CREATE | IN_ISDIR))
-		e = dir_appeared(v, ri, node, rec->name, rec->name_len, false, CRAWL_NEW, NULL);
+		e = dir_appeared(v, ri, node, rec->name, rec->name_len, 0, CRAWL_NEW,
+				 NODE_NONE, NULL);
 	return e;
 }
 
