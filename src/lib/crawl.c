@@ -921,6 +921,10 @@ int crawl_relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
 		close(fd);
 		return e == -ENOMEM ? e : -ESTALE;
 	}
+	/* reporting all it holds, the listing says better what was held
+	 * back below it, all of which happened before */
+	if (report)
+		engine_drop_deferred_below(v, node);
 	v->generation++;
 	tree_node(t, node)->mark = v->generation;
 	c.report = report;

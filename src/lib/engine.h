@@ -154,6 +154,9 @@ int engine_retry(struct vigil *v, uint32_t ri, uint32_t parent, const char *name
 		 size_t len, unsigned how, enum crawl_mode mode);
 /* The same for crawl_relist(V, RI, NODE, REPORT). */
 int engine_retry_relist(struct vigil *v, uint32_t ri, uint32_t node, bool report);
+/* Forget the records held back (below a rename not resolved yet) on NODE's
+ * subtree: a listing of it that reports all it holds is newer. */
+void engine_drop_deferred_below(struct vigil *v, uint32_t node);
 /* Whether every record read so far is processed and no rename half waits:
  * the tree has caught up with what the kernel said, and a path still stale
  * will stay so until more comes. */

@@ -402,6 +402,28 @@ static int defer(struct vigil *v, const struct source_record *rec)
 	return r;
 }
 
+void engine_drop_deferred_below(struct vigil *v, uint32_t node)
+{
+	struct buf *b = &v->deferred;
+	size_t keep = 0, off = 0;
+	struct source_record rec;
+	while (off < b->len) {
+		if (source_inotify_parse(b->data + off, b->len - off, &rec) <= 0) {
+			memmove(b->data + keep, b->data + off, b->len - off);
+			keep += b->len - off;
+			break;
+		}
+		uint32_t n = tree_find_wd(&v->tree, rec.wd);
+		size_t size = rec.size;
+		if (n == NODE_NONE || !tree_is_ancestor(&v->tree, node, n)) {
+			memmove(b->data + keep, b->data + off, size);
+			keep += size;
+		}
+		off += size;
+	}
+	b->len = keep;
+}
+
 /* A rename was resolved: what waited on it goes through again, now that its
  * path is known (or its watch is gone, and it is dropped). */
 static int replay_deferred(struct vigil *v)
