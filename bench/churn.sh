@@ -45,7 +45,7 @@ done
 command -v python3 >/dev/null || { echo "churn.sh: python3 is needed" >&2; exit 1; }
 
 tmp=$(mktemp -d)
-trap '[[ -n ${KEEP:-} ]] && cp -r "$tmp" "$KEEP"; rm -rf "$tmp"' EXIT
+trap 'rm -rf "$tmp"' EXIT
 
 run() { # run SEED: prints one result line
 	local seed=$1 w=$tmp/w vp i pids=()
