@@ -101,13 +101,14 @@ struct crawl {
 	struct buf names;
 	char *dents;
 	int added;
-	/* Directories a CRAWL_NEW found again by their watch: after a time
-	 * detached from the trees (orphans, and what lay below them), when
-	 * the events below them were dropped, so that what the tree holds
-	 * there is stale; or inside the new directory, moved there before it
-	 * was watched (report: its contents are news). Listed again after
-	 * the walk (relist()). */
-	struct stale { uint32_t node, serial; bool report; } *stale;
+	/* Directories a CRAWL_NEW found again by their watch, listed again
+	 * after the walk (relist()), and what they hold reported: after a
+	 * time detached from the trees (orphans, and what lay below them),
+	 * when the events below them were dropped, so that what the tree
+	 * holds there is stale and what happened there meanwhile was never
+	 * said; or inside the new directory, moved there before it was
+	 * watched (its contents are news). */
+	struct stale { uint32_t node, serial; } *stale;
 	size_t n_stale, cap_stale;
 	bool report;         /* a rescan reporting all it finds (relist()) */
 	bool own_cwd;        /* this thread's working directory is its own */
@@ -260,17 +261,15 @@ static int watch_fd(struct crawl *c, int fd, uint32_t mask, int *ret_wd)
 	return s->ops->add_fd(s, fd, mask, ret_wd);
 }
 
-/* Have NODE listed again after this CRAWL_NEW (see struct crawl's stale),
- * and what it holds reported if REPORT. */
-static int stale_add(struct crawl *c, uint32_t node, bool report)
+/* Have NODE listed again after this CRAWL_NEW, and what it holds reported
+ * (see struct crawl's stale). */
+static int stale_add(struct crawl *c, uint32_t node)
 {
-	if (c->n_stale && c->stale[c->n_stale - 1].node == node) {
-		c->stale[c->n_stale - 1].report |= report;
+	if (c->n_stale && c->stale[c->n_stale - 1].node == node)
 		return 0;
-	}
 	if (array_grow((void **)&c->stale, &c->cap_stale, c->n_stale, sizeof(*c->stale), 4) < 0)
 		return -ENOMEM;
-	c->stale[c->n_stale++] = (struct stale){node, tree_node(&c->v->tree, node)->serial, report};
+	c->stale[c->n_stale++] = (struct stale){node, tree_node(&c->v->tree, node)->serial};
 	return 0;
 }
 
@@ -326,7 +325,7 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 		}
 		c->released = moves_release_node(&v->moves, existing, serial);
 		if (c->mode == CRAWL_NEW && engine_root_index(v, existing) == NODE_NONE &&
-		    (*ret_err = stale_add(c, existing, false)) < 0)
+		    (*ret_err = stale_add(c, existing)) < 0)
 			return NODE_NONE;
 		/* it may lie below the node it replaces: take it out first */
 		tree_detach(t, existing);
@@ -754,7 +753,7 @@ static int walk(struct crawl *c)
 		 * came. To a reader it is new: after the walk, what it holds is
 		 * reported (and checked, as it may have changed meanwhile). */
 		if (node != NODE_NONE && c->mode == CRAWL_NEW && !fresh &&
-		    (err = stale_add(c, node, true)) < 0) {
+		    (err = stale_add(c, node)) < 0) {
 			close(fd);
 			break;
 		}
@@ -947,8 +946,8 @@ static int relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
 	return e == -ESTALE ? engine_retry_relist(v, root, node, report) : e;
 }
 
-/* After a CRAWL_NEW: list again what it found that had been detached, or
- * found inside a new directory. */
+/* After a CRAWL_NEW: list again, reporting what they hold, the directories
+ * it found that had been detached, or found inside a new directory. */
 static int relist_stale(struct crawl *c, int err)
 {
 	struct vigil *v = c->v;
@@ -959,7 +958,7 @@ static int relist_stale(struct crawl *c, int err)
 		if (!x->used || x->serial != c->stale[i].serial ||
 		    engine_root_index(v, n) == NODE_NONE)
 			continue;
-		int e = relist(v, c->root, n, c->stale[i].report);
+		int e = relist(v, c->root, n, true);
 		if (e < 0)
 			err = e;
 	}

@@ -553,6 +553,33 @@ static void what_waited_below_a_directory_back_whole_is_not_replayed(void **stat
 	check(f);
 }
 
+/* A listing put a directory aside (another had its name), and events in it
+ * came while it was aside; then its own rename found it again elsewhere.
+ * What it holds is listed again there, and reported: the events in it
+ * while it was aside were dropped. Here a directory comes back from
+ * outside (listed whole), its subdirectory has meanwhile had a directory
+ * made in it, moved elsewhere, and its name taken by a new one. */
+static void put_aside_and_found_again_is_reported_whole(void **state)
+{
+	struct fixture *f = *state;
+	watch_events(f);
+	make_dir(f, "q");
+	make_dir(f, "q/a");
+	make_dir(f, "d");
+	struct known k = {0};
+	replay(f, &k);
+	move(f, "q", "OUT");
+	move(f, "OUT", "r");
+	make_dir(f, "r/a/x");
+	move(f, "r/a", "d/a");
+	make_dir(f, "r/a");
+	replay(f, &k);
+	expect_known(&k, "d/a");
+	expect_known(&k, "d/a/x");
+	expect_known(&k, "r/a");
+	check(f);
+}
+
 /* --- a move in the middle of a walk ---------------------------------------- */
 
 /* The engine's openat(), wrapped (meson.build: --wrap, both names glibc
@@ -813,6 +840,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(moved_from_inside_a_departed_directory_is_reported_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(found_ahead_of_its_rename_it_stays_until_then, setup, teardown),
 		cmocka_unit_test_setup_teardown(what_waited_below_a_directory_back_whole_is_not_replayed, setup, teardown),
+		cmocka_unit_test_setup_teardown(put_aside_and_found_again_is_reported_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_moved_in_is_watched_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_is_watched_whole_at_add, setup, teardown),
 		cmocka_unit_test_setup_teardown(walk_goes_on_when_a_directory_leaves_from_under_it, setup, teardown),
