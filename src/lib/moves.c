@@ -43,23 +43,26 @@ bool moves_take(struct moves *m, uint32_t cookie, struct move_half *ret)
 	return false;
 }
 
-bool moves_holds(const struct moves *m, uint32_t node, uint32_t serial)
+/* The half holding the directory NODE, or NULL. */
+static struct move_half *holder(const struct moves *m, uint32_t node, uint32_t serial)
 {
 	for (size_t i = 0; i < m->len; i++)
 		if (m->v[i].node == node && m->v[i].node_serial == serial)
-			return true;
-	return false;
+			return &m->v[i];
+	return NULL;
+}
+
+bool moves_holds(const struct moves *m, uint32_t node, uint32_t serial)
+{
+	return holder(m, node, serial) != NULL;
 }
 
 bool moves_release_node(struct moves *m, uint32_t node, uint32_t serial)
 {
-	for (size_t i = 0; i < m->len; i++) {
-		if (m->v[i].node == node && m->v[i].node_serial == serial) {
-			m->v[i].node = UINT32_MAX; /* NODE_NONE */
-			return true;
-		}
-	}
-	return false;
+	struct move_half *h = holder(m, node, serial);
+	if (h)
+		h->node = UINT32_MAX; /* NODE_NONE */
+	return h != NULL;
 }
 
 void moves_arm(struct moves *m, uint64_t deadline)

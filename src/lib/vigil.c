@@ -332,8 +332,7 @@ int vigil_add(vigil *v, const char *path, uint32_t mask, unsigned flags)
 	root_unpin(r);
 	return err < 0 ? err : err + 1;
 fail:
-	if (r->fd >= 0)
-		close(r->fd);
+	root_close(r);
 	free(r->path);
 	return err;
 }
@@ -555,12 +554,10 @@ static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 		return 0;
 	/* a directory found ahead of its own rename events waits for them,
 	 * once */
-	if (mode == CRAWL_NEW && !(how & CRAWL_WAS_AHEAD))
-		how |= CRAWL_WAIT_AHEAD;
-	int n = crawl_new(v, ri, node, name, len, how, mode, expect);
+	unsigned wait = mode == CRAWL_NEW && !(how & CRAWL_WAS_AHEAD) ? CRAWL_WAIT_AHEAD : 0;
+	int n = crawl_new(v, ri, node, name, len, how | wait, mode, expect);
 	if (n == -EINPROGRESS)
-		return engine_retry(v, ri, node, name, len,
-				    (how & ~(unsigned)CRAWL_WAIT_AHEAD) | CRAWL_WAS_AHEAD, mode);
+		return engine_retry(v, ri, node, name, len, how | CRAWL_WAS_AHEAD, mode);
 	if (ret_absent)
 		*ret_absent = n == -ENOENT || n == -ENOTDIR;
 	if (n == -ESTALE) {
@@ -571,7 +568,7 @@ static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 		 * then. */
 		if (engine_caught_up(v))
 			return 0;
-		return engine_retry(v, ri, node, name, len, how & ~(unsigned)CRAWL_WAIT_AHEAD, mode);
+		return engine_retry(v, ri, node, name, len, how, mode);
 	}
 	if (n >= 0 || n == -ENOENT || n == -ENOTDIR || n == -ELOOP || n == -ESTALE ||
 	    n == -ENOSPC)
