@@ -378,7 +378,8 @@ int tree_rename(struct tree *t, uint32_t n, uint32_t new_parent,
 	/* All the memory first, so that a failure changes nothing: a slot in
 	 * the name index (an attached node frees its own on the way), and
 	 * room for a longer name at the end (a shorter one goes over the old). */
-	if ((x->parent == NODE_NONE && index_reserve(t, &t->children) < 0) ||
+	if ((x->parent == NODE_NONE && new_parent != NODE_NONE &&
+	     index_reserve(t, &t->children) < 0) ||
 	    (!same && len > x->name_len && names_put(t, name, len, &off) < 0))
 		return -ENOMEM;
 	/* the old key takes it out of the name index */
@@ -395,8 +396,10 @@ int tree_rename(struct tree *t, uint32_t n, uint32_t new_parent,
 		x->name_off = off;
 		x->name_len = (uint32_t)len;
 	}
-	link_child(t, new_parent, n);
-	index_add(t, &t->children, n);
+	if (new_parent != NODE_NONE) {
+		link_child(t, new_parent, n);
+		index_add(t, &t->children, n);
+	}
 	if (!same)
 		names_squeeze(t);
 	return 0;

@@ -101,8 +101,9 @@ int tree_set_wd(struct tree *t, uint32_t node, int wd);
 
 /* Move NODE under NEW_PARENT with a new name, in O(1) plus a walk up from
  * NEW_PARENT that refuses to make a node its own ancestor (-ELOOP). The name
- * must be free under NEW_PARENT; it may be another node's tree_name(). Returns
- * 0, or -ELOOP or -ENOMEM with nothing changed. */
+ * must be free under NEW_PARENT; it may be another node's tree_name(). With
+ * NEW_PARENT NODE_NONE, NODE is only renamed, and left detached (see
+ * tree_detach()). Returns 0, or -ELOOP or -ENOMEM with nothing changed. */
 int tree_rename(struct tree *t, uint32_t node, uint32_t new_parent,
 		const char *name, size_t len);
 

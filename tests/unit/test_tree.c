@@ -430,6 +430,29 @@ static void rename_many_times_keeps_table_consistent(void **state)
 	check_eq(child_count(&f->t, s.x), 0);
 }
 
+/* Renamed without a parent: it stays out, under its new name, with what is
+ * below it; its old name is free, and it goes back in by another rename. */
+static void rename_detached_stays_out(void **state)
+{
+	struct fix *f = *state;
+	struct shape s = make_shape(f);
+	tree_detach(&f->t, s.b);
+	check_eq(tree_rename(&f->t, s.b, NODE_NONE, S("longer-name")), 0);
+	assert_string_equal(tree_name(&f->t, s.b), "longer-name");
+	check_eq(tree_node(&f->t, s.b)->parent, NODE_NONE);
+	check_eq(tree_find_child(&f->t, s.a, S("b")), NODE_NONE);
+	check_eq(tree_find_child(&f->t, s.a, S("longer-name")), NODE_NONE);
+	check_eq(tree_find_child(&f->t, s.b, S("c")), s.c);
+	check_eq(f->t.children.len, 3);
+	/* an attached one is taken out on the way */
+	check_eq(tree_rename(&f->t, s.x, NODE_NONE, S("y")), 0);
+	check_eq(tree_find_child(&f->t, s.root, S("x")), NODE_NONE);
+	check_eq(f->t.children.len, 2);
+	check_eq(tree_rename(&f->t, s.b, s.root, S("b")), 0);
+	check_path(f, s.c, "/w/b/c");
+	check_eq(f->t.children.len, 3);
+}
+
 /* --- remove ---------------------------------------------------------------- */
 
 static void remove_subtree_calls_back_once_per_wd(void **state)
@@ -1376,6 +1399,7 @@ int main(void)
 		T(rename_same_name_same_parent),
 		T(rename_refuses_cycle),
 		T(rename_many_times_keeps_table_consistent),
+		T(rename_detached_stays_out),
 		T(remove_subtree_calls_back_once_per_wd),
 		T(remove_skips_nodes_without_wd),
 		T(remove_leaf_without_callback),
