@@ -229,6 +229,10 @@ uint32_t engine_kernel_mask(const struct vigil *v, const struct root *r);
 /* Take NODE out of its place, keeping its watches, until its own events say
  * where it went (see struct orphan). */
 void engine_orphan(struct vigil *v, uint32_t node);
+/* The same for a node whose place by the events is NAME under PARENT,
+ * where the tree has another directory: NODE is known by that place. */
+void engine_orphan_at(struct vigil *v, uint32_t node, uint32_t parent,
+		      const char *name, size_t len);
 /* The orphan that was NAME under PARENT, taken off the list, or NODE_NONE. */
 uint32_t engine_take_orphan(struct vigil *v, uint32_t parent, const char *name,
 			    size_t len);

@@ -194,10 +194,21 @@ size_t vigil_queued(const vigil *v)
 
 void engine_orphan(struct vigil *v, uint32_t node)
 {
+	struct node *x = tree_node(&v->tree, node);
+	if (x->parent != NODE_NONE)
+		engine_orphan_at(v, node, x->parent, NULL, 0);
+}
+
+void engine_orphan_at(struct vigil *v, uint32_t node, uint32_t parent,
+		      const char *name, size_t len)
+{
 	struct tree *t = &v->tree;
-	struct node *x = tree_node(t, node);
-	if (x->parent == NODE_NONE)
+	if (name && tree_rename(t, node, NODE_NONE, name, len) < 0) {
+		/* cannot name it: it will not be found again */
+		tree_remove(t, node, engine_unwatch, v);
 		return;
+	}
+	struct node *x = tree_node(t, node);
 	if (v->n_orphans == v->cap_orphans) {
 		/* drop the entries of orphans freed since */
 		size_t k = 0;
@@ -216,27 +227,38 @@ void engine_orphan(struct vigil *v, uint32_t node)
 	}
 	v->orphans[v->n_orphans++] = (struct orphan){
 		.node = node, .serial = x->serial,
-		.parent = x->parent, .parent_serial = tree_node(t, x->parent)->serial,
+		.parent = parent, .parent_serial = tree_node(t, parent)->serial,
 	};
 	tree_detach(t, node);
+}
+
+/* The index in v->orphans of the orphan that was NAME under PARENT, or
+ * v->n_orphans. */
+static size_t find_orphan(const struct vigil *v, uint32_t parent, const char *name,
+			  size_t len)
+{
+	const struct tree *t = &v->tree;
+	size_t i = 0;
+	for (; i < v->n_orphans; i++) {
+		const struct orphan *o = &v->orphans[i];
+		const struct node *x = tree_node(t, o->node);
+		if (o->parent == parent && tree_node(t, parent)->serial == o->parent_serial &&
+		    x->used && x->serial == o->serial && x->parent == NODE_NONE &&
+		    x->name_len == len && memcmp(tree_name(t, o->node), name, len) == 0)
+			break;
+	}
+	return i;
 }
 
 uint32_t engine_take_orphan(struct vigil *v, uint32_t parent, const char *name,
 			    size_t len)
 {
-	struct tree *t = &v->tree;
-	for (size_t i = 0; i < v->n_orphans; i++) {
-		const struct orphan *o = &v->orphans[i];
-		const struct node *x = tree_node(t, o->node);
-		if (o->parent != parent || tree_node(t, parent)->serial != o->parent_serial ||
-		    !x->used || x->serial != o->serial || x->parent != NODE_NONE ||
-		    x->name_len != len || memcmp(tree_name(t, o->node), name, len) != 0)
-			continue;
-		uint32_t n = o->node;
-		v->orphans[i] = v->orphans[--v->n_orphans];
-		return n;
-	}
-	return NODE_NONE;
+	size_t i = find_orphan(v, parent, name, len);
+	if (i == v->n_orphans)
+		return NODE_NONE;
+	uint32_t n = v->orphans[i].node;
+	v->orphans[i] = v->orphans[--v->n_orphans];
+	return n;
 }
 
 int vigil_foreach_watch(vigil *v, vigil_watch_fn fn, void *ctx)
@@ -544,11 +566,10 @@ bool engine_caught_up(struct vigil *v)
 /* A directory appeared under NODE (created, or moved in: from outside
  * the trees if HOW has CRAWL_MOVED_IN): watch and list it, and everything
  * in it. MODE: CRAWL_NEW, or a retry's (struct retry); EXPECT as for
- * crawl_new(). *RET_ABSENT (if not NULL) says whether there was no
- * directory there any more. */
+ * crawl_new(). */
 static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 			const char *name, size_t len, unsigned how,
-			enum crawl_mode mode, uint32_t expect, bool *ret_absent)
+			enum crawl_mode mode, uint32_t expect)
 {
 	if (!dir_watchable(v, ri, node, name, len))
 		return 0;
@@ -558,8 +579,6 @@ static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 	int n = crawl_new(v, ri, node, name, len, how | wait, mode, expect);
 	if (n == -EINPROGRESS)
 		return engine_retry(v, ri, node, name, len, how | CRAWL_WAS_AHEAD, mode);
-	if (ret_absent)
-		*ret_absent = n == -ENOENT || n == -ENOTDIR;
 	if (n == -ESTALE) {
 		/* The parent is not where the tree has it: it or an ancestor
 		 * was renamed, and the path we built is stale. With records
@@ -601,7 +620,7 @@ static int retry_crawls(struct vigil *v)
 			/* gone, or out of the trees, meanwhile */
 		} else if (r->name) {
 			e = dir_appeared(v, r->root, r->parent, r->name, r->len,
-					 r->how, r->mode, NODE_NONE, NULL);
+					 r->how, r->mode, NODE_NONE);
 		} else {
 			e = crawl_relist(v, r->root, r->node, r->report);
 			if (e == -ESTALE)
@@ -614,20 +633,27 @@ static int retry_crawls(struct vigil *v)
 }
 
 /* Which node a MOVED_FROM of NAME under PARENT most likely moves: the one
- * the tree has there, unless an earlier half already took it away. It is a
- * guess (a listing may have got ahead of the queue): it only decides what is
- * held back meanwhile and what a move out is checked against. Where the
- * directory lands is found by identity (crawl_new). */
+ * the tree has there, unless an earlier half already took it away; or one
+ * put aside from there (an orphan, not held either), when the tree has none
+ * or the one it has is there still. An orphan was there before the
+ * directory a listing found in its place, so its way out is read first.
+ * It is a guess (a listing may have got ahead of the queue): it only
+ * decides what is held back meanwhile and what a move out is checked
+ * against. Where the directory lands is found by identity (crawl_new). */
 static uint32_t moving_node(struct vigil *v, uint32_t parent, const char *name,
 			    size_t len)
 {
-	uint32_t n = tree_find_child(&v->tree, parent, name, len);
-	if (n == NODE_NONE)
-		return n;
-	uint32_t serial = tree_node(&v->tree, n)->serial;
-	for (size_t i = 0; i < v->moves.len; i++)
-		if (v->moves.v[i].node == n && v->moves.v[i].node_serial == serial)
-			return NODE_NONE;
+	const struct tree *t = &v->tree;
+	uint32_t n = tree_find_child(t, parent, name, len);
+	if (n != NODE_NONE && moves_holds(&v->moves, n, tree_node(t, n)->serial))
+		n = NODE_NONE;
+	size_t i = v->n_orphans ? find_orphan(v, parent, name, len) : 0;
+	if (i < v->n_orphans) {
+		uint32_t o = v->orphans[i].node;
+		if (!moves_holds(&v->moves, o, tree_node(t, o)->serial) &&
+		    (n == NODE_NONE || crawl_node_present(v, n)))
+			return o;
+	}
 	return n;
 }
 
@@ -714,26 +740,50 @@ static int moved_out(struct vigil *v, struct move_half *h,
 	return e < 0 ? e : replay_deferred(v);
 }
 
-/* The far end of a rename, NAME under PARENT, where there is nothing now:
- * the directory went on (renamed again, deleted) before this was read.
- * Unless the node the half guessed is still where the tree has it (then it
- * is not the one that left), the tree follows the events and puts it here:
- * what happened in it from here on is then reported where a reader of the
- * events has it, and its next events move it on. */
+/* The far end of a rename, NAME under PARENT, where its directory is not
+ * now (nothing there, a file, or another directory that came after it):
+ * it went on (renamed again, deleted) before this was read. Unless the node
+ * the half guessed is still where the tree has it (then it is not the one
+ * that left), the tree follows the events and puts it here: what happened
+ * in it from here on is then reported where a reader of the events has it,
+ * and its next events move it on. Left where it was, the node would go on
+ * taking the events of a directory that is elsewhere, or out of the trees,
+ * under a path it no longer has. */
 static int follow_half(struct vigil *v, const struct move_half *h,
 		       uint32_t parent, const char *name, size_t len)
 {
 	struct tree *t = &v->tree;
-	if (!half_node_valid(v, h) || tree_is_ancestor(t, h->node, parent) ||
+	/* where the listing found it, or where the tree has it still */
+	if (!half_node_valid(v, h) || tree_find_child(t, parent, name, len) == h->node ||
 	    crawl_node_present(v, h->node))
 		return 0;
+	if (tree_is_ancestor(t, h->node, parent)) {
+		/* Into what the tree has below it: a directory between left
+		 * it first, its rename still held. It is taken out of the
+		 * tree with what goes into it; where that half lands (or that
+		 * it left the trees) settles where both are. */
+		uint32_t x = NODE_NONE;
+		for (uint32_t n = parent; n != h->node; n = tree_node(t, n)->parent)
+			if (moves_holds(&v->moves, n, tree_node(t, n)->serial))
+				x = n;
+		if (x == NODE_NONE)
+			return 0;
+		tree_detach(t, x);
+	}
 	uint32_t child = tree_find_child(t, parent, name, len);
-	if (child == h->node)
+	v->tree_gen++;
+	if (child != NODE_NONE && crawl_node_present(v, child)) {
+		/* the directory there now came after it, and the listing
+		 * that put it there ran ahead of its arrival (which is then
+		 * not said again): it stays, and this one waits aside, known
+		 * by this place, for its own next event */
+		engine_orphan_at(v, h->node, parent, name, len);
 		return 0;
+	}
+	/* one the events put there earlier and gone on too waits aside */
 	tree_detach(t, h->node);
 	if (child != NODE_NONE)
 		engine_orphan(v, child);
-	v->tree_gen++;
 	int e = tree_rename(t, h->node, parent, name, len);
 	if (e < 0) /* nowhere to put it: its watches go */
 		tree_remove(t, h->node, engine_unwatch, v);
@@ -770,12 +820,10 @@ static int moved_to(struct vigil *v, uint32_t ri, uint32_t node,
 		 * unresolved, it comes from a path a reader has given up
 		 * (dropped, or moved along with that directory), as if
 		 * from outside: what it holds is news. */
-		bool absent = false;
 		e = dir_appeared(v, ri, node, rec->name, rec->name_len,
 				 !paired || h.news ? CRAWL_MOVED_IN : 0, CRAWL_NEW,
-				 paired && half_node_valid(v, &h) ? h.node : NODE_NONE,
-				 &absent);
-		if (e >= 0 && absent && paired)
+				 paired && half_node_valid(v, &h) ? h.node : NODE_NONE);
+		if (e >= 0 && paired)
 			e = follow_half(v, &h, node, rec->name, rec->name_len);
 	} else if (paired && half_node_valid(v, &h)) {
 		/* moved where it is not to be watched */
@@ -902,7 +950,7 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 		e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
 	if (e >= 0 && (rec->mask & (IN_CREATE | IN_ISDIR)) == (IN_CREATE | IN_ISDIR))
 		e = dir_appeared(v, ri, node, rec->name, rec->name_len, 0, CRAWL_NEW,
-				 NODE_NONE, NULL);
+				 NODE_NONE);
 	return e;
 }
 

@@ -323,6 +323,133 @@ static void put_aside_and_found_again_is_reported_whole(void **state)
 	check(f);
 }
 
+/* A directory renamed, then renamed out of the trees, and a new directory
+ * made under the name it had in between, all before vigil read: the first
+ * rename's far end finds the new directory there. The one that moved is
+ * not left under its first name, where it would go on taking the events of
+ * a directory outside the trees, under a path that is not there. (Found by
+ * a random search of short change sequences; the watch count showed it.) */
+static void renamed_on_and_its_place_taken_it_does_not_stay(void **state)
+{
+	struct fixture *f = *state;
+	watch_events(f);
+	make_dir(f, "b");
+	struct known k = {0};
+	replay(f, &k);
+	move(f, "b", "a");
+	move(f, "a", "OUT");
+	make_dir(f, "a");
+	make_dir(f, "OUT/x");
+	replay(f, &k);
+	expect_known(&k, "a");
+	expect_unknown(&k, "b/x");
+	check(f);
+}
+
+/* A subdirectory moved out of the trees, then the directory that held it
+ * moved into it, before vigil read: the second rename lands in what the
+ * tree still has below the directory that moves. Both left; the watches of
+ * neither stay. (Found by the same search.) */
+static void moved_into_what_it_held_after_that_left(void **state)
+{
+	struct fixture *f = *state;
+	watch_events(f);
+	make_dir(f, "b");
+	make_dir(f, "b/a");
+	make_dir(f, "b/c");
+	struct known k = {0};
+	replay(f, &k);
+	move(f, "b/a", "OUT");
+	move(f, "b", "OUT/b");
+	make_dir(f, "OUT/b/c/d");
+	replay(f, &k);
+	expect_unknown(&k, "b/a/b/c/d");
+	check(f);
+}
+
+/* A directory renamed, then another moved in from outside over it (it was
+ * empty), before vigil read: the rename's far end finds the one from
+ * outside, and lists it; then its own arrival is said already. The one
+ * the listing found stays where it is, watched, and the renamed one, gone,
+ * waits aside for its end. */
+static void renamed_then_replaced_from_outside_the_new_one_stays(void **state)
+{
+	struct fixture *f = *state;
+	make_dir(f, "OUT");
+	make_dir(f, "OUT/a");
+	make_dir(f, "OUT/a/x");
+	make_dir(f, "a");
+	watch_events(f);
+	move(f, "a", "b");
+	move(f, "OUT/a", "b");
+	struct known k = {0};
+	replay(f, &k);
+	expect_known(&k, "b");
+	expect_known(&k, "b/x");
+	check(f);
+}
+
+/* A directory made, renamed, and another made under its first name, then
+ * (after vigil read one event) the second deleted and a file made in the
+ * first: the listing for the first CREATE found the second directory; the
+ * first is found by its rename, and stays watched there. */
+static void renamed_and_its_name_taken_the_renamed_one_stays_watched(void **state)
+{
+	struct fixture *f = *state;
+	watch_events(f);
+	make_dir(f, "c");
+	move(f, "c", "a");
+	make_dir(f, "c");
+	struct known k = {0};
+	replay_some(f, &k, 1);
+	remove_dir(f, "c");
+	make_file(f, "a/f");
+	replay(f, &k);
+	expect_known(&k, "a");
+	expect_known(&k, "a/f");
+	check(f);
+}
+
+/* Two directories renamed one after the other to the same name (the
+ * second over the first, which was empty), then the second renamed on and
+ * out of the trees, before vigil read: when the second rename is read,
+ * the first is where the events put it, and not there on disk either. The
+ * second takes its place, and its way out takes its watch. */
+static void renamed_over_one_gone_too_its_way_out_takes_its_watch(void **state)
+{
+	struct fixture *f = *state;
+	make_dir(f, "OUT");
+	make_dir(f, "a");
+	make_dir(f, "c");
+	watch_events(f);
+	move(f, "a", "b");
+	move(f, "c", "b");
+	make_file(f, "b/f");
+	move(f, "b", "a");
+	move(f, "a", "OUT/a");
+	check(f);
+}
+
+/* A directory renamed and renamed back, then out of the trees, and a new
+ * one made under the name it had in between, before vigil read: the first
+ * rename's far end finds the new one, and the renamed one waits aside,
+ * known by that place. The rename back is its way out from there (the new
+ * one is still in place), and the next rename takes it out of the trees,
+ * watches and all. */
+static void put_aside_by_its_rename_its_way_out_takes_its_watch(void **state)
+{
+	struct fixture *f = *state;
+	make_dir(f, "OUT");
+	make_dir(f, "a");
+	watch_events(f);
+	make_dir(f, "a/a");
+	move(f, "a", "b");
+	move(f, "b", "a");
+	move(f, "a", "OUT/c");
+	make_dir(f, "b");
+	check(f);
+}
+
 /* --- a move in the middle of a walk ---------------------------------------- */
 
 /* The engine's openat(), wrapped (meson.build: --wrap, both names glibc
@@ -584,6 +711,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(found_ahead_of_its_rename_it_stays_until_then, setup, teardown),
 		cmocka_unit_test_setup_teardown(what_waited_below_a_directory_back_whole_is_not_replayed, setup, teardown),
 		cmocka_unit_test_setup_teardown(put_aside_and_found_again_is_reported_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(renamed_on_and_its_place_taken_it_does_not_stay, setup, teardown),
+		cmocka_unit_test_setup_teardown(moved_into_what_it_held_after_that_left, setup, teardown),
+		cmocka_unit_test_setup_teardown(renamed_then_replaced_from_outside_the_new_one_stays, setup, teardown),
+		cmocka_unit_test_setup_teardown(renamed_and_its_name_taken_the_renamed_one_stays_watched, setup, teardown),
+		cmocka_unit_test_setup_teardown(renamed_over_one_gone_too_its_way_out_takes_its_watch, setup, teardown),
+		cmocka_unit_test_setup_teardown(put_aside_by_its_rename_its_way_out_takes_its_watch, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_moved_in_is_watched_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_is_watched_whole_at_add, setup, teardown),
 		cmocka_unit_test_setup_teardown(walk_goes_on_when_a_directory_leaves_from_under_it, setup, teardown),
