@@ -995,12 +995,19 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	int pfd = openat(dfd, nm, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	err = -errno;
 	close(dfd);
-	if (pfd < 0)
+	uint32_t here = tree_find_child(&v->tree, parent, name, len);
+	if (pfd < 0) {
+		/* Gone on already. The directory the tree has here, unless it
+		 * is the one this rename brings, had what it holds taken back
+		 * from a reader by this event (a new arrival under its name):
+		 * where it is found next, that is listed again, reported. */
+		if (here != NODE_NONE && here != expect)
+			tree_node(&v->tree, here)->owed = true;
 		return err;
+	}
 	struct crawl c;
 	crawl_init(&c, v, root, mode);
 	bool fresh;
-	uint32_t here = tree_find_child(&v->tree, parent, name, len);
 	c.wait_ahead = how & CRAWL_WAIT_AHEAD;
 	c.expected = expect;
 	uint32_t node = attach(&c, parent, name, len, pfd, &fresh, &err);
@@ -1013,14 +1020,17 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 		err = left_out(&c, parent, name, len, pfd);
 		return relist_stale(&c, err < 0 ? err : -ENOSPC);
 	}
+	bool owed = node != NODE_NONE && tree_node(&v->tree, node)->owed;
+	if (owed)
+		tree_node(&v->tree, node)->owed = false;
 	if (node != NODE_NONE && !fresh && mode != CRAWL_NEW) {
 		/* skipped by a walk, and watched since: list it again, as
 		 * that walk would have */
 		close(pfd);
-		return relist(v, root, node, false);
+		return relist(v, root, node, owed);
 	}
 	bool ahead_here = node == here && !(how & CRAWL_WAS_AHEAD);
-	if (node != NODE_NONE && !fresh && (moved_in || ahead_here || c.released)) {
+	if (node != NODE_NONE && !fresh && (moved_in || ahead_here || c.released || owed)) {
 		/* Known, and back from outside the trees: its way out was
 		 * reported as a move out, and it came back by a move with no
 		 * other half (MOVED_IN), or by one whose other half is where
@@ -1030,9 +1040,9 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 		 * by a listing that ran ahead of this event, and what that
 		 * listing reported of it may have been taken back since, to a
 		 * reader, by the events of an earlier directory of this name
-		 * (a delete, a move away) read after it. Either way, to a
-		 * reader it is as new as a directory never seen, so what it
-		 * holds is reported. */
+		 * (a delete, a move away) read after it. Or owed a listing
+		 * (above). Either way, to a reader it is as new as a directory
+		 * never seen, so what it holds is reported. */
 		close(pfd);
 		c.n_stale = 0;
 		err = relist(v, root, node, true);

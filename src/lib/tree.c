@@ -301,7 +301,7 @@ static uint32_t node_new(struct tree *t, uint32_t parent, const char *name,
 			 size_t len, int wd)
 {
 	uint32_t off;
-	if (len >= (1u << 31) || (wd > 0 && index_reserve(t, &t->wds) < 0) ||
+	if (len >= (1u << 30) || (wd > 0 && index_reserve(t, &t->wds) < 0) ||
 	    (parent != NODE_NONE && index_reserve(t, &t->children) < 0) ||
 	    names_put(t, name, len, &off) < 0)
 		return NODE_NONE;
@@ -370,7 +370,7 @@ int tree_rename(struct tree *t, uint32_t n, uint32_t new_parent,
 {
 	if (tree_is_ancestor(t, n, new_parent))
 		return -ELOOP;
-	if (len >= (1u << 31))
+	if (len >= (1u << 30))
 		return -ENOMEM;
 	struct node *x = &t->nodes[n];
 	bool same = len == x->name_len && memcmp(name, t->names + x->name_off, len) == 0;

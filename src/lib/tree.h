@@ -29,8 +29,11 @@
 struct node {
 	uint32_t name_off;     /* own name in the tree's names, NUL-terminated;
 				  a root's is its path as given */
-	uint32_t name_len : 31;
+	uint32_t name_len : 30;
 	uint32_t used : 1;
+	uint32_t owed : 1;     /* the engine's: what it holds was taken back
+				  from a reader, to be listed again where it
+				  is next found (crawl_new()) */
 	uint32_t parent;       /* NODE_NONE for a root or a detached node */
 	uint32_t first_child;
 	uint32_t next_sibling; /* also links the free list */

@@ -450,6 +450,32 @@ static void put_aside_by_its_rename_its_way_out_takes_its_watch(void **state)
 	check(f);
 }
 
+/* A directory made, and one from outside moved over it (with what it
+ * holds); vigil reads the CREATE, whose listing runs ahead and reports what
+ * the one from outside holds; then it is renamed on before vigil reads the
+ * rest. The move in that is read next takes back from a reader what is
+ * below that name, and the directory is no longer there to list: what it
+ * holds is owed to the reader, and reported where its rename puts it. */
+static void taken_back_and_gone_on_is_reported_where_it_went(void **state)
+{
+	struct fixture *f = *state;
+	make_dir(f, "OUT");
+	make_dir(f, "OUT/d");
+	make_dir(f, "OUT/d/x");
+	make_dir(f, "c");
+	watch_events(f);
+	make_dir(f, "b");
+	move(f, "OUT/d", "b");
+	struct known k = {0};
+	replay_some(f, &k, 2);
+	expect_known(&k, "b/x");
+	move(f, "b", "c/a");
+	replay(f, &k);
+	expect_known(&k, "c/a");
+	expect_known(&k, "c/a/x");
+	check(f);
+}
+
 /* --- a move in the middle of a walk ---------------------------------------- */
 
 /* The engine's openat(), wrapped (meson.build: --wrap, both names glibc
@@ -717,6 +743,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(renamed_and_its_name_taken_the_renamed_one_stays_watched, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_over_one_gone_too_its_way_out_takes_its_watch, setup, teardown),
 		cmocka_unit_test_setup_teardown(put_aside_by_its_rename_its_way_out_takes_its_watch, setup, teardown),
+		cmocka_unit_test_setup_teardown(taken_back_and_gone_on_is_reported_where_it_went, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_moved_in_is_watched_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_is_watched_whole_at_add, setup, teardown),
 		cmocka_unit_test_setup_teardown(walk_goes_on_when_a_directory_leaves_from_under_it, setup, teardown),
