@@ -129,7 +129,10 @@ struct vigil {
 	bool drained;           /* the last read emptied the kernel queue */
 	uint64_t last_read_ns;  /* when the last read returned events (monotonic) */
 
-	uint32_t generation;    /* re-crawl mark */
+	uint32_t generation;    /* re-crawl mark; also bumped at each read */
+	uint32_t read_generation; /* what it was made at the last read: a node
+				     marked since was seen by a listing after
+				     every record read so far was queued */
 	uint64_t tree_gen;      /* bumped when a path may have changed */
 	uint32_t dir_cache_node;
 	uint64_t dir_cache_gen;

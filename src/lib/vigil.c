@@ -632,28 +632,38 @@ static int retry_crawls(struct vigil *v)
 	return e;
 }
 
+/* Whether a listing found NODE where it is after the last read: after every
+ * record read so far was queued. (Marks are 32 bits: one from long ago
+ * passes for a recent one once in 2^32 / (listings since the read).) */
+static bool seen_since_read(const struct vigil *v, uint32_t node)
+{
+	uint32_t mark = tree_node(&v->tree, node)->mark;
+	return mark - v->read_generation <= v->generation - v->read_generation;
+}
+
 /* Which node a MOVED_FROM of NAME under PARENT most likely moves: the one
- * the tree has there, unless an earlier half already took it away; or one
- * put aside from there (an orphan, not held either), when the tree has none
- * or the one it has is there still. An orphan was there before the
- * directory a listing found in its place, so its way out is read first.
- * It is a guess (a listing may have got ahead of the queue): it only
- * decides what is held back meanwhile and what a move out is checked
- * against. Where the directory lands is found by identity (crawl_new). */
+ * the tree has there, unless an earlier half already took it away, or it
+ * was found there after this record was read (it came back since, or it is
+ * a later directory a listing that ran ahead put there, and the one that
+ * moved was never watched); or one put aside from there (an orphan, not
+ * held either), when the tree has none such. An orphan was there before
+ * the directory a listing found in its place, so its way out is read
+ * first. It is a guess: it only decides what is held back meanwhile and
+ * what a move out is checked against. Where the directory lands is found
+ * by identity (crawl_new). */
 static uint32_t moving_node(struct vigil *v, uint32_t parent, const char *name,
 			    size_t len)
 {
 	const struct tree *t = &v->tree;
 	uint32_t n = tree_find_child(t, parent, name, len);
-	if (n != NODE_NONE && moves_holds(&v->moves, n, tree_node(t, n)->serial))
+	if (n != NODE_NONE && (moves_holds(&v->moves, n, tree_node(t, n)->serial) ||
+			       seen_since_read(v, n)))
 		n = NODE_NONE;
-	size_t i = v->n_orphans ? find_orphan(v, parent, name, len) : 0;
-	if (i < v->n_orphans) {
-		uint32_t o = v->orphans[i].node;
-		if (!moves_holds(&v->moves, o, tree_node(t, o)->serial) &&
-		    (n == NODE_NONE || crawl_node_present(v, n)))
-			return o;
-	}
+	size_t i = n == NODE_NONE && v->n_orphans ? find_orphan(v, parent, name, len)
+						  : v->n_orphans;
+	if (i < v->n_orphans && !moves_holds(&v->moves, v->orphans[i].node,
+					     tree_node(t, v->orphans[i].node)->serial))
+		return v->orphans[i].node;
 	return n;
 }
 
@@ -1039,6 +1049,7 @@ int vigil_next(vigil *v, int timeout_ms, const struct vigil_event **ret_event)
 			v->rbuf_len = (size_t)n;
 			v->rbuf_off = 0;
 			v->stream_read += (uint64_t)n;
+			v->read_generation = ++v->generation;
 			v->last_read_ns = now_ns();
 			clock_gettime(CLOCK_REALTIME, &v->read_time);
 			continue;

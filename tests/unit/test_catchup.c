@@ -450,6 +450,30 @@ static void put_aside_by_its_rename_its_way_out_takes_its_watch(void **state)
 	check(f);
 }
 
+/* A directory made and renamed, and another made under its first name,
+ * before vigil read; vigil reads the CREATE (whose listing finds the second
+ * one) and the MOVED_FROM; then the first moves into the second, and the
+ * second's parent out of the trees. The MOVED_FROM is not the second
+ * one's, which a listing found in that place after the record was read:
+ * taken for it, the second one followed the rename into the trees, and
+ * kept its watch after it had left. */
+static void found_after_a_rename_was_read_it_is_not_the_one_that_moved(void **state)
+{
+	struct fixture *f = *state;
+	make_dir(f, "OUT");
+	watch_events(f);
+	make_dir(f, "b");
+	struct known k = {0};
+	replay(f, &k);
+	make_dir(f, "b/c");
+	move(f, "b/c", "a");
+	make_dir(f, "b/c");
+	assert_int_equal(replay_some(f, &k, 2), 2);
+	move(f, "a", "b/c/b");
+	move(f, "b", "OUT/c");
+	check(f);
+}
+
 /* A directory made, and one from outside moved over it (with what it
  * holds); vigil reads the CREATE, whose listing runs ahead and reports what
  * the one from outside holds; then it is renamed on before vigil reads the
@@ -743,6 +767,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(renamed_and_its_name_taken_the_renamed_one_stays_watched, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_over_one_gone_too_its_way_out_takes_its_watch, setup, teardown),
 		cmocka_unit_test_setup_teardown(put_aside_by_its_rename_its_way_out_takes_its_watch, setup, teardown),
+		cmocka_unit_test_setup_teardown(found_after_a_rename_was_read_it_is_not_the_one_that_moved, setup, teardown),
 		cmocka_unit_test_setup_teardown(taken_back_and_gone_on_is_reported_where_it_went, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_moved_in_is_watched_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_is_watched_whole_at_add, setup, teardown),
