@@ -924,7 +924,7 @@ int crawl_relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
 	 * back below it, all of which happened before */
 	if (report)
 		engine_drop_deferred_below(v, node);
-	v->generation++;
+	engine_new_generation(v);
 	tree_node(t, node)->mark = v->generation;
 	c.report = report;
 	e = crawl_run(&c, node, fd, report, 0);
@@ -1008,6 +1008,7 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	struct crawl c;
 	crawl_init(&c, v, root, mode);
 	bool fresh;
+	engine_new_generation(v); /* before it is seen where it is */
 	c.wait_ahead = how & CRAWL_WAIT_AHEAD;
 	c.expected = expect;
 	uint32_t node = attach(&c, parent, name, len, pfd, &fresh, &err);

@@ -21,6 +21,8 @@
 
 /* How long a rename half waits for its partner once the queue is dry. */
 #define MOVE_WAIT_NS (5 * 1000 * 1000ull)
+/* Listings whose start in the stream is kept (struct vigil's observed). */
+#define OBSERVED_LEN 256
 
 #define READ_BUF_SIZE (256 * 1024)
 /* A read that leaves this much of the buffer unused emptied the queue:
@@ -129,10 +131,11 @@ struct vigil {
 	bool drained;           /* the last read emptied the kernel queue */
 	uint64_t last_read_ns;  /* when the last read returned events (monotonic) */
 
-	uint32_t generation;    /* re-crawl mark; also bumped at each read */
-	uint32_t read_generation; /* what it was made at the last read: a node
-				     marked since was seen by a listing after
-				     every record read so far was queued */
+	uint32_t generation;    /* re-crawl mark: each listing's own */
+	/* Where the stream stood as each recent generation's listing began
+	 * (engine_new_generation()): a record before that was queued before
+	 * the listing found what it marked. */
+	struct observed { uint32_t generation; uint64_t pos; } observed[OBSERVED_LEN];
 	uint64_t tree_gen;      /* bumped when a path may have changed */
 	uint32_t dir_cache_node;
 	uint64_t dir_cache_gen;
@@ -236,6 +239,9 @@ void engine_orphan(struct vigil *v, uint32_t node);
  * where the tree has another directory: NODE is known by that place. */
 void engine_orphan_at(struct vigil *v, uint32_t node, uint32_t parent,
 		      const char *name, size_t len);
+/* Start a listing: a new v->generation to mark what it finds with, and
+ * where the stream stands (every record queued so far precedes that). */
+void engine_new_generation(struct vigil *v);
 /* The orphan that was NAME under PARENT, taken off the list, or NODE_NONE. */
 uint32_t engine_take_orphan(struct vigil *v, uint32_t parent, const char *name,
 			    size_t len);

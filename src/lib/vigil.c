@@ -632,32 +632,42 @@ static int retry_crawls(struct vigil *v)
 	return e;
 }
 
-/* Whether a listing found NODE where it is after the last read: after every
- * record read so far was queued. (Marks are 32 bits: one from long ago
- * passes for a recent one once in 2^32 / (listings since the read).) */
-static bool seen_since_read(const struct vigil *v, uint32_t node)
+void engine_new_generation(struct vigil *v)
 {
-	uint32_t mark = tree_node(&v->tree, node)->mark;
-	return mark - v->read_generation <= v->generation - v->read_generation;
+	size_t pending = 0;
+	v->src.ops->pending(&v->src, &pending);
+	v->generation++;
+	v->observed[v->generation % OBSERVED_LEN] = (struct observed){
+		.generation = v->generation, .pos = v->stream_read + pending,
+	};
 }
 
-/* Which node a MOVED_FROM of NAME under PARENT most likely moves: the one
- * the tree has there, unless an earlier half already took it away, or it
- * was found there after this record was read (it came back since, or it is
- * a later directory a listing that ran ahead put there, and the one that
- * moved was never watched); or one put aside from there (an orphan, not
- * held either), when the tree has none such. An orphan was there before
- * the directory a listing found in its place, so its way out is read
- * first. It is a guess: it only decides what is held back meanwhile and
- * what a move out is checked against. Where the directory lands is found
- * by identity (crawl_new). */
+/* Whether a listing found NODE where it is after the record at POS was
+ * queued (as far as the last OBSERVED_LEN listings tell). */
+static bool seen_after(const struct vigil *v, uint32_t node, uint64_t pos)
+{
+	uint32_t g = tree_node(&v->tree, node)->mark;
+	const struct observed *o = &v->observed[g % OBSERVED_LEN];
+	return o->generation == g && pos < o->pos;
+}
+
+/* Which node a MOVED_FROM (at POS in the stream) of NAME under PARENT most
+ * likely moves: the one the tree has there, unless an earlier half already
+ * took it away, or a listing found it there after this record was queued
+ * (it came back since, or it is a later directory a listing that ran ahead
+ * put there, and the one that moved was never watched); or one put aside
+ * from there (an orphan, not held either), when the tree has none such.
+ * An orphan was there before the directory a listing found in its place,
+ * so its way out is read first. It is a guess: it only decides what is
+ * held back meanwhile and what a move out is checked against. Where the
+ * directory lands is found by identity (crawl_new). */
 static uint32_t moving_node(struct vigil *v, uint32_t parent, const char *name,
-			    size_t len)
+			    size_t len, uint64_t pos)
 {
 	const struct tree *t = &v->tree;
 	uint32_t n = tree_find_child(t, parent, name, len);
 	if (n != NODE_NONE && (moves_holds(&v->moves, n, tree_node(t, n)->serial) ||
-			       seen_since_read(v, n)))
+			       seen_after(v, n, pos)))
 		n = NODE_NONE;
 	size_t i = n == NODE_NONE && v->n_orphans ? find_orphan(v, parent, name, len)
 						  : v->n_orphans;
@@ -668,7 +678,7 @@ static uint32_t moving_node(struct vigil *v, uint32_t parent, const char *name,
 }
 
 static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
-		      const struct source_record *rec)
+		      const struct source_record *rec, uint64_t pos)
 {
 	const struct root *r = &v->roots[ri];
 	bool is_dir = rec->mask & IN_ISDIR;
@@ -681,7 +691,7 @@ static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
 	}
 	struct move_half h = {
 		.cookie = rec->cookie, .mask = rec->mask, .dir_node = node,
-		.node = is_dir ? moving_node(v, node, rec->name, rec->name_len) : NODE_NONE,
+		.node = is_dir ? moving_node(v, node, rec->name, rec->name_len, pos) : NODE_NONE,
 		.time = v->read_time,
 		.news = is_dir && below_held_move(v, node),
 	};
@@ -862,7 +872,7 @@ static int rescan(struct vigil *v)
 		if (e < 0)
 			return e;
 	}
-	v->generation++;
+	engine_new_generation(v);
 	bool complete = true;
 	for (size_t i = 0; i < v->n_roots; i++) {
 		struct root *r = &v->roots[i];
@@ -952,7 +962,7 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 					 rec->name_len, rec->mask, pos))
 		return 0; /* the listing reported it already */
 	if (rec->mask & IN_MOVED_FROM)
-		return moved_from(v, ri, node, rec);
+		return moved_from(v, ri, node, rec, pos);
 	if (rec->mask & IN_MOVED_TO)
 		return moved_to(v, ri, node, rec);
 	int e = 0;
@@ -1049,7 +1059,6 @@ int vigil_next(vigil *v, int timeout_ms, const struct vigil_event **ret_event)
 			v->rbuf_len = (size_t)n;
 			v->rbuf_off = 0;
 			v->stream_read += (uint64_t)n;
-			v->read_generation = ++v->generation;
 			v->last_read_ns = now_ns();
 			clock_gettime(CLOCK_REALTIME, &v->read_time);
 			continue;

@@ -474,6 +474,32 @@ static void found_after_a_rename_was_read_it_is_not_the_one_that_moved(void **st
 	check(f);
 }
 
+/* The same, where the listing came before the read that brought the
+ * MOVED_FROM: a directory renamed (c to b) is put aside, known by b, as a
+ * later one was found there; then it is renamed on (b to a) and out. The
+ * later one is at b still when that rename is read: it is not the one
+ * that left b, and the one put aside from there is. */
+static void there_still_it_is_not_the_one_that_moved(void **state)
+{
+	struct fixture *f = *state;
+	make_dir(f, "OUT");
+	make_dir(f, "c");
+	watch_events(f);
+	struct known k = {0};
+	move(f, "c", "b");
+	make_dir(f, "a");
+	move(f, "a", "OUT/a");
+	assert_int_equal(replay_some(f, &k, 1), 1);
+	move(f, "b", "a");
+	make_dir(f, "b");
+	move(f, "a", "OUT/c");
+	move(f, "OUT/a", "b/b");
+	replay(f, &k);
+	expect_known(&k, "b");
+	expect_known(&k, "b/b");
+	check(f);
+}
+
 /* A directory made, and one from outside moved over it (with what it
  * holds); vigil reads the CREATE, whose listing runs ahead and reports what
  * the one from outside holds; then it is renamed on before vigil reads the
@@ -768,6 +794,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(renamed_over_one_gone_too_its_way_out_takes_its_watch, setup, teardown),
 		cmocka_unit_test_setup_teardown(put_aside_by_its_rename_its_way_out_takes_its_watch, setup, teardown),
 		cmocka_unit_test_setup_teardown(found_after_a_rename_was_read_it_is_not_the_one_that_moved, setup, teardown),
+		cmocka_unit_test_setup_teardown(there_still_it_is_not_the_one_that_moved, setup, teardown),
 		cmocka_unit_test_setup_teardown(taken_back_and_gone_on_is_reported_where_it_went, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_moved_in_is_watched_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_is_watched_whole_at_add, setup, teardown),
