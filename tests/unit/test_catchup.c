@@ -6,8 +6,9 @@
  * reads until it is quiet, and its view is checked against the disk: every
  * directory on disk is watched, under the path vigil has for it, and the
  * kernel's watch on that path is the one vigil believes it is (by inode,
- * from /proc/self/fdinfo). These are the shapes bench/churn.sh found;
- * catchup.c has the fixture, the reader and the check. */
+ * from /proc/self/fdinfo). These are the shapes bench/churn.sh and
+ * test_sequences.c found; catchup.c has the fixture, the reader and the
+ * check. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
