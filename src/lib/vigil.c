@@ -768,9 +768,10 @@ static int moved_out(struct vigil *v, struct move_half *h,
  * in it from here on is then reported where a reader of the events has it,
  * and its next events move it on. Left where it was, the node would go on
  * taking the events of a directory that is elsewhere, or out of the trees,
- * under a path it no longer has. */
+ * under a path it no longer has. With NEWS (it came from a path a reader
+ * has given up), what it holds is owed to a reader where it is found next. */
 static int follow_half(struct vigil *v, const struct move_half *h,
-		       uint32_t parent, const char *name, size_t len)
+		       uint32_t parent, const char *name, size_t len, bool news)
 {
 	struct tree *t = &v->tree;
 	/* where the listing found it, or where the tree has it still */
@@ -807,6 +808,8 @@ static int follow_half(struct vigil *v, const struct move_half *h,
 	int e = tree_rename(t, h->node, parent, name, len);
 	if (e < 0) /* nowhere to put it: its watches go */
 		tree_remove(t, h->node, engine_unwatch, v);
+	else if (news) /* what it holds is new to a reader, and not listed here */
+		tree_node(t, h->node)->owed = true;
 	return e == -ENOMEM ? e : 0;
 }
 
@@ -844,7 +847,7 @@ static int moved_to(struct vigil *v, uint32_t ri, uint32_t node,
 				 !paired || h.news ? CRAWL_MOVED_IN : 0, CRAWL_NEW,
 				 paired && half_node_valid(v, &h) ? h.node : NODE_NONE);
 		if (e >= 0 && paired)
-			e = follow_half(v, &h, node, rec->name, rec->name_len);
+			e = follow_half(v, &h, node, rec->name, rec->name_len, h.news);
 	} else if (paired && half_node_valid(v, &h)) {
 		/* moved where it is not to be watched */
 		tree_remove(&v->tree, h.node, engine_unwatch, v);

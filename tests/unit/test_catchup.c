@@ -501,6 +501,28 @@ static void there_still_it_is_not_the_one_that_moved(void **state)
 	check(f);
 }
 
+/* A directory moved out of the trees, and a subdirectory of it moved back
+ * in from there, then renamed on, before vigil read: the subdirectory
+ * comes from a path a reader has given up, so what it holds is news; it is
+ * not where that rename put it any more, so it is listed where it is found
+ * next, and reported there. */
+static void news_gone_on_is_reported_where_it_went(void **state)
+{
+	struct fixture *f = *state;
+	make_dir(f, "c");
+	make_dir(f, "c/d");
+	make_dir(f, "c/d/x");
+	watch_events(f);
+	struct known k = {0};
+	move(f, "c", "OUT");
+	move(f, "OUT/d", "a");
+	move(f, "a", "b");
+	replay(f, &k);
+	expect_known(&k, "b");
+	expect_known(&k, "b/x");
+	check(f);
+}
+
 /* A directory made, and one from outside moved over it (with what it
  * holds); vigil reads the CREATE, whose listing runs ahead and reports what
  * the one from outside holds; then it is renamed on before vigil reads the
@@ -797,6 +819,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(found_after_a_rename_was_read_it_is_not_the_one_that_moved, setup, teardown),
 		cmocka_unit_test_setup_teardown(there_still_it_is_not_the_one_that_moved, setup, teardown),
 		cmocka_unit_test_setup_teardown(taken_back_and_gone_on_is_reported_where_it_went, setup, teardown),
+		cmocka_unit_test_setup_teardown(news_gone_on_is_reported_where_it_went, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_moved_in_is_watched_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_tree_is_watched_whole_at_add, setup, teardown),
 		cmocka_unit_test_setup_teardown(walk_goes_on_when_a_directory_leaves_from_under_it, setup, teardown),
