@@ -90,11 +90,11 @@ enum {
 	 * recovered; consumers that need them keep their own snapshot. */
 	VIGIL_EVENT_OVERFLOW = 1u << 2,
 	/* Something could not be watched (error is a negative errno, path says
-	 * what): a directory that appeared could not be watched or listed. The
-	 * rest goes on. With -ENOSPC (the watch limit), dirs says how many
-	 * directories that leaves unwatched: PATH and all below it. Those
-	 * also come from vigil_add() when it returns -ENOSPC, one for each
-	 * directory it left out. */
+	 * what): a directory that appeared, or that vigil_add()'s walk found,
+	 * could not be watched or listed. The rest goes on. With -ENOSPC (the
+	 * watch limit), dirs says how many directories that leaves unwatched:
+	 * PATH and all below it. Those also come from vigil_add() when it
+	 * returns -ENOSPC, one for each directory it left out. */
 	VIGIL_EVENT_ERROR = 1u << 3,
 };
 
@@ -160,8 +160,11 @@ VIGIL_API int vigil_filter_add(vigil *v, enum vigil_filter_kind kind,
  * (deleted, unmounted), as inotifywait's -e ignored prints them.
  * With VIGIL_RECURSIVE, every directory below it too: each directory is
  * opened without following links, watched, then listed, so nothing created
- * meanwhile is missed. Directories that vanish or deny access during the
- * walk are skipped. Returns the number of watches added (>= 1), or
+ * meanwhile is missed. Directories that vanish during the walk are
+ * skipped; one that cannot be watched or listed (it denies access, or was
+ * made to deny it mid-walk) is skipped with what is below it, and is an
+ * error event waiting in vigil_queued() when vigil_add() returns. Returns
+ * the number of watches added (>= 1), or
  * -ENOENT, -EACCES, -ENOTDIR (VIGIL_ONLYDIR), -ENOSPC (the per-user watch
  * limit fs.inotify.max_user_watches is reached: when PATH itself could be
  * watched, it stays watched with what else could be, and each directory
@@ -197,8 +200,9 @@ VIGIL_API int vigil_next(vigil *v, int timeout_ms,
 VIGIL_API size_t vigil_watch_count(const vigil *v);
 
 /* How many events wait in the handle: vigil_next() returns them without
- * reading anything. After vigil_add() returned -ENOSPC, these are what it
- * left out. */
+ * reading anything. After vigil_add(), these are the error events of what
+ * its walk could not watch (and, when it returned -ENOSPC, what the limit
+ * left out); no other event is queued by vigil_add(). */
 VIGIL_API size_t vigil_queued(const vigil *v);
 
 /* Call FN(CTX, wd, path) for every watch the handle holds, in no particular

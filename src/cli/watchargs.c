@@ -171,41 +171,62 @@ int watchargs_filters(const struct watchargs *a, vigil *v)
 /* How many directories are named when the watch limit left some out. */
 #define LEFT_OUT_NAMED 5
 
+/* What vigil_add() of a path queued: the directories its walk could not
+ * watch. Those the watch limit left out are counted (DIRS in all, TOPS
+ * error events, the first LEFT_OUT_NAMED written to NAMED); any other
+ * (denied, say) is said at once in a line of its own, as the rest goes
+ * on without it. inotifywait says nothing of those at set-up, so under
+ * its names neither does vigil. */
+struct left_out {
+	size_t dirs, tops;
+	FILE *named;
+};
+
+static void take_queued(vigil *v, struct left_out *lo)
+{
+	const struct vigil_event *ev;
+	while (vigil_queued(v) && vigil_next(v, 0, &ev) == 1) {
+		if (!(ev->flags & VIGIL_EVENT_ERROR))
+			continue; /* none is queued during vigil_add() */
+		if (ev->error != -ENOSPC) {
+			if (cli_compat == CLI_NATIVE)
+				cli_event_error(ev);
+			continue;
+		}
+		lo->dirs += ev->dirs;
+		if (lo->named && lo->tops < LEFT_OUT_NAMED) {
+			fprintf(lo->named, "%s'%s'", lo->tops ? ", " : "", ev->path);
+			if (ev->dirs > 1)
+				fprintf(lo->named, " (%zu directories)", ev->dirs);
+		}
+		lo->tops++;
+	}
+}
+
 /* The watch limit left directories below PATH out (WATCHED were watched):
  * take the error events vigil_add() queued for them, and say how many,
  * and with --keep-going, which. */
 static void say_left_out(const struct watchargs *a, vigil *v, const char *path,
 			 size_t watched)
 {
-	size_t dirs = 0, tops = 0;
 	char *list = NULL;
 	size_t list_len = 0;
-	FILE *named = a->keep_going ? open_memstream(&list, &list_len) : NULL;
-	const struct vigil_event *ev;
-	while (vigil_queued(v) && vigil_next(v, 0, &ev) == 1) {
-		if (!(ev->flags & VIGIL_EVENT_ERROR))
-			continue; /* none is queued during vigil_add() */
-		dirs += ev->dirs;
-		if (named && tops < LEFT_OUT_NAMED) {
-			fprintf(named, "%s'%s'", tops ? ", " : "", ev->path);
-			if (ev->dirs > 1)
-				fprintf(named, " (%zu directories)", ev->dirs);
-		}
-		tops++;
+	struct left_out lo = {
+		.named = a->keep_going ? open_memstream(&list, &list_len) : NULL};
+	take_queued(v, &lo);
+	if (lo.named) {
+		if (lo.tops > LEFT_OUT_NAMED)
+			fprintf(lo.named, " and %zu more", lo.tops - LEFT_OUT_NAMED);
+		fclose(lo.named);
 	}
-	if (named) {
-		if (tops > LEFT_OUT_NAMED)
-			fprintf(named, " and %zu more", tops - LEFT_OUT_NAMED);
-		fclose(named);
-	}
-	if (!tops) /* PATH itself could not be watched */
+	if (!lo.tops) /* PATH itself could not be watched */
 		cli_watch_error(path, -ENOSPC);
 	else
-		cli_left_out_error(path, dirs, watched + dirs);
-	if (tops && a->keep_going)
+		cli_left_out_error(path, lo.dirs, watched + lo.dirs);
+	if (lo.tops && a->keep_going)
 		cli_error("'%s': watching %zu of %zu directories; not watched: %s",
-			  path, watched, watched + dirs, list ? list : "");
-	else if (tops && cli_compat == CLI_NATIVE)
+			  path, watched, watched + lo.dirs, list ? list : "");
+	else if (lo.tops && cli_compat == CLI_NATIVE)
 		cli_error("'%s': give '--keep-going' to watch the %zu that could be "
 			  "and go on", path, watched);
 	free(list);
@@ -218,8 +239,11 @@ int watchargs_watch_one(const struct watchargs *a, vigil *v, uint32_t mask,
 			 (a->nofollow ? VIGIL_NOFOLLOW : 0);
 	size_t before = vigil_watch_count(v);
 	int r = vigil_add(v, path, mask, flags);
-	if (r >= 0)
+	if (r >= 0) {
+		struct left_out lo = {0};
+		take_queued(v, &lo);
 		return 0;
+	}
 	if (r == -ENOSPC)
 		say_left_out(a, v, path, vigil_watch_count(v) - before);
 	else

@@ -288,7 +288,7 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 		/* -ENOSPC: the caller says what the limit left out */
 		if (e == -ENOSPC || e == -ENOMEM)
 			*ret_err = e;
-		else if (c->mode != CRAWL_INITIAL && engine_entry_path(v, parent, name, len, &v->scratch) == 0)
+		else if (engine_entry_path(v, parent, name, len, &v->scratch) == 0)
 			engine_emit_error(v, v->scratch.data, v->scratch.len, e);
 		return NODE_NONE;
 	}
@@ -442,7 +442,7 @@ static int list_frame(struct crawl *c, struct frame *f)
 			if (errno == EINTR)
 				continue;
 			/* a directory deleted under us reads as ENOENT */
-			if (errno != ENOENT && c->mode != CRAWL_INITIAL) {
+			if (errno != ENOENT) {
 				int e = -errno;
 				if (engine_node_dir(v, f->node, &dir, &dir_len) == 0)
 					engine_emit_error(v, dir, dir_len, e);
@@ -731,7 +731,7 @@ static int walk(struct crawl *c)
 			/* vanished, or replaced by a non-directory: nothing to watch */
 			int e = -errno;
 			if (e != -ENOENT && e != -ENOTDIR && e != -ELOOP &&
-			    c->mode != CRAWL_INITIAL && engine_entry_path(v, f->node, nm, nl, &v->scratch) == 0)
+			    engine_entry_path(v, f->node, nm, nl, &v->scratch) == 0)
 				engine_emit_error(v, v->scratch.data, v->scratch.len, e);
 			continue;
 		}

@@ -199,7 +199,9 @@ void equeue_fini(struct equeue *q);
  * -ENOMEM (the crawl stops there; what is watched stays watched), or
  * -ENOSPC: the watch limit left directories out, each reported as an
  * error event (in every mode), and the rest was walked. Other failures
- * skip what they concern (reported as error events unless CRAWL_INITIAL). */
+ * skip what they concern, each reported as an error event too (a directory
+ * that denies access at vigil_add() is as unwatched as one that appears
+ * later). */
 int crawl_root(struct vigil *v, uint32_t root, enum crawl_mode mode);
 /* NAME appeared under the watched directory PARENT: watch it and everything
  * below it, reporting what it holds as synthetic events. HOW: flags above.

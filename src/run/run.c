@@ -1123,6 +1123,13 @@ static int rrule_new(struct run *run, struct rule *rule, struct rrule **ret)
 			cli_watch_error(rr->r.paths.v[i], r);
 			goto fail;
 		}
+		/* what the walk could not watch (denied, say) is said now, in
+		 * the order of the set-up; nothing else is queued by it */
+		const struct vigil_event *ev;
+		while (vigil_queued(rr->v) && vigil_next(rr->v, 0, &ev) == 1)
+			if (ev->flags & VIGIL_EVENT_ERROR)
+				rule_say(run, rr, "cannot watch '%s': %s", ev->path,
+					 cli_strerror(-ev->error));
 	}
 	if ((r = epoll_add(run, vigil_fd(rr->v), EPOLLIN, rr)) < 0) {
 		cli_error("cannot poll: %s", cli_strerror(-r));

@@ -7,6 +7,9 @@ bats_require_minimum_version 1.5.0
 
 load helpers
 
+# tests/cli/gate.c: holds an open of a directory while a command runs
+GATE=$(readlink -f "${GATE:-$BATS_TEST_DIRNAME/../../build/tests/cli/gate}")
+
 # A name of 255 bytes, the longest a file system takes.
 long_name() {
 	printf "${1:-x}%.0s" $(seq "${2:-255}")
@@ -226,6 +229,104 @@ $W/root/ DELETE_SELF " "$(cat "$OUT")"
 	expect_eq errors "vigil wait: cannot watch './shut': permission denied
 vigil wait: cannot watch './tree/closed': permission denied" "$(grep 'cannot watch' "$ERR" | sort)"
 	expect_eq "lines on stderr" 4 "$(wc -l <"$ERR")"
+}
+
+# start_gate DIR [AS]: hold the first open of DIR (by vigil's walk, which
+# has found DIR and opened it but not yet watched it) while DIR, by then
+# at the path AS, is made unreadable; returns once the gate is in place.
+# fanotify's permission events need CAP_SYS_ADMIN and a kernel built with
+# them.
+start_gate() {
+	"$GATE" "$1" chmod 000 "${2:-$1}" >"$TEST_DIR/gate.out" 2>"$TEST_DIR/gate.err" 3>&- &
+	GATE_PID=$!
+	wait_for_line "$TEST_DIR/gate.out" '^ready$' 10 || {
+		wait "$GATE_PID"
+		skip "no fanotify permission events here: $(cat "$TEST_DIR/gate.err")"
+	}
+}
+
+# gate_done: the gate saw its open, and the directory was made unreadable.
+gate_done() {
+	local rc=0
+	wait "$GATE_PID" || rc=$?
+	expect_eq "the gate's status ($(cat "$TEST_DIR/gate.err"))" 0 "$rc"
+}
+
+@test "a directory made unreadable mid-scan, at set-up: named in one line, the rest watched" {
+	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
+	chmod 755 "$TEST_DIR"
+	mkdir -p "$W/a/inner" "$W/b/deep" "$W/c"
+	chown -R 65534:65534 "$W"
+	start_gate "$W/a"
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$VIGIL" wait -m -r -e create --format '%w%f' . >"$OUT" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	wait_for_line "$ERR" 'Watches established'
+	gate_done
+	touch "$W/b/deep/x" "$W/c/y"
+	wait_for_line "$OUT" '/c/y$'
+	expect_eq events "./b/deep/x
+./c/y" "$(cat "$OUT")"
+	# said before the watches are established, as the walk found it
+	expect_eq stderr "Setting up watches.  Beware: since -r was given, this may take a while!
+vigil wait: cannot watch './a': permission denied
+Watches established." "$(cat "$ERR")"
+	expect_eq "watches (., b, b/deep, c)" 4 "$(watch_count "$VIGIL_PID")"
+	chmod 755 "$W/a"
+}
+
+@test "a directory made unreadable mid-scan, in a tree moved in: named in one line, the rest reported" {
+	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
+	chmod 755 "$TEST_DIR"
+	chown 65534:65534 "$W"
+	mkdir -p "$TEST_DIR/tree/shut/inner" "$TEST_DIR/tree/open/deep"
+	touch "$TEST_DIR/tree/open/deep/old" "$TEST_DIR/tree/shut/inner/hidden"
+	chown -R 65534:65534 "$TEST_DIR/tree"
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$VIGIL" wait -m -r -e create,moved_to --format '%w%f' . >"$OUT" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	wait_for_line "$ERR" 'Watches established'
+	start_gate "$TEST_DIR/tree/shut" "$W/tree/shut"
+	mv "$TEST_DIR/tree" "$W/tree"
+	gate_done
+	wait_for_line "$ERR" 'cannot watch'
+	sentinel done
+	expect_eq message "vigil wait: cannot watch './tree/shut': permission denied" \
+		"$(grep -v '^Setting up\|^Watches established' "$ERR")"
+	# what the walk found before and after it is reported, nothing below it
+	expect_eq events "./tree
+./tree/open
+./tree/open/deep
+./tree/open/deep/old
+./tree/shut
+./done" "$(LC_ALL=C sort "$OUT" | grep -v '^./done$'; echo ./done)"
+	expect_eq "watches (., tree, tree/open, tree/open/deep)" 4 "$(watch_count "$VIGIL_PID")"
+	chmod 755 "$W/tree/shut"
+}
+
+@test "stats: a directory made unreadable mid-scan is named; under the name inotifywatch, skipped silently as it does" {
+	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
+	chmod 755 "$TEST_DIR"
+	mkdir -p "$W/a/inner" "$W/b"
+	chown -R 65534:65534 "$W"
+	start_gate "$W/a"
+	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$VIGIL" stats -r -t 1 . 3>&-
+	gate_done
+	expect_eq "stats' status" 0 "$status"
+	expect_eq "stats' message" "vigil stats: cannot watch './a': permission denied" \
+		"$(grep -v '^Establishing\|^Finished\|^total' <<<"$stderr")"
+	chmod 755 "$W/a"
+	mkdir -p "$TEST_DIR/bin"
+	ln -s "$VIGIL" "$TEST_DIR/bin/inotifywatch"
+	start_gate "$W/a"
+	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$TEST_DIR/bin/inotifywatch" -r -t 1 . 3>&-
+	gate_done
+	expect_eq "inotifywatch's status" 0 "$status"
+	expect_eq "inotifywatch's messages" "Establishing watches...
+Finished establishing watches, now collecting statistics." "$stderr"
+	chmod 755 "$W/a"
 }
 
 # --- output that goes away or fills up ------------------------------------------

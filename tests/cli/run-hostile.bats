@@ -67,6 +67,25 @@ mistake() {
 	expect_eq status 1 "$status"
 }
 
+@test "a directory that denies access at set-up: said before the watching line, and the rest is watched" {
+	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
+	chmod 755 "$TEST_DIR"
+	mkdir -p "$W/closed/inner" "$W/open"
+	chmod 000 "$W/closed"
+	chown -R 65534:65534 "$W" "$LOG"
+	: >"$ERR"
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$VIGIL" run -r "$W" -- sh -c "$REC" rec {} >"$OUT" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	wait_for_line "$ERR" 'watching: '
+	expect_eq "the first lines" "vigil run: [run] cannot watch '$W/closed': permission denied
+vigil run: watching: 1 rule" "$(head -n 2 "$ERR")"
+	echo x >"$W/open/f"
+	jobs_done 1
+	expect_eq recorded "$W/open/f|" "$(recorded)"
+	chmod 755 "$W/closed"
+}
+
 @test "a command that does not exist, or cannot run: a line each time, counted as failed, and vigil goes on" {
 	printf '#!/bin/sh\n' >"$TEST_DIR/not-executable"
 	rules "$TEST_DIR/r.ini" "[missing]

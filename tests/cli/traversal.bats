@@ -36,7 +36,7 @@ load helpers
 		"$W/link ATTRIB" "$(cat "$OUT")"
 }
 
-@test "an unreadable directory is skipped and the rest is watched" {
+@test "an unreadable directory is skipped, named in one line, and the rest is watched" {
 	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
 	chmod 755 "$TEST_DIR"
 	mkdir -p "$W/open/deep" "$W/closed/inner" "$W/zz/deep"
@@ -51,6 +51,8 @@ load helpers
 	touch "$W/open/deep/a" "$W/zz/deep/b"
 	wait_for_line "$OUT" 'deep/b$'
 	grep -qx "$W/open/deep/a" "$OUT"
+	expect_eq message "vigil wait: cannot watch '$W/closed': permission denied" \
+		"$(grep -v '^Setting up\|^Watches established' "$ERR")"
 	chmod 755 "$W/closed"
 }
 
