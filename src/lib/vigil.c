@@ -589,8 +589,7 @@ static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 			return 0;
 		return engine_retry(v, ri, node, name, len, how, mode);
 	}
-	if (n >= 0 || n == -ENOENT || n == -ENOTDIR || n == -ELOOP || n == -ESTALE ||
-	    n == -ENOSPC)
+	if (n >= 0 || n == -ENOENT || n == -ENOTDIR || n == -ELOOP || n == -ENOSPC)
 		return 0; /* done, or gone already, or not a directory now, or
 			     each directory left out at the limit said already */
 	if (n == -ENOMEM)
