@@ -800,6 +800,10 @@ static int follow_half(struct vigil *v, const struct move_half *h,
 		engine_orphan_at(v, h->node, parent, name, len);
 		return 0;
 	}
+	/* Out of the trees until now (put aside, its name taken), the events
+	 * in it were dropped: what it holds is to be listed again, reported,
+	 * where it is found next. */
+	bool was_aside = engine_root_index(v, h->node) == NODE_NONE;
 	/* one the events put there earlier and gone on too waits aside */
 	tree_detach(t, h->node);
 	if (child != NODE_NONE)
@@ -807,7 +811,7 @@ static int follow_half(struct vigil *v, const struct move_half *h,
 	int e = tree_rename(t, h->node, parent, name, len);
 	if (e < 0) /* nowhere to put it: its watches go */
 		tree_remove(t, h->node, engine_unwatch, v);
-	else if (news) /* what it holds is new to a reader, and not listed here */
+	else if (news || was_aside) /* what it holds is new to a reader, and not listed here */
 		tree_node(t, h->node)->owed = true;
 	return e == -ENOMEM ? e : 0;
 }

@@ -324,6 +324,33 @@ static void put_aside_and_found_again_is_reported_whole(void **state)
 	check(f);
 }
 
+/* A directory put aside (a new one took the name its rename gave it) is
+ * moved back into the tree by its next rename's far end, where nothing is
+ * any more: it went on again before vigil read. The events in it while it
+ * was aside were dropped (here the rename of the directory made in it), so
+ * what it holds is listed again, reported, where it is found next. Before,
+ * it was put back without that, and its subdirectory was never watched.
+ * (Found by test_sequences, seed 501992.) */
+static void put_aside_and_put_back_by_a_rename_is_listed_again(void **state)
+{
+	struct fixture *f = *state;
+	watch_events(f);
+	make_dir(f, "b");
+	struct known k = {0};
+	replay(f, &k);
+	make_dir(f, "b/b");
+	move(f, "b", "c");
+	move(f, "c/b", "c/a");
+	move(f, "c", "b");
+	move(f, "b", "a");
+	make_dir(f, "c");
+	replay(f, &k);
+	expect_known(&k, "a");
+	expect_known(&k, "a/a");
+	expect_known(&k, "c");
+	check(f);
+}
+
 /* A directory renamed, then renamed out of the trees, and a new directory
  * made under the name it had in between, all before vigil read: the first
  * rename's far end finds the new directory there. The one that moved is
@@ -810,6 +837,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(found_ahead_of_its_rename_it_stays_until_then, setup, teardown),
 		cmocka_unit_test_setup_teardown(what_waited_below_a_directory_back_whole_is_not_replayed, setup, teardown),
 		cmocka_unit_test_setup_teardown(put_aside_and_found_again_is_reported_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(put_aside_and_put_back_by_a_rename_is_listed_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_on_and_its_place_taken_it_does_not_stay, setup, teardown),
 		cmocka_unit_test_setup_teardown(moved_into_what_it_held_after_that_left, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_then_replaced_from_outside_the_new_one_stays, setup, teardown),
