@@ -728,6 +728,32 @@ static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
  * node the half guessed, if it is no longer where the tree has it, or else
  * the directory a listing had put aside from that place. SELF is the
  * directory's MOVE_SELF when that is what told, or NULL. */
+/* Drop the orphans whose place (their parent by the events) has left the
+ * tree, removed with what went out of the trees: by the events they went
+ * with it, and none of their own will come to say so, as a rename sends
+ * nothing to the watches below the directory it moves. Left, each would
+ * hold its watches on a directory outside the trees. */
+static void drop_stranded_orphans(struct vigil *v)
+{
+	struct tree *t = &v->tree;
+	for (size_t i = 0; i < v->n_orphans;) {
+		const struct orphan *o = &v->orphans[i];
+		const struct node *x = tree_node(t, o->node);
+		const struct node *p = tree_node(t, o->parent);
+		bool aside = x->used && x->serial == o->serial && x->parent == NODE_NONE;
+		if (aside && p->used && p->serial == o->parent_serial) {
+			i++;
+			continue;
+		}
+		uint32_t n = o->node;
+		v->orphans[i] = v->orphans[--v->n_orphans];
+		if (aside) {
+			tree_remove(t, n, engine_unwatch, v);
+			v->tree_gen++;
+		}
+	}
+}
+
 static int moved_out(struct vigil *v, struct move_half *h,
 		     const struct source_record *self)
 {
@@ -754,6 +780,7 @@ static int moved_out(struct vigil *v, struct move_half *h,
 			e = emit_own_move_self(v, gone, self);
 		tree_remove(&v->tree, gone, engine_unwatch, v);
 		v->tree_gen++;
+		drop_stranded_orphans(v);
 	}
 	move_half_free(h);
 	return e < 0 ? e : replay_deferred(v);

@@ -380,6 +380,35 @@ static void renamed_and_back_before_read_what_left_it_follows(void **state)
 	check(f);
 }
 
+/* A directory moved in over one moved in before it, over one that came
+ * from outside, all before vigil read: the first arrival's listing finds
+ * the last, and the rename of the middle one puts it aside, known by its
+ * place. Then their parent leaves the trees. By the events what was put
+ * aside left with it, and none of its own events will say so: its watch
+ * goes with the parent's. Before, it was held on a directory outside the
+ * trees for good. (Found by test_sequences, seed 708223.) */
+static void put_aside_in_a_directory_that_left_its_watch_goes(void **state)
+{
+	struct fixture *f = *state;
+	watch_events(f);
+	make_dir(f, "b");
+	make_dir(f, "c");
+	make_dir(f, "OUT");
+	make_dir(f, "OUT/y");
+	make_dir(f, "OUT/z");
+	struct known k = {0};
+	replay(f, &k);
+	move(f, "OUT/z", "b/a");
+	move(f, "c", "b/a");
+	move(f, "OUT/y", "b/a");
+	replay_some(f, &k, 2);
+	move(f, "b", "OUT/b");
+	replay(f, &k);
+	expect_unknown(&k, "b");
+	expect_unknown(&k, "c");
+	check(f);
+}
+
 /* A directory renamed, then renamed out of the trees, and a new directory
  * made under the name it had in between, all before vigil read: the first
  * rename's far end finds the new directory there. The one that moved is
@@ -868,6 +897,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(put_aside_and_found_again_is_reported_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(put_aside_and_put_back_by_a_rename_is_listed_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_and_back_before_read_what_left_it_follows, setup, teardown),
+		cmocka_unit_test_setup_teardown(put_aside_in_a_directory_that_left_its_watch_goes, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_on_and_its_place_taken_it_does_not_stay, setup, teardown),
 		cmocka_unit_test_setup_teardown(moved_into_what_it_held_after_that_left, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_then_replaced_from_outside_the_new_one_stays, setup, teardown),
