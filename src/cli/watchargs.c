@@ -151,7 +151,13 @@ int watchargs_filters(const struct watchargs *a, vigil *v)
 {
 	for (size_t i = 0; i < a->n_filters; i++) {
 		const struct filter_arg *f = &a->filters[i];
-		if (vigil_filter_add(v, f->kind, f->re, f->flags) < 0) {
+		int r = vigil_filter_add(v, f->kind, f->re, f->flags);
+		if (r == -E2BIG && cli_compat == CLI_NATIVE) {
+			cli_error("'%s' is too complex a regular expression: %s", f->re,
+				  REGEX_TOO_BIG);
+			return -1;
+		}
+		if (r < 0) {
 			cli_say(("Error in `%s' regular expression.",
 				 f->kind == VIGIL_FILTER_INCLUDE ? "include" : "exclude"),
 				("'%s' is not a valid regular expression", f->re));

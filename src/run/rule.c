@@ -415,6 +415,12 @@ static int add_regex(struct rule *r, const char *value, char **err)
 	if (!v)
 		return -1;
 	r->exclude_rx = v;
+	if (vigil_regex_check(value) < 0) {
+		*err = errf("'%s' is too complex a regular expression: its "
+			    "repetitions of repetitions would compile to more than 50000 nodes",
+			    value);
+		return -1;
+	}
 	int rc = regcomp(&v[r->exclude_re.len], value, REG_EXTENDED | REG_NOSUB);
 	if (rc != 0) {
 		char why[128];

@@ -43,6 +43,7 @@ mistake() {
 	mistake "3: 'recursive': 'maybe' is not yes or no; give yes, no, true, false, 1 or 0" "${h}recursive = maybe\n$c"
 	mistake "4: 'dirs': 'files' and 'dirs' contradict each other; give one of them" "${h}files\ndirs\n$c"
 	mistake "3: 'exclude-regex': '(' is not a valid regular expression: Unmatched ( or \\(" "${h}exclude-regex = '('\n$c"
+	mistake "3: 'exclude-regex': 'a+++++++++++++++++++++++' is too complex a regular expression: its repetitions of repetitions would compile to more than 50000 nodes" "${h}exclude-regex = a+++++++++++++++++++++++\n$c"
 	mistake "3: 'match': '[[:foo:]]' is not a valid glob: an unknown [:class:], or a [.collating element.] that is not one character" "${h}match = '[[:foo:]]'\n$c"
 	mistake "3: 'command': unbalanced ' quote" "${h}command = sh -c 'x\n"
 	mistake "3: 'command': unbalanced \" quote" "${h}command = sh -c \"x\n"

@@ -240,11 +240,38 @@ static void remove_stops_events(void **state)
 	assert_int_equal(vigil_next(f->v, 50, &ev), 0);
 }
 
+/* glibc's regcomp() copies what a repetition repeats, so repetitions of
+ * repetitions multiply: 'a' and 24 '+' took 12 GiB and 40 s (libFuzzer's
+ * rules target found it, as a rules file's exclude-regex). Such patterns
+ * are refused at once; what people write passes. */
+static void regex_too_big_to_compile_is_refused(void **state)
+{
+	(void)state;
+	static const char *const fine[] = {
+		"\\.swp$", "^[0-9a-f]{64}$", "(foo|bar)+", "[]a]+", "[[:alpha:]]{1,255}",
+		"((a+)+)+", "a{,5}", "(x{1,100}){1,100}", "a+++++++++++++", "{", "x{1,2",
+		"[a-z", "(", ")", "\\", "a|", "",
+	};
+	for (size_t i = 0; i < sizeof(fine) / sizeof(*fine); i++)
+		assert_int_equal(vigil_regex_check(fine[i]), 0);
+	static const char *const big[] = {
+		"a++++++++++++++++++++++++", "(x{1,100}){1,1000}", "((((a+)+)+)+){1,255}{1,255}",
+		"[[:alpha:]]{1,255}{1,255}", "(a|b|c){99}{99}{99}",
+	};
+	for (size_t i = 0; i < sizeof(big) / sizeof(*big); i++)
+		assert_int_equal(vigil_regex_check(big[i]), -E2BIG);
+	assert_int_equal(vigil_regex_check(NULL), -EINVAL);
+}
+
 static void filters(void **state)
 {
 	struct fixture *f = *state;
 	assert_int_equal(vigil_filter_add(f->v, VIGIL_FILTER_EXCLUDE, "(", 0), -EINVAL);
 	assert_int_equal(vigil_filter_add(f->v, 99, "x", 0), -EINVAL);
+	assert_int_equal(vigil_filter_add(f->v, VIGIL_FILTER_EXCLUDE,
+					  "a++++++++++++++++++++++++++++++++", 0), -E2BIG);
+	assert_int_equal(vigil_filter_add(f->v, VIGIL_FILTER_INCLUDE, "(.{1,255}){1,255}", 0),
+			 -E2BIG);
 	assert_int_equal(vigil_filter_add(f->v, VIGIL_FILTER_EXCLUDE, "\\.TMP$",
 					  VIGIL_FILTER_ICASE), 0);
 	assert_int_equal(vigil_filter_add(f->v, VIGIL_FILTER_EXCLUDE, "/skip$", 0), 0);
@@ -304,6 +331,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(new_directory_contents_are_synthetic, setup, teardown),
 		cmocka_unit_test_setup_teardown(paired_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(remove_stops_events, setup, teardown),
+		cmocka_unit_test(regex_too_big_to_compile_is_refused),
 		cmocka_unit_test_setup_teardown(filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(fd_is_pollable, setup, teardown),
 		cmocka_unit_test_setup_teardown(ignored_when_root_goes, setup, teardown),
