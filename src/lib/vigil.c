@@ -723,11 +723,6 @@ static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
 }
 
 
-/* A half that never met its partner: the entry left the watched trees.
- * Which directory left is checked by identity before its watches go: the
- * node the half guessed, if it is no longer where the tree has it, or else
- * the directory a listing had put aside from that place. SELF is the
- * directory's MOVE_SELF when that is what told, or NULL. */
 /* Drop the orphans whose place (their parent by the events) has left the
  * tree, removed with what went out of the trees: by the events they went
  * with it, and none of their own will come to say so, as a rename sends
@@ -754,6 +749,11 @@ static void drop_stranded_orphans(struct vigil *v)
 	}
 }
 
+/* A half that never met its partner: the entry left the watched trees.
+ * Which directory left is checked by identity before its watches go: the
+ * node the half guessed, if it is no longer where the tree has it, or else
+ * the directory a listing had put aside from that place. SELF is the
+ * directory's MOVE_SELF when that is what told, or NULL. */
 static int moved_out(struct vigil *v, struct move_half *h,
 		     const struct source_record *self)
 {

@@ -597,6 +597,13 @@ static void touch(struct run *run, struct rrule *rr, const char *path,
 		rr->n_paths++;
 }
 
+/* An error event: what could not be watched, and why. */
+static void say_unwatched(struct run *run, const struct rrule *rr,
+			  const struct vigil_event *ev)
+{
+	rule_say(run, rr, "cannot watch '%s': %s", ev->path, cli_strerror(-ev->error));
+}
+
 static void on_event(struct run *run, struct rrule *rr, const struct vigil_event *ev,
 		     uint64_t now)
 {
@@ -608,7 +615,7 @@ static void on_event(struct run *run, struct rrule *rr, const struct vigil_event
 		return;
 	}
 	if (ev->flags & VIGIL_EVENT_ERROR) {
-		rule_say(run, rr, "cannot watch '%s': %s", ev->path, cli_strerror(-ev->error));
+		say_unwatched(run, rr, ev);
 		return;
 	}
 	if (m & (IN_IGNORED | IN_UNMOUNT)) {
@@ -1128,8 +1135,7 @@ static int rrule_new(struct run *run, struct rule *rule, struct rrule **ret)
 		const struct vigil_event *ev;
 		while (vigil_queued(rr->v) && vigil_next(rr->v, 0, &ev) == 1)
 			if (ev->flags & VIGIL_EVENT_ERROR)
-				rule_say(run, rr, "cannot watch '%s': %s", ev->path,
-					 cli_strerror(-ev->error));
+				say_unwatched(run, rr, ev);
 	}
 	if ((r = epoll_add(run, vigil_fd(rr->v), EPOLLIN, rr)) < 0) {
 		cli_error("cannot poll: %s", cli_strerror(-r));
