@@ -150,19 +150,30 @@ VIGIL_API vigil *vigil_free(vigil *v);
 
 /* Add a filter. Filters apply to watches added after them, and to every
  * directory that appears later. Returns 0, -EINVAL for a bad regex or kind,
- * -E2BIG for a regex too big to compile (vigil_regex_check()), -ENOMEM. */
+ * -E2BIG for a regex too costly to compile (vigil_regex_check()), -ENOMEM. */
 VIGIL_API int vigil_filter_add(vigil *v, enum vigil_filter_kind kind,
 			       const char *pattern, unsigned flags);
 
-/* Whether PATTERN, a POSIX extended regular expression, is small enough to
+/* Whether PATTERN, a POSIX extended regular expression, is cheap enough to
  * compile: 0, or -E2BIG. glibc's regcomp() copies what a repetition
  * repeats ('x+' is 'xx*', 'x{m,n}' is x n times), so repetitions of
- * repetitions multiply: 'a' and 24 '+' take 12 GiB and 40 s. A pattern
- * whose compiled form would pass 50,000 nodes is refused; every pattern a
- * person writes to match names is far below that. vigil_filter_add()
- * checks this itself; a program compiling patterns of its own from
- * untrusted text can ask first. Validity is regcomp()'s to say. */
+ * repetitions multiply ('a' and 24 '+' take 12 GiB and 40 s); chains of
+ * optional pieces cost the square of their length in memory and recursion
+ * ('(a*){1,120}{1,120}': 4.8 GiB), anchors in them more ('$()?{20,275}':
+ * 3.5 GiB), and a repetition of what can match nothing ('(){0,}{2,3}{1,51}')
+ * ran for minutes. The cost is estimated from the text, generously; a
+ * pattern whose compiling would pass tens of MiB or milliseconds by that
+ * estimate, or that nests parentheses 500 deep, is refused. What people
+ * write to match names passes ('^.{0,255}$', '(/[^/]{1,255}){0,20}',
+ * '(a*)*'). vigil_filter_add() checks this itself; a program compiling
+ * patterns of its own from untrusted text can ask first. Validity is
+ * regcomp()'s to say. */
 VIGIL_API int vigil_regex_check(const char *pattern);
+
+/* The reason to give for a pattern vigil_regex_check() refuses, after
+ * "'PATTERN' is too complex a regular expression: ". */
+#define VIGIL_REGEX_TOO_COMPLEX "compiling it would take too much memory or time"
+
 
 /* Watch PATH for the events in MASK (IN_* event bits; IN_ALL_EVENTS for all).
  * PATH's own IN_IGNORED (its watch is gone) is always reported; with

@@ -30,9 +30,6 @@ void cli_raw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * name vigil acts as) instead of stderr: -s and -d. */
 void cli_use_syslog(void);
 
-/* Why vigil_regex_check() refused a pattern, for the messages. */
-#define REGEX_TOO_BIG "its repetitions of repetitions would compile to more than 50000 nodes"
-
 /* strerror(ERR) without the capital letter, as our messages are written. */
 const char *cli_strerror(int err);
 

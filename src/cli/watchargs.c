@@ -154,7 +154,7 @@ int watchargs_filters(const struct watchargs *a, vigil *v)
 		int r = vigil_filter_add(v, f->kind, f->re, f->flags);
 		if (r == -E2BIG && cli_compat == CLI_NATIVE) {
 			cli_error("'%s' is too complex a regular expression: %s", f->re,
-				  REGEX_TOO_BIG);
+				  VIGIL_REGEX_TOO_COMPLEX);
 			return -1;
 		}
 		if (r < 0) {

@@ -3,52 +3,232 @@
 #include "vigil.h"
 
 #include <errno.h>
+#include <regex.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* How big glibc's regcomp() makes what a pattern says, in nodes, counted
- * from the text, and capped at REGEX_NODES_MAX + 1. It copies what a
- * repetition repeats: 'x+' is 'xx*', 'x{m,n}' is x written n times, so
- * repetitions of repetitions multiply, and a short pattern ('a' and 24
- * '+') takes 12 GiB and 40 s to compile. Only repetitions are weighed
- * closely; the rest counts one a character, a bracket expression one. */
-#define REGEX_NODES_MAX 50000
+/* What glibc's regcomp() would spend on a pattern, estimated from its text
+ * so that a pattern too costly to compile is refused before regcomp() runs.
+ *
+ * regcomp() builds a node for each character, bracket expression, anchor,
+ * parenthesis, '|' and '*', and copies what a repetition repeats ('x+' is
+ * x x*, 'x{2,4}' is x x ((x)? x)?), so repetitions of repetitions multiply
+ * the nodes: 'a' and 24 '+' took 12 GiB and 40 s. Then it works out, for
+ * every node, the set of nodes it reaches without reading a character (its
+ * closure), recursively. Where such moves chain ('a{0,20000}', '(a*){5000}')
+ * the sets grow with the chain, memory with its square, the recursion with
+ * its length: '(a*){1,200}{1,200}' overflowed the stack. An anchor has
+ * what it reaches copied for its condition, so anchors multiply the cost
+ * ('(()^()){0,150}': 1.2 s), and more so past forks, alternatives that
+ * both match nothing and so meet again ('$()?{20,275}': 4 s, 3.5 GiB).
+ * And a repetition of what can match nothing ('(a*)*') is a loop that
+ * leaves closures unfinished, to be walked again along every path:
+ * '(){0,}{2,3}{1,51}' ran for minutes.
+ *
+ * So each fragment carries, as upper bounds:
+ *   n       its nodes;
+ *   head    the closure of its first node, within it;
+ *   tail    how many of its nodes have closures that run on past its end,
+ *   reach   and the largest of those, within it;
+ *   most    the largest closure of any of its nodes;
+ *   work    the sum of its nodes' closures;
+ *   anchors its anchors;
+ *   forks   its alternatives that both can match nothing;
+ *   empty   whether it can match nothing;
+ *   loop    whether it holds a repetition of something that can.
+ * A pattern is refused when one of the RX_*_MAX limits is passed. They let
+ * through what people write to match names by a wide margin ('^.{0,255}$',
+ * '(/[^/]{1,255}){0,20}', '(a*)*'). They were set by timing regcomp() on
+ * 82,000 generated patterns heavy in repetitions, anchors and empty
+ * groups: the costliest that passes took 16 ms and 35 MiB, where refused
+ * ones ran to minutes and gigabytes. An estimate, not a proof; when in
+ * doubt it errs high. */
+#define RX_NODES_MAX 50000
+#define RX_WORK_MAX 4000000        /* ~8 bytes each */
+#define RX_CLOSURE_MAX 3000        /* frames of recursion */
+#define RX_ANCHOR_WORK_MAX 4000000 /* anchors times the largest closure squared */
+#define RX_LOOP_CLOSURE_MAX 32     /* the largest closure, with a loop */
+#define RX_FORK_CLOSURE_MAX 64     /* the same, with anchors and forks */
+#define RX_DEPTH_MAX 500           /* parentheses within parentheses */
+#define RX_CLAMP ((uint64_t)1 << 31)
+#define RX_UNBOUNDED UINT64_MAX
 
-static size_t cap(size_t n)
+struct rx {
+	uint64_t n, head, tail, reach, most, work, anchors, forks;
+	bool empty, loop;
+};
+
+struct rx_parse {
+	const char *s;
+	bool big;     /* a limit is passed */
+	bool invalid; /* regcomp() will refuse it anyway */
+};
+
+static uint64_t sat(uint64_t v)
 {
-	return n > REGEX_NODES_MAX ? REGEX_NODES_MAX + 1 : n;
+	return v > RX_CLAMP ? RX_CLAMP : v;
 }
 
-/* *P at a '{': the larger bound of a valid interval, advancing *P past
- * it; 0 (and *P untouched) if it is not one (then '{' is a character). */
-static size_t interval(const char **p)
+static uint64_t max64(uint64_t a, uint64_t b)
 {
-	const char *s = *p + 1;
-	size_t lo = 0, hi = 0;
-	bool comma = false, digits = false;
+	return a > b ? a : b;
+}
+
+static uint64_t within(uint64_t v, uint64_t n)
+{
+	return v > n ? n : v;
+}
+
+/* Every closure is within the fragment's nodes: keep the bounds there,
+ * and note a passed limit. */
+static struct rx rx_done(struct rx_parse *p, struct rx r)
+{
+	r.n = sat(r.n);
+	r.head = within(r.head, r.n);
+	r.tail = within(r.tail, r.n);
+	r.reach = within(r.reach, r.n);
+	r.most = within(r.most, r.n);
+	r.work = sat(r.work);
+	r.anchors = within(r.anchors, r.n);
+	r.forks = within(r.forks, r.n);
+	if (r.n > RX_NODES_MAX || r.work > RX_WORK_MAX || r.most > RX_CLOSURE_MAX ||
+	    r.anchors * r.most * r.most > RX_ANCHOR_WORK_MAX ||
+	    (r.anchors && r.forks && r.most > RX_FORK_CLOSURE_MAX) ||
+	    (r.loop && r.most > RX_LOOP_CLOSURE_MAX))
+		p->big = true;
+	return r;
+}
+
+/* A character or bracket expression: a node that reads. */
+static const struct rx rx_char = {.n = 1, .head = 1, .most = 1, .work = 1};
+/* A parenthesis: a node that moves on without reading. */
+static const struct rx rx_eps = {
+	.n = 1, .head = 1, .tail = 1, .reach = 1, .most = 1, .work = 1, .empty = true};
+/* An anchor: the same, on a condition. */
+static const struct rx rx_anchor = {.n = 1, .head = 1, .tail = 1, .reach = 1, .most = 1,
+				    .work = 1, .anchors = 1, .empty = true};
+/* Nothing, as an empty alternative. */
+static const struct rx rx_none = {.empty = true};
+
+/* A then B: A's tail now also reaches B's head. */
+static struct rx rx_cat(struct rx_parse *p, struct rx a, struct rx b)
+{
+	struct rx r = {
+		.n = a.n + b.n,
+		.head = a.empty ? a.head + b.head : a.head,
+		.tail = b.empty ? a.tail + b.tail : b.tail,
+		.reach = b.empty ? max64(a.reach + b.head, b.reach) : b.reach,
+		.most = max64(max64(a.most, b.most), a.reach + b.head),
+		.work = a.work + b.work + a.tail * b.head,
+		.anchors = a.anchors + b.anchors,
+		.forks = a.forks + b.forks,
+		.empty = a.empty && b.empty,
+		.loop = a.loop || b.loop,
+	};
+	return rx_done(p, r);
+}
+
+/* A|B: a node that moves on to both. */
+static struct rx rx_alt(struct rx_parse *p, struct rx a, struct rx b)
+{
+	uint64_t head = 1 + a.head + b.head;
+	bool empty = a.empty || b.empty;
+	struct rx r = {
+		.n = a.n + b.n + 1,
+		.head = head,
+		.tail = a.tail + b.tail + empty,
+		.reach = max64(max64(a.reach, b.reach), empty ? head : 0),
+		.most = max64(max64(a.most, b.most), head),
+		.work = a.work + b.work + head,
+		.anchors = a.anchors + b.anchors,
+		.forks = a.forks + b.forks + (a.empty && b.empty),
+		.empty = empty,
+		.loop = a.loop || b.loop,
+	};
+	return rx_done(p, r);
+}
+
+/* X*: a node before X, that X's end loops back to. */
+static struct rx rx_star(struct rx_parse *p, struct rx x)
+{
+	uint64_t head = 1 + x.head;
+	struct rx r = {
+		.n = x.n + 1,
+		.head = head,
+		.tail = x.tail + 1,
+		.reach = x.reach + head,
+		.most = max64(x.most, x.reach + head),
+		.work = x.work + head + x.tail * head,
+		.anchors = x.anchors,
+		.forks = x.forks,
+		.empty = true,
+		.loop = x.loop || x.empty,
+	};
+	return rx_done(p, r);
+}
+
+/* X{lo,hi} as glibc builds it: X lo times, then X* when there is no
+ * upper bound (HI is RX_UNBOUNDED), or else hi - lo optional copies, each
+ * nested in the next: ((X)? X)?. */
+static struct rx rx_repeat(struct rx_parse *p, struct rx x, uint64_t lo, uint64_t hi)
+{
+	struct rx r = rx_none;
+	if (lo > RE_DUP_MAX || (hi != RX_UNBOUNDED && hi > RE_DUP_MAX) || hi < lo) {
+		p->invalid = true;
+		return x;
+	}
+	if (!x.n)
+		return x;
+	if (!hi) {
+		/* X{0}: X's nodes are made and left behind, linked to nothing */
+		r.n = r.work = x.n;
+		return rx_done(p, r);
+	}
+	for (uint64_t i = 0; i < lo && !p->big; i++)
+		r = rx_cat(p, r, x);
+	if (hi == RX_UNBOUNDED)
+		return rx_cat(p, r, rx_star(p, x));
+	struct rx opt = rx_none;
+	for (uint64_t i = lo; i < hi && !p->big; i++)
+		opt = rx_alt(p, rx_cat(p, opt, x), rx_none);
+	return rx_cat(p, r, opt);
+}
+
+/* At a '{': an interval's bounds, advancing p->s past it; false (p->s
+ * untouched) if it is not one, and '{' is a character. */
+static bool interval(struct rx_parse *p, uint64_t *lo, uint64_t *hi)
+{
+	const char *s = p->s + 1;
+	bool comma = false, digits = false, upper = false;
+	*lo = *hi = 0;
 	for (; *s && *s != '}'; s++) {
 		if (*s == ',' && !comma) {
 			comma = true;
 		} else if (*s >= '0' && *s <= '9') {
-			size_t *b = comma ? &hi : &lo;
-			*b = cap(*b * 10 + (size_t)(*s - '0'));
+			uint64_t *b = comma ? hi : lo;
+			*b = sat(*b * 10 + (uint64_t)(*s - '0'));
 			digits = true;
+			upper |= comma;
 		} else {
-			return 0;
+			return false;
 		}
 	}
 	if (*s != '}' || !digits)
-		return 0;
-	*p = s + 1;
-	/* {m,} is m copies and a star; {,n} (glibc) is n */
-	return comma && hi ? (hi > lo ? hi : lo) : lo + 1;
+		return false;
+	p->s = s + 1;
+	if (!comma)
+		*hi = *lo; /* {m} */
+	else if (!upper)
+		*hi = RX_UNBOUNDED; /* {m,}; glibc reads {,n} as {0,n} */
+	return true;
 }
 
-/* A bracket expression from *P ('['), advancing *P past its ']'. */
-static void bracket(const char **p)
+/* A bracket expression from p->s ('['), advancing past its ']'. */
+static void bracket(struct rx_parse *p)
 {
-	const char *s = *p + 1;
+	const char *s = p->s + 1;
 	if (*s == '^')
 		s++;
 	if (*s == ']')
@@ -64,76 +244,91 @@ static void bracket(const char **p)
 			s = t + 1;
 		}
 	}
-	*p = *s ? s + 1 : s;
+	p->s = *s ? s + 1 : s;
 }
 
-/* The nodes of the alternatives from *P to a ')' at DEPTH > 0, or to the
- * end, advancing *P past them. */
-static size_t regex_nodes(const char **p, unsigned depth)
+static struct rx rx_alternatives(struct rx_parse *p, unsigned depth);
+
+/* One atom and the repetitions that follow it. */
+static struct rx rx_piece(struct rx_parse *p, unsigned depth)
 {
-	size_t total = 0, piece = 0;
-	while (**p) {
-		const char *s = *p;
-		size_t k;
-		switch (*s) {
-		case ')':
-			if (depth) {
-				*p = s + 1;
-				return cap(total + piece + 1);
-			}
-			/* unmatched: glibc takes it for a character */
-			total = cap(total + piece);
-			piece = 1, (*p)++;
-			break;
-		case '(':
-			*p = s + 1;
-			total = cap(total + piece);
-			piece = depth < 1000 ? regex_nodes(p, depth + 1) : 1;
-			break;
-		case '[':
-			total = cap(total + piece);
-			piece = 1;
-			bracket(p);
-			break;
-		case '\\':
-			total = cap(total + piece);
-			piece = 1;
-			*p = s[1] ? s + 2 : s + 1;
-			break;
-		case '*':
-		case '?':
-			piece = cap(piece + 1), (*p)++;
-			break;
-		case '+':
-			piece = cap(2 * piece + 1), (*p)++;
-			break;
-		case '{':
-			if ((k = interval(p))) {
-				piece = cap(piece * k + 1);
-				break;
-			}
-			total = cap(total + piece);
-			piece = 1, (*p)++;
-			break;
-		case '|':
-			total = cap(total + piece + 1);
-			piece = 0, (*p)++;
-			break;
-		default:
-			total = cap(total + piece);
-			piece = 1, (*p)++;
-			break;
+	struct rx x;
+	switch (*p->s) {
+	case '(':
+		if (depth >= RX_DEPTH_MAX) {
+			p->big = true;
+			return rx_none;
 		}
+		p->s++;
+		x = rx_alternatives(p, depth + 1);
+		if (*p->s == ')')
+			p->s++;
+		x = rx_cat(p, rx_cat(p, rx_eps, x), rx_eps);
+		break;
+	case '[':
+		bracket(p);
+		x = rx_char;
+		break;
+	case '\\':
+		p->s += p->s[1] ? 2 : 1;
+		x = rx_char;
+		break;
+	case '^':
+	case '$':
+		p->s++;
+		x = rx_anchor;
+		break;
+	default: /* also a ')' unmatched, and a repetition with nothing to repeat */
+		p->s++;
+		x = rx_char;
+		break;
 	}
-	return cap(total + piece);
+	uint64_t lo, hi;
+	while (!p->big && !p->invalid) {
+		char c = *p->s;
+		if (c == '{' && interval(p, &lo, &hi)) {
+			x = rx_repeat(p, x, lo, hi);
+			continue;
+		}
+		if (c == '*')
+			x = rx_star(p, x);
+		else if (c == '?')
+			x = rx_alt(p, x, rx_none);
+		else if (c == '+')
+			x = rx_cat(p, x, rx_star(p, x));
+		else
+			break;
+		p->s++;
+	}
+	return x;
+}
+
+/* Alternatives up to a ')' within parentheses, or to the end. */
+static struct rx rx_alternatives(struct rx_parse *p, unsigned depth)
+{
+	struct rx r = rx_none;
+	bool first = true;
+	while (!p->big && !p->invalid) {
+		struct rx branch = rx_none;
+		while (*p->s && *p->s != '|' && !(*p->s == ')' && depth) && !p->big &&
+		       !p->invalid)
+			branch = rx_cat(p, branch, rx_piece(p, depth));
+		r = first ? branch : rx_alt(p, r, branch);
+		first = false;
+		if (*p->s != '|')
+			break;
+		p->s++;
+	}
+	return r;
 }
 
 int vigil_regex_check(const char *pattern)
 {
 	if (!pattern)
 		return -EINVAL;
-	const char *p = pattern;
-	return regex_nodes(&p, 0) > REGEX_NODES_MAX ? -E2BIG : 0;
+	struct rx_parse p = {.s = pattern};
+	rx_alternatives(&p, 0);
+	return p.big && !p.invalid ? -E2BIG : 0;
 }
 
 int filter_add_regex(struct filter *f, bool include, const char *pattern,

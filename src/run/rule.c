@@ -416,9 +416,8 @@ static int add_regex(struct rule *r, const char *value, char **err)
 		return -1;
 	r->exclude_rx = v;
 	if (vigil_regex_check(value) < 0) {
-		*err = errf("'%s' is too complex a regular expression: its "
-			    "repetitions of repetitions would compile to more than 50000 nodes",
-			    value);
+		*err = errf("'%s' is too complex a regular expression: %s", value,
+			    VIGIL_REGEX_TOO_COMPLEX);
 		return -1;
 	}
 	int rc = regcomp(&v[r->exclude_re.len], value, REG_EXTENDED | REG_NOSUB);

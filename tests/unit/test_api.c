@@ -242,24 +242,36 @@ static void remove_stops_events(void **state)
 
 /* glibc's regcomp() copies what a repetition repeats, so repetitions of
  * repetitions multiply: 'a' and 24 '+' took 12 GiB and 40 s (libFuzzer's
- * rules target found it, as a rules file's exclude-regex). Such patterns
- * are refused at once; what people write passes. */
-static void regex_too_big_to_compile_is_refused(void **state)
+ * rules target found it, as a rules file's exclude-regex). Chains of
+ * optional pieces cost the square of their length, anchors in them more,
+ * and a repetition of what can match nothing walks its loops again and
+ * again: each of the second list took from a second to minutes, or
+ * gigabytes, or overflowed the stack (CI's fuzzing found the last kind).
+ * Such patterns are refused at once; what people write passes. */
+static void regex_too_costly_to_compile_is_refused(void **state)
 {
 	(void)state;
 	static const char *const fine[] = {
 		"\\.swp$", "^[0-9a-f]{64}$", "(foo|bar)+", "[]a]+", "[[:alpha:]]{1,255}",
 		"((a+)+)+", "a{,5}", "(x{1,100}){1,100}", "a+++++++++++++", "{", "x{1,2",
-		"[a-z", "(", ")", "\\", "a|", "",
+		"[a-z", "(", ")", "\\", "a|", "", "^.{0,255}$", "(/[^/]{1,255}){0,20}",
+		"(a*)*", "((a*|b*)*|(c*|d*)*)*", "(^|/)\\.git(/|$)", "a{0,1000}",
+		"a{40000}", "a{2,1}", "()?{20,275}", "$(a?){300}", "(^|/)(\\.git|node_modules)(/|$)",
 	};
 	for (size_t i = 0; i < sizeof(fine) / sizeof(*fine); i++)
 		assert_int_equal(vigil_regex_check(fine[i]), 0);
 	static const char *const big[] = {
 		"a++++++++++++++++++++++++", "(x{1,100}){1,1000}", "((((a+)+)+)+){1,255}{1,255}",
-		"[[:alpha:]]{1,255}{1,255}", "(a|b|c){99}{99}{99}",
+		"[[:alpha:]]{1,255}{1,255}", "(a|b|c){99}{99}{99}", "(a*){1,120}{1,120}",
+		"a{0,20000}", "(){0,}{2,3}{1,51}", "(()^()){0,150}", "\\.b*?{255,}", "$()?{20,275}",
 	};
 	for (size_t i = 0; i < sizeof(big) / sizeof(*big); i++)
 		assert_int_equal(vigil_regex_check(big[i]), -E2BIG);
+	char deep[2 * 600 + 2] = "";
+	memset(deep, '(', 600);
+	deep[600] = 'a';
+	memset(deep + 601, ')', 600);
+	assert_int_equal(vigil_regex_check(deep), -E2BIG);
 	assert_int_equal(vigil_regex_check(NULL), -EINVAL);
 }
 
@@ -331,7 +343,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(new_directory_contents_are_synthetic, setup, teardown),
 		cmocka_unit_test_setup_teardown(paired_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(remove_stops_events, setup, teardown),
-		cmocka_unit_test(regex_too_big_to_compile_is_refused),
+		cmocka_unit_test(regex_too_costly_to_compile_is_refused),
 		cmocka_unit_test_setup_teardown(filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(fd_is_pollable, setup, teardown),
 		cmocka_unit_test_setup_teardown(ignored_when_root_goes, setup, teardown),
