@@ -62,8 +62,10 @@ struct rx {
 
 struct rx_parse {
 	const char *s;
-	bool big;     /* a limit is passed */
-	bool invalid; /* regcomp() will refuse it anyway */
+	bool big;     /* a limit is passed: read on only for validity */
+	bool many;    /* past RX_NODES_MAX: too costly even if invalid */
+	bool deep;    /* too deep to read on */
+	bool invalid; /* regcomp() will refuse it, once it has read it */
 };
 
 static uint64_t sat(uint64_t v)
@@ -93,7 +95,9 @@ static struct rx rx_done(struct rx_parse *p, struct rx r)
 	r.work = sat(r.work);
 	r.anchors = within(r.anchors, r.n);
 	r.forks = within(r.forks, r.n);
-	if (r.n > RX_NODES_MAX || r.work > RX_WORK_MAX || r.most > RX_CLOSURE_MAX ||
+	if (r.n > RX_NODES_MAX)
+		p->many = true;
+	if (p->many || r.work > RX_WORK_MAX || r.most > RX_CLOSURE_MAX ||
 	    r.anchors * r.most * r.most > RX_ANCHOR_WORK_MAX ||
 	    (r.anchors && r.forks && r.most > RX_FORK_CLOSURE_MAX) ||
 	    (r.loop && r.most > RX_LOOP_CLOSURE_MAX))
@@ -186,42 +190,47 @@ static struct rx rx_repeat(struct rx_parse *p, struct rx x, uint64_t lo, uint64_
 		r.n = r.work = x.n;
 		return rx_done(p, r);
 	}
+	/* the nodes, counted whole: past a limit the rest is not worked out,
+	 * but the nodes still tell whether it is too costly even if invalid */
+	uint64_t n = lo * x.n + (hi == RX_UNBOUNDED ? x.n + 1 : (hi - lo) * (x.n + 1));
 	for (uint64_t i = 0; i < lo && !p->big; i++)
 		r = rx_cat(p, r, x);
-	if (hi == RX_UNBOUNDED)
-		return rx_cat(p, r, rx_star(p, x));
-	struct rx opt = rx_none;
-	for (uint64_t i = lo; i < hi && !p->big; i++)
-		opt = rx_alt(p, rx_cat(p, opt, x), rx_none);
-	return rx_cat(p, r, opt);
+	if (hi == RX_UNBOUNDED) {
+		r = rx_cat(p, r, rx_star(p, x));
+	} else {
+		struct rx opt = rx_none;
+		for (uint64_t i = lo; i < hi && !p->big; i++)
+			opt = rx_alt(p, rx_cat(p, opt, x), rx_none);
+		r = rx_cat(p, r, opt);
+	}
+	r.n = n;
+	return rx_done(p, r);
 }
 
-/* At a '{': an interval's bounds, advancing p->s past it; false (p->s
- * untouched) if it is not one, and '{' is a character. */
+/* At a '{' after something to repeat, which glibc takes for an interval
+ * or refuses: its bounds, advancing p->s past it, or false for one
+ * regcomp() refuses. '{,n}' is '{0,n}' and '{,}' is '{0,}'. */
 static bool interval(struct rx_parse *p, uint64_t *lo, uint64_t *hi)
 {
 	const char *s = p->s + 1;
-	bool comma = false, digits = false, upper = false;
+	bool digits = false;
 	*lo = *hi = 0;
-	for (; *s && *s != '}'; s++) {
-		if (*s == ',' && !comma) {
-			comma = true;
-		} else if (*s >= '0' && *s <= '9') {
-			uint64_t *b = comma ? hi : lo;
-			*b = sat(*b * 10 + (uint64_t)(*s - '0'));
-			digits = true;
-			upper |= comma;
-		} else {
-			return false;
-		}
+	for (; *s >= '0' && *s <= '9'; s++, digits = true)
+		*lo = sat(*lo * 10 + (uint64_t)(*s - '0'));
+	if (*s == ',') {
+		bool upper = false;
+		for (s++; *s >= '0' && *s <= '9'; s++, upper = true)
+			*hi = sat(*hi * 10 + (uint64_t)(*s - '0'));
+		if (!upper)
+			*hi = RX_UNBOUNDED;
+	} else if (digits) {
+		*hi = *lo;
+	} else {
+		return false;
 	}
-	if (*s != '}' || !digits)
+	if (*s != '}')
 		return false;
 	p->s = s + 1;
-	if (!comma)
-		*hi = *lo; /* {m} */
-	else if (!upper)
-		*hi = RX_UNBOUNDED; /* {m,}; glibc reads {,n} as {0,n} */
 	return true;
 }
 
@@ -256,13 +265,15 @@ static struct rx rx_piece(struct rx_parse *p, unsigned depth)
 	switch (*p->s) {
 	case '(':
 		if (depth >= RX_DEPTH_MAX) {
-			p->big = true;
+			p->big = p->deep = true;
 			return rx_none;
 		}
 		p->s++;
 		x = rx_alternatives(p, depth + 1);
 		if (*p->s == ')')
 			p->s++;
+		else
+			p->invalid = true; /* unmatched ( */
 		x = rx_cat(p, rx_cat(p, rx_eps, x), rx_eps);
 		break;
 	case '[':
@@ -284,10 +295,13 @@ static struct rx rx_piece(struct rx_parse *p, unsigned depth)
 		break;
 	}
 	uint64_t lo, hi;
-	while (!p->big && !p->invalid) {
+	while (!p->deep && !p->invalid) {
 		char c = *p->s;
-		if (c == '{' && interval(p, &lo, &hi)) {
-			x = rx_repeat(p, x, lo, hi);
+		if (c == '{') {
+			if (interval(p, &lo, &hi))
+				x = rx_repeat(p, x, lo, hi);
+			else
+				p->invalid = true;
 			continue;
 		}
 		if (c == '*')
@@ -308,9 +322,9 @@ static struct rx rx_alternatives(struct rx_parse *p, unsigned depth)
 {
 	struct rx r = rx_none;
 	bool first = true;
-	while (!p->big && !p->invalid) {
+	while (!p->deep && !p->invalid) {
 		struct rx branch = rx_none;
-		while (*p->s && *p->s != '|' && !(*p->s == ')' && depth) && !p->big &&
+		while (*p->s && *p->s != '|' && !(*p->s == ')' && depth) && !p->deep &&
 		       !p->invalid)
 			branch = rx_cat(p, branch, rx_piece(p, depth));
 		r = first ? branch : rx_alt(p, r, branch);
@@ -328,7 +342,8 @@ int vigil_regex_check(const char *pattern)
 		return -EINVAL;
 	struct rx_parse p = {.s = pattern};
 	rx_alternatives(&p, 0);
-	return p.big && !p.invalid ? -E2BIG : 0;
+	/* regcomp() makes the nodes as it reads, the closures after */
+	return p.many || p.deep || (p.big && !p.invalid) ? -E2BIG : 0;
 }
 
 int filter_add_regex(struct filter *f, bool include, const char *pattern,
