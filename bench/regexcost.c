@@ -23,7 +23,6 @@
  */
 #include <errno.h>
 #include <regex.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>

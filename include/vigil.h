@@ -174,7 +174,6 @@ VIGIL_API int vigil_regex_check(const char *pattern);
  * "'PATTERN' is too complex a regular expression: ". */
 #define VIGIL_REGEX_TOO_COMPLEX "compiling it would take too much memory or time"
 
-
 /* Watch PATH for the events in MASK (IN_* event bits; IN_ALL_EVENTS for all).
  * PATH's own IN_IGNORED (its watch is gone) is always reported; with
  * IN_IGNORED in MASK, so is each directory's below it as its watch goes
