@@ -1,7 +1,8 @@
 /* libvigil: see every change to a tree of files, correctly and cheaply.
  *
- * One vigil handle owns one kernel notification source (today an inotify
- * instance) and a tree of the directories it watches. Events come out of
+ * One vigil handle owns one kernel notification source (an inotify
+ * instance), a poller for the filesystems where inotify is blind (see
+ * VIGIL_BACKEND_*), and a tree of the directories it watches. Events come out of
  * vigil_next() one at a time, with full paths, and with the tree already
  * brought up to date: a directory created inside a recursive watch is watched
  * before its event is returned, a renamed directory is renamed in place, one
@@ -54,6 +55,23 @@ enum {
 	 * comes (moved in from, or out to, an unwatched place) is delivered alone.
 	 */
 	VIGIL_PAIR_MOVES = 1u << 0,
+	/* Where inotify is blind: on NFS, SMB/CIFS, 9p, virtiofs, Ceph, AFS,
+	 * Lustre, GPFS, every FUSE filesystem but fuseblk (sshfs, rclone, s3fs,
+	 * bindfs, ...) and the other network and cluster filesystems, inotify
+	 * reports what this machine does there and nothing another machine
+	 * (or the host of a virtual machine) writes. Without either flag
+	 * ("auto"), each directory is watched with inotify where it sees
+	 * everything and polled where it is blind, decided as each directory
+	 * is met (a tree may cross into such a mount and back, and a mount made
+	 * over a watched directory later is met then); vigil_mount() lists the
+	 * blind mounts met. A polled directory's events are flagged
+	 * VIGIL_EVENT_POLLED; see there for what polling can and cannot tell.
+	 * VIGIL_BACKEND_INOTIFY: inotify everywhere, blind mounts too (what
+	 * inotifywait does); vigil_mount() still lists them, unpolled.
+	 * VIGIL_BACKEND_POLL: poll every directory, local ones too. Giving both
+	 * is -EINVAL. */
+	VIGIL_BACKEND_INOTIFY = 1u << 1,
+	VIGIL_BACKEND_POLL = 1u << 2,
 };
 
 /* Flags for vigil_add(). */
@@ -96,6 +114,25 @@ enum {
 	 * PATH and all below it. Those also come from vigil_add() when it
 	 * returns -ENOSPC, one for each directory it left out. */
 	VIGIL_EVENT_ERROR = 1u << 3,
+	/* Found by polling a directory where inotify is blind (VIGIL_BACKEND_*),
+	 * not reported by the kernel. Each polled directory is looked at once
+	 * an interval (vigil_set_poll_interval(), 2 s by default), the work
+	 * spread over the interval: listed when its own mtime moved, and each
+	 * entry stat'ed. A new name is IN_CREATE (and IN_MODIFY if the file
+	 * holds data); a name gone is IN_DELETE (a polled directory's whole
+	 * subtree, as rm -r would say it); a name gone and another appeared with
+	 * the same inode, in any polled directory of that filesystem, is an
+	 * IN_MOVED_FROM and IN_MOVED_TO pair with one cookie; a new size or mtime
+	 * is IN_MODIFY, a new ctime alone IN_ATTRIB; IN_CLOSE_WRITE comes once a
+	 * file that changed has not changed for one interval (a poll cannot see
+	 * a close). A poll cannot see IN_OPEN, IN_ACCESS or IN_CLOSE_NOWRITE, a
+	 * change undone within an interval, or a write that keeps both size and
+	 * mtime; a file moved out of the polled tree is a delete; and it sees
+	 * what the filesystem's attribute cache lets it see (NFS's may hold
+	 * sizes and times back for up to a minute; FUSE's for a second). When a
+	 * polled mount goes away (even lazily), each of its watches ends with
+	 * IN_UNMOUNT and IN_IGNORED, as the kernel ends inotify's. */
+	VIGIL_EVENT_POLLED = 1u << 4,
 };
 
 /* One event. Every pointer stays valid until the next call on the handle. */
@@ -140,7 +177,8 @@ enum {
 	VIGIL_FILTER_ICASE = 1u << 0, /* case-insensitive regex */
 };
 
-/* Create a handle. flags: VIGIL_PAIR_MOVES or 0.
+/* Create a handle. flags: VIGIL_PAIR_MOVES, VIGIL_BACKEND_INOTIFY or
+ * VIGIL_BACKEND_POLL, or 0.
  * Fails with -EMFILE when the per-user inotify instance limit
  * (fs.inotify.max_user_instances) is reached, -ENOMEM, -EINVAL. */
 VIGIL_API int vigil_new(unsigned flags, vigil **ret);
@@ -215,6 +253,29 @@ VIGIL_API int vigil_next_deadline_ms(const vigil *v);
  * quiet spell is read at once, and a TIMEOUT_MS of 0 never waits. */
 VIGIL_API int vigil_next(vigil *v, int timeout_ms,
 			 const struct vigil_event **ret_event);
+
+/* How often each polled directory is looked at (VIGIL_EVENT_POLLED), in
+ * milliseconds; 2000 by default. 0 is -EINVAL. Applies at once, to what
+ * is polled already too. */
+VIGIL_API int vigil_set_poll_interval(vigil *v, unsigned ms);
+
+/* A mount where inotify is blind, met under a watch. */
+struct vigil_mount {
+	const char *path;    /* where it is mounted */
+	const char *fstype;  /* as /proc/self/mountinfo names it: "nfs4",
+				"fuse.sshfs", "cifs" */
+	const char *source;  /* "server:/export", "user@host:dir", ... */
+	int polled;          /* 1: polled; 0: watched with inotify only
+				(VIGIL_BACKEND_INOTIFY), blind to other machines */
+	int unmounted;       /* 1 once it is gone from the mount table */
+	size_t dirs;         /* directories and files polled there now */
+};
+
+/* The I-th blind mount the handle has met (0, 1, ... in the order met):
+ * 1 and *ret, or 0 past the last. A caller that says which mounts are
+ * polled asks after vigil_add() and after events, from where it stopped.
+ * The strings stay valid until vigil_free(). */
+VIGIL_API int vigil_mount(vigil *v, size_t i, struct vigil_mount *ret);
 
 /* How many watches (directories and files) the handle holds. */
 VIGIL_API size_t vigil_watch_count(const vigil *v);

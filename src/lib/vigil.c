@@ -111,7 +111,8 @@ static uint64_t now_ns(void)
 
 int vigil_new(unsigned flags, vigil **ret)
 {
-	if (flags & ~(unsigned)VIGIL_PAIR_MOVES)
+	if ((flags & ~(unsigned)(VIGIL_PAIR_MOVES | VIGIL_BACKEND_INOTIFY | VIGIL_BACKEND_POLL)) ||
+	    ((flags & VIGIL_BACKEND_INOTIFY) && (flags & VIGIL_BACKEND_POLL)))
 		return -EINVAL;
 	struct vigil *v = calloc(1, sizeof(*v));
 	if (!v)
@@ -124,7 +125,9 @@ int vigil_new(unsigned flags, vigil **ret)
 		free(v);
 		return -ENOMEM;
 	}
-	int r = source_inotify_open(&v->src);
+	int r = source_mux_open((flags & VIGIL_BACKEND_POLL) ? BACKEND_POLL :
+				(flags & VIGIL_BACKEND_INOTIFY) ? BACKEND_INOTIFY : BACKEND_AUTO,
+				0, &v->src);
 	if (r < 0) {
 		free(v->rbuf);
 		free(v);
@@ -180,6 +183,33 @@ int vigil_filter_add(vigil *v, enum vigil_filter_kind kind, const char *pattern,
 int vigil_fd(const vigil *v)
 {
 	return v->src.fd;
+}
+
+int vigil_set_poll_interval(vigil *v, unsigned ms)
+{
+	if (!ms)
+		return -EINVAL;
+	return source_mux_set_interval(&v->src, (uint64_t)ms * 1000000u);
+}
+
+int vigil_mount(vigil *v, size_t i, struct vigil_mount *ret)
+{
+	struct source_mount m;
+	int r = source_mux_mount(&v->src, i, &m);
+	if (r <= 0)
+		return r;
+	*ret = (struct vigil_mount){
+		.path = m.point, .fstype = m.fstype, .source = m.source,
+		.polled = m.polled, .unmounted = m.gone, .dirs = m.polled_count,
+	};
+	return 1;
+}
+
+uint32_t engine_polled(const struct vigil *v, uint32_t node)
+{
+	const struct source *s = &v->src;
+	return node != NODE_NONE && node < v->tree.nodes_len && s->ops->polled &&
+	       s->ops->polled(s, tree_node(&v->tree, node)->wd) ? VIGIL_EVENT_POLLED : 0;
 }
 
 size_t vigil_watch_count(const vigil *v)
@@ -478,7 +508,8 @@ static int emit_record(struct vigil *v, uint32_t node, const char *name,
 	int r = engine_node_dir(v, node, &dir, &dir_len);
 	if (r < 0)
 		return r;
-	return engine_emit(v, dir, dir_len, name, name_len, mask, cookie, 0, 0, NULL);
+	return engine_emit(v, dir, dir_len, name, name_len, mask, cookie,
+			   engine_polled(v, node), 0, NULL);
 }
 
 /* A directory that left the trees: its own MOVE_SELF (SELF, or else one
@@ -771,7 +802,7 @@ static int moved_out(struct vigil *v, struct move_half *h,
 			struct timespec t = v->read_time;
 			v->read_time = h->time;
 			e = engine_emit(v, h->dir, h->dir_len, h->name, h->name_len,
-					h->mask, h->cookie, 0, 0, NULL);
+					h->mask, h->cookie, engine_polled(v, h->dir_node), 0, NULL);
 			v->read_time = t;
 		}
 	}
@@ -858,7 +889,8 @@ static int moved_to(struct vigil *v, uint32_t ri, uint32_t node,
 			if ((e = engine_node_dir(v, node, &dir, &dir_len)) < 0)
 				goto out;
 			e = engine_emit(v, dir, dir_len, rec->name, rec->name_len,
-					rec->mask | IN_MOVED_FROM, rec->cookie, 0, 0, &h);
+					rec->mask | IN_MOVED_FROM, rec->cookie,
+					engine_polled(v, node), 0, &h);
 		}
 	} else if (wanted(r, rec->mask)) {
 		e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
