@@ -277,6 +277,12 @@ struct vigil_mount {
  * The strings stay valid until vigil_free(). */
 VIGIL_API int vigil_mount(vigil *v, size_t i, struct vigil_mount *ret);
 
+/* Whether a filesystem of type FSTYPE, as /proc/self/mountinfo names it
+ * ("nfs4", "fuse.sshfs", "cifs", "ext4"), is one where inotify is blind to
+ * other machines' changes, as the handle decides (VIGIL_BACKEND_*): 1 or 0.
+ * (The handle also goes by the magic number fstatfs() gives.) */
+VIGIL_API int vigil_fstype_blind(const char *fstype);
+
 /* How many watches (directories and files) the handle holds. */
 VIGIL_API size_t vigil_watch_count(const vigil *v);
 

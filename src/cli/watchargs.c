@@ -193,49 +193,16 @@ int watchargs_poll_setup(const struct watchargs *a, vigil *v)
 	return r < 0 ? -1 : 0;
 }
 
-/* MS as a duration a user would write: "2s", "1.5s", "500ms". */
-static const char *interval_text(unsigned ms, char *buf, size_t size)
-{
-	if (ms % 1000 == 0)
-		snprintf(buf, size, "%us", ms / 1000);
-	else if (ms > 1000 && ms % 100 == 0)
-		snprintf(buf, size, "%u.%us", ms / 1000, ms % 1000 / 100);
-	else
-		snprintf(buf, size, "%ums", ms);
-	return buf;
-}
-
 size_t watchargs_mounts(struct watchargs *a, vigil *v, bool quiet)
 {
-	struct vigil_mount m;
-	char iv[32];
-	size_t gone = 0;
-	for (size_t i = 0; vigil_mount(v, i, &m) == 1; i++) {
-		if (i >= a->mounts_said) {
-			bool *g = realloc(a->unmount_said, (i + 1) * sizeof(*g));
-			if (!g)
-				return gone;
-			a->unmount_said = g;
-			g[i] = false;
-			a->mounts_said = i + 1;
-			if (m.polled && !quiet)
-				cli_error("polling '%s' (%s from %s) every %s: inotify cannot see "
-					  "what other machines change there", m.path, m.fstype,
-					  m.source, interval_text(a->poll_ms ? a->poll_ms : 2000,
-								  iv, sizeof(iv)));
-			else if (!m.polled)
-				cli_error("warning: '%s' is a %s mount (from %s): inotify cannot "
-					  "see what other machines change there%s", m.path, m.fstype,
-					  m.source, cli_compat == CLI_NATIVE
-					  ? "; give '--backend auto' to poll it" : "");
-		}
-		if (m.unmounted && m.polled && !a->unmount_said[i]) {
-			a->unmount_said[i] = true;
-			gone++;
-			cli_error("'%s' was unmounted while polled; its watches are gone", m.path);
-		}
+	char text[1024];
+	bool gone;
+	size_t n = 0;
+	while (cli_mounts_next(v, &a->mounts, a->poll_ms, quiet, text, sizeof(text), &gone)) {
+		cli_error("%s", text);
+		n += gone;
 	}
-	return gone;
+	return n;
 }
 
 int watchargs_filters(const struct watchargs *a, vigil *v)
@@ -366,7 +333,7 @@ int watchargs_watch(const struct watchargs *a, vigil *v, uint32_t mask)
 
 void watchargs_free(struct watchargs *a)
 {
-	free(a->unmount_said);
+	cli_mounts_free(&a->mounts);
 	pathlist_free(&a->watch);
 	pathlist_free(&a->exclude);
 	free(a->filters);

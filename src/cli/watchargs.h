@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cli.h"
 #include "vigil.h"
 
 enum {
@@ -53,9 +54,7 @@ struct watchargs {
 	const char *backend;  /* --backend: auto, inotify or poll (NULL: auto,
 				 or inotify under the inotify-tools names) */
 	unsigned poll_ms;     /* --poll-interval, 0 when not given */
-	/* what has been said of the blind mounts (watchargs_mounts()) */
-	size_t mounts_said;
-	bool *unmount_said;
+	struct cli_mounts mounts; /* what has been said of the blind mounts */
 };
 
 /* The help text of --backend and --poll-interval. */

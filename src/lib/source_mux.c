@@ -50,7 +50,18 @@ struct mount_rec {
 	dev_t dev;
 	bool blind, polled, gone, listed;
 	char *point, *fstype, *source;
+	int census_fd;       /* in the epoll set, never ready: see census() */
+	size_t census;       /* the count it shows */
 };
+
+/* How many directories a process polls on each mount is visible to
+ * others (vigil usage) without asking it: each polled mount has a
+ * descriptor (a dup of the eventfd) in the epoll set, asking for no
+ * events, whose user data, which /proc/PID/fdinfo of the epoll fd shows,
+ * says CENSUS_MAGIC, the mount ID and the count. */
+#define CENSUS_MAGIC 0x5647ull /* "VG" */
+#define CENSUS_DATA(id, n) ((CENSUS_MAGIC << 48) | ((uint64_t)((id) & 0xffffff) << 24) | \
+			    ((n) > 0xffffff ? 0xffffffu : (uint64_t)(n)))
 
 struct mux {
 	struct source ino;
@@ -191,7 +202,7 @@ static int mount_of(struct mux *m, int dirfd, const char *path, int flags, size_
 		return -ENOMEM;
 	}
 	struct mount_rec *r = &m->mounts[m->n_mounts];
-	*r = (struct mount_rec){.id = id, .dev = dev, .blind = verdict == 1};
+	*r = (struct mount_rec){.id = id, .dev = dev, .blind = verdict == 1, .census_fd = -1};
 	if (r->blind) {
 		r->point = found ? me.point : strdup("?");
 		r->fstype = found ? me.fstype : strdup("?");
@@ -406,6 +417,33 @@ static int mounts_changed(struct mux *m)
 	return e;
 }
 
+/* Bring each polled mount's census (above) up to date. */
+static void census(struct source *s, struct mux *m)
+{
+	if (!m->poll)
+		return;
+	for (size_t i = 0; i < m->n_mounts; i++) {
+		struct mount_rec *r = &m->mounts[i];
+		size_t n = r->polled && !r->gone ? poll_src_count(m->poll, (int)i) : 0;
+		if (n == r->census || r->id < 0)
+			continue;
+		struct epoll_event ev = {.events = 0, .data.u64 = CENSUS_DATA(r->id, n)};
+		if (r->census_fd < 0) {
+			int fd = fcntl(m->event_fd, F_DUPFD_CLOEXEC, 3);
+			if (fd < 0)
+				continue;
+			if (epoll_ctl(s->fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+				close(fd);
+				continue;
+			}
+			r->census_fd = fd;
+		} else if (epoll_ctl(s->fd, EPOLL_CTL_MOD, r->census_fd, &ev) < 0) {
+			continue;
+		}
+		r->census = n;
+	}
+}
+
 /* Whether the mount table changed since we last asked (POLLPRI comes once
  * per change to each open of mountinfo; this one is ours alone). */
 static bool mounts_moved(struct mux *m)
@@ -460,6 +498,7 @@ static ssize_t mux_read(struct source *s, void *buf, size_t size)
 		m->synth.len = 0;
 	}
 	signal_queued(m);
+	census(s, m);
 	if (e < 0 && !n)
 		return e;
 	return n ? (ssize_t)n : -EAGAIN;
@@ -506,6 +545,8 @@ static void mux_close(struct source *s)
 	if (m->minfo_check >= 0)
 		close(m->minfo_check);
 	for (size_t i = 0; i < m->n_mounts; i++) {
+		if (m->mounts[i].census_fd >= 0)
+			close(m->mounts[i].census_fd);
 		free(m->mounts[i].point);
 		free(m->mounts[i].fstype);
 		free(m->mounts[i].source);

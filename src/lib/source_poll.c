@@ -123,6 +123,8 @@ struct poll_src {
 	char *dents;
 	struct { uint32_t dir, serial; } fresh[FRESH_MAX];
 	size_t n_fresh;
+	size_t *per_mount;   /* watches on each mount */
+	size_t n_mounts;
 };
 
 /* --- small things ------------------------------------------------------- */
@@ -465,6 +467,8 @@ static void pdir_free(struct poll_src *p, uint32_t i)
 	}
 	if (d->parent != NONE && p->dirs[d->parent].wd)
 		p->dirs[d->parent].children--;
+	if (d->mount >= 0 && (size_t)d->mount < p->n_mounts)
+		p->per_mount[d->mount]--;
 	index_del(p, &p->by_id, i);
 	index_del(p, &p->by_wd, i);
 	if (d->fd >= 0)
@@ -1040,6 +1044,7 @@ void poll_src_free(struct poll_src *p)
 	for (size_t i = 0; i < p->n_pool; i++)
 		free(p->pool[i].name);
 	free(p->pool);
+	free(p->per_mount);
 	free(p->dirs);
 	free(p->by_id.slot);
 	free(p->by_wd.slot);
@@ -1121,6 +1126,15 @@ int poll_src_add(struct poll_src *p, int fd, uint32_t mask, int mount, int *ret_
 	}
 	if (p->next_wd == INT_MAX)
 		return -ENOSPC;
+	if (mount >= 0 && (size_t)mount >= p->n_mounts) {
+		size_t n = (size_t)mount + 8;
+		size_t *g = realloc(p->per_mount, n * sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		memset(g + p->n_mounts, 0, (n - p->n_mounts) * sizeof(*g));
+		p->per_mount = g;
+		p->n_mounts = n;
+	}
 	if (p->free_head != NONE && p->free_head < p->n_dirs && p->live < p->n_dirs) {
 		i = p->free_head;
 	} else {
@@ -1163,6 +1177,8 @@ int poll_src_add(struct poll_src *p, int fd, uint32_t mask, int mount, int *ret_
 		.scanned = p->tick,
 	};
 	p->live++;
+	if (mount >= 0)
+		p->per_mount[mount]++;
 	if (parent != NONE)
 		p->dirs[parent].children++;
 	if (index_put(p, &p->by_id, i) < 0 || index_put(p, &p->by_wd, i) < 0 ||
@@ -1207,10 +1223,7 @@ size_t poll_src_count(const struct poll_src *p, int mount)
 {
 	if (mount < 0)
 		return p->live;
-	size_t n = 0;
-	for (uint32_t i = 0; i < p->n_dirs; i++)
-		n += p->dirs[i].wd && p->dirs[i].mount == mount;
-	return n;
+	return (size_t)mount < p->n_mounts ? p->per_mount[mount] : 0;
 }
 
 void poll_src_set_interval(struct poll_src *p, uint64_t ns)

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blind.h"
 #include "engine.h"
 
 /* --- the roots' directories ------------------------------------------------ */
@@ -203,6 +204,11 @@ int vigil_mount(vigil *v, size_t i, struct vigil_mount *ret)
 		.polled = m.polled, .unmounted = m.gone, .dirs = m.polled_count,
 	};
 	return 1;
+}
+
+int vigil_fstype_blind(const char *fstype)
+{
+	return fstype && blind_fstype(fstype);
 }
 
 uint32_t engine_polled(const struct vigil *v, uint32_t node)

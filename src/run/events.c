@@ -61,6 +61,8 @@ void on_event(struct run *run, struct rrule *rr, const struct vigil_event *ev,
 	      uint64_t now)
 {
 	uint32_t m = ev->mask;
+	if (ev->flags & VIGIL_EVENT_POLLED)
+		say_mounts(run, rr); /* a polled mount gone, or a new one met */
 	if (ev->flags & VIGIL_EVENT_OVERFLOW) {
 		rule_say(run, rr, "the kernel event queue overflowed; looking for files "
 			 "changed meanwhile");

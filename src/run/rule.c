@@ -354,7 +354,8 @@ enum key {
 	K_PATH, K_RECURSIVE, K_EVENT, K_MATCH, K_EXCLUDE, K_EXCLUDE_REGEX,
 	K_FILES, K_DIRS, K_HIDDEN, K_SETTLE, K_BATCH, K_BATCH_WAIT, K_JOBS,
 	K_MIN_INTERVAL, K_ON_BUSY, K_STOP_SIGNAL, K_STOP_TIMEOUT, K_TIMEOUT,
-	K_INITIAL, K_STDIN, K_LOOP_BURST, K_LOOP_WINDOW, K_COMMAND,
+	K_INITIAL, K_STDIN, K_LOOP_BURST, K_LOOP_WINDOW, K_COMMAND, K_BACKEND,
+	K_POLL_INTERVAL,
 };
 
 static const struct {
@@ -386,6 +387,8 @@ static const struct {
 	{ "loop-burst", K_LOOP_BURST, false, false },
 	{ "loop-window", K_LOOP_WINDOW, false, false },
 	{ "command", K_COMMAND, false, false },
+	{ "backend", K_BACKEND, false, false },
+	{ "poll-interval", K_POLL_INTERVAL, false, false },
 };
 
 static int find_key(const char *key)
@@ -537,6 +540,28 @@ int rule_set(struct rule *r, const char *key, const char *value, char **err)
 		}
 		r->loop_window_ns = ns;
 		return 0;
+	case K_BACKEND: {
+		static const char *const backends[] = { "auto", "inotify", "poll" };
+		if (set_choice(value, backends, 3, "auto, inotify or poll", &choice, err) < 0)
+			return -1;
+		r->backend = (enum rule_backend)choice;
+		return 0;
+	}
+	case K_POLL_INTERVAL:
+		if (value[0] == '-') {
+			*err = errf("'%s' is negative; give a positive duration such as 2s or 500ms",
+				    value);
+			return -1;
+		}
+		if (set_duration(value, &ns, err) < 0)
+			return -1;
+		if (ns < MS || ns / MS > UINT32_MAX) {
+			*err = errf("'%s' is %s; give 1ms or more, such as 2s", value,
+				    ns >= MS ? "too long" : ns ? "under a millisecond" : "zero");
+			return -1;
+		}
+		r->poll_ms = (unsigned)(ns / MS);
+		return 0;
 	case K_BATCH:
 		return parse_count(value, 1, MAX_BATCH, &r->batch, err);
 	case K_JOBS:
@@ -608,6 +633,8 @@ int rule_unset(struct rule *r, const char *key)
 	case K_LOOP_BURST: r->loop_burst = d.loop_burst; break;
 	case K_LOOP_WINDOW: r->loop_window_ns = d.loop_window_ns; break;
 	case K_COMMAND: strv_free(&r->argv); break;
+	case K_BACKEND: r->backend = d.backend; break;
+	case K_POLL_INTERVAL: r->poll_ms = d.poll_ms; break;
 	}
 	return 0;
 }

@@ -39,6 +39,10 @@ struct strv {
  * A duration of 0 means none wherever it is allowed (settle, batch-wait,
  * min-interval, timeout; stop-timeout 0 is SIGKILL right after the stop
  * signal). */
+/* Where inotify cannot see other machines' changes: poll there (auto),
+ * use inotify anyway, or poll everywhere. */
+enum rule_backend { RULE_BACKEND_AUTO, RULE_BACKEND_INOTIFY, RULE_BACKEND_POLL };
+
 struct rule {
 	char *name;            /* the section name; "run" for the command line */
 	struct strv paths;     /* to watch, as given: no ~ or variable expansion */
@@ -64,6 +68,8 @@ struct rule {
 	enum stdin_mode stdin_mode;
 	unsigned loop_burst;   /* loop guard: starts within loop_window_ns; 0 = off */
 	uint64_t loop_window_ns;
+	enum rule_backend backend; /* where inotify is blind: VIGIL_BACKEND_* */
+	unsigned poll_ms;      /* poll interval; 0 = the library's (2 s) */
 	struct strv argv;      /* the command, with placeholders left as written */
 
 	/* Where it was defined, for messages: the PATH given to rules_load()

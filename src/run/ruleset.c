@@ -16,8 +16,18 @@ void rrule_free(struct rrule *rr)
 	store_free(rr->store);
 	free(rr->starts);
 	free(rr->jobs);
+	cli_mounts_free(&rr->mounts);
 	rule_fini(&rr->r);
 	free(rr);
+}
+
+void say_mounts(struct run *run, struct rrule *rr)
+{
+	char text[1024];
+	bool gone;
+	while (cli_mounts_next(rr->v, &rr->mounts, rr->r.poll_ms, run->quiet, text,
+			       sizeof(text), &gone))
+		rule_say(run, rr, "%s", text);
 }
 
 /* An ERE for a path below ROOT whose relative part matches the ERE TAIL
@@ -117,8 +127,14 @@ static int rrule_new(struct run *run, struct rule *rule, struct rrule **ret)
 		cli_error("out of memory");
 		goto fail;
 	}
-	if ((r = vigil_new(VIGIL_PAIR_MOVES, &rr->v)) < 0) {
+	unsigned backend = rr->r.backend == RULE_BACKEND_INOTIFY ? VIGIL_BACKEND_INOTIFY :
+			   rr->r.backend == RULE_BACKEND_POLL ? VIGIL_BACKEND_POLL : 0;
+	if ((r = vigil_new(VIGIL_PAIR_MOVES | backend, &rr->v)) < 0) {
 		cli_instance_error(r);
+		goto fail;
+	}
+	if (rr->r.poll_ms && (r = vigil_set_poll_interval(rr->v, rr->r.poll_ms)) < 0) {
+		cli_error("cannot set the poll interval: %s", cli_strerror(-r));
 		goto fail;
 	}
 	if (add_exclude_filters(rr) < 0)
@@ -137,6 +153,7 @@ static int rrule_new(struct run *run, struct rule *rule, struct rrule **ret)
 			if (ev->flags & VIGIL_EVENT_ERROR)
 				say_unwatched(run, rr, ev);
 	}
+	say_mounts(run, rr);
 	if ((r = epoll_add(run, vigil_fd(rr->v), EPOLLIN, rr)) < 0) {
 		cli_error("cannot poll: %s", cli_strerror(-r));
 		goto fail;

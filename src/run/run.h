@@ -32,6 +32,7 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "cli.h"
 #include "job.h"
 #include "rule.h"
 #include "store.h"
@@ -62,6 +63,7 @@ struct rrule {
 	bool rescan;          /* after an overflow */
 	bool retired;         /* replaced by a reload; freed once idle */
 	uint64_t n_run, n_failed, n_paths, n_skipped;
+	struct cli_mounts mounts; /* what has been said of its blind mounts */
 };
 
 /* A stream of a job captured into the log (--capture). It lives until its
@@ -231,6 +233,8 @@ uint64_t job_timers(struct run *run, uint64_t now);
  * *RET (*RET_N). 0, or -1 (said). */
 int load_rules(struct run *run, struct rule *rules, size_t n, struct rrule ***ret,
 	       size_t *ret_n);
+/* Say what is new of RR's blind mounts (cli_mounts_next()). */
+void say_mounts(struct run *run, struct rrule *rr);
 void rrule_free(struct rrule *rr);
 /* SIGHUP: read the rules file again. */
 void reload(struct run *run);

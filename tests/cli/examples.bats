@@ -22,6 +22,7 @@ setup() {
 	: >"$LOG"
 	cd "$TEST_DIR" || return 1
 	VIGIL_PID=
+	MOUNTED=
 }
 
 # Stop vigil without the grace it gives running jobs (a server would hold
@@ -33,6 +34,10 @@ teardown() {
 		kill -INT "$VIGIL_PID" 2>/dev/null
 		wait "$VIGIL_PID" 2>/dev/null
 		VIGIL_PID=
+	fi
+	# a FUSE mount of a test: vigil has let go of it by now
+	if [ -n "${MOUNTED:-}" ]; then
+		fusermount -u "$MOUNTED" 2>/dev/null || umount -l "$MOUNTED" 2>/dev/null || true
 	fi
 	cd / && rm -rf "$TEST_DIR"
 }
@@ -336,6 +341,39 @@ EOF
 	expect_eq "fail.csv, retried" BAD "$(cat "$h/outbox/fail.csv")"
 	[ -f "$h/done/fail.csv" ]
 	expect_eq "left in inbox" c.csv.part "$(ls -A "$h/inbox")"
+}
+
+@test "mounted-handoff.ini: on a mount from another machine (bindfs), files dropped behind its back are processed once each, when complete" {
+	[ -e /dev/fuse ] && command -v bindfs >/dev/null || skip "FUSE or bindfs is not available here"
+	example mounted-handoff.ini
+	local disk=$TEST_DIR/a-disk h=$ROOT/mnt/a/handoff # A's disk, B's mount of it
+	mkdir -p "$disk/inbox" "$disk/outbox" "$disk/done" "$h"
+	bindfs --no-allow-other "$disk" "$h"
+	MOUNTED=$h
+	stand process-file <<'EOF'
+tr a-z A-Z <"$1"
+EOF
+	echo early >"$disk/inbox/early.csv" # there before: initial
+	start_rules mounted-handoff.ini
+	grep -q "polling '$h' (fuse from $disk) every 2s" "$ERR"
+	# A writes, on its own disk: one file at once, one in pieces closer
+	# together than the settle time, one as NAME.part, then renamed
+	echo order >"$disk/inbox/order.csv"
+	local k
+	for k in 1 2 3 4 5; do
+		printf 'slow%s\n' "$k" >>"$disk/inbox/slow.csv"
+		sleep 1
+	done
+	echo parted >"$disk/inbox/b.csv.part"
+	mv "$disk/inbox/b.csv.part" "$disk/inbox/b.csv"
+	jobs_done 4
+	local n
+	for n in early order slow b; do
+		[ -f "$disk/done/$n.csv" ] || { echo "not in done/: $n" >&2; return 1; }
+		expect_eq "result of $n" "$(tr a-z A-Z <"$disk/done/$n.csv")" "$(cat "$disk/outbox/$n.csv")"
+	done
+	expect_eq "jobs" 4 "$(grep -c '\] pid [0-9]* exited 0' "$ERR")"
+	expect_eq "left in inbox" "" "$(ls -A "$disk/inbox")"
 }
 
 @test "vigil-run@.service: systemd-analyze verify finds nothing to say" {

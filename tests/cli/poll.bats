@@ -292,3 +292,59 @@ EOF
 	grep -q "^vigil wait: '$W' was unmounted while polled; its watches are gone$" "$ERR"
 	grep -q "^vigil wait: nothing left to watch$" "$ERR"
 }
+
+@test "vigil run: --backend and --poll-interval, and the same as rules-file keys" {
+	run "$VIGIL" run --poll-interval 0 "$W" -- true
+	expect_eq "status" 1 "$status"
+	expect_eq "message" "vigil run: '--poll-interval': '0' is zero; give 1ms or more, such as 2s" "$output"
+	printf '[r]\npath = %s\npoll-interval = -1s\ncommand = true\n' "$W" >"$TEST_DIR/bad.ini"
+	chmod 0644 "$TEST_DIR/bad.ini"
+	run "$VIGIL" run --check "$TEST_DIR/bad.ini"
+	expect_eq "status" 1 "$status"
+	[[ "$output" == *"poll-interval"*"'-1s' is negative; give a positive duration such as 2s or 500ms"* ]]
+
+	printf '[r]\npath = %s\nbackend = inotify\ncommand = true\n' "$W" >"$TEST_DIR/ino.ini"
+	chmod 0644 "$TEST_DIR/ino.ini"
+	start_run --rules "$TEST_DIR/ino.ini"
+	grep -q "\[r\] warning: '$W' is a fuse mount (from $SRC): inotify cannot see what other machines change there; give '--backend auto' to poll it" "$ERR"
+	stop_vigil
+
+	printf '[r]\npath = %s\npoll-interval = 500ms\ncommand = sh -c '\''echo "$1" >>"$LOG"'\'' sh {}\n' "$W" >"$TEST_DIR/poll.ini"
+	chmod 0644 "$TEST_DIR/poll.ini"
+	start_run --rules "$TEST_DIR/poll.ini"
+	grep -q "\[r\] polling '$W' (fuse from $SRC) every 500ms" "$ERR"
+	printf 'x\n' >"$SRC/dropped"
+	until_true 20 grep -q dropped "$LOG"
+}
+
+@test "vigil usage lists the blind mounts under watch: inotify's watches there, and the directories vigil polls" {
+	mkdir -p "$SRC/a/b" "$SRC/c"
+	start_vigil wait -m -r "$W"
+	"$VIGIL" wait -m -r --backend inotify "$W" >/dev/null 2>"$TEST_DIR/ino.err" 3>&- &
+	local ino=$!
+	wait_for_line "$TEST_DIR/ino.err" 'Watches established' 20
+	# the census is published once the poller has read (its first tick)
+	local end=$((SECONDS + 20))
+	until "$VIGIL" usage --json >"$TEST_DIR/usage.json" 2>/dev/null &&
+		grep -q '"polled": 4' "$TEST_DIR/usage.json"; do
+		[ $SECONDS -lt $end ] || break
+		sleep 0.2
+	done
+	"$VIGIL" usage >"$TEST_DIR/usage.txt" 2>/dev/null
+	kill "$ino"
+	wait "$ino" || true
+	run "$PY" - "$TEST_DIR/usage.json" "$W" "$SRC" <<'EOF'
+import json, sys
+u = json.load(open(sys.argv[1]))
+m = [b for b in u["blind_mounts"] if b["mount"] == sys.argv[2]]
+if len(m) != 1:
+    sys.exit(f"blind mounts: {u['blind_mounts']}")
+b = m[0]
+want = {"fstype": "fuse", "source": sys.argv[3], "polled": 4, "inotify_watches": 4}
+bad = {k: (b[k], v) for k, v in want.items() if b[k] != v}
+sys.exit(f"(have, want): {bad}" if bad else 0)
+EOF
+	expect_eq "vigil usage --json on the mount" "" "$output"
+	grep -q "^Mounts where inotify cannot see other machines' changes:$" "$TEST_DIR/usage.txt"
+	grep -E -q "^$W +fuse +4 +4 +$SRC\$" "$TEST_DIR/usage.txt"
+}

@@ -121,7 +121,7 @@ static void key_table(void **state)
 		"path", "event", "events", "match", "exclude", "exclude-regex",
 		"settle", "batch", "batch-wait", "jobs", "min-interval", "on-busy",
 		"stop-signal", "stop-timeout", "timeout", "stdin", "loop-burst",
-		"loop-window", "command",
+		"loop-window", "command", "backend", "poll-interval",
 	};
 	static const char *const flags[] = {
 		"recursive", "files", "dirs", "hidden", "initial",
@@ -709,6 +709,7 @@ static void random_values(void **state)
 		"files", "dirs", "hidden", "settle", "batch", "batch-wait", "jobs",
 		"min-interval", "on-busy", "stop-signal", "stop-timeout", "timeout",
 		"initial", "stdin", "loop-burst", "loop-window", "command",
+		"backend", "poll-interval",
 	};
 	static const char alpha[] = "0123456789.msdh 'a\"\\{}*[]!-,/:\xc3\xa9\xff\t";
 	srand(4);
