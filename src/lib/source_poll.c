@@ -82,6 +82,7 @@ struct pdir {
 	uint32_t *table;     /* entry index + 1 by name hash; 0 empty */
 	uint32_t table_cap;
 	uint64_t scanned;    /* the tick it was last polled in */
+	uint64_t listed;     /* the tick a sweep last listed it in */
 };
 
 /* Something that left or appeared, waiting for its tick's end. */
@@ -953,14 +954,56 @@ static int poll_one(struct poll_src *p, uint32_t di)
 	return p->dirs[di].is_dir ? poll_dir(p, di) : poll_file(p, di);
 }
 
-/* Something in the pool has no partner: check every directory on its
- * device not polled this tick, and list those whose mtime moved. */
-static int sweep(struct poll_src *p)
+/* Look at directory I's own mtime, past the attribute cache, without
+ * opening it (by its path from its top), and list it if it moved. Not
+ * there (renamed, gone): its parent's listing says where it went. 0, or a
+ * negative errno (-ENOMEM). */
+static int check_dir(struct poll_src *p, uint32_t i)
+{
+	uint32_t top;
+	int e = rel_path(p, i, &top);
+	if (e < 0)
+		return e == -ENOMEM ? e : 0;
+	const struct pdir *t = dir_at(p, top);
+	if (t->fd < 0)
+		return 0;
+	struct statx sx;
+	int flags = (p->path.len ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH) | AT_STATX_FORCE_SYNC;
+	if (statx(t->fd, p->path.len ? p->path.data : "", flags, STATX_WANT, &sx) < 0)
+		return 0;
+	struct pdir *d = dir_at(p, i);
+	if (sx_dev(&sx) != d->dev || sx.stx_ino != d->ino || ts_ns(sx.stx_mtime) == d->mtime)
+		return 0;
+	int err;
+	int fd = open_checked(p, i, &sx, &err);
+	if (fd < 0)
+		return err;
+	int r = list_dir(p, i, fd);
+	close(fd);
+	d = dir_at(p, i);
+	if (r == 0) {
+		/* listed again in its turn: a change in the same tick as this
+		 * listing leaves the mtime as it was */
+		d->unsettled = true;
+		d->mtime = ts_ns(sx.stx_mtime);
+		d->listed = p->tick;
+	}
+	return r;
+}
+
+/* Once an interval, every directory's mtime is looked at, and those that
+ * moved listed: what appears, leaves or is renamed is seen within an
+ * interval, however long the stat'ing of every file takes. And when
+ * something in the pool has no partner, the same at once for the
+ * directories on its device not listed this tick, so that a rename
+ * between two directories polled in different ticks is one rename, not a
+ * delete and a create. ALL: the first; else the second. */
+static int sweep(struct poll_src *p, bool all_dirs)
 {
 	uint64_t devs[8];
 	size_t n_devs = 0;
-	bool all = false;
-	for (size_t i = 0; i < p->n_pool; i++) {
+	bool all = all_dirs;
+	for (size_t i = 0; i < p->n_pool && !all; i++) {
 		const struct item *it = &p->pool[i];
 		if (it->partner != NONE)
 			continue;
@@ -974,35 +1017,18 @@ static int sweep(struct poll_src *p)
 				devs[n_devs++] = it->dev;
 		}
 	}
-	if (!n_devs)
+	if (!n_devs && !all)
 		return 0;
 	int r = 0;
 	for (uint32_t i = 0; i < p->n_dirs && r == 0; i++) {
 		struct pdir *d = dir_at(p, i);
-		if (!d->wd || !d->is_dir || d->scanned == p->tick)
+		if (!d->wd || !d->is_dir || d->scanned == p->tick || d->listed == p->tick)
 			continue;
 		bool on = all;
 		for (size_t k = 0; k < n_devs && !on; k++)
 			on = devs[k] == d->dev;
-		if (!on)
-			continue;
-		struct statx sx;
-		int err;
-		int fd = open_checked(p, i, &sx, &err);
-		if (fd < 0) {
-			r = err;
-			continue;
-		}
-		d = dir_at(p, i);
-		int64_t mt = ts_ns(sx.stx_mtime);
-		if (mt != d->mtime) {
-			d->scanned = p->tick;
-			r = list_dir(p, i, fd);
-			d = dir_at(p, i);
-			d->unsettled = true;
-			d->mtime = mt;
-		}
-		close(fd);
+		if (on)
+			r = check_dir(p, i);
 	}
 	return r;
 }
@@ -1255,6 +1281,8 @@ int poll_src_tick(struct poll_src *p)
 	uint32_t slices = p->live < POLL_SLICES ? p->live : POLL_SLICES;
 	uint32_t quota = (p->live + slices - 1) / slices;
 	int r = 0;
+	if (p->live > 1 && p->tick % slices == 1 % slices)
+		r = sweep(p, true); /* the start of an interval's work */
 	for (uint32_t done = 0, seen = 0; done < quota && seen < p->n_dirs && r == 0; seen++) {
 		uint32_t i = p->cursor++;
 		if (p->cursor >= p->n_dirs)
@@ -1266,7 +1294,7 @@ int poll_src_tick(struct poll_src *p)
 	}
 	if (r == 0)
 		r = pair_up(p);
-	if (r == 0 && pool_unpaired(p) && (r = sweep(p)) == 0)
+	if (r == 0 && pool_unpaired(p) && (r = sweep(p, false)) == 0)
 		r = pair_up(p);
 	if (r == 0)
 		r = resolve(p);
