@@ -24,7 +24,10 @@ it every S seconds. Per round and watcher: its CPU (user + system, from
 and the bindfs daemon's over the same time; then C files created behind
 the mount's back, at a random phase of the interval, each one's latency
 until the watcher prints it. Then vigil on a local copy of the tree:
-its CPU and context switches over the same quiet spell.
+its CPU and context switches over the same quiet spell. With perf, the
+stat calls each watcher makes meanwhile are counted: passes over the
+tree, and CPU per pass (a watcher that falls behind its interval makes
+fewer passes than intervals; fswatch sleeps its interval after each pass).
 
   --files N     files in the tree (default 100000)
   --interval S  the poll interval, whole seconds (default 2)
@@ -123,6 +126,13 @@ cpu_ticks() { # PID: utime + stime, in clock ticks
 	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 hz=$(getconf CLK_TCK)
+# perf counts the stat calls (passes); without it, CPU per interval only
+perf=$(command -v perf || true)
+stat_events=syscalls:sys_enter_newfstatat,syscalls:sys_enter_statx
+if [[ -n $perf ]] && ! "$perf" stat -x, -e "$stat_events" -- true >/dev/null 2>&1; then
+	say "perf cannot count syscalls here: CPU per pass is left out"
+	perf=
+fi
 now_ns() { date +%s%N; }
 
 # wait_line FILE NAME SECONDS: until a line of FILE names NAME; its stamp
@@ -164,15 +174,26 @@ one_round() {
 	done
 	((ready)) || { kill "$pid" 2>/dev/null; die "$tool: never reported a change; its stderr: $(cat "$tmp/$tool.err")"; }
 	sleep $((interval + 1)) # past the ready file's own follow-up events
-	local c0 d0 c1 d1
+	local c0 d0 c1 d1 stats=-
 	c0=$(cpu_ticks "$pid")
 	d0=$(cpu_ticks "${bindfs_pid:-0}")
-	sleep $((idle * interval))
+	if [[ -n $perf ]]; then
+		# the stat calls made meanwhile: how many passes that was
+		stats=$("$perf" stat -x, -e "$stat_events" -p "$pid" -- sleep $((idle * interval)) 2>&1 |
+			awk -F, '$3 ~ /sys_enter/ { n += $1 } END { print n + 0 }')
+	else
+		sleep $((idle * interval))
+	fi
 	c1=$(cpu_ticks "$pid")
 	d1=$(cpu_ticks "${bindfs_pid:-0}")
-	local cpu daemon lat=()
+	local cpu daemon passes=- per_pass=- lat=()
 	cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v k="$idle" 'BEGIN { printf "%.1f", (b - a) * 1000 / hz / k }')
 	daemon=$(awk -v a="$d0" -v b="$d1" -v hz="$hz" -v k="$idle" 'BEGIN { printf "%.1f", (b - a) * 1000 / hz / k }')
+	if [[ $stats != - ]]; then
+		passes=$(awk -v n="$stats" -v f="$files" 'BEGIN { printf "%.2f", n / f }')
+		per_pass=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v p="$passes" \
+			'BEGIN { if (p > 0) printf "%.1f", (b - a) * 1000 / hz / p; else print "-" }')
+	fi
 	for ((k = 0; k < changes; k++)); do
 		sleep "$(awk -v s="$RANDOM" -v i="$interval" 'BEGIN { printf "%.3f", s / 32768 * i }')"
 		seq_n=$((seq_n + 1))
@@ -187,7 +208,7 @@ one_round() {
 	wait "$pid" 2>/dev/null || true
 	wait "$stamper" 2>/dev/null || true
 	rm -f "$tmp/fifo.$tool"
-	printf '%s %s %s\n' "$cpu" "$daemon" "${lat[*]}"
+	printf '%s %s %s %s %s\n' "$cpu" "$daemon" "$passes" "$per_pass" "${lat[*]}"
 }
 
 # vigil on the local tree: CPU (ms) and context switches over the quiet spell
@@ -213,23 +234,26 @@ local_round() {
 }
 
 say "poll: $files files in $dirs directories on bindfs (over $(fstype "$src")), every ${interval}s; $runs round(s) of: ${tools[*]}, then vigil on a local tree"
-declare -A cpus=() daemons=() lats=()
+declare -A cpus=() daemons=() lats=() passes=() per_pass=()
 for ((round = 1; round <= runs; round++)); do
 	for tool in "${tools[@]}"; do
-		read -r cpu daemon lat <<<"$(one_round "$tool" "$round")"
+		read -r cpu daemon pa pp lat <<<"$(one_round "$tool" "$round")"
 		cpus[$tool]+="$cpu "
 		daemons[$tool]+="$daemon "
 		lats[$tool]+="$lat "
-		say "  round $round: $(printf '%-9s %8s ms CPU per interval (bindfs %s ms), latency %s ms' "$tool" "$cpu" "$daemon" "$lat")"
+		passes[$tool]+="$pa "
+		per_pass[$tool]+="$pp "
+		say "  round $round: $(printf '%-9s %8s ms CPU per interval (bindfs %s ms), %s passes in %s s, %s ms per pass, latency %s ms' \
+			"$tool" "$cpu" "$daemon" "$pa" $((idle * interval)) "$pp" "$lat")"
 	done
 done
 read -r local_cpu local_ctx <<<"$(local_round)"
 
 echo "poll: $files files in $dirs directories on a bindfs mount, polled every ${interval}s"
 machine
-echo "$runs round(s), alternated; medians; CPU per interval over $idle quiet intervals; latency from a file created behind the mount to the line, $changes per round at a random phase"
+echo "$runs round(s), alternated; medians; CPU over $idle quiet intervals, per interval of wall time and per pass (a pass: one stat call per file, counted by perf; a watcher that falls behind makes fewer passes than intervals); latency from a file created behind the mount to the line, $changes per round at a random phase"
 echo
-printf '%-10s %18s %18s %14s %12s %10s\n' tool 'CPU/interval (ms)' 'bindfs (ms)' 'latency (ms)' 'worst (ms)' 'vs fswatch'
+printf '%-10s %14s %16s %12s %12s %13s %11s %10s\n' tool 'CPU/interval' 'passes/interval' 'CPU/pass' 'bindfs/int.' 'latency (ms)' 'worst (ms)' 'vs fswatch'
 for tool in "${tools[@]}"; do
 	# shellcheck disable=SC2086
 	c=$(median ${cpus[$tool]})
@@ -237,11 +261,18 @@ for tool in "${tools[@]}"; do
 	d=$(median ${daemons[$tool]})
 	# shellcheck disable=SC2086
 	l=$(median ${lats[$tool]})
+	# shellcheck disable=SC2086
+	pa=$(median ${passes[$tool]})
+	[[ $pa == - ]] || pa=$(awk -v p="$pa" -v k="$idle" 'BEGIN { printf "%.2f", p / k }')
+	# shellcheck disable=SC2086
+	pp=$(median ${per_pass[$tool]})
+	# shellcheck disable=SC2086
 	w=$(printf '%s\n' ${lats[$tool]} | sort -n | tail -1)
 	vs=-
-	[[ -z $fswatch ]] || vs=$(median_ratio "${cpus[$tool]}" "${cpus[fswatch]}")
-	printf '%-10s %18s %18s %14s %12s %10s\n' "$tool" "$c" "$d" "$l" "$w" "$vs"
+	[[ -z $fswatch ]] || vs=$(median_ratio "${per_pass[$tool]}" "${per_pass[fswatch]}")
+	printf '%-10s %11s ms %16s %9s ms %9s ms %13s %11s %10s\n' "$tool" "$c" "$pa" "$pp" "$d" "$l" "$w" "$vs"
 	result poll_cpu "$tool" "$c"
+	result poll_cpu_per_pass "$tool" "$pp"
 	result poll_latency "$tool" "$l"
 done
 echo

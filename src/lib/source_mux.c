@@ -264,50 +264,66 @@ static int poll_add(struct mux *m, int fd, uint32_t mask, size_t mount, int *ret
 	return e;
 }
 
-static int mux_add_fd(struct source *s, int fd, uint32_t mask, int *ret_wd)
+/* Watch the object at (DIRFD, NAME) (AT_FDCWD: NAME a path; NAME "" with
+ * AT_EMPTY_PATH in FLAGS: DIRFD itself) where it belongs. inotify is asked
+ * first: a wd it had handed out already is an object routed before (a
+ * watch widened, found again), with no look at its mount; only a new one
+ * is looked at, and let go if the object is to be polled. */
+static int add_where(struct source *s, int dirfd, const char *name, int flags,
+		     uint32_t mask, int *ret_wd)
 {
 	struct mux *m = mux_of(s);
+	int wd = -1, ie = -ENOENT;
+	if (m->backend != BACKEND_POLL) {
+		ie = (flags & AT_EMPTY_PATH) ? m->ino.ops->add_fd(&m->ino, dirfd, mask, &wd)
+		     : dirfd == AT_FDCWD ? m->ino.ops->add_path(&m->ino, name, mask, &wd)
+					 : m->ino.ops->add_at(&m->ino, dirfd, name, mask, &wd);
+		if (ie == 0 && wd_known(m, wd)) {
+			*ret_wd = wd;
+			return 0;
+		}
+	}
 	size_t mi;
-	bool poll;
-	int e = mount_of(m, fd, "", AT_EMPTY_PATH, &mi);
+	bool poll = false;
+	int e = mount_of(m, dirfd, name, flags, &mi);
 	if (e == 0)
 		e = choose(m, mi, &poll);
-	if (e < 0)
-		return e;
-	if (poll)
-		return poll_add(m, fd, mask, mi, ret_wd);
-	return ino_result(m, m->ino.ops->add_fd(&m->ino, fd, mask, ret_wd), ret_wd);
+	if (!poll) {
+		if (ie < 0)
+			return ie;
+		*ret_wd = wd;
+		return ino_result(m, 0, ret_wd);
+	}
+	if (ie == 0)
+		m->ino.ops->remove(&m->ino, wd); /* new, and not ours: it is polled */
+	int fd = (flags & AT_EMPTY_PATH) ? dirfd
+		 : openat(dirfd, name, O_PATH | O_CLOEXEC |
+			  ((flags & AT_SYMLINK_NOFOLLOW) ? O_NOFOLLOW : 0));
+	if (fd < 0)
+		return -errno;
+	e = poll_add(m, fd, mask, mi, ret_wd);
+	if (fd != dirfd)
+		close(fd);
+	return e;
+}
+
+static int mux_add_fd(struct source *s, int fd, uint32_t mask, int *ret_wd)
+{
+	return add_where(s, fd, "", AT_EMPTY_PATH, mask, ret_wd);
 }
 
 /* Watch NAME under DIRFD (AT_FDCWD: a path) where it belongs. */
 static int add_named(struct source *s, int dirfd, const char *name, uint32_t mask,
 		     int *ret_wd)
 {
-	struct mux *m = mux_of(s);
-	int nofollow = (mask & IN_DONT_FOLLOW) ? AT_SYMLINK_NOFOLLOW : 0;
-	size_t mi;
-	bool poll;
-	int e = mount_of(m, dirfd, name, nofollow, &mi);
-	if (e == 0)
-		e = choose(m, mi, &poll);
-	if (e < 0)
-		return e;
-	if (!poll)
-		return ino_result(m, dirfd == AT_FDCWD
-				  ? m->ino.ops->add_path(&m->ino, name, mask, ret_wd)
-				  : m->ino.ops->add_at(&m->ino, dirfd, name, mask, ret_wd), ret_wd);
-	int fd = openat(dirfd, name, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
-	if (fd < 0)
-		return -errno;
-	e = poll_add(m, fd, mask, mi, ret_wd);
-	close(fd);
-	return e;
+	return add_where(s, dirfd, name, (mask & IN_DONT_FOLLOW) ? AT_SYMLINK_NOFOLLOW : 0,
+			 mask, ret_wd);
 }
 
 static int mux_add_at(struct source *s, int dirfd, const char *name, uint32_t mask,
 		      int *ret_wd)
 {
-	return add_named(s, dirfd == AT_FDCWD ? -1 : dirfd, name, mask, ret_wd);
+	return add_named(s, dirfd, name, mask, ret_wd);
 }
 
 static int mux_add_path(struct source *s, const char *path, uint32_t mask, int *ret_wd)
