@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "beneath.h"
@@ -126,6 +127,7 @@ struct poll_src {
 	size_t n_fresh;
 	size_t *per_mount;   /* watches on each mount */
 	size_t n_mounts;
+	uint64_t last_tick, last_sweep; /* CLOCK_MONOTONIC ns */
 };
 
 /* --- small things ------------------------------------------------------- */
@@ -1278,11 +1280,25 @@ int poll_src_tick(struct poll_src *p)
 	if (!p->live)
 		return 0;
 	p->tick++;
-	uint32_t slices = p->live < POLL_SLICES ? p->live : POLL_SLICES;
-	uint32_t quota = (p->live + slices - 1) / slices;
+	/* By the clock, not by ticks: a tick late (a busy machine) does the
+	 * share of the time it covers, up to a whole interval, so that each
+	 * directory is still polled once an interval while the CPU allows. */
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	uint64_t tick_ns = poll_src_tick_ns(p);
+	uint64_t covered = p->last_tick ? now - p->last_tick : tick_ns;
+	if (covered < tick_ns)
+		covered = tick_ns;
+	if (covered > p->interval_ns)
+		covered = p->interval_ns;
+	p->last_tick = now;
+	uint32_t quota = (uint32_t)(((uint64_t)p->live * covered + p->interval_ns - 1) / p->interval_ns);
 	int r = 0;
-	if (p->live > 1 && p->tick % slices == 1 % slices)
+	if (p->live > 1 && now - p->last_sweep >= p->interval_ns - tick_ns / 2) {
+		p->last_sweep = now;
 		r = sweep(p, true); /* the start of an interval's work */
+	}
 	for (uint32_t done = 0, seen = 0; done < quota && seen < p->n_dirs && r == 0; seen++) {
 		uint32_t i = p->cursor++;
 		if (p->cursor >= p->n_dirs)
