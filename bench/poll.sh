@@ -161,7 +161,7 @@ one_round() {
 	watchdog) argv=("$python" "$tmp/polling_observer.py" "$mnt" "$interval") ;;
 	esac
 	mkfifo "$tmp/fifo.$tool"
-	"$python" "$tmp/stamp.py" "$out" <"$tmp/fifo.$tool" &
+	/usr/bin/python3 "$tmp/stamp.py" "$out" <"$tmp/fifo.$tool" &
 	local stamper=$!
 	"${argv[@]}" >"$tmp/fifo.$tool" 2>"$tmp/$tool.err" &
 	pid=$!
