@@ -1365,6 +1365,8 @@ size_t poll_src_queued(const struct poll_src *p)
 
 size_t poll_src_take(struct poll_src *p, void *buf, size_t size)
 {
+	if (p->queue_off == p->queue.len)
+		return 0; /* (nothing queued ever: no buffer either) */
 	size_t n = 0;
 	while (p->queue_off + n < p->queue.len) {
 		struct inotify_event h;
