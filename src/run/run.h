@@ -188,6 +188,9 @@ bool wants(const struct rrule *rr, const char *path, bool is_dir);
 /* Whether a walk goes below directory PATH. */
 bool descend(const struct rrule *rr, const char *path);
 void on_event(struct run *run, struct rrule *rr, const struct vigil_event *ev, uint64_t now);
+/* Hand change C to RR's store, whole: the path counts as seen when it is
+ * new in the queue. */
+void apply_change(struct run *run, struct rrule *rr, const struct change *c);
 void say_unwatched(struct run *run, const struct rrule *rr, const struct vigil_event *ev);
 void touch(struct run *run, struct rrule *rr, const char *path, uint32_t events,
 	   const char *from, uint64_t now);

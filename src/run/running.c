@@ -11,18 +11,23 @@
 #include "run.h"
 
 /* Remember the files of job J as they are, at its start (a re-crawl after
- * an overflow does not queue them again while it runs) and at its end (a
- * change the job made itself does not count as new). */
-static void record_paths(struct rrule *rr, const struct job *j)
+ * an overflow does not queue them again while it runs) and, with END, at
+ * its end (a change the job made itself does not count as new), when they
+ * are handed back: they may go to another job. */
+static void record_paths(struct rrule *rr, const struct job *j, bool end)
 {
 	for (size_t i = 0; i < j->n_paths; i++) {
 		struct stat st;
 		const char *p = j->paths[i].path;
-		store_record(rr->store, p, lstat(p, &st) == 0 ? &st : NULL);
+		const struct stat *now = lstat(p, &st) == 0 ? &st : NULL;
+		if (end)
+			store_finish(rr->store, p, now);
+		else
+			store_record(rr->store, p, now);
 	}
 }
 
-/* The job on PATHS (N) is over, or never started: they may go to another. */
+/* The job on PATHS (N) never started: they may go to another. */
 static void release_paths(struct rrule *rr, const struct store_path *paths, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -83,7 +88,7 @@ bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 		return true;
 	}
 	rr->jobs[rr->n_jobs++] = rj;
-	record_paths(rr, &rj->j);
+	record_paths(rr, &rj->j, false);
 	if (rj->j.pidfd >= 0)
 		epoll_add(run, rj->j.pidfd, EPOLLIN, rj);
 	else
@@ -175,8 +180,7 @@ bool reap_job(struct run *run, struct rjob *rj, uint64_t now)
 void finish_job(struct run *run, struct rjob *rj)
 {
 	struct rrule *rr = rj->rule;
-	record_paths(rr, &rj->j);
-	release_paths(rr, rj->j.paths, rj->j.n_paths);
+	record_paths(rr, &rj->j, true);
 	if (rj->j.pidfd >= 0)
 		epoll_ctl(run->epfd, EPOLL_CTL_DEL, rj->j.pidfd, NULL);
 	if (rj->j.stdin_fd >= 0)

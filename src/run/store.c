@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 
 #define NONE UINT32_MAX
 
@@ -363,7 +364,60 @@ bool store_has(const struct store *s, const char *path)
 	return find_entry(s, path, hash_str(path)) != NONE;
 }
 
-bool store_forget(struct store *s, const char *path, char **ret_from)
+static bool store_forget(struct store *s, const char *path, char **ret_from);
+static long store_move_below(struct store *s, const char *old, const char *new);
+
+/* Queue PATH for change C: 1 if it is new in the queue, 0, -ENOMEM. */
+static int queue(struct store *s, const struct change *c, const char *path,
+		 uint32_t events, const char *from)
+{
+	bool had = store_has(s, path);
+	if (store_touch(s, path, events && c->is_dir ? events | IN_ISDIR : events, from,
+			c->now + c->settle_ns) < 0)
+		return -ENOMEM;
+	return !had;
+}
+
+int store_apply(struct store *s, const struct change *c)
+{
+	int r = 0;
+	switch (c->kind) {
+	case CHANGE_RENAME: {
+		char *from = NULL;
+		bool was = store_forget(s, c->from, &from);
+		free(from);
+		/* what waited below a renamed directory waits under its new path */
+		if (c->is_dir && store_move_below(s, c->from, c->path) < 0)
+			r = -ENOMEM;
+		if (c->wanted && (was || c->events)) {
+			int q = queue(s, c, c->path, IN_MOVED_TO, c->from);
+			r = r < 0 ? r : q;
+		}
+		return r;
+	}
+	case CHANGE_GONE:
+		store_forget(s, c->path, NULL);
+		if (c->is_dir)
+			store_move_below(s, c->path, NULL);
+		if (c->wanted && c->events)
+			return queue(s, c, c->path, c->events, NULL);
+		return 0;
+	case CHANGE_LEFT:
+		store_forget(s, c->path, NULL);
+		return 0;
+	case CHANGE_TOUCH:
+		if (!c->wanted)
+			return 0;
+		if (c->events)
+			return queue(s, c, c->path, c->events, c->from);
+		if (c->settle_ns && store_has(s, c->path))
+			return queue(s, c, c->path, 0, NULL); /* still changing: wait on */
+		return 0;
+	}
+	return 0;
+}
+
+static bool store_forget(struct store *s, const char *path, char **ret_from)
 {
 	uint32_t i = find_entry(s, path, hash_str(path));
 	if (i == NONE)
@@ -384,7 +438,10 @@ static bool below(const char *path, const char *dir, size_t dlen)
 	return strncmp(path, dir, dlen) == 0 && path[dlen] == '/' && path[dlen + 1];
 }
 
-long store_move_below(struct store *s, const char *old, const char *new)
+/* Directory OLD was renamed to NEW: every waiting path below OLD moves
+ * below NEW (keeping its place and deadline). With NEW NULL the directory
+ * left: they are forgotten. Returns how many, or -ENOMEM. */
+static long store_move_below(struct store *s, const char *old, const char *new)
 {
 	size_t olen = strlen(old);
 	long n = 0;
@@ -441,6 +498,13 @@ void store_done(struct store *s, const char *path)
 	uint32_t i = table_find(&s->busy, path, hash_str(path));
 	if (i != NONE)
 		table_remove(&s->busy, i);
+}
+
+int store_finish(struct store *s, const char *path, const struct stat *st)
+{
+	int r = store_record(s, path, st);
+	store_done(s, path);
+	return r;
 }
 
 /* Hand ready entry I over to RET, out of the queue. */

@@ -39,14 +39,41 @@ int store_touch(struct store *s, const char *path, uint32_t events,
 		const char *from, uint64_t due);
 /* Whether PATH waits (settling or settled). */
 bool store_has(const struct store *s, const char *path);
-/* PATH went away (deleted, or renamed): forget it if it waits. Returns
- * whether it did; *RET_FROM (if not NULL) gets its 'from', to be freed. */
-bool store_forget(struct store *s, const char *path, char **ret_from);
 
-/* Directory OLD was renamed to NEW: every waiting path below OLD moves
- * below NEW (keeping its place and deadline). With NEW NULL the directory
- * left: they are forgotten. Returns how many, or -ENOMEM. */
-long store_move_below(struct store *s, const char *old, const char *new);
+/* A change to a path, as a rule makes it out from an event (events.c) or
+ * from a walk: the store takes it whole, in one call. */
+enum change_kind {
+	/* PATH changed: queued with EVENTS (with IN_ISDIR for a directory);
+	 * with EVENTS 0 (a write the rule does not run on), a path that
+	 * waits waits on from now, if the rule settles */
+	CHANGE_TOUCH,
+	/* PATH went away (deleted, or moved out or apart): it is no longer
+	 * to be run on, nor what waited below it (a directory); unless the
+	 * rule runs on that (EVENTS, such as IN_DELETE) */
+	CHANGE_GONE,
+	/* FROM was renamed to PATH: what waited as FROM, or below it, waits
+	 * under the new path; PATH is queued (IN_MOVED_TO, FROM kept) if
+	 * FROM waited or EVENTS says the rule runs on arrivals */
+	CHANGE_RENAME,
+	/* a file watched by itself is gone from where it was: forgotten */
+	CHANGE_LEFT,
+};
+
+struct change {
+	enum change_kind kind;
+	const char *path;
+	const char *from;   /* CHANGE_RENAME: the old path; CHANGE_TOUCH: a
+			     * rename it came by, or NULL */
+	uint32_t events;    /* see each kind; IN_ISDIR is added for a directory */
+	bool is_dir;
+	bool wanted;        /* the rule runs on PATH (its filters pass) */
+	uint64_t now;       /* monotonic ns: it settles at NOW + SETTLE_NS */
+	uint64_t settle_ns;
+};
+
+/* Take change C. Returns 1 when PATH waits now and did not before, 0, or
+ * -ENOMEM (what could be done is done). */
+int store_apply(struct store *s, const struct change *c);
 
 /* The earliest settle deadline, or 0 when nothing settles. */
 uint64_t store_next_due(const struct store *s);
@@ -63,6 +90,10 @@ size_t store_ready(const struct store *s);
 size_t store_take(struct store *s, size_t n, size_t bytes, struct store_path *ret);
 /* The job that had PATH is over: the path may go to another. */
 void store_done(struct store *s, const char *path);
+/* The job that had PATH is over, and the file is now as ST says (from
+ * lstat; NULL: it is gone): store_record() and store_done() at once.
+ * Returns 0 or -ENOMEM. */
+int store_finish(struct store *s, const char *path, const struct stat *st);
 /* Take the oldest ready path out of the queue, not for a job (to drop it,
  * or to hand it to another store): false when none is ready. */
 bool store_pop(struct store *s, struct store_path *ret);

@@ -105,11 +105,10 @@ void queue_found(struct run *run, struct rrule *rr, const char *path,
 		return;
 	if (rr->rescan && !store_changed(rr->store, path, st, &run->start))
 		return;
-	uint32_t ev = initial_events(&rr->r) | (is_dir ? IN_ISDIR : 0);
-	if (store_touch(rr->store, path, ev, NULL, mono() + rr->r.settle_ns) < 0)
-		rule_say(run, rr, "out of memory: cannot queue '%s'", path);
-	else
-		rr->n_paths++;
+	struct change c = {.kind = CHANGE_TOUCH, .path = path, .is_dir = is_dir,
+			   .events = initial_events(&rr->r), .wanted = true, .now = mono(),
+			   .settle_ns = rr->r.settle_ns};
+	apply_change(run, rr, &c);
 }
 
 void initial(struct run *run, struct rrule **v, size_t n)

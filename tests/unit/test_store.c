@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 
 #include <cmocka.h>
@@ -115,6 +116,58 @@ static void records(void **state)
 	store_free(s);
 }
 
+/* A change of kind K on PATH (FROM), wanted, with EVENTS, at time 0, each
+ * path settling after 10. */
+static int apply(struct store *s, enum change_kind k, const char *path, const char *from,
+		 uint32_t events, bool is_dir)
+{
+	struct change c = {.kind = k, .path = path, .from = from, .events = events,
+			   .is_dir = is_dir, .wanted = true, .now = 0, .settle_ns = 10};
+	return store_apply(s, &c);
+}
+
+/* One event, one call: renames carry what waited (below a directory too),
+ * what goes away is forgotten, a write the rule does not run on only
+ * keeps a waiting path waiting. */
+static void changes(void **state)
+{
+	(void)state;
+	struct store *s;
+	struct store_path p;
+	assert_int_equal(store_new(&s), 0);
+	check_eq(apply(s, CHANGE_TOUCH, "d/a", NULL, IN_CLOSE_WRITE, false), 1);
+	check_eq(apply(s, CHANGE_TOUCH, "d/a", NULL, IN_CLOSE_WRITE, false), 0); /* waits once */
+	check_eq(apply(s, CHANGE_TOUCH, "d/b", NULL, 0, false), 0); /* a write alone */
+	check_eq(apply(s, CHANGE_TOUCH, "x", NULL, IN_CLOSE_WRITE, false), 1);
+	/* the directory renamed: d/a waits as e/a */
+	check_eq(apply(s, CHANGE_RENAME, "e", "d", 0, true), 0);
+	assert_false(store_has(s, "d/a"));
+	assert_true(store_has(s, "e/a"));
+	/* x renamed: it waits as y, from x, even where arrivals do not count */
+	check_eq(apply(s, CHANGE_RENAME, "y", "x", 0, false), 1);
+	/* a rename into place that counts, of a path that did not wait */
+	check_eq(apply(s, CHANGE_RENAME, "z", "tmp", IN_MOVED_TO, false), 1);
+	check_eq(store_waiting(s), 3);
+	/* e goes, and e/a with it; z is deleted */
+	check_eq(apply(s, CHANGE_GONE, "e", NULL, 0, true), 0);
+	check_eq(apply(s, CHANGE_GONE, "z", NULL, 0, false), 0);
+	/* a rule on deletes queues the delete */
+	check_eq(apply(s, CHANGE_GONE, "w", NULL, IN_DELETE, false), 1);
+	check_eq(apply(s, CHANGE_LEFT, "w", NULL, 0, false), 0);
+	check_eq(store_waiting(s), 1);
+	store_settle(s, 10);
+	assert_true(store_pop(s, &p));
+	assert_string_equal(p.path, "y");
+	assert_string_equal(p.from, "x");
+	check_eq(p.events, IN_MOVED_TO); /* what it waited with went with x */
+	store_path_fini(&p);
+	/* not wanted: nothing */
+	struct change c = {.kind = CHANGE_TOUCH, .path = "q", .events = IN_CLOSE_WRITE};
+	check_eq(store_apply(s, &c), 0);
+	check_eq(store_waiting(s), 0);
+	store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -122,6 +175,7 @@ int main(void)
 		cmocka_unit_test(in_a_job),
 		cmocka_unit_test(pop),
 		cmocka_unit_test(records),
+		cmocka_unit_test(changes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
