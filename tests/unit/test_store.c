@@ -19,7 +19,7 @@ static void take_names(struct store *s, size_t n, const char *want)
 {
 	struct store_path p[8];
 	char got[256] = "";
-	size_t k = store_take(s, n, SIZE_MAX, p);
+	size_t k = store_take(s, n, SIZE_MAX, 0, p);
 	for (size_t i = 0; i < k; i++) {
 		strcat(got, i ? " " : "");
 		strcat(got, p[i].path);
@@ -168,6 +168,133 @@ static void changes(void **state)
 	store_free(s);
 }
 
+/* A failed job's path waits for a retry, each delay within its half of
+ * DELAY * 2^(N-1) and the cap; after the last, it is failed; a change
+ * starts its count again. */
+static void retries(void **state)
+{
+	(void)state;
+	struct store *s;
+	struct store_path p[1];
+	struct finish f;
+	assert_int_equal(store_new(&s), 0);
+	store_set_retry(s, 3, 1000, 3000);
+	store_touch(s, "a", IN_CLOSE_WRITE, NULL, 0);
+	uint64_t now = 0;
+	static const uint64_t full[] = {1000, 2000, 3000};
+	for (int i = 0; i < 3; i++) {
+		store_settle(s, UINT64_MAX);
+		check_eq(store_take(s, 1, SIZE_MAX, now, p), 1);
+		check_eq(p[0].attempt, i + 1);
+		store_path_fini(&p[0]);
+		assert_int_equal(store_finish(s, "a", NULL, OUTCOME_FAILED, 1 << 8, now, &f), 0);
+		check_eq(f.what, FINISHED_RETRY);
+		check_eq(f.retry, i + 1);
+		if (f.due - now < full[i] / 2 || f.due - now > full[i])
+			fail_msg("retry %d: in %llu, not within [%llu, %llu]", i + 1,
+				 (unsigned long long)(f.due - now), (unsigned long long)full[i] / 2,
+				 (unsigned long long)full[i]);
+		check_eq(store_next_due(s), f.due);
+		now = f.due;
+	}
+	store_settle(s, now);
+	check_eq(store_take(s, 1, SIZE_MAX, now, p), 1);
+	check_eq(p[0].attempt, 4);
+	store_path_fini(&p[0]);
+	store_finish(s, "a", NULL, OUTCOME_FAILED, 1 << 8, now, &f);
+	check_eq(f.what, FINISHED_FAILED);
+	check_eq(store_failed(s), 1);
+	check_eq(store_waiting(s), 0);
+	/* a new version of the file: from its first attempt again */
+	store_touch(s, "a", IN_CLOSE_WRITE, NULL, now);
+	check_eq(store_failed(s), 0);
+	store_settle(s, now);
+	check_eq(store_take(s, 1, SIZE_MAX, now, p), 1);
+	check_eq(p[0].attempt, 1);
+	store_path_fini(&p[0]);
+	/* stopped by vigil: it waits to run again, the attempt counted */
+	store_finish(s, "a", NULL, OUTCOME_STOPPED, 15, now, &f);
+	check_eq(f.what, FINISHED_AGAIN);
+	store_settle(s, now);
+	check_eq(store_take(s, 1, SIZE_MAX, now, p), 1);
+	check_eq(p[0].attempt, 2);
+	store_path_fini(&p[0]);
+	store_finish(s, "a", NULL, OUTCOME_OK, 0, now, &f);
+	check_eq(f.what, FINISHED_DONE);
+	check_eq(store_waiting(s), 0);
+	store_free(s);
+}
+
+/* The loop guard: a path changed while its job runs, BURST jobs in a row,
+ * is held back after the next end, and said once; another path never. */
+static void loop_guard(void **state)
+{
+	(void)state;
+	struct store *s;
+	struct store_path p[2];
+	struct change own = {.kind = CHANGE_TOUCH, .path = "a", .events = IN_CLOSE_WRITE,
+			     .wanted = true};
+	assert_int_equal(store_new(&s), 0);
+	store_set_guard(s, 3, 100);
+	uint64_t now = 1000;
+	own.now = now;
+	store_apply(s, &own);
+	for (int job = 1; job <= 4; job++) {
+		store_settle(s, UINT64_MAX);
+		check_eq(store_take(s, 1, SIZE_MAX, now, p), 1);
+		store_path_fini(&p[0]);
+		assert_null(store_tripped(s));
+		own.now = ++now;
+		store_apply(s, &own); /* the job writes its own input */
+		store_finish(s, "a", NULL, OUTCOME_OK, 0, ++now, NULL);
+	}
+	/* a distinct path meanwhile: taken at once */
+	struct change other = {.kind = CHANGE_TOUCH, .path = "b", .events = IN_CLOSE_WRITE,
+			       .wanted = true, .now = now};
+	store_apply(s, &other);
+	store_settle(s, UINT64_MAX);
+	check_eq(store_take(s, 2, SIZE_MAX, now, p), 1);
+	assert_string_equal(p[0].path, "b");
+	store_path_fini(&p[0]);
+	char *said = store_tripped(s);
+	assert_non_null(said);
+	assert_string_equal(said, "a");
+	free(said);
+	assert_null(store_tripped(s));
+	check_eq(store_held_until(s), now + 100);
+	/* once the hold is over it goes, and the next hold is twice as long */
+	check_eq(store_take(s, 1, SIZE_MAX, now + 100, p), 1);
+	store_path_fini(&p[0]);
+	now += 100;
+	own.now = now;
+	store_apply(s, &own);
+	store_finish(s, "a", NULL, OUTCOME_OK, 0, now, NULL);
+	store_settle(s, UINT64_MAX);
+	check_eq(store_take(s, 1, SIZE_MAX, now + 100, p), 0);
+	check_eq(store_held_until(s), now + 200);
+	assert_null(store_tripped(s)); /* said once */
+	now += 200;
+	check_eq(store_take(s, 1, SIZE_MAX, now, p), 1);
+	store_path_fini(&p[0]);
+	store_finish(s, "a", NULL, OUTCOME_OK, 0, now, NULL);
+	/* a change long after its last job: not its own, the loop broke */
+	now += 1000;
+	own.now = now;
+	store_apply(s, &own);
+	store_settle(s, UINT64_MAX);
+	check_eq(store_take(s, 1, SIZE_MAX, now, p), 1);
+	store_path_fini(&p[0]);
+	own.now = ++now;
+	store_apply(s, &own); /* its own again, but once only */
+	store_finish(s, "a", NULL, OUTCOME_OK, 0, ++now, NULL);
+	store_settle(s, UINT64_MAX);
+	check_eq(store_take(s, 1, SIZE_MAX, now, p), 1);
+	store_path_fini(&p[0]);
+	store_finish(s, "a", NULL, OUTCOME_OK, 0, now, NULL);
+	store_finish(s, "b", NULL, OUTCOME_OK, 0, now, NULL);
+	store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -176,6 +303,8 @@ int main(void)
 		cmocka_unit_test(pop),
 		cmocka_unit_test(records),
 		cmocka_unit_test(changes),
+		cmocka_unit_test(retries),
+		cmocka_unit_test(loop_guard),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
