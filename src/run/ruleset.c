@@ -98,6 +98,13 @@ static uint32_t kernel_mask(const struct rule *r)
 	return m;
 }
 
+/* Whether rule RR (CTX) sees PATH now, by its roots and filters: what a
+ * row of the journal names is checked before it is run on. */
+static bool sees(void *ctx, const char *path)
+{
+	return wants(ctx, path, false) || wants(ctx, path, true);
+}
+
 /* Whether directories A and B are one. */
 static bool same_dir(const char *a, const char *b)
 {
@@ -165,7 +172,7 @@ void state_woken(struct run *run, struct state *st, uint64_t now)
 		struct rrule *rr = run->rules[i];
 		if (rr->retired || rr->journal != st->j)
 			continue;
-		long n = store_requests(rr->store, now);
+		long n = store_requests(rr->store, now, sees, rr);
 		if (n < 0)
 			state_failed(run, st->j);
 		else if (n > 0)
@@ -314,7 +321,7 @@ static int keep_state(struct run *run, struct rrule *rr, char *const *in_use, si
 		rule_say(run, rr, "out of memory while catching up");
 		return -1;
 	}
-	size_t gone = store_forget_unfound(rr->store);
+	size_t gone = store_forget_unfound(rr->store, sees, rr);
 	if (!run->quiet)
 		rule_say(run, rr, "caught up with '%s': %llu path%s new or changed, %ld waiting "
 			 "from before, %zu failed, %zu gone", journal_dir(rr->journal),

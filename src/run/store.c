@@ -1115,22 +1115,23 @@ bool store_catch_up(struct store *s, const char *path, const struct stat *st)
 	return !k || differs(k, st);
 }
 
-size_t store_forget_unfound(struct store *s)
+size_t store_forget_unfound(struct store *s, bool (*wanted)(void *ctx, const char *path),
+			    void *ctx)
 {
 	size_t n = 0;
 	for (uint32_t i = 0; i < s->e_len; i++) {
 		struct entry *e = &s->e[i];
 		if (!e->path)
 			continue;
+		/* a row is data, not an order: a path the rule does not see
+		 * now is not run on, whatever the database says */
 		if (e->loaded && !e->found &&
-		    !(e->events & (IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF))) {
-			struct known *k = find_known(s, e->path, e->hash);
-			if (k)
-				k->found = false; /* forgotten below */
+		    (!(e->events & (IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF)) ||
+		     !wanted(ctx, e->path))) {
 			char *path = strdup(e->path);
 			if (!path)
 				continue;
-			forget(s, path, false, NULL);
+			forget(s, path, true, NULL); /* and what is known of it */
 			free(path);
 			n++;
 			continue;
@@ -1162,6 +1163,8 @@ struct requests {
 	uint64_t now;
 	long n;
 	int error;
+	bool (*wanted)(void *ctx, const char *path);
+	void *ctx;
 };
 
 static int request_row(void *ctx, const struct jrow *row)
@@ -1172,7 +1175,17 @@ static int request_row(void *ctx, const struct jrow *row)
 	if (!path)
 		return q->error = -ENOMEM;
 	uint32_t h = hash_str(path);
-	struct known *k = get_known(s, path, h);
+	struct known *k = find_known(s, path, h);
+	if (!k || !q->wanted(q->ctx, path)) {
+		/* not a path this rule knows, or sees now: the request is
+		 * dropped, and the row is what the store says */
+		if (!k)
+			journal_forget(s->j, s->rule, path, strlen(path));
+		else
+			jsync(s, path, h);
+		free(path);
+		return 0;
+	}
 	int r = -ENOMEM;
 	if (k) {
 		if (k->failed)
@@ -1193,11 +1206,12 @@ static int request_row(void *ctx, const struct jrow *row)
 	return r < 0 ? (q->error = r) : 0;
 }
 
-long store_requests(struct store *s, uint64_t now)
+long store_requests(struct store *s, uint64_t now,
+		    bool (*wanted)(void *ctx, const char *path), void *ctx)
 {
 	if (!s->j)
 		return 0;
-	struct requests q = {.s = s, .now = now};
+	struct requests q = {.s = s, .now = now, .wanted = wanted, .ctx = ctx};
 	int r = journal_each(s->j, s->rule, 1u << J_WAITING, true, request_row, &q);
 	if (r < 0)
 		return q.error ? q.error : r;

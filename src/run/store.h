@@ -180,13 +180,17 @@ long store_load(struct store *s, uint64_t now, uint64_t settle_ns);
 bool store_catch_up(struct store *s, const char *path, const struct stat *st);
 /* After the catch-up walk: forget what is known of the paths it did not
  * find (deleted while vigil was down, or no longer the rule's), and what
- * waited on them, unless what waited is a deletion the rule runs on.
- * Returns how many were forgotten. */
-size_t store_forget_unfound(struct store *s);
+ * waited on them, unless what waited is a deletion the rule runs on and
+ * WANTED(CTX, path) says the rule wants the path. Returns how many were
+ * forgotten. */
+size_t store_forget_unfound(struct store *s, bool (*wanted)(void *ctx, const char *path),
+			    void *ctx);
 /* --retry-failed, from another process: the failed paths it queued again
- * (journal_request()) wait again, from their first attempt. Returns how
- * many, or a negative errno (the journal's). */
-long store_requests(struct store *s, uint64_t now);
+ * (journal_request()) and WANTED(CTX, path) says the rule wants wait
+ * again, from their first attempt. Returns how many, or a negative errno
+ * (the journal's). */
+long store_requests(struct store *s, uint64_t now,
+		    bool (*wanted)(void *ctx, const char *path), void *ctx);
 
 /* What --list shows of a path, and a failed path's count: counters. */
 size_t store_failed(const struct store *s);

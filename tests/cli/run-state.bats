@@ -376,3 +376,20 @@ command = sh -c '$REC' rec {}"
 	expect_eq "other options" "vigil run: rules come from '$TEST_DIR/r.ini' or from the command line, not both" "$output"
 }
 
+
+@test "a row of the state naming a path the rule does not see is not run on" {
+	local st=$TEST_DIR/state
+	start_run --state "$st" -e close_write,delete "$W" -- sh -c "$REC" rec {}
+	stop_run
+	# as if someone had written the database: a deletion waiting outside
+	# the tree, and a failed path outside it asked to be retried
+	sqlite3 "$st/vigil.db" "insert into paths(rule, path, state, events) values(1, cast('/etc/passwd' as blob), 0, 512);
+		insert into paths(rule, path, state, events, requested) values(1, cast('/etc/shadow' as blob), 0, 8, 1)"
+	start_run --state "$st" -e close_write,delete "$W" -- sh -c "$REC" rec {}
+	grep -q "2 waiting from before, 0 failed, 2 gone" "$ERR" || { cat "$ERR" >&2; false; }
+	echo 1 >"$W/a"
+	jobs_done 1
+	stop_run
+	expect_eq "run on" "$W/a|" "$(recorded)"
+	expect_eq "rows" "$W/a" "$(sql 'select cast(path as text) from paths')"
+}
