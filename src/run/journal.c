@@ -61,14 +61,14 @@ static int sql_errno(sqlite3 *db, int rc)
 	case SQLITE_CANTOPEN:
 	case SQLITE_PERM:
 	case SQLITE_AUTH: {
+		/* what the kernel said last, where it says why: SQLite opens
+		 * a file it may not write read-only, and fails the write */
 		int e = db ? sqlite3_system_errno(db) : 0;
-		if (e == EACCES || e == EPERM)
+		if (e == EPERM || e == EACCES)
 			return -EACCES;
-		if (e == ENOENT)
-			return -ENOENT;
-		if (e == ENOSPC)
-			return -ENOSPC;
-		return -EROFS;
+		if ((rc & 0xff) == SQLITE_CANTOPEN)
+			return e ? -e : -EIO;
+		return e == ENOSPC ? -ENOSPC : -EROFS;
 	}
 	case SQLITE_IOERR: {
 		int e = db ? sqlite3_system_errno(db) : 0;
@@ -95,7 +95,17 @@ static const char *reason(int e)
 	case ENOMEM: return "out of memory";
 	case EBUSY: return "another process held the database too long";
 	case EUCLEAN: return "the database is corrupt";
-	default: return strerror(e);
+	case ENOENT: return "no such file or directory";
+	case ENOTDIR: return "not a directory";
+	case ELOOP: return "a symbolic link where a directory or file should be";
+	default: {
+		/* strerror() without its capital, as our messages go */
+		static __thread char buf[128];
+		snprintf(buf, sizeof(buf), "%s", strerror(e));
+		if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+			buf[0] = (char)(buf[0] - 'A' + 'a');
+		return buf;
+	}
 	}
 }
 
@@ -330,7 +340,23 @@ int journal_open(const char *dir, unsigned flags, enum jsync sync, struct journa
 	int r;
 	char *path = NULL;
 	if (flags & JOURNAL_OWN) {
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		if (mkdir(dir, 0700) == 0) {
+			/* the new directory's name on disk too, before anything
+			 * is promised in it (SQLite syncs its files and theirs) */
+			char *parent = strdup(dir);
+			if (parent) {
+				char *slash = strrchr(parent, '/');
+				const char *p = !slash ? "." : slash == parent ? "/" : parent;
+				if (slash && slash != parent)
+					*slash = '\0';
+				int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				if (fd >= 0) {
+					fsync(fd);
+					close(fd);
+				}
+				free(parent);
+			}
+		} else if (errno != EEXIST) {
 			r = -errno;
 			format(err, "cannot make the state directory '%s': %s", dir, reason(-r));
 			goto fail;
@@ -343,6 +369,12 @@ int journal_open(const char *dir, unsigned flags, enum jsync sync, struct journa
 		goto fail;
 	}
 	struct stat st;
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		r = -EUCLEAN;
+		format(err, "'%s' is not a regular file; a state is a file of its own, never "
+		       "followed elsewhere", path);
+		goto fail;
+	}
 	if ((flags & JOURNAL_OWN) == 0 && stat(path, &st) < 0) {
 		r = -errno;
 		format(err, "no state in '%s': %s", dir, reason(-r));

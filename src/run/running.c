@@ -190,6 +190,8 @@ bool spawn_pending(struct run *run, uint64_t now)
 
 void stop_job(struct rrule *rr, struct rjob *rj, enum job_stop why, uint64_t now)
 {
+	if (rj->pending)
+		return; /* not started yet: a restart is what it is */
 	if (rj->j.stop != STOP_NONE && why != STOP_SHUTDOWN)
 		return;
 	if (rj->j.kill_at)
