@@ -394,22 +394,13 @@ void reload(struct run *run)
 	}
 	free(rules);
 	struct rrule **all = realloc(nv, (nn + run->n_rules) * sizeof(*all));
-	if (!all) {
-		for (size_t k = 0; k < nn; k++) {
-			epoll_ctl(run->epfd, EPOLL_CTL_DEL, vigil_fd(nv[k]->v), NULL);
-			rrule_free(nv[k]);
-		}
-		free(nv);
-		rule_say(run, NULL, "out of memory while reloading; the rules in force stay");
-		goto ready;
-	}
-	nv = all;
-	uint64_t now = mono();
 	/* fresh: a new rule, to catch up (or walk, with initial); named:
 	 * one that an old rule of its name hands over to */
 	bool *fresh = calloc(nn ? nn : 1, sizeof(*fresh));
 	bool *named = calloc(nn ? nn : 1, sizeof(*named));
-	if (!fresh || !named) {
+	if (all)
+		nv = all;
+	if (!all || !fresh || !named) {
 		free(fresh);
 		free(named);
 		for (size_t k = 0; k < nn; k++) {
@@ -420,6 +411,7 @@ void reload(struct run *run)
 		rule_say(run, NULL, "out of memory while reloading; the rules in force stay");
 		goto ready;
 	}
+	uint64_t now = mono();
 	for (size_t k = 0; k < nn; k++) {
 		fresh[k] = true;
 		for (size_t i = 0; i < run->n_rules; i++)

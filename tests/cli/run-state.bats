@@ -218,6 +218,11 @@ vigil run: '$W/nothing': not a failed path in '$st'" "$output"
 	sqlite3 "$st/vigil.db" 'create table t(x)'
 	run -1 "$VIGIL" run --state "$st" "$W" -- true
 	expect_eq "another program's" "vigil run: '$st/vigil.db' is not a vigil state (another program's database); it is left as it is" "$output"
+	# a link to elsewhere
+	rm "$st/vigil.db"
+	ln -s /etc/passwd "$st/vigil.db"
+	run -1 "$VIGIL" run --state "$st" "$W" -- true
+	expect_eq "a link" "vigil run: '$st/vigil.db' is not a regular file; a state is a file of its own, never followed elsewhere" "$output"
 }
 
 @test "a state of a newer format is refused; one of the older format 1 is migrated, its rows kept" {
