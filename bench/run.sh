@@ -35,8 +35,9 @@ first file to the last handled, and the ratios. TRUE is true's path in PATH
   --quick                1000 files and 1 round, for CI (--files/--runs still apply)
 
 The journal's cost: vigil run --state (a fresh state directory each run,
-in the same tmpfs unless --state-dir says where; SQLite's fsync on tmpfs
-costs nothing, on a disk it is one a wake-up), one job per file and with
+in the same tmpfs unless --state-dir says where; a sync on tmpfs costs
+nothing, on a disk the default --state-sync group syncs behind the loop),
+one job per file and with
 --batch, against the same runs without it, in the same rounds.
 
   --state-dir DIR         where the journal runs keep their state (default:
@@ -173,7 +174,7 @@ echo "vigil run on an inbox: $files files dropped (create, write a byte, close),
 machine
 echo "median of $runs round(s), alternated; ratios: the median of each round's"
 echo "  $vigil: $(version "$vigil" --version); the loop guard on, as by default"
-echo "  --state: a fresh state in $state_dir ($(fstype "$state_dir")), --state-sync full"
+echo "  --state: a fresh state in $state_dir ($(fstype "$state_dir")), --state-sync group (the default)"
 [[ -z $inotifywait ]] || echo "  loops: $inotifywait -m -e close_write --format '%w%f' $dir | $BASH ($BASH_VERSION)"
 echo "  floor: $floor_run (vfork + execve per file, and nothing else; bench/floor_run.c)"
 echo "  every handler that starts a process per file runs $true_bin, by that path"

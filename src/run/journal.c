@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,10 +31,25 @@ struct journal {
 	unsigned flags;
 	enum jsync sync;
 	bool in_tx;
+	bool unsynced;        /* committed, not yet asked on disk */
+	/* The WAL's own fd, for fdatasync(): the loop's (JSYNC_FULL), or a
+	 * thread's, which syncs behind it (JSYNC_GROUP) */
+	int wal_fd;
+	struct {
+		pthread_t thread;
+		pthread_mutex_t lock;
+		pthread_cond_t wake, done_cv;
+		uint64_t asked, done; /* flushes asked, and covered */
+		int error;            /* errno of a failed fdatasync, or 0 */
+		bool started, stop;
+	} group;
 	int failed;           /* the first error, negative errno; 0 */
 	char *error;          /* its line */
 	sqlite3_stmt *put, *forget, *rule_find, *rule_add, *rule_rename, *rule_define;
 };
+
+static int fail_sync(struct journal *j, int e);
+static void group_wait(struct journal *j);
 
 static char *vformat(const char *fmt, va_list ap)
 {
@@ -319,10 +335,13 @@ static int prepare(struct journal *j, sqlite3_stmt **st, const char *sql)
 	return rc == SQLITE_OK ? 0 : fail(j, rc, "prepare");
 }
 
+/* SQLite's own syncing. A commit goes to the kernel at once; journal_flush()
+ * puts it on disk (JSYNC_FULL) or has a thread do it (JSYNC_GROUP).
+ * SQLite's NORMAL keeps the database whole through a power cut (its
+ * checkpoints sync) and syncs nothing at a commit; OFF syncs nothing. */
 static const char *sync_pragma(enum jsync s)
 {
-	return s == JSYNC_FULL ? "PRAGMA synchronous = FULL" :
-	       s == JSYNC_NORMAL ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = OFF";
+	return s == JSYNC_OFF ? "PRAGMA synchronous = OFF" : "PRAGMA synchronous = NORMAL";
 }
 
 int journal_open(const char *dir, unsigned flags, enum jsync sync, struct journal **ret,
@@ -335,8 +354,12 @@ int journal_open(const char *dir, unsigned flags, enum jsync sync, struct journa
 		return -ENOMEM;
 	}
 	j->lock_fd = -1;
+	j->wal_fd = -1;
 	j->flags = flags;
 	j->sync = sync;
+	pthread_mutex_init(&j->group.lock, NULL);
+	pthread_cond_init(&j->group.wake, NULL);
+	pthread_cond_init(&j->group.done_cv, NULL);
 	int r;
 	char *path = NULL;
 	if (flags & JOURNAL_OWN) {
@@ -475,6 +498,25 @@ int journal_close(struct journal *j)
 	if (!j)
 		return 0;
 	int r = j->in_tx && !j->failed ? journal_commit(j) : j->failed;
+	if (r == 0)
+		r = journal_flush(j);
+	if (j->group.started) {
+		/* what was asked is on disk before vigil goes */
+		group_wait(j);
+		pthread_mutex_lock(&j->group.lock);
+		j->group.stop = true;
+		pthread_cond_signal(&j->group.wake);
+		int e = j->group.error;
+		pthread_mutex_unlock(&j->group.lock);
+		pthread_join(j->group.thread, NULL);
+		if (e && r == 0)
+			r = fail_sync(j, e);
+	}
+	pthread_mutex_destroy(&j->group.lock);
+	pthread_cond_destroy(&j->group.wake);
+	pthread_cond_destroy(&j->group.done_cv);
+	if (j->wal_fd >= 0)
+		close(j->wal_fd);
 	sqlite3_finalize(j->put);
 	sqlite3_finalize(j->forget);
 	sqlite3_finalize(j->rule_find);
@@ -662,12 +704,109 @@ int journal_commit(struct journal *j)
 		return r;
 	}
 	j->in_tx = false;
+	j->unsynced = true;
+	return 0;
+}
+
+/* Fail J for good with errno E of an fsync. */
+static int fail_sync(struct journal *j, int e)
+{
+	if (!j->failed) {
+		j->failed = -e;
+		format(&j->error, "cannot write the state in '%s': %s", j->dir, reason(e));
+	}
+	return j->failed;
+}
+
+/* The WAL's fd, opened once it is there (after the first commit), and the
+ * directory synced then, so that its name is on disk too. */
+static int wal_fd(struct journal *j)
+{
+	if (j->wal_fd >= 0)
+		return 0;
+	char *path;
+	if (asprintf(&path, "%s/vigil.db-wal", j->dir) < 0)
+		return fail_sync(j, ENOMEM);
+	j->wal_fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	free(path);
+	int dir = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int e = j->wal_fd < 0 ? errno : dir < 0 || fsync(dir) < 0 ? errno : 0;
+	if (dir >= 0)
+		close(dir);
+	return e ? fail_sync(j, e) : 0;
+}
+
+/* JSYNC_GROUP: fdatasync the WAL as often as commits come, each covering
+ * every commit before it, so that the loop never waits for the disk. */
+static void *group_sync(void *arg)
+{
+	struct journal *j = arg;
+	pthread_mutex_lock(&j->group.lock);
+	for (;;) {
+		while (j->group.done == j->group.asked && !j->group.stop)
+			pthread_cond_wait(&j->group.wake, &j->group.lock);
+		if (j->group.done == j->group.asked)
+			break; /* stopping, and all is synced */
+		uint64_t upto = j->group.asked;
+		pthread_mutex_unlock(&j->group.lock);
+		int e = fdatasync(j->wal_fd) < 0 ? errno : 0;
+		pthread_mutex_lock(&j->group.lock);
+		if (e && !j->group.error)
+			j->group.error = e;
+		j->group.done = upto;
+		pthread_cond_broadcast(&j->group.done_cv);
+	}
+	pthread_mutex_unlock(&j->group.lock);
+	return NULL;
+}
+
+/* Wait until the thread has synced all that was asked. */
+static void group_wait(struct journal *j)
+{
+	pthread_mutex_lock(&j->group.lock);
+	while (j->group.done != j->group.asked)
+		pthread_cond_wait(&j->group.done_cv, &j->group.lock);
+	pthread_mutex_unlock(&j->group.lock);
+}
+
+int journal_flush(struct journal *j)
+{
+	if (j->failed)
+		return j->failed;
+	int e = 0;
+	if (j->group.started) {
+		pthread_mutex_lock(&j->group.lock);
+		e = j->group.error;
+		pthread_mutex_unlock(&j->group.lock);
+	}
+	if (e)
+		return fail_sync(j, e);
+	if (!j->unsynced || j->sync < JSYNC_GROUP)
+		return 0;
+	if (wal_fd(j) < 0)
+		return j->failed;
+	if (j->sync == JSYNC_FULL) {
+		if (fdatasync(j->wal_fd) < 0)
+			return fail_sync(j, errno);
+	} else {
+		if (!j->group.started) {
+			int r = pthread_create(&j->group.thread, NULL, group_sync, j);
+			if (r != 0)
+				return fail_sync(j, r);
+			j->group.started = true;
+		}
+		pthread_mutex_lock(&j->group.lock);
+		j->group.asked++;
+		pthread_cond_signal(&j->group.wake);
+		pthread_mutex_unlock(&j->group.lock);
+	}
+	j->unsynced = false;
 	return 0;
 }
 
 bool journal_dirty(const struct journal *j)
 {
-	return j->in_tx;
+	return j->in_tx || j->unsynced;
 }
 
 /* --- reads --------------------------------------------------------------- */

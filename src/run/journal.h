@@ -38,12 +38,22 @@ struct journal;
 enum jstate { J_WAITING, J_RUNNING, J_DONE, J_FAILED };
 #define J_ALL ((1u << J_WAITING) | (1u << J_RUNNING) | (1u << J_DONE) | (1u << J_FAILED))
 
-/* How much a commit is worth before it returns (--state-sync):
- *   full    on disk: a power cut loses nothing committed (the default)
- *   normal  in the kernel's hands: a crash of vigil loses nothing, a power
- *           cut or a crash of the system may lose the last commits
+/* What a commit is worth (--state-sync). In every mode it is in the
+ * kernel's hands when journal_commit() returns, so that a crash of vigil
+ * (SIGKILL, the OOM killer) loses nothing committed. Then, against a power
+ * cut or a crash of the system:
+ *   full    on disk when journal_flush() returns (an fdatasync of the
+ *           WAL): the loop flushes before the jobs of a commit start, so
+ *           nothing committed is ever lost; an fsync per wake-up, on the
+ *           loop's path
+ *   group   (the default) on disk within an fsync's time: a thread
+ *           fdatasyncs the WAL behind the loop, each fsync covering every
+ *           commit before it, and the loop never waits for the disk; a
+ *           power cut loses at most the last milliseconds of commits
+ *   normal  on disk at SQLite's checkpoints (every 1000 pages): a power
+ *           cut may lose the commits since, never the database
  *   off     no fsync at all; the database may not survive a power cut */
-enum jsync { JSYNC_OFF, JSYNC_NORMAL, JSYNC_FULL };
+enum jsync { JSYNC_OFF, JSYNC_NORMAL, JSYNC_GROUP, JSYNC_FULL };
 
 /* journal_open()'s flags. */
 enum {
@@ -112,7 +122,10 @@ int journal_put(struct journal *j, int64_t rule, const struct jrow *row);
 int journal_forget(struct journal *j, int64_t rule, const char *path, size_t path_len);
 /* Commit what was written since the last commit, in one transaction. */
 int journal_commit(struct journal *j);
-/* Whether something waits to be committed. */
+/* What was committed, on disk (JSYNC_FULL), or asked to be (JSYNC_GROUP;
+ * a failure of an earlier one comes back here). */
+int journal_flush(struct journal *j);
+/* Whether something waits to be committed, or flushed. */
 bool journal_dirty(const struct journal *j);
 
 /* FN on each row of rule RULE (every rule: -1) whose state is in STATES
@@ -172,6 +185,7 @@ static inline int journal_forget(struct journal *j, int64_t rule, const char *pa
 	return -ENOTSUP;
 }
 static inline int journal_commit(struct journal *j) { (void)j; return 0; }
+static inline int journal_flush(struct journal *j) { (void)j; return 0; }
 static inline bool journal_dirty(const struct journal *j) { (void)j; return false; }
 static inline int journal_each(struct journal *j, int64_t rule, unsigned states,
 			       bool requested, int (*fn)(void *ctx, const struct jrow *row),

@@ -76,9 +76,11 @@ void state_failed(struct run *run, struct journal *j)
 
 void commit_state(struct run *run)
 {
-	for (size_t i = 0; i < run->n_journals; i++)
-		if (journal_dirty(run->journals[i]->j) && journal_commit(run->journals[i]->j) < 0)
-			state_failed(run, run->journals[i]->j);
+	for (size_t i = 0; i < run->n_journals; i++) {
+		struct journal *j = run->journals[i]->j;
+		if (journal_dirty(j) && (journal_commit(j) < 0 || journal_flush(j) < 0))
+			state_failed(run, j);
+	}
 }
 
 static bool on_signal(struct run *run, uint64_t now)
@@ -154,7 +156,7 @@ int loop(struct run *run)
 				return 0;
 		}
 		/* what changed with no job to start is committed too, before
-		 * vigil sleeps */
+		 * vigil sleeps, and the commits go to disk (--state-sync) */
 		commit_state(run);
 		log_flush(run);
 		int timeout = -1;

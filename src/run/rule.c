@@ -323,7 +323,7 @@ static const struct rule rule_default = {
 	.stop_timeout_ns = 10 * SEC,
 	.loop_burst = 10,
 	.loop_window_ns = 1 * SEC,
-	.state_sync = 2, /* JSYNC_FULL */
+	.state_sync = 2, /* JSYNC_GROUP */
 	.retry_delay_ns = 10 * SEC,
 	.retry_max_delay_ns = 3600 * SEC,
 	.success_status = {1}, /* 0 */
@@ -657,8 +657,8 @@ int rule_set(struct rule *r, const char *key, const char *value, char **err)
 		return 0;
 	}
 	case K_STATE_SYNC: {
-		static const char *const syncs[] = { "off", "normal", "full" };
-		if (set_choice(value, syncs, 3, "full, normal or off", &choice, err) < 0)
+		static const char *const syncs[] = { "off", "normal", "group", "full" };
+		if (set_choice(value, syncs, 4, "group, full, normal or off", &choice, err) < 0)
 			return -1;
 		r->state_sync = choice;
 		return 0;

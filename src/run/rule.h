@@ -34,7 +34,7 @@ struct strv {
  *   jobs    1                      min-interval 0 (none)
  *   on-busy queue                  stop-signal SIGTERM, stop-timeout 10s
  *   timeout 0 (none)               loop guard  10 jobs in a row, 1s
- *   state   none                   state-sync  full
+ *   state   none                   state-sync  group
  *   retry   0                      retry-delay 10s, retry-max-delay 1h
  *   success-exit-status 0
  *   recursive, hidden, initial: off; files/dirs: both; stdin: none.
@@ -71,7 +71,7 @@ struct rule {
 	uint64_t loop_window_ns;
 	struct strv argv;      /* the command, with placeholders left as written */
 	char *state;           /* the state directory (a journal), or NULL */
-	int state_sync;        /* enum jsync: JSYNC_FULL by default */
+	int state_sync;        /* enum jsync: JSYNC_GROUP by default */
 	unsigned retry;        /* attempts after a failure */
 	uint64_t retry_delay_ns, retry_max_delay_ns;
 	/* the exit statuses (0 to 255) and signals (1 to 64) that count as

@@ -103,7 +103,8 @@ out:
 	linger_free(run.linger);
 	/* what is left is committed: a stop by signal keeps what waits */
 	for (size_t k = 0; k < run.n_journals; k++) {
-		if (journal_commit(run.journals[k]->j) < 0 && !run.state_error) {
+		if ((journal_commit(run.journals[k]->j) < 0 || journal_flush(run.journals[k]->j) < 0) &&
+		    !run.state_error) {
 			log_flush(&run);
 			cli_error("%s", journal_error(run.journals[k]->j));
 			status = 1;

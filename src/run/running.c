@@ -172,9 +172,11 @@ bool spawn_pending(struct run *run, uint64_t now)
 	if (!run->pending)
 		return true;
 	run->pending = false;
+	/* committed (and with --state-sync full, on disk) before they start */
 	for (size_t i = 0; i < run->n_journals; i++) {
-		if (journal_commit(run->journals[i]->j) < 0) {
-			state_failed(run, run->journals[i]->j);
+		struct journal *j = run->journals[i]->j;
+		if (journal_commit(j) < 0 || journal_flush(j) < 0) {
+			state_failed(run, j);
 			return false;
 		}
 	}

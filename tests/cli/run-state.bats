@@ -398,3 +398,22 @@ command = sh -c '$REC' rec {}"
 	expect_eq "run on" "$W/a|" "$(recorded)"
 	expect_eq "rows" "$W/a" "$(sql 'select cast(path as text) from paths')"
 }
+
+@test "--state-sync full, group, normal and off: each keeps what was handled across a restart" {
+	local mode
+	for mode in full group normal off; do
+		local st=$TEST_DIR/state-$mode
+		mkdir "$W/$mode"
+		: >"$LOG"
+		start_run --state "$st" --state-sync "$mode" "$W/$mode" -- sh -c "$REC" rec {}
+		echo "$mode" >"$W/$mode/f"
+		jobs_done 1
+		stop_run
+		start_run --state "$st" --state-sync "$mode" "$W/$mode" -- sh -c "$REC" rec {}
+		grep -q "caught up with '$st': 0 paths new or changed, 0 waiting from before" "$ERR"
+		stop_run
+		expect_eq "$mode: run on" "$W/$mode/f|" "$(recorded)"
+	done
+	run -1 "$VIGIL" run --state-sync always "$W" -- true
+	expect_eq "bad mode" "vigil run: '--state-sync': 'always' is not one of group, full, normal or off" "$output"
+}

@@ -111,7 +111,7 @@ static void defaults(void **state)
 	check_eq(r->loop_window_ns, 1 * SEC);
 	check_eq(r->argv.len, 0);
 	assert_null(r->state);
-	check_eq(r->state_sync, 2); /* full */
+	check_eq(r->state_sync, 2); /* group */
 	check_eq(r->retry, 0);
 	check_eq(r->retry_delay_ns, 10 * SEC);
 	check_eq(r->retry_max_delay_ns, 3600 * SEC);
@@ -327,12 +327,12 @@ static void state_keys(void **state)
 	set_ok(r, "state", "/var/lib/vigil/x");
 	check_str("state", r->state, "/var/lib/vigil/x");
 	set_err(r, "state", "", "an empty path names no state directory");
-	static const char *const syncs[] = { "off", "normal", "full" };
-	for (int i = 0; i < 3; i++) {
+	static const char *const syncs[] = { "off", "normal", "group", "full" };
+	for (int i = 0; i < 4; i++) {
 		set_ok(r, "state-sync", syncs[i]);
 		check_eq(r->state_sync, i);
 	}
-	set_err(r, "state-sync", "always", "'always' is not one of full, normal or off");
+	set_err(r, "state-sync", "always", "'always' is not one of group, full, normal or off");
 	set_ok(r, "retry", "5");
 	check_eq(r->retry, 5);
 	set_ok(r, "retry-delay", "250ms");
