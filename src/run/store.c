@@ -606,8 +606,6 @@ static int move_known(struct store *s, const char *old, const char *new)
 	struct known *n = find_known(s, new, h);
 	if (n && n->busy) { /* replaced under a running job: its end says */
 		free(copy.from);
-		if (copy.failed)
-			s->n_failed--;
 		return 0;
 	}
 	if (!n && !(n = get_known(s, new, h))) {

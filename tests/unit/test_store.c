@@ -295,6 +295,39 @@ static void loop_guard(void **state)
 	store_free(s);
 }
 
+/* What is known of a file goes with it when it is renamed: a failed one
+ * stays failed, and counted once, also when renamed onto a path in a job
+ * (that job's end says what it is then). */
+static void renamed_known(void **state)
+{
+	(void)state;
+	struct store *s;
+	struct store_path p[1];
+	struct change ren = {.kind = CHANGE_RENAME, .path = "b", .from = "a", .wanted = true};
+	assert_int_equal(store_new(&s), 0);
+	store_touch(s, "a", IN_CLOSE_WRITE, NULL, 0);
+	store_settle(s, 0);
+	check_eq(store_take(s, 1, SIZE_MAX, 0, p), 1);
+	store_path_fini(&p[0]);
+	store_finish(s, "a", NULL, OUTCOME_FAILED, 1 << 8, 0, NULL);
+	check_eq(store_failed(s), 1);
+	check_eq(store_apply(s, &ren), 0); /* arrivals do not count here */
+	check_eq(store_failed(s), 1);
+	/* c is in a job; b is renamed onto it */
+	store_touch(s, "c", IN_CLOSE_WRITE, NULL, 0);
+	store_settle(s, 0);
+	check_eq(store_take(s, 1, SIZE_MAX, 0, p), 1);
+	store_path_fini(&p[0]);
+	ren.path = "c";
+	ren.from = "b";
+	store_apply(s, &ren);
+	check_eq(store_failed(s), 0);
+	store_finish(s, "c", NULL, OUTCOME_OK, 0, 0, NULL);
+	check_eq(store_failed(s), 0);
+	check_eq(store_waiting(s), 0);
+	store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +338,7 @@ int main(void)
 		cmocka_unit_test(changes),
 		cmocka_unit_test(retries),
 		cmocka_unit_test(loop_guard),
+		cmocka_unit_test(renamed_known),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
