@@ -303,7 +303,7 @@ in_tmpfs() {
 	# full while it runs: files come, the journal grows, the disk is full
 	run in_tmpfs 128 '
 		"$V" run --state "$SMALL/st" "$WD" -- true 2>"$SMALL/../err" & pid=$!
-		until grep -q "watching:" "$SMALL/../err"; do sleep 0.05; done
+		until grep -qs "watching:" "$SMALL/../err"; do sleep 0.05; done
 		dd if=/dev/zero of="$SMALL/fill" bs=4k status=none 2>/dev/null
 		i=0; while kill -0 $pid 2>/dev/null && [ $i -lt 100000 ]; do echo $i >"$WD/f$i"; i=$((i + 1)); done
 		wait $pid; echo "exit $?"'
