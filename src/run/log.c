@@ -72,12 +72,27 @@ static void put_escaped(FILE *f, const char *s, size_t len)
 	}
 }
 
+void put_text_bytes(FILE *f, const char *s, size_t len)
+{
+	putc('\'', f);
+	put_escaped(f, s, len);
+	putc('\'', f);
+}
+
 /* A path in a text log line, quoted and escaped. */
 static void put_text_path(FILE *f, const char *s)
 {
-	putc('\'', f);
-	put_escaped(f, s, strlen(s));
-	putc('\'', f);
+	put_text_bytes(f, s, strlen(s));
+}
+
+void put_time(FILE *f, int64_t ns)
+{
+	struct tm tm;
+	char buf[32];
+	time_t sec = (time_t)(ns / 1000000000);
+	gmtime_r(&sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(f, "%s.%03dZ", buf, (int)(ns % 1000000000 / 1000000));
 }
 
 static void log_time_json(FILE *f)
@@ -145,9 +160,8 @@ static const char *stop_reason(enum job_stop s)
 	}
 }
 
-void log_end(struct run *run, struct rjob *rj, int status, uint64_t now)
+void log_end(struct run *run, struct rjob *rj, int status, bool failed, uint64_t now)
 {
-	bool failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 	if (run->quiet && !failed)
 		return;
 	double secs = (double)(now - rj->j.started) / 1e9;

@@ -379,7 +379,8 @@ EOF
 @test "vigil-run@.service: systemd-analyze verify finds nothing to say" {
 	command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
 	local unit=$SRC/contrib/systemd/vigil-run@.service
-	grep -q '^ExecStart=/usr/local/bin/vigil run --rules /etc/vigil/%i.ini$' "$unit"
+	grep -q '^ExecStart=/usr/local/bin/vigil run --rules /etc/vigil/%i.ini --state %S/vigil/%i$' "$unit"
+	grep -qx 'StateDirectory=vigil/%i' "$unit"
 	# the vigil built here stands where the unit expects one installed
 	sed "s|/usr/local/bin/vigil |$VIGIL |" "$unit" >"$TEST_DIR/vigil-run@.service"
 	# and its man pages, named by Documentation=, where man finds them

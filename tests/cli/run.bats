@@ -300,17 +300,6 @@ while True:
 	[[ "$stderr" == *"cannot watch '$W/nope': no such file or directory"* ]]
 }
 
-@test "loop guard: a rule its own jobs keep triggering is throttled, with one line" {
-	# each job writes the next file: it would go on for ever
-	start_run "$W" --settle 0 --loop-burst 5 --loop-window 2s -- sh -c 'n=$(wc -l <"$LOG"); echo x >>"$LOG"; echo x >"$VIGIL_DIR/f$n"'
-	echo x >"$W/start"
-	wait_for_line "$ERR" 'throttled to 5 per 2s'
-	local at_throttle
-	at_throttle=$(wc -l <"$LOG")
-	[ "$at_throttle" -le 6 ]
-	expect_eq "throttle lines" 1 "$(grep -c throttled "$ERR")"
-}
-
 @test "--rules: two rules from a file, each on its own files" {
 	rules "$TEST_DIR/r.ini" "[texts]
 path = $W
@@ -666,4 +655,10 @@ kinds = [l.get("job") or l.get("line") or l.get("message") for l in lines]
 assert kinds[1:] == ["start", "early", "end", kinds[4], "late"], kinds
 assert "left processes running" in kinds[4], kinds
 ' "$ERR"
+}
+
+@test "without SQLite, --state is refused in one line" {
+	[ "${VIGIL_SQLITE:-1}" = 0 ] || skip "this vigil is built with SQLite"
+	run -1 "$VIGIL" run --state "$TEST_DIR/state" "$W" -- true
+	expect_eq "refused" "vigil run: 'state': this vigil was built without SQLite, which keeps the state; build it with libsqlite3-dev (meson -Dsqlite=enabled)" "$output"
 }

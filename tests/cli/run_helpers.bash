@@ -73,3 +73,17 @@ rules() {
 	printf '%s\n' "$2" >"$1"
 	chmod 600 "$1"
 }
+
+# wait_distinct FILE N SECONDS: until N different lines are in FILE, woken
+# by what is written to it (a second at most), not by polling it.
+wait_distinct() {
+	local file=$1 n=$2 end=$((SECONDS + $3)) have
+	while have=$(sort -u "$file" | wc -l) && [ "$have" -lt "$n" ]; do
+		if [ $SECONDS -ge $end ]; then
+			echo "timed out after $3s: $have of $n different lines in $file; stderr:" >&2
+			tail -n 20 "$ERR" >&2
+			return 1
+		fi
+		timeout 1 tail -n 0 -f "$file" 2>/dev/null | head -n $((n - have)) >/dev/null || true
+	done
+}
