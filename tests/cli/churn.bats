@@ -28,7 +28,7 @@ teardown_file() {
 writers() {
 	local n=$1 ops=$2 seed=$3 i pids=()
 	for ((i = 1; i <= n; i++)); do
-		perl "$WRITER" "$ops" "$seed$i" "$TEST_DIR/outside-$i" &
+		perl "$WRITER" "$ops" "$seed$i" "$TEST_DIR/outside-$i" 3>&- &
 		pids+=($!)
 	done
 	for i in "${pids[@]}"; do

@@ -19,6 +19,7 @@ setup() {
 
 teardown() {
 	teardown_side_by_side
+	end_test_processes
 	cd / && rm -rf "$TEST_DIR"
 }
 

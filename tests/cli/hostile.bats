@@ -114,6 +114,7 @@ PY
 
 @test "paths deeper than PATH_MAX: a directory that cannot be watched is named whole" {
 	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
+	for_others
 	local name long
 	name=$(long_name d 200)
 	chmod 755 "$TEST_DIR"
@@ -209,6 +210,7 @@ $W/root/ DELETE_SELF " "$(cat "$OUT")"
 
 @test "directories unreadable when they appear are said, one line each, and the rest is watched" {
 	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
+	for_others
 	chmod 755 "$TEST_DIR"
 	chown 65534:65534 "$W"
 	setpriv --reuid=65534 --regid=65534 --clear-groups \
@@ -254,6 +256,7 @@ gate_done() {
 
 @test "a directory made unreadable mid-scan, at set-up: named in one line, the rest watched" {
 	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
+	for_others
 	chmod 755 "$TEST_DIR"
 	mkdir -p "$W/a/inner" "$W/b/deep" "$W/c"
 	chown -R 65534:65534 "$W"
@@ -277,6 +280,7 @@ Watches established." "$(cat "$ERR")"
 
 @test "a directory made unreadable mid-scan, in a tree moved in: named in one line, the rest reported" {
 	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
+	for_others
 	chmod 755 "$TEST_DIR"
 	chown 65534:65534 "$W"
 	mkdir -p "$TEST_DIR/tree/shut/inner" "$TEST_DIR/tree/open/deep"
@@ -306,6 +310,7 @@ Watches established." "$(cat "$ERR")"
 
 @test "stats: a directory made unreadable mid-scan is named; under the name inotifywatch, skipped silently as it does" {
 	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
+	for_others
 	chmod 755 "$TEST_DIR"
 	mkdir -p "$W/a/inner" "$W/b"
 	chown -R 65534:65534 "$W"

@@ -71,6 +71,7 @@ mistake() {
 
 @test "a directory that denies access at set-up: said before the watching line, and the rest is watched" {
 	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
+	for_others
 	chmod 755 "$TEST_DIR"
 	mkdir -p "$W/closed/inner" "$W/open"
 	chmod 000 "$W/closed"

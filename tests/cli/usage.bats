@@ -20,8 +20,9 @@ setup() {
 	W=$TEST_DIR/w
 	mkdir "$W" "$W/a" "$W/b" "$W/c"
 	: >"$W/f"
-	# the holders and vigil run as other users too
-	chmod 755 "$TEST_DIR"
+	# the holders and vigil run as other users too: copies of them, in
+	# case the checkout is where those users cannot go
+	for_others HOLDER
 	cd "$W" || return 1
 	U1=$((1000000 + 2 * BASHPID))
 	U2=$((U1 + 1))
@@ -43,6 +44,7 @@ teardown() {
 		kill "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	done
+	end_test_processes
 	cd / && rm -rf "$TEST_DIR"
 }
 
@@ -433,7 +435,7 @@ mount_ns_usage() {
 		exec 4>&-
 		wait
 		exit $status
-	' sh "$W" "$TEST_DIR" "$@"
+	' sh "$W" "$TEST_DIR" "$@" 3>&-
 }
 
 @test "--search stays on DIR's filesystem unless --all-filesystems" {
