@@ -71,12 +71,15 @@ long_name() {
 	local long d
 	long=$(long_name)
 	mkdir -- "$W/$long" "$W/-dash" "$W/a b,c" "$W/$(printf 'bad\xff')"
-	"$VIGIL" stats -r -t 1 --json . >"$OUT" 2>"$ERR" 3>&- &
+	"$VIGIL" stats -r --json . >"$OUT" 2>"$ERR" 3>&- &
 	VIGIL_PID=$!
 	wait_for_line "$ERR" 'Finished establishing'
 	for d in "$long" "-dash" "a b,c" "$(printf 'bad\xff')"; do
 		: >"$W/$d/f"
 	done
+	# SIGINT ends the count: what was queued before it counts (a -t
+	# would have to outlast the writes, however slow the machine)
+	kill -INT "$VIGIL_PID"
 	wait_vigil
 	expect_eq status 0 "$status"
 	python3 - "$OUT" "$W" <<'PY'
@@ -517,12 +520,10 @@ start_limited() {
 @test "stats --keep-going: counts in what it watches, says what it does not" {
 	require_userns
 	mkdir -p "$W/a/b" "$W/c"
-	: >"$OUT"
-	: >"$ERR"
-	in_userns_with_watches 2 "$VIGIL" stats -r --keep-going -e create -t 1 "$W" >"$OUT" 2>"$ERR" 3>&- &
-	VIGIL_PID=$!
-	wait_for_line "$ERR" 'Finished establishing'
+	start_limited 2 stats -r --keep-going -e create "$W"
 	touch "$W/in-root"
+	# SIGINT ends the count, with what was queued before it
+	kill -INT "$VIGIL_PID"
 	wait_vigil
 	expect_eq status 0 "$status"
 	grep -qF "vigil stats: cannot watch 2 of the 4 directories in '$W'" "$ERR"
