@@ -392,7 +392,7 @@ run_on_full_fs() {
 	run --separate-stderr unshare -m --propagation private sh -c '
 		mount -t tmpfs -o size=64k tmpfs "$FULL" || exit 99
 		head -c 1M /dev/zero >"$FULL/filler" 2>/dev/null
-		'"$1" 
+		'"$1" 3>&-
 }
 
 @test "-o onto a full file system: one line naming the file, exit 1, events not dropped silently" {
