@@ -86,7 +86,7 @@ counters_until() {
 }
 
 
-@test "every example: named in the README, tested here, not writable by others, and valid to vigil run --check" {
+@test "every example: named in the README, tested here, and valid to vigil run --check as a copy of mode 644" {
 	local f name n=0
 	for f in "$EXAMPLES"/*.ini; do
 		name=${f##*/}
@@ -94,7 +94,10 @@ counters_until() {
 		grep -q "^  $name " "$EXAMPLES/README" || { echo "$name: not in README" >&2; return 1; }
 		grep -q "^@test \"$name: " "$BATS_TEST_FILENAME" || { echo "$name: no test" >&2; return 1; }
 		grep -q '@ROOT@' "$f" || { echo "$name: no @ROOT@ path" >&2; return 1; }
-		expect_eq "$name mode" 644 "$(stat -c %a "$f")"
+		# (not its mode on disk: git keeps only the executable bit, and
+		# the checkout's is the umask's, or a tarball's 664 when root
+		# unpacks it; an admin's copy takes the umask, as raw.ini's does)
+		[ ! -x "$f" ] || { echo "$name: executable" >&2; return 1; }
 		# as shipped, and as the tests run it
 		cp "$f" "$TEST_DIR/raw.ini"
 		chmod 0644 "$TEST_DIR/raw.ini"
