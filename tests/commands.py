@@ -55,11 +55,12 @@ SOURCES = [
 # Commands that some files use only where they are installed, none of them
 # installed by the bootstrap for those files: each, the files, and why.
 OPTIONAL = {
-    "fswatch": ({"bench/all", "bench/lib.sh", "bench/storm.sh"},
+    "fswatch": ({"bench/all", "bench/lib.sh", "bench/storm.sh", "bench/poll.sh"},
                 "bench/ measures it beside vigil where it is installed"),
     "watchman": ({"bench/all", "bench/lib.sh"},
                  "bench/ measures it beside vigil where it is installed"),
     "git": ({"bench/all"}, "bench/all names the commit it measures where git is installed"),
+    "perf": ({"bench/poll.sh"}, "bench/poll.sh counts the stat calls with it where it is installed"),
     "mandoc": ({"man/lint.sh"}, "man/lint.sh lints with it too where it is installed"),
     "rsync": ({"tests/cli/examples.bats"},
               "examples.bats puts a stand-in first in PATH where it is not installed"),
@@ -70,6 +71,8 @@ OPTIONAL = {
 # Words in command position that are not commands run here, and why (the
 # stand-ins of examples.bats, `stand NAME`, are found and left out too).
 NOT_COMMANDS = {
+    "as": "a word of Python code in a heredoc (bench/poll.sh: `with open(...) as out:`)",
+    "size": "a word of Python code in a heredoc (tests/cli/poll.bats: `path, size = ...`)",
 }
 
 BUILTINS = set("""
