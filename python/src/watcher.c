@@ -1,0 +1,769 @@
+/* vigil._vigil.Watcher: one vigil handle, safe to share between threads.
+ *
+ * The handle is not thread-safe, so a lock guards it. Nobody holds the lock
+ * while waiting: a thread waits in poll() on the handle's descriptor and an
+ * eventfd of the watcher's own, without the lock and without the GIL, so
+ * that other threads run meanwhile and may add(), remove(), wakeup() or
+ * close() the watcher. vigil_next() is called with a timeout of 0 only, and
+ * with the GIL released whenever it may read or walk a tree. */
+#include "module.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A storm (see vigil_next() in vigil.h): woken again this soon after the
+ * last events, wait a little first so that one read carries many. */
+#define BURST_GAP_NS 1000000ull
+#define BURST_PAUSE_NS 500000ull
+/* read() hands out at most this many events a call, so that a storm that
+ * never ends cannot keep it reading for ever. */
+#define READ_MAX 65536
+
+typedef struct {
+	PyObject_HEAD
+	vigil *v;                /* NULL once closed */
+	PyThread_type_lock lock; /* guards v */
+	int wake_fd;             /* eventfd: wakeup() and close() */
+	enum path_mode mode;
+	/* the last event's dir, raw and made: events in a row mostly share it */
+	char *dir_raw;
+	size_t dir_len, dir_cap;
+	PyObject *dir_obj;
+	uint64_t last_events_ns; /* monotonic: when events were last handed out */
+	PyObject *weakrefs;
+} WatcherObject;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static PyObject *closed_error(void)
+{
+	PyErr_SetString(PyExc_ValueError, "the watcher is closed");
+	return NULL;
+}
+
+/* Take the handle's lock, letting other threads run while it is busy.
+ * Fails (ValueError, lock not held) when the watcher is closed. */
+static int lock_handle(WatcherObject *w)
+{
+	if (!w->lock)
+		return closed_error(), -1;
+	if (!PyThread_acquire_lock(w->lock, NOWAIT_LOCK)) {
+		Py_BEGIN_ALLOW_THREADS
+		PyThread_acquire_lock(w->lock, WAIT_LOCK);
+		Py_END_ALLOW_THREADS
+	}
+	if (!w->v) {
+		PyThread_release_lock(w->lock);
+		closed_error();
+		return -1;
+	}
+	return 0;
+}
+
+static void unlock_handle(WatcherObject *w)
+{
+	PyThread_release_lock(w->lock);
+}
+
+/* A timeout argument: None waits for ever (UINT64_MAX), a number of
+ * seconds until that monotonic time (negative: no wait). */
+static int parse_timeout(PyObject *arg, uint64_t *ret_until)
+{
+	if (arg == NULL || arg == Py_None) {
+		*ret_until = UINT64_MAX;
+		return 0;
+	}
+	double s = PyFloat_AsDouble(arg);
+	if (s == -1.0 && PyErr_Occurred())
+		return -1;
+	if (s != s) {
+		PyErr_SetString(PyExc_ValueError, "timeout must be a number of seconds, not NaN");
+		return -1;
+	}
+	uint64_t now = now_ns();
+	if (s <= 0)
+		*ret_until = now;
+	else if (s > 1e9)
+		*ret_until = UINT64_MAX;
+	else
+		*ret_until = now + (uint64_t)(s * 1e9);
+	return 0;
+}
+
+/* PATH (str, bytes or os.PathLike) as bytes; sets *ret_mode to how it came. */
+static PyObject *path_bytes(PyObject *path, enum path_mode *ret_mode)
+{
+	PyObject *p = PyOS_FSPath(path);
+	if (!p)
+		return NULL;
+	if (ret_mode)
+		*ret_mode = PyBytes_Check(p) ? MODE_BYTES : MODE_STR;
+	PyObject *b = NULL;
+	if (!PyUnicode_FSConverter(p, &b))
+		b = NULL;
+	Py_DECREF(p);
+	return b;
+}
+
+static PyObject *make_event(WatcherObject *w, const struct vigil_event *ev)
+{
+	enum path_mode mode = w->mode == MODE_UNSET ? MODE_STR : w->mode;
+	if (!w->dir_obj || w->dir_len != ev->dir_len ||
+	    memcmp(w->dir_raw, ev->dir, ev->dir_len) != 0) {
+		size_t len = ev->dir_len;
+		if (len > 1 && ev->dir[len - 1] == '/')
+			len--;
+		PyObject *d = path_object(mode, ev->dir, len);
+		if (!d)
+			return NULL;
+		if (ev->dir_len > w->dir_cap) {
+			char *raw = PyMem_Realloc(w->dir_raw, ev->dir_len);
+			if (!raw) {
+				Py_DECREF(d);
+				return PyErr_NoMemory();
+			}
+			w->dir_raw = raw;
+			w->dir_cap = ev->dir_len;
+		}
+		memcpy(w->dir_raw, ev->dir, ev->dir_len);
+		w->dir_len = ev->dir_len;
+		Py_XSETREF(w->dir_obj, d);
+	}
+	return event_new(ev, mode, w->dir_obj);
+}
+
+/* The next event into *RET (a new Event), with the lock held: 1, 0 when
+ * none is ready now, or -1 with a Python error set. */
+static int take_event(WatcherObject *w, PyObject **ret)
+{
+	const struct vigil_event *ev = NULL;
+	int r;
+	if (vigil_queued(w->v)) {
+		r = vigil_next(w->v, 0, &ev);
+	} else {
+		/* it may read, and walk new directories: let others run */
+		Py_BEGIN_ALLOW_THREADS
+		r = vigil_next(w->v, 0, &ev);
+		Py_END_ALLOW_THREADS
+	}
+	if (r == 0 || r == -EINTR)
+		return 0;
+	if (r < 0) {
+		error_raise(r, NULL);
+		return -1;
+	}
+	*ret = make_event(w, ev);
+	return *ret ? 1 : -1;
+}
+
+enum wait_result { WAIT_ERROR = -1, WAIT_TIMEOUT, WAIT_WORK, WAIT_WOKEN };
+
+/* Wait, with neither the lock nor the GIL, until the handle has work (its
+ * descriptor is readable, or its deadline DEADLINE_MS passed), wakeup() or
+ * close() was called, or UNTIL passed. FD is the handle's descriptor. */
+static enum wait_result wait_for_work(WatcherObject *w, int fd, int deadline_ms,
+				      uint64_t until)
+{
+	uint64_t start = now_ns();
+	uint64_t due = deadline_ms < 0 ? UINT64_MAX : start + (uint64_t)deadline_ms * 1000000ull;
+	for (;;) {
+		uint64_t now = now_ns();
+		if (due <= now)
+			return WAIT_WORK;
+		uint64_t wake = due < until ? due : until;
+		if (wake <= now)
+			return WAIT_TIMEOUT;
+		int ms = wake == UINT64_MAX ? -1 : (int)((wake - now + 999999) / 1000000);
+		struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = w->wake_fd, .events = POLLIN}};
+		int n;
+		Py_BEGIN_ALLOW_THREADS
+		n = poll(p, 2, ms);
+		Py_END_ALLOW_THREADS
+		if (n < 0) {
+			if (errno != EINTR) {
+				PyErr_SetFromErrno(PyExc_OSError);
+				return WAIT_ERROR;
+			}
+			/* Ctrl-C and other signals: their handlers run here */
+			if (PyErr_CheckSignals() < 0)
+				return WAIT_ERROR;
+			continue;
+		}
+		if (p[1].revents) {
+			if (!w->v)
+				return WAIT_WOKEN; /* closed: stays readable for all */
+			uint64_t count;
+			if (read(w->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN) {
+				PyErr_SetFromErrno(PyExc_OSError);
+				return WAIT_ERROR;
+			}
+			return WAIT_WOKEN;
+		}
+		if (p[0].revents) {
+			now = now_ns();
+			if (now - w->last_events_ns < BURST_GAP_NS && now + BURST_PAUSE_NS < until) {
+				struct timespec ts = {0, (long)BURST_PAUSE_NS};
+				Py_BEGIN_ALLOW_THREADS
+				nanosleep(&ts, NULL);
+				Py_END_ALLOW_THREADS
+			}
+			return WAIT_WORK;
+		}
+	}
+}
+
+/* What next(), read() and wait() share: the handle's descriptor and
+ * deadline, read with the lock held. */
+static void handle_state(WatcherObject *w, int *ret_fd, int *ret_deadline)
+{
+	*ret_fd = vigil_fd(w->v);
+	*ret_deadline = vigil_next_deadline_ms(w->v);
+}
+
+/* next(): STOP says how closing ends it (StopIteration for __next__). */
+static PyObject *next_event(WatcherObject *w, PyObject *timeout, bool stop)
+{
+	uint64_t until;
+	if (parse_timeout(timeout, &until) < 0)
+		return NULL;
+	for (;;) {
+		if (stop && !w->v)
+			return NULL;
+		if (lock_handle(w) < 0)
+			return NULL;
+		PyObject *ev = NULL;
+		int r = take_event(w, &ev);
+		int fd, deadline;
+		handle_state(w, &fd, &deadline);
+		unlock_handle(w);
+		if (r < 0)
+			return NULL;
+		if (r > 0) {
+			w->last_events_ns = now_ns();
+			return ev;
+		}
+		switch (wait_for_work(w, fd, deadline, until)) {
+		case WAIT_ERROR:
+			return NULL;
+		case WAIT_TIMEOUT:
+			Py_RETURN_NONE;
+		case WAIT_WOKEN:
+			if (!w->v)
+				return stop ? NULL : closed_error();
+			Py_RETURN_NONE;
+		case WAIT_WORK:
+			break;
+		}
+	}
+}
+
+static char *kw_timeout[] = {"timeout", NULL};
+
+static PyObject *watcher_next(WatcherObject *w, PyObject *args, PyObject *kwds)
+{
+	PyObject *timeout = Py_None;
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:next", kw_timeout, &timeout))
+		return NULL;
+	return next_event(w, timeout, false);
+}
+
+static PyObject *watcher_iternext(WatcherObject *w)
+{
+	return next_event(w, Py_None, true);
+}
+
+static PyObject *watcher_read(WatcherObject *w, PyObject *args, PyObject *kwds)
+{
+	PyObject *timeout = Py_None;
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:read", kw_timeout, &timeout))
+		return NULL;
+	uint64_t until;
+	if (parse_timeout(timeout, &until) < 0)
+		return NULL;
+	PyObject *list = PyList_New(0);
+	if (!list)
+		return NULL;
+	for (;;) {
+		if (lock_handle(w) < 0)
+			goto fail;
+		int r = 0;
+		while (PyList_GET_SIZE(list) < READ_MAX) {
+			PyObject *ev = NULL;
+			if ((r = take_event(w, &ev)) <= 0)
+				break;
+			int e = PyList_Append(list, ev);
+			Py_DECREF(ev);
+			if (e < 0) {
+				r = -1;
+				break;
+			}
+		}
+		int fd, deadline;
+		handle_state(w, &fd, &deadline);
+		unlock_handle(w);
+		if (r < 0)
+			goto fail;
+		if (PyList_GET_SIZE(list)) {
+			w->last_events_ns = now_ns();
+			return list;
+		}
+		switch (wait_for_work(w, fd, deadline, until)) {
+		case WAIT_ERROR:
+			goto fail;
+		case WAIT_WOKEN:
+			if (!w->v) {
+				closed_error();
+				goto fail;
+			}
+			return list;
+		case WAIT_TIMEOUT:
+			return list;
+		case WAIT_WORK:
+			break;
+		}
+	}
+fail:
+	Py_DECREF(list);
+	return NULL;
+}
+
+static PyObject *watcher_wait(WatcherObject *w, PyObject *args, PyObject *kwds)
+{
+	PyObject *timeout = Py_None;
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:wait", kw_timeout, &timeout))
+		return NULL;
+	uint64_t until;
+	if (parse_timeout(timeout, &until) < 0)
+		return NULL;
+	if (lock_handle(w) < 0)
+		return NULL;
+	size_t queued = vigil_queued(w->v);
+	int fd, deadline;
+	handle_state(w, &fd, &deadline);
+	unlock_handle(w);
+	if (queued)
+		Py_RETURN_TRUE;
+	switch (wait_for_work(w, fd, deadline, until)) {
+	case WAIT_ERROR:
+		return NULL;
+	case WAIT_WORK:
+		Py_RETURN_TRUE;
+	case WAIT_WOKEN:
+		if (!w->v)
+			return closed_error();
+		Py_RETURN_FALSE;
+	case WAIT_TIMEOUT:
+		break;
+	}
+	Py_RETURN_FALSE;
+}
+
+static PyObject *watcher_wakeup(WatcherObject *w, PyObject *unused)
+{
+	(void)unused;
+	uint64_t one = 1;
+	if (w->wake_fd >= 0 && write(w->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return PyErr_SetFromErrno(PyExc_OSError);
+	Py_RETURN_NONE;
+}
+
+static PyObject *watcher_deadline(WatcherObject *w, PyObject *unused)
+{
+	(void)unused;
+	if (lock_handle(w) < 0)
+		return NULL;
+	int ms = vigil_next_deadline_ms(w->v);
+	unlock_handle(w);
+	if (ms < 0)
+		Py_RETURN_NONE;
+	return PyFloat_FromDouble(ms / 1000.0);
+}
+
+static int watcher_init(WatcherObject *w, PyObject *args, PyObject *kwds)
+{
+	static char *kw[] = {"pair_moves", NULL};
+	int pair = 0;
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$p:Watcher", kw, &pair))
+		return -1;
+	if (w->v) {
+		PyErr_SetString(PyExc_RuntimeError, "the watcher is set up already");
+		return -1;
+	}
+	if (!w->lock && !(w->lock = PyThread_allocate_lock())) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	if (w->wake_fd < 0 && (w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		PyErr_SetFromErrno(PyExc_OSError);
+		return -1;
+	}
+	vigil *v;
+	int r = vigil_new(pair ? VIGIL_PAIR_MOVES : 0, &v);
+	if (r < 0) {
+		error_raise(r, NULL);
+		return -1;
+	}
+	w->v = v;
+	w->mode = MODE_UNSET;
+	return 0;
+}
+
+static PyObject *watcher_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+	(void)args;
+	(void)kwds;
+	WatcherObject *w = (WatcherObject *)type->tp_alloc(type, 0);
+	if (w)
+		w->wake_fd = -1;
+	return (PyObject *)w;
+}
+
+/* Free the handle, the lock already taken by the caller; then wake every
+ * waiter (the eventfd stays readable for any to come). */
+static void close_locked(WatcherObject *w)
+{
+	vigil *v = w->v;
+	w->v = NULL;
+	PyThread_release_lock(w->lock);
+	vigil_free(v);
+	uint64_t one = 1;
+	if (w->wake_fd >= 0 && write(w->wake_fd, &one, sizeof(one)) < 0) {
+		/* the counter is full (2^64 - 2 wake-ups): readable anyway */
+	}
+}
+
+static PyObject *watcher_close(WatcherObject *w, PyObject *unused)
+{
+	(void)unused;
+	if (!w->lock || !w->v)
+		Py_RETURN_NONE;
+	/* a thread may be inside vigil_next() with the GIL released */
+	if (!PyThread_acquire_lock(w->lock, NOWAIT_LOCK)) {
+		Py_BEGIN_ALLOW_THREADS
+		PyThread_acquire_lock(w->lock, WAIT_LOCK);
+		Py_END_ALLOW_THREADS
+	}
+	if (w->v)
+		close_locked(w);
+	else
+		PyThread_release_lock(w->lock);
+	Py_RETURN_NONE;
+}
+
+static void watcher_dealloc(WatcherObject *w)
+{
+	if (w->weakrefs)
+		PyObject_ClearWeakRefs((PyObject *)w);
+	/* no other thread can hold it: nobody else has a reference */
+	if (w->lock && w->v) {
+		PyThread_acquire_lock(w->lock, WAIT_LOCK);
+		close_locked(w);
+	}
+	if (w->lock)
+		PyThread_free_lock(w->lock);
+	if (w->wake_fd >= 0)
+		close(w->wake_fd);
+	PyMem_Free(w->dir_raw);
+	Py_CLEAR(w->dir_obj);
+	Py_TYPE(w)->tp_free((PyObject *)w);
+}
+
+/* _add(path, mask, flags): vigil_add(); the number of watches added. */
+static PyObject *watcher_add(WatcherObject *w, PyObject *args)
+{
+	PyObject *path;
+	unsigned int mask, flags;
+	if (!PyArg_ParseTuple(args, "OII:_add", &path, &mask, &flags))
+		return NULL;
+	enum path_mode mode;
+	PyObject *b = path_bytes(path, &mode);
+	if (!b)
+		return NULL;
+	if (w->mode != MODE_UNSET && w->mode != mode) {
+		PyErr_Format(PyExc_TypeError, "this watcher was given %s paths; a %s path "
+			     "cannot be mixed with them", w->mode == MODE_BYTES ? "bytes" : "str",
+			     mode == MODE_BYTES ? "bytes" : "str");
+		Py_DECREF(b);
+		return NULL;
+	}
+	if ((size_t)PyBytes_GET_SIZE(b) != strlen(PyBytes_AS_STRING(b))) {
+		/* FSConverter refuses these already; kept for clarity */
+		Py_DECREF(b);
+		PyErr_SetString(PyExc_ValueError, "embedded null byte");
+		return NULL;
+	}
+	if (lock_handle(w) < 0) {
+		Py_DECREF(b);
+		return NULL;
+	}
+	int r;
+	const char *p = PyBytes_AS_STRING(b);
+	/* a recursive add walks the tree: let others run */
+	Py_BEGIN_ALLOW_THREADS
+	r = vigil_add(w->v, p, mask, flags);
+	Py_END_ALLOW_THREADS
+	unlock_handle(w);
+	Py_DECREF(b);
+	if (r >= 0 || r == -ENOSPC)
+		w->mode = mode; /* with ENOSPC, what could be watched stays */
+	if (r < 0) {
+		PyObject *shown = PyOS_FSPath(path);
+		if (shown) {
+			error_raise(r, shown);
+			Py_DECREF(shown);
+		}
+		return NULL;
+	}
+	return PyLong_FromLong(r);
+}
+
+static PyObject *watcher_remove(WatcherObject *w, PyObject *path)
+{
+	PyObject *b = path_bytes(path, NULL);
+	if (!b)
+		return NULL;
+	if (lock_handle(w) < 0) {
+		Py_DECREF(b);
+		return NULL;
+	}
+	int r = vigil_remove(w->v, PyBytes_AS_STRING(b));
+	unlock_handle(w);
+	Py_DECREF(b);
+	if (r == -ENOENT) {
+		PyErr_Format(PyExc_ValueError, "%R is not watched (not a path given to add())",
+			     path);
+		return NULL;
+	}
+	if (r < 0)
+		return error_raise(r, path);
+	Py_RETURN_NONE;
+}
+
+/* _filter(kind, pattern, icase): vigil_filter_add(). */
+static PyObject *watcher_filter(WatcherObject *w, PyObject *args)
+{
+	int kind, icase = 0;
+	PyObject *pattern;
+	if (!PyArg_ParseTuple(args, "iO|p:_filter", &kind, &pattern, &icase))
+		return NULL;
+	PyObject *b = path_bytes(pattern, NULL);
+	if (!b)
+		return NULL;
+	if (lock_handle(w) < 0) {
+		Py_DECREF(b);
+		return NULL;
+	}
+	int r = vigil_filter_add(w->v, (enum vigil_filter_kind)kind, PyBytes_AS_STRING(b),
+				 icase ? VIGIL_FILTER_ICASE : 0);
+	unlock_handle(w);
+	Py_DECREF(b);
+	if (r == -E2BIG) {
+		PyErr_Format(PyExc_ValueError, "%R is too complex a regular expression: %s",
+			     pattern, VIGIL_REGEX_TOO_COMPLEX);
+		return NULL;
+	}
+	if (r == -EINVAL) {
+		PyErr_Format(PyExc_ValueError, "%R is not a valid POSIX extended regular "
+			     "expression", pattern);
+		return NULL;
+	}
+	if (r < 0)
+		return error_raise(r, NULL);
+	Py_RETURN_NONE;
+}
+
+static PyObject *watcher_fileno(WatcherObject *w, PyObject *unused)
+{
+	(void)unused;
+	if (!w->v)
+		return closed_error();
+	return PyLong_FromLong(vigil_fd(w->v));
+}
+
+static PyObject *watcher_enter(WatcherObject *w, PyObject *unused)
+{
+	(void)unused;
+	if (!w->v)
+		return closed_error();
+	Py_INCREF(w);
+	return (PyObject *)w;
+}
+
+static PyObject *watcher_exit(WatcherObject *w, PyObject *args)
+{
+	(void)args;
+	return PyObject_CallMethod((PyObject *)w, "close", NULL);
+}
+
+struct watches_ctx {
+	PyObject *dict;
+	enum path_mode mode;
+};
+
+static int add_watch_entry(void *ctx, int wd, const char *path)
+{
+	struct watches_ctx *c = ctx;
+	PyObject *p = path_object(c->mode, path, strlen(path));
+	PyObject *n = p ? PyLong_FromLong(wd) : NULL;
+	int r = n ? PyDict_SetItem(c->dict, p, n) : -1;
+	Py_XDECREF(p);
+	Py_XDECREF(n);
+	return r < 0 ? 1 : 0;
+}
+
+static PyObject *watcher_watches(WatcherObject *w, PyObject *unused)
+{
+	(void)unused;
+	struct watches_ctx c = {PyDict_New(), w->mode == MODE_BYTES ? MODE_BYTES : MODE_STR};
+	if (!c.dict)
+		return NULL;
+	if (lock_handle(w) < 0) {
+		Py_DECREF(c.dict);
+		return NULL;
+	}
+	int r = vigil_foreach_watch(w->v, add_watch_entry, &c);
+	unlock_handle(w);
+	if (r != 0) {
+		Py_DECREF(c.dict);
+		return r < 0 ? error_raise(r, NULL) : NULL;
+	}
+	return c.dict;
+}
+
+static PyObject *watcher_watch_wd(WatcherObject *w, PyObject *path)
+{
+	PyObject *b = path_bytes(path, NULL);
+	if (!b)
+		return NULL;
+	if (lock_handle(w) < 0) {
+		Py_DECREF(b);
+		return NULL;
+	}
+	int r = vigil_watch_wd(w->v, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+	unlock_handle(w);
+	Py_DECREF(b);
+	if (r < 0)
+		Py_RETURN_NONE;
+	return PyLong_FromLong(r);
+}
+
+static PyObject *watcher_get_closed(WatcherObject *w, void *closure)
+{
+	(void)closure;
+	return PyBool_FromLong(w->v == NULL);
+}
+
+static PyObject *watcher_get_watch_count(WatcherObject *w, void *closure)
+{
+	(void)closure;
+	if (!w->v)
+		return PyLong_FromLong(0);
+	if (lock_handle(w) < 0)
+		return NULL;
+	size_t n = vigil_watch_count(w->v);
+	unlock_handle(w);
+	return PyLong_FromSize_t(n);
+}
+
+static PyObject *watcher_get_bytes(WatcherObject *w, void *closure)
+{
+	(void)closure;
+	return PyBool_FromLong(w->mode == MODE_BYTES);
+}
+
+static PyObject *watcher_iter(PyObject *w)
+{
+	Py_INCREF(w);
+	return w;
+}
+
+static PyMethodDef watcher_methods[] = {
+	{"next", (PyCFunction)(void (*)(void))watcher_next, METH_VARARGS | METH_KEYWORDS,
+	 "next(timeout=None) -> Event or None\n\n"
+	 "The next event, waiting for it up to timeout seconds (None: for ever,\n"
+	 "0: not at all); None when the time is up or wakeup() was called.\n"
+	 "Other threads run while it waits. Raises ValueError once closed."},
+	{"read", (PyCFunction)(void (*)(void))watcher_read, METH_VARARGS | METH_KEYWORDS,
+	 "read(timeout=None) -> list of Event\n\n"
+	 "Every event waiting (at most 65,536 a call), as a list, waiting up to\n"
+	 "timeout seconds for the first: the cheapest way through a storm.\n"
+	 "[] when the time is up or wakeup() was called."},
+	{"wait", (PyCFunction)(void (*)(void))watcher_wait, METH_VARARGS | METH_KEYWORDS,
+	 "wait(timeout=None) -> bool\n\n"
+	 "Wait up to timeout seconds until next() has work to do, without\n"
+	 "taking an event: True then (next(0) may still find that what came was\n"
+	 "filtered away), False when the time is up or wakeup() was called."},
+	{"wakeup", (PyCFunction)watcher_wakeup, METH_NOARGS,
+	 "wakeup()\n\n"
+	 "Make a next(), read() or wait() blocked in another thread return now\n"
+	 "(None, [], False); if none is waiting, the next one to wait returns at\n"
+	 "once. Safe to call from any thread, and from a signal handler."},
+	{"deadline", (PyCFunction)watcher_deadline, METH_NOARGS,
+	 "deadline() -> float or None\n\n"
+	 "Seconds until next(0) has something to hand out without the descriptor\n"
+	 "becoming readable (a rename half waiting for its partner), or None.\n"
+	 "For event loops polling fileno() themselves."},
+	{"close", (PyCFunction)watcher_close, METH_NOARGS,
+	 "close()\n\n"
+	 "Stop watching and free the kernel's resources. A next(), read() or\n"
+	 "wait() waiting in another thread returns (iteration ends). Closing\n"
+	 "twice is allowed."},
+	{"fileno", (PyCFunction)watcher_fileno, METH_NOARGS,
+	 "fileno() -> int\n\n"
+	 "The descriptor to poll for readability (selectors, loop.add_reader):\n"
+	 "readable means next(0) has work to do. Honour deadline() too."},
+	{"watches", (PyCFunction)watcher_watches, METH_NOARGS,
+	 "watches() -> dict\n\n"
+	 "Every watched directory and file: {path: watch descriptor}, with the\n"
+	 "paths as they are now (renames followed)."},
+	{"watch_wd", (PyCFunction)watcher_watch_wd, METH_O,
+	 "watch_wd(path) -> int or None\n\n"
+	 "The kernel's watch descriptor of what is watched at path now, or None."},
+	{"remove", (PyCFunction)watcher_remove, METH_O,
+	 "remove(path)\n\n"
+	 "Stop watching path (as given to add()) and everything below it.\n"
+	 "ValueError when it is not watched."},
+	{"_add", (PyCFunction)watcher_add, METH_VARARGS,
+	 "_add(path, mask, flags) -> int: vigil_add(); use add()."},
+	{"_filter", (PyCFunction)watcher_filter, METH_VARARGS,
+	 "_filter(kind, pattern, icase=False): vigil_filter_add(); use exclude= and include=."},
+	{"__enter__", (PyCFunction)watcher_enter, METH_NOARGS, NULL},
+	{"__exit__", (PyCFunction)watcher_exit, METH_VARARGS, NULL},
+	{NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef watcher_getset[] = {
+	{"closed", (getter)watcher_get_closed, NULL, "Whether close() was called.", NULL},
+	{"watch_count", (getter)watcher_get_watch_count, NULL,
+	 "How many directories and files are watched (one kernel watch each).", NULL},
+	{"bytes_paths", (getter)watcher_get_bytes, NULL,
+	 "Whether events carry bytes paths (the watcher was given bytes).", NULL},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+PyTypeObject Watcher_Type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "vigil._vigil.Watcher",
+	.tp_basicsize = sizeof(WatcherObject),
+	.tp_dealloc = (destructor)watcher_dealloc,
+	/* it holds no object that could be part of a cycle (a subclass with a
+	 * __dict__ gets the GC from Python) */
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+	.tp_doc = "The C core of vigil.Watcher (see there): one vigil handle.",
+	.tp_weaklistoffset = offsetof(WatcherObject, weakrefs),
+	.tp_iter = watcher_iter,
+	.tp_iternext = (iternextfunc)watcher_iternext,
+	.tp_methods = watcher_methods,
+	.tp_getset = watcher_getset,
+	.tp_init = (initproc)watcher_init,
+	.tp_new = watcher_new,
+};
