@@ -58,8 +58,9 @@ PyObject *error_new(int err, PyObject *path, size_t dirs_below)
 		if (dirs_below) {
 			size_t len = strlen(text);
 			snprintf(text + len, sizeof(text) - len,
-				 "; the %zu %s below it are not watched either", dirs_below,
-				 dirs_below == 1 ? "directory" : "directories");
+				 "; the %zu %s below it %s not watched either", dirs_below,
+				 dirs_below == 1 ? "directory" : "directories",
+				 dirs_below == 1 ? "is" : "are");
 		}
 	} else if (e == EMFILE && !path) {
 		/* EMFILE is also the per-process descriptor limit: tell which */

@@ -93,10 +93,14 @@ static PyObject *py_parse_events(PyObject *self, PyObject *arg)
 		size_t end = bad;
 		while (s[end] && s[end] != ',')
 			end++;
-		PyErr_Format(PyExc_ValueError, "'%.*s' is not an event name (access, modify, "
-			     "attrib, close_write, close_nowrite, close, open, moved_to, "
-			     "moved_from, move, move_self, create, delete, delete_self, unmount, "
-			     "all_events)", (int)(end - bad), s + bad);
+		PyObject *word = PyUnicode_FromStringAndSize(s + bad, (Py_ssize_t)(end - bad));
+		if (word) {
+			PyErr_Format(PyExc_ValueError, "%R is not an event name (access, modify, "
+				     "attrib, close_write, close_nowrite, close, open, moved_to, "
+				     "moved_from, move, move_self, create, delete, delete_self, "
+				     "unmount, all_events)", word);
+			Py_DECREF(word);
+		}
 		return NULL;
 	}
 	return PyLong_FromUnsignedLong(mask);

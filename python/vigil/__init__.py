@@ -244,4 +244,5 @@ class Watcher(_vigil.Watcher):
     def __repr__(self):
         if self.closed:
             return "<vigil.Watcher closed>"
-        return "<vigil.Watcher %d watches>" % self.watch_count
+        n = self.watch_count
+        return "<vigil.Watcher %d watch%s>" % (n, "" if n == 1 else "es")

@@ -835,7 +835,8 @@ class _Root:
     """One add_watch() of one path: how vigil watches it, and which of the
     directories vigil watches pyinotify would have watched."""
 
-    __slots__ = ('path', 'recursive', 'skip', 'exclude_filter', 'settings')
+    __slots__ = ('path', 'recursive', 'skip', 'exclude_filter', 'settings', 'events',
+                 'flags')
 
     def __init__(self, path, recursive, exclude_filter, settings):
         self.path = path          # normalized
@@ -843,6 +844,8 @@ class _Root:
         self.skip = set()         # wds whose events (and below) are dropped
         self.exclude_filter = exclude_filter
         self.settings = settings  # a Watch: what its own watch is made with
+        self.events = 0           # what vigil was asked for, and how
+        self.flags = 0
 
 
 _HIDDEN = object()  # a directory whose events are dropped
@@ -956,6 +959,25 @@ class WatchManager:
         self._wmd[wd] = watch
         return watch
 
+    def _gone_watch(self, d):
+        """The Watch a directory vigil no longer watches had: the one known
+        by its path, or one made from its parent's (wd -1), or None."""
+        path = os.path.normpath(d)
+        for watch in self._wmd.values():
+            if watch.path == path:
+                return watch
+        root = self._root_of(d)
+        if root is None or path == root.path:
+            return None
+        parent_path = os.path.dirname(path)
+        parent_wd = self._watcher.watch_wd(parent_path)
+        parent = self._gone_watch(parent_path) if parent_wd is None else \
+            self._watch_of(parent_path, parent_wd)
+        if parent is None or root.exclude_filter(path):
+            return None
+        return Watch(wd=-1, path=path, mask=parent.mask, proc_fun=parent.proc_fun,
+                     auto_add=parent.auto_add, exclude_filter=parent.exclude_filter)
+
     def _raw_event(self, ev):
         """vigil's event EV as a _RawEvent, or None when pyinotify would not
         have seen it."""
@@ -973,8 +995,13 @@ class WatchManager:
         if watch is None:
             with self._lock:
                 wd = self._watcher.watch_wd(d)
-                watch = _HIDDEN if wd is None else (self._watch_of(d, wd) or _HIDDEN)
-                self._dirs[d] = watch
+                if wd is None:
+                    # gone from vigil's tree by the time its last events
+                    # are handed out (IN_DELETE_SELF, IN_IGNORED)
+                    watch = self._gone_watch(d)
+                else:
+                    watch = self._watch_of(d, wd)
+                watch = self._dirs[d] = watch or _HIDDEN
         if mask & _RESHAPE or (mask & IN_ISDIR and mask & _RESHAPE_DIR):
             self._dirs.clear()
         if watch is _HIDDEN:
@@ -994,11 +1021,13 @@ class WatchManager:
         return [path]
 
     def __format_param(self, param):
-        if isinstance(param, list):
+        # a list, as pyinotify takes; and any other collection, as the
+        # guides pass (wm.rm_watch(wdd.values()), a list in Python 2)
+        if isinstance(param, (str, bytes, int)) or not hasattr(param, '__iter__'):
+            yield param
+        else:
             for p_ in param:
                 yield p_
-        else:
-            yield param
 
     def __walk_rec(self, top, rec):
         if not rec or os.path.islink(top) or not os.path.isdir(top):
@@ -1039,9 +1068,10 @@ class WatchManager:
                 root.recursive = root.recursive or recursive
                 root.settings = settings
             self._dirs.clear()
+            root.events |= events
+            root.flags = flags | (_vigil._RECURSIVE if root.recursive else 0)
             try:
-                self._watcher._add(path, events,
-                                   flags | (_vigil._RECURSIVE if recursive else 0))
+                self._watcher._add(path, root.events, root.flags)
             except OSError:
                 if not self._watcher.watch_wd(path):
                     del self._roots[path]
@@ -1182,20 +1212,9 @@ class WatchManager:
                         log.error(err)
                         continue
                     raise WatchManagerError(err, ret_)
-                root = self._roots.get(watch_.path)
-                widened = mask & ALL_EVENTS & ~(watch_.mask & ALL_EVENTS)
-                if root is not None and widened:
-                    # vigil asks the kernel for more only on a new watch
-                    flags = _vigil._RECURSIVE if root.recursive else 0
-                    with self._lock:
-                        self._watcher.remove(root.path)
-                        self._watcher._add(root.path, events, flags)
-                        self._dirs.clear()
-                        self._wmd.pop(awd, None)
-                        new_wd = self._watcher.watch_wd(root.path)
-                        if new_wd is not None:
-                            watch_.wd = new_wd
-                            self._wmd[new_wd] = watch_
+                root = self._roots.get(watch_.path) or self._root_of(watch_.path)
+                if root is not None and events & ~root.events:
+                    self.__widen(root, root.events | events)
                 watch_.mask = mask
             if proc_fun:
                 watch_.proc_fun = proc_fun
@@ -1204,6 +1223,32 @@ class WatchManager:
             ret_[awd] = True
             log.debug('Updated watch - %s', watch_)
         return ret_
+
+    def __widen(self, root, events):
+        """Ask the kernel for EVENTS on ROOT's tree: vigil asks for more only
+        on a new watch, so the tree is watched again (new watch descriptors,
+        which the Watch objects take; changes in between are not seen)."""
+        with self._lock:
+            before = self._watcher.watches()
+            by_path = {}
+            for path, wd in before.items():
+                norm = os.path.normpath(path)
+                if norm == root.path or norm.startswith(root.path.rstrip('/') + '/'):
+                    by_path[norm] = (wd, self._wmd.pop(wd, None))
+            self._watcher.remove(root.path)
+            root.events = events
+            self._watcher._add(root.path, root.events, root.flags)
+            skip = set()
+            for path, wd in self._watcher.watches().items():
+                norm = os.path.normpath(path)
+                old_wd, watch = by_path.get(norm, (None, None))
+                if old_wd in root.skip:
+                    skip.add(wd)
+                if watch is not None:
+                    watch.wd = wd
+                    self._wmd[wd] = watch
+            root.skip = skip
+            self._dirs.clear()
 
     def get_wd(self, path):
         """The wd watching PATH, or None."""

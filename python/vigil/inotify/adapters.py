@@ -144,6 +144,7 @@ class Inotify(object):
         self.__watches_r = {}  # wd -> path as given
         self.__roots = {}      # a watched path, as events name it -> as given
         self.__dirs = {}       # an event's dir -> (path to yield, wd)
+        self.__known = {}      # an event's dir -> the last wd it had
         self.__pending = collections.deque()
         self.__last_success_return = None
 
@@ -223,7 +224,13 @@ class Inotify(object):
         info = self.__dirs.get(d)
         if info is None:
             wd = self.__watcher.watch_wd(d) if d else None
-            info = self.__dirs[d] = (self.__roots.get(d, d), -1 if wd is None else wd)
+            if wd is None:
+                # gone from vigil's tree by the time its last events are
+                # handed out (IN_DELETE_SELF, IN_IGNORED): the wd it had
+                wd = self.__known.get(d, -1)
+            else:
+                self.__known[d] = wd
+            info = self.__dirs[d] = (self.__roots.get(d, d), wd)
         return info
 
     def __next_tuple(self):
@@ -249,6 +256,8 @@ class Inotify(object):
                 length = (len(os.fsencode(name)) + 16) & ~15
             if mask & _RESHAPE or (mask & _constants.IN_ISDIR and mask & _RESHAPE_DIR):
                 self.__dirs.clear()
+                if mask & _constants.IN_IGNORED:
+                    self.__known.pop(ev.dir, None)
             return (_INOTIFY_EVENT(wd, mask, ev.cookie, length), _type_names(mask), path, name)
         return None
 

@@ -1,0 +1,39 @@
+"""Shared by the Python tests: each runs the real module (build/python, or
+what PYTHONPATH names) in a fresh temporary directory, and waits for the
+events it expects, never for a fixed time. A wait that never ends is cut
+by a generous guard (GUARD_S) and fails saying what did come."""
+
+import os
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import drivers  # noqa: E402
+
+# Long enough for a loaded 2-core machine under the sanitizers; a test that
+# gets there has failed (what it waited for never came).
+GUARD_S = 120
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "alone: changes machine-wide settings (an inotify sysctl); "
+        "run by the meson test python-alone, never beside other tests")
+
+
+@pytest.fixture
+def root(tmp_path):
+    """A fresh directory to watch (a real path, links resolved)."""
+    d = tmp_path / "w"
+    d.mkdir()
+    return os.path.realpath(str(d))
+
+
+@pytest.fixture(params=drivers.ALL, ids=lambda d: d.name)
+def api(request):
+    """Each of the three APIs in turn: vigil's own, vigil.inotify and
+    vigil.pyinotify, behind one interface (drivers.py)."""
+    return request.param
