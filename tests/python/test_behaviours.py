@@ -328,6 +328,14 @@ def test_asyncio_pyinotify_asyncio_notifier(root):
 
 # -- a storm through the iterator, memory flat -----------------------------
 
+def _assert_flat(before, after):
+    # AddressSanitizer holds freed memory back (its quarantine): RSS says
+    # nothing there, and the normal stage measures it
+    if os.environ.get("VIGIL_SANITIZE"):
+        return
+    _assert_flat(before, after)
+
+
 def _rss_kib():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
@@ -371,7 +379,7 @@ def test_100000_events_native_iterator_rss_flat(root):
                 assert ev.mask & mask
             return n
         before, after = _storm(root, consume)
-    assert after - before < 4096, "RSS grew from %d to %d KiB" % (before, after)
+    _assert_flat(before, after)
 
 
 def test_100000_events_inotify_event_gen_rss_flat(root):
@@ -386,7 +394,7 @@ def test_100000_events_inotify_event_gen_rss_flat(root):
         return n
     before, after = _storm(root, consume)
     gen.close()
-    assert after - before < 4096, "RSS grew from %d to %d KiB" % (before, after)
+    _assert_flat(before, after)
 
 
 def test_100000_events_pyinotify_notifier_rss_flat(root):
@@ -409,7 +417,7 @@ def test_100000_events_pyinotify_notifier_rss_flat(root):
         return count[0]
     before, after = _storm(root, consume)
     notifier.stop()
-    assert after - before < 4096, "RSS grew from %d to %d KiB" % (before, after)
+    _assert_flat(before, after)
 
 
 # -- an overflow without lowering anything: more than the queue holds -----
