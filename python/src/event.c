@@ -3,6 +3,8 @@
 #include "module.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include <structmember.h>
 
 PyObject *path_object(enum path_mode mode, const char *s, size_t len)
@@ -14,48 +16,78 @@ PyObject *path_object(enum path_mode mode, const char *s, size_t len)
 	return PyUnicode_DecodeFSDefaultAndSize(s, (Py_ssize_t)len);
 }
 
-PyObject *event_new(const struct vigil_event *ev, enum path_mode mode, PyObject *dir)
+size_t raw_event_size(const struct vigil_event *ev)
 {
-	EventObject *e = PyObject_New(EventObject, &Event_Type);
+	size_t from = ev->from_path ? ev->from_path_len + 1 : 0;
+	size_t size = sizeof(struct raw_event) + ev->path_len + 1 + ev->dir_len + 1 +
+		      ev->name_len + 1 + from;
+	return (size + 7) & ~(size_t)7;
+}
+
+void raw_event_fill(struct raw_event *r, const struct vigil_event *ev)
+{
+	r->size = (uint32_t)raw_event_size(ev);
+	r->mask = ev->mask;
+	r->cookie = ev->cookie;
+	r->flags = ev->flags;
+	r->error = ev->error;
+	r->dirs = ev->dirs;
+	r->time = ev->time;
+	r->path_len = (uint32_t)ev->path_len;
+	r->dir_len = (uint32_t)ev->dir_len;
+	r->name_len = (uint32_t)ev->name_len;
+	r->from_len = (uint32_t)(ev->from_path ? ev->from_path_len : 0);
+	r->has_from = ev->from_path != NULL;
+	char *p = r->data;
+	memcpy(p, ev->path, ev->path_len + 1);
+	p += ev->path_len + 1;
+	memcpy(p, ev->dir, ev->dir_len + 1);
+	p += ev->dir_len + 1;
+	memcpy(p, ev->name, ev->name_len + 1);
+	p += ev->name_len + 1;
+	if (ev->from_path)
+		memcpy(p, ev->from_path, ev->from_path_len + 1);
+}
+
+static const char *raw_path(const struct raw_event *r)
+{
+	return r->data;
+}
+
+static const char *raw_dir(const struct raw_event *r)
+{
+	return r->data + r->path_len + 1;
+}
+
+static const char *raw_name(const struct raw_event *r)
+{
+	return raw_dir(r) + r->dir_len + 1;
+}
+
+static const char *raw_from(const struct raw_event *r)
+{
+	return raw_name(r) + r->name_len + 1;
+}
+
+/* Where an Event's record starts: after its fields, 8-aligned. */
+#define EVENT_HEAD ((sizeof(EventObject) + 7) & ~(size_t)7)
+
+PyObject *event_new(const struct raw_event *raw, enum path_mode mode)
+{
+	/* one allocation (Python's small-object allocator for most) */
+	EventObject *e = PyObject_NewVar(EventObject, &Event_Type,
+					 (Py_ssize_t)(EVENT_HEAD - sizeof(EventObject) + raw->size));
 	if (!e)
 		return NULL;
+	e->raw = (struct raw_event *)((char *)e + EVENT_HEAD);
+	memcpy(e->raw, raw, raw->size);
 	e->path = e->dir = e->name = e->from_path = e->error = NULL;
-	e->mask = ev->mask;
-	e->cookie = ev->cookie;
-	e->flags = ev->flags;
-	e->time = (double)ev->time.tv_sec + (double)ev->time.tv_nsec * 1e-9;
-	if (!(e->path = path_object(mode, ev->path, ev->path_len)) ||
-	    !(e->name = path_object(mode, ev->name, ev->name_len)))
-		goto fail;
-	if (dir) {
-		Py_INCREF(dir);
-		e->dir = dir;
-	} else {
-		size_t len = ev->dir_len;
-		if (len > 1 && ev->dir[len - 1] == '/')
-			len--;
-		if (!(e->dir = path_object(mode, ev->dir, len)))
-			goto fail;
-	}
-	if (ev->from_path) {
-		if (!(e->from_path = path_object(mode, ev->from_path, ev->from_path_len)))
-			goto fail;
-	} else {
-		Py_INCREF(Py_None);
-		e->from_path = Py_None;
-	}
-	if (ev->flags & VIGIL_EVENT_ERROR) {
-		size_t below = ev->error == -ENOSPC && ev->dirs > 1 ? ev->dirs - 1 : 0;
-		if (!(e->error = error_new(ev->error, e->path, below)))
-			goto fail;
-	} else {
-		Py_INCREF(Py_None);
-		e->error = Py_None;
-	}
+	e->mask = raw->mask;
+	e->cookie = raw->cookie;
+	e->flags = raw->flags;
+	e->time = (double)raw->time.tv_sec + (double)raw->time.tv_nsec * 1e-9;
+	e->mode = mode == MODE_BYTES ? MODE_BYTES : MODE_STR;
 	return (PyObject *)e;
-fail:
-	Py_DECREF(e);
-	return NULL;
 }
 
 static void event_dealloc(EventObject *e)
@@ -66,6 +98,70 @@ static void event_dealloc(EventObject *e)
 	Py_XDECREF(e->from_path);
 	Py_XDECREF(e->error);
 	PyObject_Free(e);
+}
+
+static PyObject *event_path(EventObject *e, void *closure)
+{
+	(void)closure;
+	if (!e->path && !(e->path = path_object(e->mode, raw_path(e->raw), e->raw->path_len)))
+		return NULL;
+	Py_INCREF(e->path);
+	return e->path;
+}
+
+static PyObject *event_dir(EventObject *e, void *closure)
+{
+	(void)closure;
+	if (!e->dir) {
+		size_t len = e->raw->dir_len;
+		const char *d = raw_dir(e->raw);
+		if (len > 1 && d[len - 1] == '/')
+			len--;
+		if (!(e->dir = path_object(e->mode, d, len)))
+			return NULL;
+	}
+	Py_INCREF(e->dir);
+	return e->dir;
+}
+
+static PyObject *event_name(EventObject *e, void *closure)
+{
+	(void)closure;
+	if (!e->name && !(e->name = path_object(e->mode, raw_name(e->raw), e->raw->name_len)))
+		return NULL;
+	Py_INCREF(e->name);
+	return e->name;
+}
+
+static PyObject *event_from_path(EventObject *e, void *closure)
+{
+	(void)closure;
+	if (!e->raw->has_from)
+		Py_RETURN_NONE;
+	if (!e->from_path &&
+	    !(e->from_path = path_object(e->mode, raw_from(e->raw), e->raw->from_len)))
+		return NULL;
+	Py_INCREF(e->from_path);
+	return e->from_path;
+}
+
+static PyObject *event_error(EventObject *e, void *closure)
+{
+	(void)closure;
+	if (!(e->flags & VIGIL_EVENT_ERROR))
+		Py_RETURN_NONE;
+	if (!e->error) {
+		PyObject *path = event_path(e, NULL);
+		if (!path)
+			return NULL;
+		size_t below = e->raw->error == -ENOSPC && e->raw->dirs > 1 ? e->raw->dirs - 1 : 0;
+		e->error = error_new(e->raw->error, path, below);
+		Py_DECREF(path);
+		if (!e->error)
+			return NULL;
+	}
+	Py_INCREF(e->error);
+	return e->error;
 }
 
 static PyObject *event_names(EventObject *e, void *closure)
@@ -101,37 +197,30 @@ static PyObject *event_repr(EventObject *e)
 	PyObject *joined = bar ? PyUnicode_Join(bar, names) : NULL;
 	Py_XDECREF(bar);
 	Py_DECREF(names);
-	if (!joined)
-		return NULL;
-	PyObject *r;
-	if (e->error != Py_None)
-		r = PyUnicode_FromFormat("<vigil.Event error %R>", e->error);
-	else if (e->from_path != Py_None)
-		r = PyUnicode_FromFormat("<vigil.Event %U %R -> %R>", joined, e->from_path,
-					 e->path);
-	else
-		r = PyUnicode_FromFormat("<vigil.Event %U %R%s>", joined, e->path,
-					 (e->flags & VIGIL_EVENT_SYNTHETIC) ? " synthetic" : "");
-	Py_DECREF(joined);
+	PyObject *path = joined ? event_path(e, NULL) : NULL;
+	PyObject *r = NULL;
+	if (path) {
+		if (e->flags & VIGIL_EVENT_ERROR) {
+			PyObject *error = event_error(e, NULL);
+			if (error)
+				r = PyUnicode_FromFormat("<vigil.Event error %R>", error);
+			Py_XDECREF(error);
+		} else if (e->raw->has_from) {
+			PyObject *from = event_from_path(e, NULL);
+			if (from)
+				r = PyUnicode_FromFormat("<vigil.Event %U %R -> %R>", joined, from, path);
+			Py_XDECREF(from);
+		} else {
+			r = PyUnicode_FromFormat("<vigil.Event %U %R%s>", joined, path,
+						 (e->flags & VIGIL_EVENT_SYNTHETIC) ? " synthetic" : "");
+		}
+		Py_DECREF(path);
+	}
+	Py_XDECREF(joined);
 	return r;
 }
 
 static PyMemberDef event_members[] = {
-	{"path", T_OBJECT, offsetof(EventObject, path), READONLY,
-	 "The full path: dir and name joined; for an event on a watched\n"
-	 "directory or file itself, its own path. '' for an overflow."},
-	{"dir", T_OBJECT, offsetof(EventObject, dir), READONLY,
-	 "The watched directory the event happened in (no trailing slash),\n"
-	 "or a watched file's path for an event on the file itself."},
-	{"name", T_OBJECT, offsetof(EventObject, name), READONLY,
-	 "The entry in dir the event is about; '' for dir itself."},
-	{"from_path", T_OBJECT, offsetof(EventObject, from_path), READONLY,
-	 "For a rename paired into one event (pair_moves=True): the old path.\n"
-	 "None otherwise."},
-	{"error", T_OBJECT, offsetof(EventObject, error), READONLY,
-	 "For an error event (mask 0): an OSError saying what could not be\n"
-	 "watched and why (error.filename is the path); the rest is watched.\n"
-	 "None for every other event."},
 	{"mask", T_UINT, offsetof(EventObject, mask), READONLY,
 	 "The IN_* bits (vigil.IN_CREATE, ...), IN_ISDIR for a directory;\n"
 	 "IN_MOVED_FROM|IN_MOVED_TO for a paired rename."},
@@ -146,6 +235,21 @@ static PyMemberDef event_members[] = {
 };
 
 static PyGetSetDef event_getset[] = {
+	{"path", (getter)event_path, NULL,
+	 "The full path: dir and name joined; for an event on a watched\n"
+	 "directory or file itself, its own path. '' for an overflow.", NULL},
+	{"dir", (getter)event_dir, NULL,
+	 "The watched directory the event happened in (no trailing slash),\n"
+	 "or a watched file's path for an event on the file itself.", NULL},
+	{"name", (getter)event_name, NULL,
+	 "The entry in dir the event is about; '' for dir itself.", NULL},
+	{"from_path", (getter)event_from_path, NULL,
+	 "For a rename paired into one event (pair_moves=True): the old path.\n"
+	 "None otherwise.", NULL},
+	{"error", (getter)event_error, NULL,
+	 "For an error event (mask 0): an OSError saying what could not be\n"
+	 "watched and why (error.filename is the path); the rest is watched.\n"
+	 "None for every other event.", NULL},
 	{"names", (getter)event_names, NULL,
 	 "The names of the bits in mask, as a list: ['IN_CREATE', 'IN_ISDIR'].", NULL},
 	{"is_dir", (getter)event_is_dir, NULL,
@@ -166,6 +270,7 @@ PyTypeObject Event_Type = {
 	PyVarObject_HEAD_INIT(NULL, 0)
 	.tp_name = "vigil.Event",
 	.tp_basicsize = sizeof(EventObject),
+	.tp_itemsize = 1, /* the record, after the fields */
 	.tp_dealloc = (destructor)event_dealloc,
 	.tp_repr = (reprfunc)event_repr,
 	.tp_flags = Py_TPFLAGS_DEFAULT,

@@ -13,28 +13,52 @@
 
 #include "vigil.h"
 
-/* vigil._vigil.Event: one event, its strings decoded once. */
+/* One event as vigil_next() gave it, copied (its pointers are valid only
+ * until the next call): this header, then PATH, DIR, NAME and FROM_PATH,
+ * each with its NUL, end to end in data. A watcher keeps them end to end in
+ * large blocks while they wait; an Event holds a copy of its own. */
+struct raw_event {
+	uint32_t size;               /* the whole record's, a multiple of 8 */
+	uint32_t mask, cookie, flags;
+	int error;
+	uint32_t path_len, dir_len, name_len, from_len;
+	bool has_from;
+	size_t dirs;
+	struct timespec time;
+	char data[];
+};
+
+/* How many bytes EV's record takes. */
+size_t raw_event_size(const struct vigil_event *ev);
+/* Write EV's record at R, which has raw_event_size(EV) bytes. No GIL needed. */
+void raw_event_fill(struct raw_event *r, const struct vigil_event *ev);
+
+/* How a watcher hands out paths: decided by the first path it is given. */
+enum path_mode { MODE_UNSET, MODE_STR, MODE_BYTES };
+
+/* vigil._vigil.Event: one event. Its strings are made from its record
+ * (raw, in the object's own memory, after the fields) when first asked
+ * for, once. */
 typedef struct {
-	PyObject_HEAD
-	PyObject *path, *dir, *name; /* str, or bytes for a bytes watcher */
-	PyObject *from_path;         /* a paired move's old path, else None */
-	PyObject *error;             /* an OSError for an error event, else None */
+	PyObject_VAR_HEAD
+	PyObject *path, *dir, *name; /* str, or bytes for a bytes watcher; NULL
+					until asked for */
+	PyObject *from_path;         /* a paired move's old path, NULL until asked */
+	PyObject *error;             /* an OSError for an error event, NULL until asked */
 	unsigned int mask, cookie, flags;
+	enum path_mode mode;
 	double time;                 /* seconds since the epoch, as time.time() */
+	struct raw_event *raw;       /* the record, copied into this object */
 } EventObject;
 
 extern PyTypeObject Event_Type;
 extern PyTypeObject Watcher_Type;
 
-/* How a watcher hands out paths: decided by the first path it is given. */
-enum path_mode { MODE_UNSET, MODE_STR, MODE_BYTES };
-
 /* A str (os.fsdecode()) or bytes object for LEN bytes at S. */
 PyObject *path_object(enum path_mode mode, const char *s, size_t len);
 
-/* A new Event for EV; DIR, when not NULL, is its dir object already made
- * (the caller's cache of the last one). */
-PyObject *event_new(const struct vigil_event *ev, enum path_mode mode, PyObject *dir);
+/* A new Event for the record RAW (copied). */
+PyObject *event_new(const struct raw_event *raw, enum path_mode mode);
 
 /* The names of MASK's bits, as a new list of str ("IN_CREATE", "IN_ISDIR"). */
 PyObject *mask_names(uint32_t mask);

@@ -244,8 +244,7 @@ class _Event:
     """An event's fields as attributes (the base of Event and _RawEvent)."""
 
     def __init__(self, dict_):
-        for tpl in dict_.items():
-            setattr(self, *tpl)
+        self.__dict__.update(dict_)
 
     def __repr__(self):
         s = ''
@@ -310,11 +309,17 @@ class Event(_Event):
         self.maskname = EventsCodes.maskname(self.mask)
         if COMPATIBILITY_MODE:
             self.event_name = self.maskname
-        if 'path' in self.__dict__:
-            if self.name:
-                self.pathname = os.path.abspath(os.path.join(self.path, self.name))
+        d = self.__dict__
+        if 'path' in d:
+            path, name = d['path'], d['name']
+            if path[:1] == '/' and '/.' not in path and not path.endswith('/'):
+                # normalized and absolute already (a watch's path), and a
+                # name is one component: what abspath(join()) would give
+                self.pathname = path + '/' + name if name else path
+            elif name:
+                self.pathname = os.path.abspath(os.path.join(path, name))
             else:
-                self.pathname = os.path.abspath(self.path)
+                self.pathname = os.path.abspath(path)
 
     @property
     def is_dir(self):
@@ -334,19 +339,27 @@ class ProcessEventError(PyinotifyError):
         PyinotifyError.__init__(self, err)
 
 
+# mask -> the methods that may take it: process_IN_CLOSE_WRITE, process_IN_CLOSE
+_METHOD_NAMES = {}
+
+
 class _ProcessEvent:
     """Dispatch: process_MASKNAME, then process_FAMILY (process_IN_CLOSE
     for IN_CLOSE_WRITE), then process_default."""
 
     def __call__(self, event):
-        stripped_mask = event.mask - (event.mask & IN_ISDIR)
-        maskname = EventsCodes.ALL_VALUES.get(stripped_mask)
-        if maskname is None:
-            raise ProcessEventError("Unknown mask 0x%08x" % stripped_mask)
-        meth = getattr(self, 'process_' + maskname, None)
+        names = _METHOD_NAMES.get(event.mask)
+        if names is None:
+            stripped_mask = event.mask - (event.mask & IN_ISDIR)
+            maskname = EventsCodes.ALL_VALUES.get(stripped_mask)
+            if maskname is None:
+                raise ProcessEventError("Unknown mask 0x%08x" % stripped_mask)
+            names = _METHOD_NAMES[event.mask] = (
+                'process_' + maskname, 'process_IN_' + maskname.split('_')[1])
+        meth = getattr(self, names[0], None)
         if meth is not None:
             return meth(event)
-        meth = getattr(self, 'process_IN_' + maskname.split('_')[1], None)
+        meth = getattr(self, names[1], None)
         if meth is not None:
             return meth(event)
         return self.process_default(event)
@@ -596,7 +609,9 @@ class Notifier:
                           'fixed to %d bytes', self._fd, buf_[0], self._threshold)
                 return
         try:
-            events = wm._watcher.read(0)
+            # a batch at a time: while handlers work through it, nothing
+            # reads the kernel's queue (vigil reads ahead when it is asked)
+            events = wm._watcher._read_raw(0, _READ_AT_ONCE)
         except OSError as msg:
             raise NotifierError(msg)
         for ev in events:
@@ -849,6 +864,7 @@ class _Root:
 
 
 _HIDDEN = object()  # a directory whose events are dropped
+_READ_AT_ONCE = 1024
 
 
 def _str_errno(code):
@@ -978,11 +994,10 @@ class WatchManager:
         return Watch(wd=-1, path=path, mask=parent.mask, proc_fun=parent.proc_fun,
                      auto_add=parent.auto_add, exclude_filter=parent.exclude_filter)
 
-    def _raw_event(self, ev):
-        """vigil's event EV as a _RawEvent, or None when pyinotify would not
-        have seen it."""
-        mask = ev.mask
-        error = ev.error
+    def _raw_event(self, item):
+        """An event from vigil (a _read_raw() tuple) as a _RawEvent, or None
+        when pyinotify would not have seen it."""
+        mask, cookie, d, name, flags, error = item
         if error is not None:
             log.error('%s', error)
             return None
@@ -990,7 +1005,6 @@ class WatchManager:
             with self._lock:
                 self._dirs.clear()
             return _RawEvent(-1, mask, 0, '')
-        d = ev.dir
         watch = self._dirs.get(d)
         if watch is None:
             with self._lock:
@@ -1008,7 +1022,7 @@ class WatchManager:
             return None
         if not (mask & watch.mask & ALL_EVENTS or mask & _ALWAYS):
             return None
-        return _RawEvent(watch.wd, mask, ev.cookie, ev.name, watch.path, watch)
+        return _RawEvent(watch.wd, mask, cookie, name, watch.path, watch)
 
     # -- adding, updating and removing watches ------------------------------
 

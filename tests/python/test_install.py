@@ -49,9 +49,10 @@ def test_pip_install_offline_with_compat_names(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(env)],
                    check=True)
     py = str(env / "bin" / "python")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     r = subprocess.run([py, "-m", "pip", "install", "--no-build-isolation", "--no-index",
                         "--no-deps", "--config-settings=setup-args=-Dpython_compat_names=true",
-                        str(src)], capture_output=True, text=True)
+                        str(src)], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     probe = ("import os, sys, vigil, vigil.pyinotify, pyinotify, inotify.adapters\n"
              "assert vigil.__file__.startswith(sys.prefix), vigil.__file__\n"
@@ -64,7 +65,9 @@ def test_pip_install_offline_with_compat_names(tmp_path):
              "print(w.next(60).name)\n")
     d = tmp_path / "w"
     d.mkdir()
+    # the installed package, not the one in the build tree
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     r = subprocess.run([py, "-c", probe, str(d)], capture_output=True, text=True,
-                       cwd=str(tmp_path))
+                       cwd=str(tmp_path), env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "f\n"

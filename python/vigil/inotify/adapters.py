@@ -96,6 +96,9 @@ _RESHAPE_DIR = (_constants.IN_CREATE | _constants.IN_DELETE | _constants.IN_MOVE
                 _constants.IN_MOVED_TO)
 
 _TYPE_NAMES = {}
+# Events taken from vigil at a time: while a program works through them,
+# nothing reads the kernel's queue (vigil reads ahead each time it is asked).
+_READ_AT_ONCE = 1024
 
 
 def _type_names(mask):
@@ -233,34 +236,6 @@ class Inotify(object):
             info = self.__dirs[d] = (self.__roots.get(d, d), wd)
         return info
 
-    def __next_tuple(self):
-        """The next waiting event as the package's tuple, or None when none
-        is waiting."""
-        pending = self.__pending
-        while pending:
-            ev = pending.popleft()
-            error = ev.error
-            if error is not None:
-                _LOGGER.warning("%s", error)
-                continue
-            mask = ev.mask
-            path, wd = self.__dir_info(ev.dir)
-            name = ev.name
-            if not name:
-                length = 0
-            elif isinstance(name, bytes):
-                length = (len(name) + 16) & ~15
-            elif name.isascii():
-                length = (len(name) + 16) & ~15
-            else:
-                length = (len(os.fsencode(name)) + 16) & ~15
-            if mask & _RESHAPE or (mask & _constants.IN_ISDIR and mask & _RESHAPE_DIR):
-                self.__dirs.clear()
-                if mask & _constants.IN_IGNORED:
-                    self.__known.pop(ev.dir, None)
-            return (_INOTIFY_EVENT(wd, mask, ev.cookie, length), _type_names(mask), path, name)
-        return None
-
     def event_gen(
             self, timeout_s=None, yield_nones=True, filter_predicate=None,
             terminal_events=_DEFAULT_TERMINAL_EVENTS):
@@ -271,23 +246,54 @@ class Inotify(object):
         event) returning False ends the generator (see last_success_return);
         a type name in terminal_events raises TerminalEventException."""
         self.__last_success_return = None
+        terminal_bits = 0
+        for bit, name in _constants.MASK_LOOKUP.items():
+            if name in terminal_events:
+                terminal_bits |= bit
+        pending = self.__pending
+        dirs = self.__dirs
+        dir_info = self.__dir_info
+        new_header = tuple.__new__
         last_hit_s = time.time()
         while True:
-            if not self.__pending:
-                self.__pending.extend(self.__watcher.read(self.__get_block_duration()))
-            while True:
-                e = self.__next_tuple()
-                if e is None:
-                    break
-                last_hit_s = time.time()
-                for type_name in e[1]:
-                    if filter_predicate is not None and \
-                       filter_predicate(type_name, e) is False:
-                        self.__last_success_return = (type_name, e)
-                        return
-                    elif type_name in terminal_events:
-                        raise TerminalEventException(type_name, e)
+            if not pending:
+                pending.extend(self.__watcher._read_raw(self.__get_block_duration(),
+                                                        _READ_AT_ONCE))
+            hit = False
+            while pending:
+                mask, cookie, d, name, flags, error = pending.popleft()
+                if error is not None:
+                    _LOGGER.warning("%s", error)
+                    continue
+                info = dirs.get(d)
+                if info is None:
+                    info = dir_info(d)
+                if not name:
+                    length = 0
+                elif isinstance(name, bytes) or name.isascii():
+                    length = (len(name) + 16) & ~15
+                else:
+                    length = (len(os.fsencode(name)) + 16) & ~15
+                if mask & _RESHAPE or (mask & _constants.IN_ISDIR and mask & _RESHAPE_DIR):
+                    dirs.clear()
+                    if mask & _constants.IN_IGNORED:
+                        self.__known.pop(d, None)
+                names = _TYPE_NAMES.get(mask)
+                type_names = list(names) if names is not None else _type_names(mask)
+                e = (new_header(_INOTIFY_EVENT, (info[1], mask, cookie, length)),
+                     type_names, info[0], name)
+                hit = True
+                if filter_predicate is not None or mask & terminal_bits:
+                    for type_name in type_names:
+                        if filter_predicate is not None and \
+                           filter_predicate(type_name, e) is False:
+                            self.__last_success_return = (type_name, e)
+                            return
+                        elif type_name in terminal_events:
+                            raise TerminalEventException(type_name, e)
                 yield e
+            if hit:
+                last_hit_s = time.time()
 
             if timeout_s is not None:
                 time_since_event_s = time.time() - last_hit_s
