@@ -92,7 +92,8 @@ def main():
         class Handler(pyinotify.ProcessEvent):
             def process_IN_CREATE(self, event):
                 if paths:
-                    out.write(event.pathname + "\n")
+                    # as watched (pathname is made absolute)
+                    out.write(os.path.join(event.path, event.name) + "\n")
                     out.flush()
                 else:
                     count[0] += 1

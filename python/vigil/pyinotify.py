@@ -332,6 +332,19 @@ class Event(_Event):
         raise AttributeError("'Event' object has no attribute %r" % (attr,))
 
 
+def _event(dict_, pathname):
+    """Event(dict_), its pathname given (the watch's absolute path and the
+    name) rather than made with abspath()."""
+    event = Event.__new__(Event)
+    d = event.__dict__
+    d.update(dict_)
+    d['maskname'] = EventsCodes.maskname(dict_['mask'])
+    if COMPATIBILITY_MODE:
+        d['event_name'] = d['maskname']
+    d['pathname'] = pathname
+    return event
+
+
 class ProcessEventError(PyinotifyError):
     """Raised when an event cannot be dispatched."""
 
@@ -421,7 +434,10 @@ class _SysProcessEvent(_ProcessEvent):
             dict_['is_dir'] = dir_
         if to_append is not None:
             dict_.update(to_append)
-        return Event(dict_)
+        name = raw_event.name
+        absolute = watch_._abs
+        return _event(dict_, (absolute + '/' + name if absolute != '/' else '/' + name)
+                      if name else absolute)
 
 
 class ProcessEvent(_ProcessEvent):
@@ -782,7 +798,7 @@ class Watch:
     exclude_filter, dir."""
 
     __slots__ = ('wd', 'path', 'mask', 'proc_fun', 'auto_add',
-                 'exclude_filter', 'dir')
+                 'exclude_filter', 'dir', '_abs')
 
     def __init__(self, wd, path, mask, proc_fun, auto_add, exclude_filter):
         self.wd = wd
@@ -792,6 +808,10 @@ class Watch:
         self.auto_add = auto_add
         self.exclude_filter = exclude_filter
         self.dir = os.path.isdir(self.path)
+        # path made absolute as the watch was: pyinotify's pathname asks the
+        # working directory (a system call) for every event of a relative
+        # watch, and is wrong once the program changes it
+        self._abs = os.path.abspath(path)
 
     def __repr__(self):
         s = ' '.join(['%s%s%s' % (output_format.field_name(attr),
@@ -851,7 +871,7 @@ class _Root:
     directories vigil watches pyinotify would have watched."""
 
     __slots__ = ('path', 'recursive', 'skip', 'exclude_filter', 'settings', 'events',
-                 'flags')
+                 'flags', 'abs')
 
     def __init__(self, path, recursive, exclude_filter, settings):
         self.path = path          # normalized
@@ -861,6 +881,16 @@ class _Root:
         self.settings = settings  # a Watch: what its own watch is made with
         self.events = 0           # what vigil was asked for, and how
         self.flags = 0
+        self.abs = os.path.abspath(path)  # as it was when added
+
+    def abs_of(self, path):
+        """PATH (normalized, this root's or below it) made absolute as the
+        root was when it was added."""
+        if path == self.path:
+            return self.abs
+        rest = path if self.path == '.' else path[len(self.path) + 1:] \
+            if self.path != '/' else path[1:]
+        return os.path.join(self.abs, rest)
 
 
 _HIDDEN = object()  # a directory whose events are dropped
@@ -972,6 +1002,7 @@ class WatchManager:
                           auto_add=settings.auto_add, exclude_filter=settings.exclude_filter)
         else:
             watch.path = path
+        watch._abs = root.abs_of(path)
         self._wmd[wd] = watch
         return watch
 
@@ -991,8 +1022,10 @@ class WatchManager:
             self._watch_of(parent_path, parent_wd)
         if parent is None or root.exclude_filter(path):
             return None
-        return Watch(wd=-1, path=path, mask=parent.mask, proc_fun=parent.proc_fun,
-                     auto_add=parent.auto_add, exclude_filter=parent.exclude_filter)
+        watch = Watch(wd=-1, path=path, mask=parent.mask, proc_fun=parent.proc_fun,
+                      auto_add=parent.auto_add, exclude_filter=parent.exclude_filter)
+        watch._abs = root.abs_of(path)
+        return watch
 
     def _raw_event(self, item):
         """An event from vigil (a _read_raw() tuple) as a _RawEvent, or None

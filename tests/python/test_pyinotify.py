@@ -282,8 +282,12 @@ def test_notifier_loop_stops_on_ctrl_c(root, tmp_path):
         "import sys, vigil.pyinotify as p\n"
         "wm = p.WatchManager()\n"
         "wm.add_watch(sys.argv[1], p.IN_CREATE)\n"
-        "print('ready', flush=True)\n"
-        "p.Notifier(wm).loop()\n"
+        "def ready(notifier):\n"
+        "    # inside loop(): Ctrl-C from here on is loop()'s to take\n"
+        "    if not getattr(notifier, 'said', False):\n"
+        "        notifier.said = True\n"
+        "        print('ready', flush=True)\n"
+        "p.Notifier(wm).loop(callback=ready)\n"
         "print('stopped', flush=True)\n")
     proc = subprocess.Popen([sys.executable, str(script), root], stdout=subprocess.PIPE,
                             text=True)
