@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -59,7 +60,12 @@ struct block {
 typedef struct {
 	PyObject_HEAD
 	vigil *v;                /* NULL once closed */
-	PyThread_type_lock lock; /* guards v */
+	/* guards v. A mutex of our own: CPython's lock reads the clock on
+	 * every acquire (glibc's sem_clockwait() takes a deadline), which cost
+	 * as much as handing out an event on a VM whose clock is not in the
+	 * vDSO's reach */
+	pthread_mutex_t lock;
+	bool lock_made;
 	int wake_fd;             /* eventfd: wakeup() and close() */
 	enum path_mode mode;
 	/* read ahead: events copied from vigil, oldest first, end to end in
@@ -94,15 +100,15 @@ static PyObject *closed_error(void)
  * Fails (ValueError, lock not held) when the watcher is closed. */
 static int lock_handle(WatcherObject *w)
 {
-	if (!w->lock)
+	if (!w->lock_made)
 		return closed_error(), -1;
-	if (!PyThread_acquire_lock(w->lock, NOWAIT_LOCK)) {
+	if (pthread_mutex_trylock(&w->lock) != 0) {
 		Py_BEGIN_ALLOW_THREADS
-		PyThread_acquire_lock(w->lock, WAIT_LOCK);
+		pthread_mutex_lock(&w->lock);
 		Py_END_ALLOW_THREADS
 	}
 	if (!w->v) {
-		PyThread_release_lock(w->lock);
+		pthread_mutex_unlock(&w->lock);
 		closed_error();
 		return -1;
 	}
@@ -111,7 +117,7 @@ static int lock_handle(WatcherObject *w)
 
 static void unlock_handle(WatcherObject *w)
 {
-	PyThread_release_lock(w->lock);
+	pthread_mutex_unlock(&w->lock);
 }
 
 /* A timeout argument: None waits for ever (UINT64_MAX), a number of
@@ -383,8 +389,9 @@ static PyObject *next_event(WatcherObject *w, PyObject *timeout, bool stop)
 			return NULL;
 		PyObject *ev = NULL;
 		int r = take_event(w, &ev, make_event);
-		int fd, deadline;
-		handle_state(w, &fd, &deadline);
+		int fd = -1, deadline = -1;
+		if (r == 0)
+			handle_state(w, &fd, &deadline);
 		unlock_handle(w);
 		if (r < 0)
 			return NULL;
@@ -551,9 +558,14 @@ static int watcher_init(WatcherObject *w, PyObject *args, PyObject *kwds)
 		PyErr_SetString(PyExc_RuntimeError, "the watcher is set up already");
 		return -1;
 	}
-	if (!w->lock && !(w->lock = PyThread_allocate_lock())) {
-		PyErr_NoMemory();
-		return -1;
+	if (!w->lock_made) {
+		int e = pthread_mutex_init(&w->lock, NULL);
+		if (e != 0) {
+			errno = e;
+			PyErr_SetFromErrno(PyExc_OSError);
+			return -1;
+		}
+		w->lock_made = true;
 	}
 	if (w->wake_fd < 0 && (w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		PyErr_SetFromErrno(PyExc_OSError);
@@ -587,7 +599,7 @@ static void close_locked(WatcherObject *w)
 	vigil *v = w->v;
 	w->v = NULL;
 	free_ahead(w);
-	PyThread_release_lock(w->lock);
+	pthread_mutex_unlock(&w->lock);
 	vigil_free(v);
 	uint64_t one = 1;
 	if (w->wake_fd >= 0 && write(w->wake_fd, &one, sizeof(one)) < 0) {
@@ -598,18 +610,18 @@ static void close_locked(WatcherObject *w)
 static PyObject *watcher_close(WatcherObject *w, PyObject *unused)
 {
 	(void)unused;
-	if (!w->lock || !w->v)
+	if (!w->lock_made || !w->v)
 		Py_RETURN_NONE;
 	/* a thread may be inside vigil_next() with the GIL released */
-	if (!PyThread_acquire_lock(w->lock, NOWAIT_LOCK)) {
+	if (pthread_mutex_trylock(&w->lock) != 0) {
 		Py_BEGIN_ALLOW_THREADS
-		PyThread_acquire_lock(w->lock, WAIT_LOCK);
+		pthread_mutex_lock(&w->lock);
 		Py_END_ALLOW_THREADS
 	}
 	if (w->v)
 		close_locked(w);
 	else
-		PyThread_release_lock(w->lock);
+		pthread_mutex_unlock(&w->lock);
 	Py_RETURN_NONE;
 }
 
@@ -618,12 +630,12 @@ static void watcher_dealloc(WatcherObject *w)
 	if (w->weakrefs)
 		PyObject_ClearWeakRefs((PyObject *)w);
 	/* no other thread can hold it: nobody else has a reference */
-	if (w->lock && w->v) {
-		PyThread_acquire_lock(w->lock, WAIT_LOCK);
+	if (w->lock_made && w->v) {
+		pthread_mutex_lock(&w->lock);
 		close_locked(w);
 	}
-	if (w->lock)
-		PyThread_free_lock(w->lock);
+	if (w->lock_made)
+		pthread_mutex_destroy(&w->lock);
 	PyMem_Free(w->dir_raw);
 	Py_CLEAR(w->dir_obj);
 	if (w->wake_fd >= 0)
