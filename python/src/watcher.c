@@ -643,6 +643,16 @@ static void watcher_dealloc(WatcherObject *w)
 	Py_TYPE(w)->tp_free((PyObject *)w);
 }
 
+/* PATH as bytes, with the handle's lock taken: NULL (lock not held, an
+ * error set) when it is not a path or the watcher is closed. */
+static PyObject *locked_path(WatcherObject *w, PyObject *path, enum path_mode *ret_mode)
+{
+	PyObject *b = path_bytes(path, ret_mode);
+	if (b && lock_handle(w) < 0)
+		Py_CLEAR(b);
+	return b;
+}
+
 /* _add(path, mask, flags): vigil_add(); the number of watches added. */
 static PyObject *watcher_add(WatcherObject *w, PyObject *args)
 {
@@ -659,12 +669,6 @@ static PyObject *watcher_add(WatcherObject *w, PyObject *args)
 			     "cannot be mixed with them", w->mode == MODE_BYTES ? "bytes" : "str",
 			     mode == MODE_BYTES ? "bytes" : "str");
 		Py_DECREF(b);
-		return NULL;
-	}
-	if ((size_t)PyBytes_GET_SIZE(b) != strlen(PyBytes_AS_STRING(b))) {
-		/* FSConverter refuses these already; kept for clarity */
-		Py_DECREF(b);
-		PyErr_SetString(PyExc_ValueError, "embedded null byte");
 		return NULL;
 	}
 	if (lock_handle(w) < 0) {
@@ -694,13 +698,9 @@ static PyObject *watcher_add(WatcherObject *w, PyObject *args)
 
 static PyObject *watcher_remove(WatcherObject *w, PyObject *path)
 {
-	PyObject *b = path_bytes(path, NULL);
+	PyObject *b = locked_path(w, path, NULL);
 	if (!b)
 		return NULL;
-	if (lock_handle(w) < 0) {
-		Py_DECREF(b);
-		return NULL;
-	}
 	int r = vigil_remove(w->v, PyBytes_AS_STRING(b));
 	unlock_handle(w);
 	Py_DECREF(b);
@@ -721,13 +721,9 @@ static PyObject *watcher_filter(WatcherObject *w, PyObject *args)
 	PyObject *pattern;
 	if (!PyArg_ParseTuple(args, "iO|p:_filter", &kind, &pattern, &icase))
 		return NULL;
-	PyObject *b = path_bytes(pattern, NULL);
+	PyObject *b = locked_path(w, pattern, NULL);
 	if (!b)
 		return NULL;
-	if (lock_handle(w) < 0) {
-		Py_DECREF(b);
-		return NULL;
-	}
 	int r = vigil_filter_add(w->v, (enum vigil_filter_kind)kind, PyBytes_AS_STRING(b),
 				 icase ? VIGIL_FILTER_ICASE : 0);
 	unlock_handle(w);
@@ -807,13 +803,9 @@ static PyObject *watcher_watches(WatcherObject *w, PyObject *unused)
 
 static PyObject *watcher_watch_wd(WatcherObject *w, PyObject *path)
 {
-	PyObject *b = path_bytes(path, NULL);
+	PyObject *b = locked_path(w, path, NULL);
 	if (!b)
 		return NULL;
-	if (lock_handle(w) < 0) {
-		Py_DECREF(b);
-		return NULL;
-	}
 	int r = vigil_watch_wd(w->v, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
 	unlock_handle(w);
 	Py_DECREF(b);

@@ -4,6 +4,8 @@ events it expects, never for a fixed time. A wait that never ends is cut
 by a generous guard (GUARD_S) and fails saying what did come."""
 
 import os
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -37,3 +39,19 @@ def api(request):
     """Each of the three APIs in turn: vigil's own, vigil.inotify and
     vigil.pyinotify, behind one interface (drivers.py)."""
     return request.param
+
+
+def python_with_watch_limit(limit, script, *args):
+    """Run SCRIPT in this Python, in a user namespace of its own whose
+    inotify watch limit is LIMIT (the rest of the machine keeps its own);
+    the CompletedProcess. A skip where user namespaces are not allowed."""
+    if not shutil.which("unshare"):
+        pytest.skip("no unshare")
+    r = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "sh", "-c",
+         'echo "$0" >/proc/sys/user/max_inotify_watches && exec "$@"',
+         str(limit), sys.executable, "-c", script] + list(args),
+        capture_output=True, text=True)
+    if r.returncode != 0 and "unshare" in r.stderr:
+        pytest.skip("no user namespaces here: %s" % r.stderr.strip())
+    return r

@@ -6,7 +6,6 @@ import collections
 import os
 import shutil
 import subprocess
-import sys
 import threading
 
 import pytest
@@ -15,6 +14,7 @@ import drivers
 import vigil
 import vigil.inotify as inotify
 import vigil.pyinotify as pyinotify
+from conftest import python_with_watch_limit
 from drivers import created
 
 
@@ -516,8 +516,6 @@ def test_errors_pyinotify(root, caplog):
 
 def test_watch_limit_names_the_sysctl(root):
     """The watch limit, lowered in a user namespace of the test's own."""
-    if not shutil.which("unshare"):
-        pytest.skip("no unshare")
     for i in range(5):
         os.makedirs(os.path.join(root, "d%d" % i))
     script = ("import vigil, sys\n"
@@ -526,12 +524,7 @@ def test_watch_limit_names_the_sysctl(root):
               "except OSError as e:\n"
               "    print(type(e).__name__, e.errno, e.filename)\n"
               "    print(e.strerror)\n")
-    r = subprocess.run(
-        ["unshare", "--user", "--map-root-user", "sh", "-c",
-         'echo 3 >/proc/sys/user/max_inotify_watches && exec "$0" -c "$1" "$2"',
-         sys.executable, script, root], capture_output=True, text=True)
-    if r.returncode != 0 and "unshare" in r.stderr:
-        pytest.skip("no user namespaces here: %s" % r.stderr.strip())
+    r = python_with_watch_limit(3, script, root)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0] == "OSError 28 %s" % root

@@ -4,9 +4,6 @@ vigil.Event."""
 import os
 import pathlib
 import selectors
-import shutil
-import subprocess
-import sys
 import threading
 import time
 
@@ -14,6 +11,7 @@ import pytest
 
 import drivers
 import vigil
+from conftest import python_with_watch_limit
 
 G = drivers.GUARD_S
 
@@ -320,8 +318,6 @@ def test_docstrings():
 def test_error_events_when_the_limit_is_reached_later(root):
     """A tree that appears once the watch limit is reached: an event with
     error set (ENOSPC, naming the sysctl), and watching goes on."""
-    if not shutil.which("unshare"):
-        pytest.skip("no unshare")
     script = (
         "import os, sys, vigil\n"
         "root = sys.argv[1]\n"
@@ -336,12 +332,7 @@ def test_error_events_when_the_limit_is_reached_later(root):
         "        print(ev.error.strerror)\n"
         "    if ev.name == 'after':\n"
         "        break\n")
-    r = subprocess.run(
-        ["unshare", "--user", "--map-root-user", "sh", "-c",
-         'echo 3 >/proc/sys/user/max_inotify_watches && exec "$0" -c "$1" "$2"',
-         sys.executable, script, root], capture_output=True, text=True)
-    if r.returncode != 0 and "unshare" in r.stderr:
-        pytest.skip("no user namespaces here: %s" % r.stderr.strip())
+    r = python_with_watch_limit(3, script, root)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0] == "error OSError 28 0 []"
