@@ -322,14 +322,17 @@ static enum wait_result wait_for_work(WatcherObject *w, int fd, int deadline_ms,
 {
 	uint64_t start = now_ns();
 	uint64_t due = deadline_ms < 0 ? UINT64_MAX : start + (uint64_t)deadline_ms * 1000000ull;
-	for (;;) {
+	for (bool once = false;; once = true) {
 		uint64_t now = now_ns();
 		if (due <= now)
 			return WAIT_WORK;
 		uint64_t wake = due < until ? due : until;
-		if (wake <= now)
+		/* the descriptors are looked at once even with no time to wait:
+		 * wait(0) says whether there is something to read */
+		if (wake <= now && once)
 			return WAIT_TIMEOUT;
-		int ms = wake == UINT64_MAX ? -1 : (int)((wake - now + 999999) / 1000000);
+		int ms = wake == UINT64_MAX ? -1 : wake <= now ? 0 :
+			 (int)((wake - now + 999999) / 1000000);
 		struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = w->wake_fd, .events = POLLIN}};
 		int n;
 		Py_BEGIN_ALLOW_THREADS

@@ -269,19 +269,23 @@ class _Event:
         return repr(self)
 
 
+def _debug():
+    """Whether pyinotify's logger takes debug lines (asked once a batch, not
+    once an event: see Notifier.read_events())."""
+    return _debug_now[0]
+
+
+_debug_now = [False]
+
+
 class _RawEvent(_Event):
     """An event as read: wd, mask, cookie and name (vigil adds the watched
     directory's path and watch, as private attributes)."""
 
     def __init__(self, wd, mask, cookie, name, path=None, watch=None):
-        self._str = None
-        self.wd = wd
-        self.mask = mask
-        self.cookie = cookie
-        self.name = name.rstrip('\0')
-        self._path = path
-        self._watch = watch
-        if log.isEnabledFor(logging.DEBUG):
+        self.__dict__.update(_str=None, wd=wd, mask=mask, cookie=cookie, name=name,
+                             _path=path, _watch=watch)
+        if _debug():
             log.debug(str(self))
 
     def __str__(self):
@@ -390,6 +394,18 @@ class _SysProcessEvent(_ProcessEvent):
         self._watch_manager = wm
         self._notifier = notifier
         self._mv_cookie = {}  # cookie -> (src_path, date)
+        # what is not process_default, by mask (IN_ISDIR left out)
+        self._special = {IN_MOVED_FROM: self.process_IN_MOVED_FROM,
+                         IN_MOVED_TO: self.process_IN_MOVED_TO,
+                         IN_Q_OVERFLOW: self.process_IN_Q_OVERFLOW,
+                         IN_IGNORED: self.process_IN_IGNORED}
+
+    def _dispatch(self, raw_event):
+        """self(raw_event), without looking up method names by string."""
+        special = self._special.get(raw_event.mask & ~IN_ISDIR)
+        if special is not None:
+            return special(raw_event)
+        return self.process_default(raw_event)
 
     def cleanup(self):
         """Forget IN_MOVED_FROMs older than a minute."""
@@ -624,6 +640,7 @@ class Notifier:
                 log.debug('(fd: %d) %d bytes available to read but threshold is '
                           'fixed to %d bytes', self._fd, buf_[0], self._threshold)
                 return
+        _debug_now[0] = log.isEnabledFor(logging.DEBUG)
         try:
             # a batch at a time: while handlers work through it, nothing
             # reads the kernel's queue (vigil reads ahead when it is asked)
@@ -649,7 +666,7 @@ class Notifier:
                 log.debug("Event ignored: %s" % repr(raw_event))
                 continue
             watch_ = raw_event._watch
-            revent = self._sys_proc_fun(raw_event)
+            revent = self._sys_proc_fun._dispatch(raw_event)
             if watch_ and watch_.proc_fun:
                 watch_.proc_fun(revent)
             else:

@@ -247,6 +247,9 @@ def test_next_read_wait_timeouts_and_wakeup(root):
         assert result == [None]
         w.wakeup()
         assert w.read() == [] and w.wait(0) is False
+        open(os.path.join(root, "first"), "w").close()
+        assert w.wait(0) is True  # queued by the kernel as the file was made
+        assert w.next(0).name == "first"
         for i in range(5):
             open(os.path.join(root, "f%d" % i), "w").close()
         assert w.wait(G) is True
