@@ -57,6 +57,10 @@ fields. Where it is wrong, vigil's answer stands:
   are not seen).
 - Watch descriptors are the kernel's, as it numbers them; event.wd is the
   one of the directory as it is when the event is handed out.
+- The pathname of an event under a watch given as a relative path is made
+  absolute with the working directory the program had when it added the
+  watch (pyinotify asks for the working directory at each event, a system
+  call each time, and names the wrong place once the program changed it).
 - Not provided: AsyncNotifier (asyncore is gone from Python 3.12),
   TornadoAsyncNotifier, the command line (python -m pyinotify), and the
   inotify_syscalls module; coalesce_events() is.

@@ -139,6 +139,14 @@ def test_inotify_trees_and_the_inotify_property(root, caplog):
     assert [(e[1], e[2], e[3]) for e in events] == [
         (["IN_CREATE"], os.path.join(a, "deep"), "x"),
         (["IN_CLOSE_WRITE"], os.path.join(a, "deep"), "x")]
+    # a tree's top can be removed, with all below it; other ids are unknown
+    trees.inotify.remove_watch(a)
+    with pytest.raises(KeyError):
+        trees.inotify.remove_watch_with_id(9999)
+    open(os.path.join(a, "deep/gone"), "w").close()
+    open(os.path.join(b, "deep/end"), "w").close()
+    events = until_name(trees.event_gen(yield_nones=False), "end")
+    assert not [e for e in events if e[3] == "gone"]
 
 
 def test_inotify_calls_module(root):

@@ -47,9 +47,11 @@ it is wrong, vigil's answer stands:
   InotifyTree raises NotADirectoryError (an InotifyError too). The watch
   limit's message names the sysctl and how to raise it.
 - header.wd is the kernel's watch descriptor of the directory, as it is
-  when the event is handed out. In a tree, remove_watch_with_id() on a
-  directory below the top only forgets its id (vigil watches the whole tree
-  or none of it).
+  when the event is handed out. vigil watches a tree as one: remove_watch()
+  and remove_watch_with_id() know the paths given to add_watch() (or to a
+  tree) and their ids, not each directory below a tree's top (the package
+  tracks each; remove_watch_with_id() raises KeyError for an id it does not
+  know, as the package does).
 - IN_EXCL_UNLINK in a mask has no effect; IN_MASK_ADD widens the mask of a
   path watched twice, as vigil always does.
 - A watcher may be shared between threads: add_watch() in one while another
@@ -192,9 +194,14 @@ class Inotify(object):
             return
         wd = self._watch(path_unicode, mask, False)
         _LOGGER.debug("Added watch (%d): [%s]", wd, path_unicode)
-        self.__watches[path_unicode] = wd
-        self.__watches_r[wd] = path_unicode
+        self._track(path_unicode, wd)
         return wd
+
+    def _track(self, path, wd):
+        """PATH, watched with id WD, for remove_watch() and
+        remove_watch_with_id()."""
+        self.__watches[path] = wd
+        self.__watches_r[wd] = path
 
     def remove_watch(self, path, superficial=False):
         """Stop watching PATH (as given to add_watch()); nothing if it is
@@ -335,7 +342,7 @@ class InotifyTree(_BaseTree):
         super(InotifyTree, self).__init__(mask=mask, block_duration_s=block_duration_s)
         self.__root_path = path
         _LOGGER.debug("Adding initial watches on tree: [%s]", path)
-        self._i._watch(path, self._mask, True)
+        self._i._track(path, self._i._watch(path, self._mask, True))
 
 
 class InotifyTrees(_BaseTree):
@@ -347,4 +354,4 @@ class InotifyTrees(_BaseTree):
         super(InotifyTrees, self).__init__(mask=mask, block_duration_s=block_duration_s)
         _LOGGER.debug("Adding initial watches on trees: [%s]", ",".join(map(str, paths)))
         for path in paths:
-            self._i._watch(path, self._mask, True)
+            self._i._track(path, self._i._watch(path, self._mask, True))
