@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -24,6 +25,28 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "alone: changes machine-wide settings (an inotify sysctl); "
         "run by the meson test python-alone, never beside other tests")
+
+
+QUEUE = "/proc/sys/fs/inotify/max_queued_events"
+
+
+@pytest.fixture(autouse=True)
+def default_queue(request):
+    """Wait, before a test, while another test lowers the machine's inotify
+    queue (each takes it in turn, and puts it back at once): a watcher made
+    meanwhile would keep a queue of 16 events. The tests marked alone
+    lower it themselves, and run alone."""
+    if request.node.get_closest_marker("alone"):
+        return
+    end = time.monotonic() + GUARD_S
+    while True:
+        try:
+            with open(QUEUE) as f:
+                if int(f.read()) >= 16384 or time.monotonic() > end:
+                    return
+        except (OSError, ValueError):
+            return
+        time.sleep(0.05)
 
 
 @pytest.fixture
