@@ -299,6 +299,16 @@ VIGIL_API size_t vigil_queued(const vigil *v);
 typedef int (*vigil_watch_fn)(void *ctx, int wd, const char *path);
 VIGIL_API int vigil_foreach_watch(vigil *v, vigil_watch_fn fn, void *ctx);
 
+/* The watch descriptor of what the handle watches at PATH (LEN bytes), by
+ * the tree as it is now: PATH as an event's dir gives it (with or without
+ * its trailing '/') or as vigil_foreach_watch() names it. Returns the wd, or
+ * -ENOENT when nothing is watched there. For bindings that speak in watch
+ * descriptors, as pyinotify's programs do. The tree may have moved on since
+ * an event was delivered (its directory renamed or gone, read in the same
+ * batch): the answer is then what is watched at that path now. Costs a
+ * look-up per path component, after a comparison with each root. */
+VIGIL_API int vigil_watch_wd(vigil *v, const char *path, size_t len);
+
 /* Event names, as inotifywait spells them: "access", "close_write", "move",
  * ... (case-insensitive). vigil_mask_parse() takes a comma-separated list
  * and ORs the masks (empty entries are skipped, as inotifywait does);
