@@ -292,6 +292,14 @@ VIGIL_API size_t vigil_watch_count(const vigil *v);
  * left out); no other event is queued by vigil_add(). */
 VIGIL_API size_t vigil_queued(const vigil *v);
 
+/* How many bytes of records wait to be made into events: queued in the
+ * kernel (inotify's FIONREAD, which vigil_fd() cannot answer: it is an
+ * epoll descriptor), found by polling, or read and not yet taken, as
+ * inotify's records (16 bytes and the padded name each). What a binding
+ * that speaks in inotify's terms (pyinotify's read threshold) asks. 0 and
+ * *RET_BYTES, or a negative errno. */
+VIGIL_API int vigil_pending(vigil *v, size_t *ret_bytes);
+
 /* Call FN(CTX, wd, path) for every watch the handle holds, in no particular
  * order, with the path the handle believes the watch is at: a view for
  * debugging and for checking the engine against the disk. Stops at the first

@@ -785,6 +785,22 @@ static int add_watch_entry(void *ctx, int wd, const char *path)
 	return r < 0 ? 1 : 0;
 }
 
+static PyObject *watcher_pending(WatcherObject *w, PyObject *unused)
+{
+	(void)unused;
+	if (lock_handle(w) < 0)
+		return NULL;
+	size_t bytes = 0;
+	int r = vigil_pending(w->v, &bytes);
+	/* what waits as events, here and in the handle: a record's header
+	 * each (their names are not counted) */
+	size_t events = w->ahead_len + vigil_queued(w->v);
+	unlock_handle(w);
+	if (r < 0)
+		return error_raise(-r, NULL);
+	return PyLong_FromSize_t(bytes + 16 * events);
+}
+
 static PyObject *watcher_watches(WatcherObject *w, PyObject *unused)
 {
 	(void)unused;
@@ -884,6 +900,12 @@ static PyMethodDef watcher_methods[] = {
 	 "fileno() -> int\n\n"
 	 "The descriptor to poll for readability (selectors, loop.add_reader):\n"
 	 "readable means next(0) has work to do. Honour deadline() too."},
+	{"pending", (PyCFunction)watcher_pending, METH_NOARGS,
+	 "pending() -> int\n\n"
+	 "About how many bytes of inotify records wait to be read: those queued\n"
+	 "in the kernel or found by polling, as inotify's FIONREAD counts them,\n"
+	 "plus 16 for each event already read ahead (its name not counted).\n"
+	 "fileno() is an epoll descriptor: FIONREAD does not work on it."},
 	{"watches", (PyCFunction)watcher_watches, METH_NOARGS,
 	 "watches() -> dict\n\n"
 	 "Every watched directory and file: {path: watch descriptor}, with the\n"

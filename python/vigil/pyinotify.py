@@ -66,16 +66,13 @@ fields. Where it is wrong, vigil's answer stands:
   inotify_syscalls module; coalesce_events() is.
 """
 
-import array
 import errno
-import fcntl
 import glob
 import locale
 import logging
 import os
 import re
 import sys
-import termios
 import threading
 import time
 from collections import deque
@@ -637,12 +634,12 @@ class Notifier:
         """Read the events waiting and queue them for process_events()."""
         wm = self._watch_manager
         if self._threshold:
-            buf_ = array.array('i', [0])
-            if fcntl.ioctl(self._fd, termios.FIONREAD, buf_, 1) == -1:
-                return
-            if buf_[0] < self._threshold:
+            # FIONREAD, as pyinotify asks it, on what vigil holds (its
+            # descriptor is an epoll one, which has no FIONREAD)
+            avail = wm._watcher.pending()
+            if avail < self._threshold:
                 log.debug('(fd: %d) %d bytes available to read but threshold is '
-                          'fixed to %d bytes', self._fd, buf_[0], self._threshold)
+                          'fixed to %d bytes', self._fd, avail, self._threshold)
                 return
         _debug_now[0] = log.isEnabledFor(logging.DEBUG)
         try:

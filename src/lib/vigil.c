@@ -228,6 +228,16 @@ size_t vigil_queued(const vigil *v)
 	return v->q.len;
 }
 
+int vigil_pending(vigil *v, size_t *ret_bytes)
+{
+	size_t k = 0;
+	int r = v->src.ops->pending(&v->src, &k);
+	if (r < 0)
+		return r;
+	*ret_bytes = k + (v->rbuf_len > v->rbuf_off ? v->rbuf_len - v->rbuf_off : 0);
+	return 0;
+}
+
 void engine_orphan(struct vigil *v, uint32_t node)
 {
 	struct node *x = tree_node(&v->tree, node);

@@ -275,6 +275,32 @@ def test_notifier_loop_callback_timeout_read_freq_threshold(root):
     assert wm._watcher.closed  # loop() ends with stop()
 
 
+def test_threshold_holds_reads_back_until_enough_bytes_wait(root):
+    # pyinotify's threshold: read_events() reads nothing until that many
+    # bytes of records wait (asked of vigil, whose descriptor is epoll's)
+    wm = pyinotify.WatchManager()
+    got = []
+    notifier = pyinotify.Notifier(wm, Recorder(sink=got), threshold=40 * 32)
+    wm.add_watch(root, pyinotify.IN_CREATE)
+    open(os.path.join(root, "a"), "w").close()
+    assert notifier.check_events(G * 1000)
+    assert wm._watcher.pending() >= 16
+    notifier.read_events()
+    notifier.process_events()
+    assert got == []
+    for i in range(60):
+        open(os.path.join(root, "f%02d" % i), "w").close()
+    end = time.monotonic() + G
+    while wm._watcher.pending() < 40 * 32:
+        assert time.monotonic() < end, "records still short of the threshold"
+        notifier.check_events(100)
+    notifier.read_events()
+    notifier.process_events()
+    assert got and got[0].name == "a"
+    assert wm._watcher.pending() == 0 or len(got) > 1
+    notifier.stop()
+
+
 def test_notifier_loop_stops_on_ctrl_c(root, tmp_path):
     script = tmp_path / "loop.py"
     script.write_text(

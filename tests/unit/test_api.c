@@ -318,6 +318,30 @@ static void fd_is_pollable(void **state)
 	assert_int_equal(vigil_next_deadline_ms(f->v), -1);
 }
 
+/* What waits to be read, in inotify's bytes: the kernel's queue behind the
+ * epoll descriptor, then nothing once every event is taken. */
+static void pending_counts_unread_records(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(vigil_add(f->v, f->dir, IN_CREATE, 0), 1);
+	size_t bytes = 1;
+	assert_int_equal(vigil_pending(f->v, &bytes), 0);
+	assert_int_equal(bytes, 0);
+	touch(f, "one");
+	touch(f, "two");
+	struct pollfd p = {.fd = vigil_fd(f->v), .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_int_equal(vigil_pending(f->v, &bytes), 0);
+	/* two records, each 16 bytes and a padded name */
+	assert_true(bytes >= 2 * 17);
+	const struct vigil_event *ev = next(f->v);
+	assert_string_equal(ev->name, "one");
+	ev = next(f->v);
+	assert_string_equal(ev->name, "two");
+	assert_int_equal(vigil_pending(f->v, &bytes), 0);
+	assert_int_equal(bytes, 0);
+}
+
 static void ignored_when_root_goes(void **state)
 {
 	struct fixture *f = *state;
@@ -407,6 +431,7 @@ int main(void)
 		cmocka_unit_test(regex_too_costly_to_compile_is_refused),
 		cmocka_unit_test_setup_teardown(filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(fd_is_pollable, setup, teardown),
+		cmocka_unit_test_setup_teardown(pending_counts_unread_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(ignored_when_root_goes, setup, teardown),
 		cmocka_unit_test_setup_teardown(watch_wd_follows_the_tree, setup, teardown),
 	};
