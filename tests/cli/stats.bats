@@ -368,10 +368,13 @@ total  create  filename
 1      1       d/"
 }
 
-# wait_for_sigint_caught PID: until PID has its SIGINT handler in place.
+# wait_for_sigint_caught PID: until vigil, not the shell that forked it,
+# has its SIGINT handler in place and waits in the FIFO's open: between fork and exec the child is bash, whose own handler
+# shows in SigCgt too, and a SIGINT there is lost (seen on a loaded machine).
 wait_for_sigint_caught() {
-	local end=$((SECONDS + 10))
-	until (($(printf '%d' "0x$(awk '/^SigCgt:/ { print $2 }' /proc/"$1"/status)") & 2)); do
+	local end=$((SECONDS + 20))
+	until [ "$(cat /proc/"$1"/wchan 2>/dev/null)" = wait_for_partner ] &&
+		(($(printf '%d' "0x$(awk '/^SigCgt:/ { print $2 }' /proc/"$1"/status)") & 2)); do
 		[ "$SECONDS" -lt "$end" ] || return 1
 		sleep 0.01
 	done
