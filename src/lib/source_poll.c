@@ -128,6 +128,7 @@ struct poll_src {
 	size_t *per_mount;   /* watches on each mount */
 	size_t n_mounts;
 	uint64_t last_tick, last_sweep; /* CLOCK_MONOTONIC ns */
+	double owed;         /* directories owed to the interval's work */
 };
 
 /* --- small things ------------------------------------------------------- */
@@ -1274,6 +1275,13 @@ static void pool_clear(struct poll_src *p)
 	p->n_pool = 0;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 int poll_src_tick(struct poll_src *p)
 {
 	p->n_fresh = 0;
@@ -1282,24 +1290,41 @@ int poll_src_tick(struct poll_src *p)
 	p->tick++;
 	/* By the clock, not by ticks: a tick late (a busy machine) does the
 	 * share of the time it covers, up to a whole interval, so that each
-	 * directory is still polled once an interval while the CPU allows. */
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	 * directory is still polled once an interval while the CPU allows.
+	 * What is owed carries over: an interval polls each directory once,
+	 * not once and a tick's rounding more. */
+	uint64_t now = mono_ns();
 	uint64_t tick_ns = poll_src_tick_ns(p);
 	uint64_t covered = p->last_tick ? now - p->last_tick : tick_ns;
-	if (covered < tick_ns)
-		covered = tick_ns;
 	if (covered > p->interval_ns)
 		covered = p->interval_ns;
 	p->last_tick = now;
-	uint32_t quota = (uint32_t)(((uint64_t)p->live * covered + p->interval_ns - 1) / p->interval_ns);
+	p->owed += (double)p->live * (double)covered / (double)p->interval_ns;
+	if (p->owed > p->live)
+		p->owed = p->live;
+	/* (to the nearest: a timer a hair early still does its share) */
+	uint32_t quota = p->owed > 0 ? (uint32_t)(p->owed + 0.5) : 0;
 	int r = 0;
 	if (p->live > 1 && now - p->last_sweep >= p->interval_ns - tick_ns / 2) {
+		/* the start of an interval's work, said at once: what appeared,
+		 * left or moved does not wait for the stat'ing of files */
 		p->last_sweep = now;
-		r = sweep(p, true); /* the start of an interval's work */
+		r = sweep(p, true);
+		if (r == 0)
+			r = pair_up(p);
+		if (r == 0)
+			r = resolve(p);
+		pool_clear(p);
+		p->tick++;
 	}
-	for (uint32_t done = 0, seen = 0; done < quota && seen < p->n_dirs && r == 0; seen++) {
+	/* The files, for at most a tick's time: where stat'ing them all takes
+	 * longer than an interval (a slow server, a busy machine), the rest
+	 * waits for the next tick rather than holding back what this one
+	 * found, the sweep above, and the engine's other sources. */
+	uint32_t done = 0;
+	for (uint32_t seen = 0; done < quota && seen < p->n_dirs && r == 0; seen++) {
+		if (done && mono_ns() - now >= tick_ns)
+			break;
 		uint32_t i = p->cursor++;
 		if (p->cursor >= p->n_dirs)
 			p->cursor = 0;
@@ -1308,6 +1333,7 @@ int poll_src_tick(struct poll_src *p)
 		r = poll_one(p, i);
 		done++;
 	}
+	p->owed -= done;
 	if (r == 0)
 		r = pair_up(p);
 	if (r == 0 && pool_unpaired(p) && (r = sweep(p, false)) == 0)
