@@ -894,13 +894,15 @@ static int poll_file(struct poll_src *p, uint32_t di)
 	return r;
 }
 
-/* Open DI for listing and check that it is DI's directory: the descriptor,
- * or -1 when it is not there (its parent's listing will say where it went;
- * a top that is gone is said gone here). *RET_SX: its attributes. */
-static int open_checked(struct poll_src *p, uint32_t di, struct statx *ret_sx, int *ret_err)
+/* Open DI (MODE O_RDONLY, for listing, or O_PATH) and check that it is
+ * DI's directory: the descriptor, or -1 when it is not there (its parent's
+ * listing will say where it went; a top that is gone is said gone here).
+ * *RET_SX: its attributes. */
+static int open_checked(struct poll_src *p, uint32_t di, int mode, struct statx *ret_sx,
+			int *ret_err)
 {
 	*ret_err = 0;
-	int fd = poll_open_dir(p, di, O_RDONLY);
+	int fd = poll_open_dir(p, di, mode);
 	struct pdir *d = dir_at(p, di);
 	if (fd < 0) {
 		if (d->parent != NONE)
@@ -929,15 +931,23 @@ static int poll_dir(struct poll_src *p, uint32_t di)
 {
 	struct statx sx;
 	int err;
-	int fd = open_checked(p, di, &sx, &err);
+	/* O_PATH: the files are stat'ed through it, and opened for reading
+	 * (on FUSE an OPENDIR and a RELEASEDIR to the daemon) only to list */
+	int fd = open_checked(p, di, O_PATH, &sx, &err);
 	if (fd < 0)
 		return err;
 	struct pdir *d = dir_at(p, di);
 	int64_t mt = ts_ns(sx.stx_mtime);
 	int r = 0;
 	if (d->unsettled || mt != d->mtime) {
+		int lfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (lfd < 0) {
+			close(fd); /* gone or shut meanwhile: as if not there */
+			return 0;
+		}
 		bool moved = mt != d->mtime;
-		r = list_dir(p, di, fd);
+		r = list_dir(p, di, lfd);
+		close(lfd);
 		d = dir_at(p, di);
 		if (r == 0) {
 			d->unsettled = moved;
@@ -978,7 +988,7 @@ static int check_dir(struct poll_src *p, uint32_t i)
 	if (sx_dev(&sx) != d->dev || sx.stx_ino != d->ino || ts_ns(sx.stx_mtime) == d->mtime)
 		return 0;
 	int err;
-	int fd = open_checked(p, i, &sx, &err);
+	int fd = open_checked(p, i, O_RDONLY, &sx, &err);
 	if (fd < 0)
 		return err;
 	int r = list_dir(p, i, fd);
@@ -1353,7 +1363,7 @@ int poll_src_recheck(struct poll_src *p)
 			continue;
 		struct statx sx;
 		int err;
-		int fd = open_checked(p, i, &sx, &err);
+		int fd = open_checked(p, i, O_RDONLY, &sx, &err);
 		if (fd < 0) {
 			r = err;
 			continue;
