@@ -897,7 +897,10 @@ static int poll_file(struct poll_src *p, uint32_t di)
 /* Open DI (MODE O_RDONLY, for listing, or O_PATH) and check that it is
  * DI's directory: the descriptor, or -1 when it is not there (its parent's
  * listing will say where it went; a top that is gone is said gone here).
- * *RET_SX: its attributes. */
+ * *RET_SX: its attributes, asked of the server (O_RDONLY) or as stat()
+ * would (O_PATH: on FUSE and NFS the attribute cache, which the path walk
+ * of the open has just refreshed unless it is younger than its timeout;
+ * once an interval the sweep asks the server anyway). */
 static int open_checked(struct poll_src *p, uint32_t di, int mode, struct statx *ret_sx,
 			int *ret_err)
 {
@@ -913,7 +916,8 @@ static int open_checked(struct poll_src *p, uint32_t di, int mode, struct statx 
 			*ret_err = gone(p, di);
 		return -1;
 	}
-	int e = do_statx(fd, "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC, ret_sx);
+	int sync = mode == O_PATH ? AT_STATX_SYNC_AS_STAT : AT_STATX_FORCE_SYNC;
+	int e = do_statx(fd, "", AT_EMPTY_PATH | sync, ret_sx);
 	if (e < 0 || sx_dev(ret_sx) != d->dev || ret_sx->stx_ino != d->ino ||
 	    (d->parent == NONE && ret_sx->stx_nlink == 0)) {
 		close(fd);
