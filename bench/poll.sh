@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # bench/poll.sh: watching a folder mounted from elsewhere, where inotify is
 # blind and a watcher has to poll. A tree of 100,000 files on a bindfs
-# mount, changed behind the mount's back (as another machine would):
-# vigil's CPU per poll interval while nothing changes, and the latency to
-# see a file appear, against fswatch's poll_monitor and watchdog's
-# PollingObserver at the same interval, in alternated rounds; and vigil on
-# a local tree of the same size (auto: inotify, nothing polled), whose CPU
-# and wake-ups while idle should both be 0.
+# mount, changed behind the mount's back (as another machine would): each
+# watcher's CPU per poll interval and per pass over the tree while nothing
+# changes, the bindfs daemon's CPU that it causes, and the latency to see a
+# file appear, for vigil, fswatch's poll_monitor, watchdog's
+# PollingObserver and the floor (the stat calls alone) at the same
+# interval, in alternated rounds; then vigil on a local tree of the same
+# size (auto: inotify, nothing polled), whose CPU and wake-ups while idle
+# should both be 0.
 #
 # See bench/README.md for what the figures mean. Run with --help for options.
 
@@ -17,34 +19,39 @@ source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
 	cat <<EOF
-usage: bench/poll.sh [--files N] [--interval S] [--idle K] [--changes C] [--runs R] [--quick]
+usage: bench/poll.sh [--files N] [--interval S] [--idle K] [--changes C] [--runs R]
+                     [--watchdog-tenth] [--quick]
 A tree of N files (100 per directory) on a bindfs mount; each watcher polls
 it every S seconds. Per round and watcher: its CPU (user + system, from
-/proc/PID/stat) over K intervals in which nothing changes, per interval,
-and the bindfs daemon's over the same time; then C files created behind
-the mount's back, at a random phase of the interval, each one's latency
-until the watcher prints it. Then vigil on a local copy of the tree:
-its CPU and context switches over the same quiet spell. With perf, the
-stat calls each watcher makes meanwhile are counted: passes over the
-tree, and CPU per pass (a watcher that falls behind its interval makes
-fewer passes than intervals; fswatch sleeps its interval after each pass).
+/proc/PID/stat) over K intervals in which nothing changes, per interval and
+per pass over the tree (its stat calls, counted by perf, over the entries
+in the tree: a watcher that falls behind makes fewer passes than
+intervals, and fswatch sleeps its interval after each pass), and the bindfs
+daemon's CPU over the same time; then C files created behind the mount's
+back at random moments (gaps drawn from 0 to 2S, whatever the watcher does
+meanwhile), each one's latency until the watcher prints it. The floor
+(bench/floor_poll.c) makes the stat calls alone, one pass an interval.
+Then vigil on a local copy of the tree: its CPU and context switches over
+the same quiet spell.
 
-  --files N     files in the tree (default 100000)
-  --interval S  the poll interval, whole seconds (default 2)
-  --idle K      intervals measured idle (default 5)
-  --changes C   changes timed per round (default 3)
-  --runs R      rounds, alternated (default 3)
-  --quick       2,000 files, 1 s, 2 intervals, 1 change, 1 round (CI)
+  --files N          files in the tree (default 100000)
+  --interval S       the poll interval, whole seconds (default 2)
+  --idle K           intervals measured idle (default 10)
+  --changes C        changes timed per round (default 5)
+  --runs R           rounds, alternated (default 3)
+  --watchdog-tenth   watchdog watches a tenth of the tree (its first top
+                     directory): for where it cannot keep up with all of it
+  --quick            2,000 files, 1 s, 2 intervals, 2 changes, 1 round (CI)
 
 Environment: VIGIL, FSWATCH ("" leaves fswatch out), PYTHON (for watchdog,
-default /usr/bin/python3; "" leaves it out), BENCH_TMPFS=0, TMPDIR, CC.
-fswatch and python3-watchdog are installed from Debian when missing (as
-root); bindfs too.
+default /usr/bin/python3; "" leaves it out), FLOOR=0 (leaves the floor
+out), BENCH_TMPFS=0, TMPDIR, CC. fswatch and python3-watchdog are installed
+from Debian when missing (as root); bindfs too.
 EOF
 }
 
 args=("$@")
-files=100000 interval=2 idle=5 changes=3 runs=3
+files=100000 interval=2 idle=10 changes=5 runs=3 wd_tenth=0
 while (($#)); do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
@@ -53,7 +60,8 @@ while (($#)); do
 	--idle) (($# > 1)) || die "option '--idle' needs a number"; idle=$(count --idle "$2"); shift ;;
 	--changes) (($# > 1)) || die "option '--changes' needs a number"; changes=$(count --changes "$2"); shift ;;
 	--runs) (($# > 1)) || die "option '--runs' needs a number"; runs=$(count --runs "$2"); shift ;;
-	--quick) files=2000 interval=1 idle=2 changes=1 runs=1 ;;
+	--watchdog-tenth) wd_tenth=1 ;;
+	--quick) files=2000 interval=1 idle=2 changes=2 runs=1 ;;
 	*) die "unknown argument '$1' (try '$prog --help')" ;;
 	esac
 	shift
@@ -79,6 +87,8 @@ bench_namespace "${args[@]}"
 bench_tools
 bench_tmp
 mktree=$(helper mktree)
+floor=
+[[ ${FLOOR:-1} == 0 ]] || floor=$(helper floor_poll)
 cd "$tmp"
 src=$tmp/src mnt=$tmp/mnt local_tree=$tmp/local
 dirs=$(((files + 99) / 100))
@@ -121,11 +131,21 @@ EOF
 tools=(vigil)
 [[ -z $fswatch ]] || tools+=(fswatch)
 [[ -z $python ]] || tools+=(watchdog)
+[[ -z $floor ]] || tools+=(floor)
+
+# what TOOL watches (below the mount), and the stat calls a pass makes
+# there: one for each file and directory in it
+sub_of() { [[ $1 == watchdog && $wd_tenth == 1 ]] && echo /d0 || true; }
+declare -A entries=()
+for tool in "${tools[@]}"; do
+	entries[$tool]=$(find "$src$(sub_of "$tool")" -mindepth 1 | wc -l)
+done
 
 cpu_ticks() { # PID: utime + stime, in clock ticks
 	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 hz=$(getconf CLK_TCK)
+load1() { cut -d' ' -f1 /proc/loadavg; }
 # perf counts the stat calls (passes); without it, CPU per interval only
 perf=$(command -v perf || true)
 stat_events=syscalls:sys_enter_newfstatat,syscalls:sys_enter_statx
@@ -133,7 +153,7 @@ if [[ -n $perf ]] && ! "$perf" stat -x, -e "$stat_events" -- true >/dev/null 2>&
 	say "perf cannot count syscalls here: CPU per pass is left out"
 	perf=
 fi
-now_ns() { date +%s%N; }
+now_us() { printf '%s\n' "${EPOCHREALTIME/./}"; }
 
 # wait_line FILE NAME SECONDS: until a line of FILE names NAME; its stamp
 wait_line() {
@@ -149,32 +169,53 @@ wait_line() {
 	return 1
 }
 
-# one_round TOOL ROUND: CPU per interval (ms), the daemon's (ms), latencies
-# (ms). (A subshell: what it names is unique by TOOL and ROUND.)
+# per_unit TICKS UNITS: milliseconds of CPU per unit, or "-"
+per_unit() {
+	awk -v t="$1" -v u="$2" -v hz="$hz" 'BEGIN {
+		if (u ~ /^[0-9.]+$/ && u > 0) printf "%.1f", t * 1000 / hz / u; else print "-" }'
+}
+
+# one_round TOOL ROUND: its CPU per interval and per pass, the daemon's
+# (ms), passes, the load, then the latencies (ms). (A subshell: what it
+# names is unique by TOOL and ROUND.)
 one_round() {
-	local tool=$1 out=$tmp/$1.out pid seq_n=0 tag=$1-$2
+	local tool=$1 out=$tmp/$1.out pid stamper= seq_n=0 tag=$1-$2 sub
+	sub=$(sub_of "$tool")
+	local dir=$mnt$sub behind=$src$sub
 	: >"$out"
 	local -a argv
 	case $tool in
-	vigil) argv=("$vigil" wait -m -r -q --poll-interval "${interval}s" -e create --format '%w%f' "$mnt") ;;
-	fswatch) argv=("$fswatch" -m poll_monitor -r -l "$interval" "$mnt") ;;
-	watchdog) argv=("$python" "$tmp/polling_observer.py" "$mnt" "$interval") ;;
+	vigil) argv=("$vigil" wait -m -r -q --poll-interval "${interval}s" -e create --format '%w%f' "$dir") ;;
+	fswatch) argv=("$fswatch" -m poll_monitor -r -l "$interval" "$dir") ;;
+	watchdog) argv=("$python" "$tmp/polling_observer.py" "$dir" "$interval") ;;
+	floor) argv=("$floor" "$dir" "$interval") ;;
 	esac
-	mkfifo "$tmp/fifo.$tool"
-	/usr/bin/python3 "$tmp/stamp.py" "$out" <"$tmp/fifo.$tool" &
-	local stamper=$!
-	"${argv[@]}" >"$tmp/fifo.$tool" 2>"$tmp/$tool.err" &
-	pid=$!
-	# set up: once it reports a file made behind its back
-	local ready=0
-	for ((k = 0; k < 120 && !ready; k++)); do
-		seq_n=$((seq_n + 1))
-		: >"$src/ready-$tag-$seq_n"
-		wait_line "$out" "ready-$tag-$seq_n" $((2 * interval + 5)) >/dev/null && ready=1
-	done
-	((ready)) || { kill "$pid" 2>/dev/null; die "$tool: never reported a change; its stderr: $(cat "$tmp/$tool.err")"; }
+	if [[ $tool == floor ]]; then
+		"${argv[@]}" >/dev/null 2>"$tmp/$tool.err" &
+		pid=$!
+		local end=$((SECONDS + 600))
+		until grep -q "$line" "$tmp/$tool.err"; do
+			((SECONDS < end)) || { kill "$pid" 2>/dev/null; die "floor: no '$line'"; }
+			sleep 0.1
+		done
+	else
+		mkfifo "$tmp/fifo.$tool"
+		/usr/bin/python3 "$tmp/stamp.py" "$out" <"$tmp/fifo.$tool" &
+		stamper=$!
+		"${argv[@]}" >"$tmp/fifo.$tool" 2>"$tmp/$tool.err" &
+		pid=$!
+		# set up: once it reports a file made behind its back
+		local ready=0 k
+		for ((k = 0; k < 120 && !ready; k++)); do
+			seq_n=$((seq_n + 1))
+			: >"$behind/ready-$tag-$seq_n"
+			wait_line "$out" "ready-$tag-$seq_n" $((2 * interval + 5)) >/dev/null && ready=1
+		done
+		((ready)) || { kill "$pid" 2>/dev/null; die "$tool: never reported a change; its stderr: $(cat "$tmp/$tool.err")"; }
+	fi
 	sleep $((interval + 1)) # past the ready file's own follow-up events
-	local c0 d0 c1 d1 stats=-
+	local c0 d0 c1 d1 stats=- load
+	load=$(load1)
 	c0=$(cpu_ticks "$pid")
 	d0=$(cpu_ticks "${bindfs_pid:-0}")
 	if [[ -n $perf ]]; then
@@ -186,29 +227,34 @@ one_round() {
 	fi
 	c1=$(cpu_ticks "$pid")
 	d1=$(cpu_ticks "${bindfs_pid:-0}")
-	local cpu daemon passes=- per_pass=- lat=()
-	cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v k="$idle" 'BEGIN { printf "%.1f", (b - a) * 1000 / hz / k }')
-	daemon=$(awk -v a="$d0" -v b="$d1" -v hz="$hz" -v k="$idle" 'BEGIN { printf "%.1f", (b - a) * 1000 / hz / k }')
-	if [[ $stats != - ]]; then
-		passes=$(awk -v n="$stats" -v f="$files" 'BEGIN { printf "%.2f", n / f }')
-		per_pass=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v p="$passes" \
-			'BEGIN { if (p > 0) printf "%.1f", (b - a) * 1000 / hz / p; else print "-" }')
+	local passes=- lat=()
+	[[ $stats == - ]] || passes=$(awk -v n="$stats" -v e="${entries[$tool]}" 'BEGIN { printf "%.2f", n / e }')
+	if [[ $tool != floor ]]; then
+		# changes at random moments, whatever the watcher is doing: each
+		# gap drawn from 0 to two intervals, none waiting for a report
+		local -a made=()
+		for ((k = 0; k < changes; k++)); do
+			local gap_ms=$((RANDOM * 2000 * interval / 32768))
+			sleep "$((gap_ms / 1000)).$(printf '%03d' $((gap_ms % 1000)))"
+			seq_n=$((seq_n + 1))
+			made+=("$(now_us)")
+			: >"$behind/change-$tag-$seq_n"
+		done
+		local first=$((seq_n - changes + 1)) t1
+		for ((k = 0; k < changes; k++)); do
+			t1=$(wait_line "$out" "change-$tag-$((first + k))" $((4 * interval + 30))) ||
+				{ kill "$pid" 2>/dev/null; die "$tool: did not report change-$tag-$((first + k))"; }
+			lat+=("$(((t1 / 1000 - made[k]) / 1000))")
+		done
 	fi
-	for ((k = 0; k < changes; k++)); do
-		sleep "$(awk -v s="$RANDOM" -v i="$interval" 'BEGIN { printf "%.3f", s / 32768 * i }')"
-		seq_n=$((seq_n + 1))
-		local t0 t1
-		t0=$(now_ns)
-		: >"$src/change-$tag-$seq_n"
-		t1=$(wait_line "$out" "change-$tag-$seq_n" $((4 * interval + 10))) ||
-			{ kill "$pid" 2>/dev/null; die "$tool: did not report change-$tag-$seq_n"; }
-		lat+=("$(((t1 - t0) / 1000000))")
-	done
 	kill -TERM "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
-	wait "$stamper" 2>/dev/null || true
-	rm -f "$tmp/fifo.$tool"
-	printf '%s %s %s %s %s\n' "$cpu" "$daemon" "$passes" "$per_pass" "${lat[*]}"
+	if [[ -n $stamper ]]; then
+		wait "$stamper" 2>/dev/null || true
+		rm -f "$tmp/fifo.$tool"
+	fi
+	printf '%s %s %s %s %s %s %s\n' "$(per_unit $((c1 - c0)) "$idle")" "$(per_unit $((c1 - c0)) "$passes")" \
+		"$(per_unit $((d1 - d0)) "$idle")" "$(per_unit $((d1 - d0)) "$passes")" "$passes" "$load" "${lat[*]:-}"
 }
 
 # vigil on the local tree: CPU (ms) and context switches over the quiet spell
@@ -234,46 +280,64 @@ local_round() {
 }
 
 say "poll: $files files in $dirs directories on bindfs (over $(fstype "$src")), every ${interval}s; $runs round(s) of: ${tools[*]}, then vigil on a local tree"
-declare -A cpus=() daemons=() lats=() passes=() per_pass=()
+((wd_tenth)) && say "watchdog watches a tenth of the tree: ${entries[watchdog]:-0} files and directories"
+declare -A cpus=() per_pass=() daemons=() daemon_pass=() passes=() lats=()
+loads=()
 for ((round = 1; round <= runs; round++)); do
 	for tool in "${tools[@]}"; do
-		read -r cpu daemon pa pp lat <<<"$(one_round "$tool" "$round")"
+		res=$(one_round "$tool" "$round") || exit 1
+		read -r cpu pp d dp pa load lat <<<"$res"
 		cpus[$tool]+="$cpu "
-		daemons[$tool]+="$daemon "
-		lats[$tool]+="$lat "
-		passes[$tool]+="$pa "
 		per_pass[$tool]+="$pp "
-		say "  round $round: $(printf '%-9s %8s ms CPU per interval (bindfs %s ms), %s passes in %s s, %s ms per pass, latency %s ms' \
-			"$tool" "$cpu" "$daemon" "$pa" $((idle * interval)) "$pp" "$lat")"
+		daemons[$tool]+="$d "
+		daemon_pass[$tool]+="$dp "
+		passes[$tool]+="$pa "
+		[[ -z $lat ]] || lats[$tool]+="$lat "
+		loads+=("$load")
+		say "  round $round: $(printf '%-8s %7s ms CPU per interval, %s passes in %s s, %s ms per pass (bindfs %s ms per interval, %s per pass); load %s; latency %s ms' \
+			"$tool" "$cpu" "$pa" $((idle * interval)) "$pp" "$d" "$dp" "$load" "${lat:--}")"
 	done
 done
-read -r local_cpu local_ctx <<<"$(local_round)"
+res=$(local_round) || exit 1
+read -r local_cpu local_ctx <<<"$res"
 
+load_range="$(printf '%s\n' "${loads[@]}" | sort -g | head -1) to $(printf '%s\n' "${loads[@]}" | sort -g | tail -1)"
 echo "poll: $files files in $dirs directories on a bindfs mount, polled every ${interval}s"
 machine
-echo "$runs round(s), alternated; medians; CPU over $idle quiet intervals, per interval of wall time and per pass (a pass: one stat call per file, counted by perf; a watcher that falls behind makes fewer passes than intervals); latency from a file created behind the mount to the line, $changes per round at a random phase"
+echo "$runs round(s), alternated; medians; the load (1 min) at the start of each measurement: $load_range"
+echo "CPU over $idle quiet intervals (user + system), per interval of wall time and per pass (a pass: one stat call per file and directory, counted by perf); the bindfs daemon's CPU caused meanwhile; latency from a file created behind the mount, at a random moment, to the line ($changes per round)"
+((wd_tenth)) && echo "watchdog watched a tenth of the tree (${entries[watchdog]} files and directories): it does not keep up with all of it"
 echo
-printf '%-10s %14s %16s %12s %12s %13s %11s %10s\n' tool 'CPU/interval' 'passes/interval' 'CPU/pass' 'bindfs/int.' 'latency (ms)' 'worst (ms)' 'vs fswatch'
+printf '%-9s %13s %10s %11s %13s %12s %13s %11s %11s %11s\n' tool 'CPU/interval' 'passes/int' 'CPU/pass' 'bindfs/int.' 'bindfs/pass' 'latency (ms)' 'worst (ms)' 'pass vs fsw' 'int. vs fsw'
 for tool in "${tools[@]}"; do
 	# shellcheck disable=SC2086
 	c=$(median ${cpus[$tool]})
 	# shellcheck disable=SC2086
+	pp=$(median ${per_pass[$tool]})
+	# shellcheck disable=SC2086
 	d=$(median ${daemons[$tool]})
 	# shellcheck disable=SC2086
-	l=$(median ${lats[$tool]})
+	dp=$(median ${daemon_pass[$tool]})
 	# shellcheck disable=SC2086
 	pa=$(median ${passes[$tool]})
 	[[ $pa == - ]] || pa=$(awk -v p="$pa" -v k="$idle" 'BEGIN { printf "%.2f", p / k }')
-	# shellcheck disable=SC2086
-	pp=$(median ${per_pass[$tool]})
-	# shellcheck disable=SC2086
-	w=$(printf '%s\n' ${lats[$tool]} | sort -n | tail -1)
-	vs=-
-	[[ -z $fswatch ]] || vs=$(median_ratio "${per_pass[$tool]}" "${per_pass[fswatch]}")
-	printf '%-10s %11s ms %16s %9s ms %9s ms %13s %11s %10s\n' "$tool" "$c" "$pa" "$pp" "$d" "$l" "$w" "$vs"
+	l=- w=-
+	if [[ -n ${lats[$tool]:-} ]]; then
+		# shellcheck disable=SC2086
+		l=$(median ${lats[$tool]})
+		# shellcheck disable=SC2086
+		w=$(printf '%s\n' ${lats[$tool]} | sort -n | tail -1)
+	fi
+	vs=- vi=-
+	if [[ -n $fswatch ]]; then
+		vs=$(median_ratio "${per_pass[$tool]}" "${per_pass[fswatch]}")
+		vi=$(median_ratio "${cpus[$tool]}" "${cpus[fswatch]}")
+	fi
+	printf '%-9s %10s ms %10s %8s ms %10s ms %9s ms %13s %11s %11s %11s\n' "$tool" "$c" "$pa" "$pp" "$d" "$dp" "$l" "$w" "$vs" "$vi"
 	result poll_cpu "$tool" "$c"
 	result poll_cpu_per_pass "$tool" "$pp"
-	result poll_latency "$tool" "$l"
+	result poll_bindfs_per_pass "$tool" "$dp"
+	[[ $l == - ]] || result poll_latency "$tool" "$l"
 done
 echo
 echo "vigil on a local tree of the same size (auto: inotify, nothing polled), $((idle * interval)) s quiet: $local_cpu ms CPU, $local_ctx context switches"

@@ -128,6 +128,7 @@ struct poll_src {
 	size_t *per_mount;   /* watches on each mount */
 	size_t n_mounts;
 	uint64_t last_tick, last_sweep; /* CLOCK_MONOTONIC ns */
+	double owed;         /* directories owed to the interval's work */
 };
 
 /* --- small things ------------------------------------------------------- */
@@ -893,13 +894,18 @@ static int poll_file(struct poll_src *p, uint32_t di)
 	return r;
 }
 
-/* Open DI for listing and check that it is DI's directory: the descriptor,
- * or -1 when it is not there (its parent's listing will say where it went;
- * a top that is gone is said gone here). *RET_SX: its attributes. */
-static int open_checked(struct poll_src *p, uint32_t di, struct statx *ret_sx, int *ret_err)
+/* Open DI (MODE O_RDONLY, for listing, or O_PATH) and check that it is
+ * DI's directory: the descriptor, or -1 when it is not there (its parent's
+ * listing will say where it went; a top that is gone is said gone here).
+ * *RET_SX: its attributes, asked of the server (O_RDONLY) or as stat()
+ * would (O_PATH: on FUSE and NFS the attribute cache, which the path walk
+ * of the open has just refreshed unless it is younger than its timeout;
+ * once an interval the sweep asks the server anyway). */
+static int open_checked(struct poll_src *p, uint32_t di, int mode, struct statx *ret_sx,
+			int *ret_err)
 {
 	*ret_err = 0;
-	int fd = poll_open_dir(p, di, O_RDONLY);
+	int fd = poll_open_dir(p, di, mode);
 	struct pdir *d = dir_at(p, di);
 	if (fd < 0) {
 		if (d->parent != NONE)
@@ -910,7 +916,8 @@ static int open_checked(struct poll_src *p, uint32_t di, struct statx *ret_sx, i
 			*ret_err = gone(p, di);
 		return -1;
 	}
-	int e = do_statx(fd, "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC, ret_sx);
+	int sync = mode == O_PATH ? AT_STATX_SYNC_AS_STAT : AT_STATX_FORCE_SYNC;
+	int e = do_statx(fd, "", AT_EMPTY_PATH | sync, ret_sx);
 	if (e < 0 || sx_dev(ret_sx) != d->dev || ret_sx->stx_ino != d->ino ||
 	    (d->parent == NONE && ret_sx->stx_nlink == 0)) {
 		close(fd);
@@ -928,15 +935,23 @@ static int poll_dir(struct poll_src *p, uint32_t di)
 {
 	struct statx sx;
 	int err;
-	int fd = open_checked(p, di, &sx, &err);
+	/* O_PATH: the files are stat'ed through it, and opened for reading
+	 * (on FUSE an OPENDIR and a RELEASEDIR to the daemon) only to list */
+	int fd = open_checked(p, di, O_PATH, &sx, &err);
 	if (fd < 0)
 		return err;
 	struct pdir *d = dir_at(p, di);
 	int64_t mt = ts_ns(sx.stx_mtime);
 	int r = 0;
 	if (d->unsettled || mt != d->mtime) {
+		int lfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (lfd < 0) {
+			close(fd); /* gone or shut meanwhile: as if not there */
+			return 0;
+		}
 		bool moved = mt != d->mtime;
-		r = list_dir(p, di, fd);
+		r = list_dir(p, di, lfd);
+		close(lfd);
 		d = dir_at(p, di);
 		if (r == 0) {
 			d->unsettled = moved;
@@ -977,7 +992,7 @@ static int check_dir(struct poll_src *p, uint32_t i)
 	if (sx_dev(&sx) != d->dev || sx.stx_ino != d->ino || ts_ns(sx.stx_mtime) == d->mtime)
 		return 0;
 	int err;
-	int fd = open_checked(p, i, &sx, &err);
+	int fd = open_checked(p, i, O_RDONLY, &sx, &err);
 	if (fd < 0)
 		return err;
 	int r = list_dir(p, i, fd);
@@ -1274,6 +1289,13 @@ static void pool_clear(struct poll_src *p)
 	p->n_pool = 0;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 int poll_src_tick(struct poll_src *p)
 {
 	p->n_fresh = 0;
@@ -1282,24 +1304,41 @@ int poll_src_tick(struct poll_src *p)
 	p->tick++;
 	/* By the clock, not by ticks: a tick late (a busy machine) does the
 	 * share of the time it covers, up to a whole interval, so that each
-	 * directory is still polled once an interval while the CPU allows. */
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	 * directory is still polled once an interval while the CPU allows.
+	 * What is owed carries over: an interval polls each directory once,
+	 * not once and a tick's rounding more. */
+	uint64_t now = mono_ns();
 	uint64_t tick_ns = poll_src_tick_ns(p);
 	uint64_t covered = p->last_tick ? now - p->last_tick : tick_ns;
-	if (covered < tick_ns)
-		covered = tick_ns;
 	if (covered > p->interval_ns)
 		covered = p->interval_ns;
 	p->last_tick = now;
-	uint32_t quota = (uint32_t)(((uint64_t)p->live * covered + p->interval_ns - 1) / p->interval_ns);
+	p->owed += (double)p->live * (double)covered / (double)p->interval_ns;
+	if (p->owed > p->live)
+		p->owed = p->live;
+	/* (to the nearest: a timer a hair early still does its share) */
+	uint32_t quota = p->owed > 0 ? (uint32_t)(p->owed + 0.5) : 0;
 	int r = 0;
 	if (p->live > 1 && now - p->last_sweep >= p->interval_ns - tick_ns / 2) {
+		/* the start of an interval's work, said at once: what appeared,
+		 * left or moved does not wait for the stat'ing of files */
 		p->last_sweep = now;
-		r = sweep(p, true); /* the start of an interval's work */
+		r = sweep(p, true);
+		if (r == 0)
+			r = pair_up(p);
+		if (r == 0)
+			r = resolve(p);
+		pool_clear(p);
+		p->tick++;
 	}
-	for (uint32_t done = 0, seen = 0; done < quota && seen < p->n_dirs && r == 0; seen++) {
+	/* The files, for at most a tick's time: where stat'ing them all takes
+	 * longer than an interval (a slow server, a busy machine), the rest
+	 * waits for the next tick rather than holding back what this one
+	 * found, the sweep above, and the engine's other sources. */
+	uint32_t done = 0;
+	for (uint32_t seen = 0; done < quota && seen < p->n_dirs && r == 0; seen++) {
+		if (done && mono_ns() - now >= tick_ns)
+			break;
 		uint32_t i = p->cursor++;
 		if (p->cursor >= p->n_dirs)
 			p->cursor = 0;
@@ -1308,6 +1347,7 @@ int poll_src_tick(struct poll_src *p)
 		r = poll_one(p, i);
 		done++;
 	}
+	p->owed -= done;
 	if (r == 0)
 		r = pair_up(p);
 	if (r == 0 && pool_unpaired(p) && (r = sweep(p, false)) == 0)
@@ -1327,7 +1367,7 @@ int poll_src_recheck(struct poll_src *p)
 			continue;
 		struct statx sx;
 		int err;
-		int fd = open_checked(p, i, &sx, &err);
+		int fd = open_checked(p, i, O_RDONLY, &sx, &err);
 		if (fd < 0) {
 			r = err;
 			continue;
