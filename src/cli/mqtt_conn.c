@@ -50,6 +50,7 @@ struct mqtt_conn {
 	bool started;         /* connect_async() done once: reconnect after */
 	enum cstate st;
 	bool was_up;          /* this attempt got as far as CONNACK */
+	bool resumed;         /* the broker had our session */
 	uint64_t since;       /* when the attempt began */
 	uint64_t retry_at;    /* C_WAIT: the next attempt */
 	uint64_t backoff;
@@ -113,12 +114,15 @@ static void went_down(struct mqtt_conn *c, const char *why)
 	c->retry_at = c->now + c->backoff;
 	c->gen++;
 	c->fd = -1;
+	/* one line per change: the attempts that fail the same way after it
+	 * are not said again */
 	if (was_up)
-		say(c, false, "lost the connection to '%s': %s; reconnecting in %.1fs", c->server,
-		    why, secs(c->backoff));
+		say(c, false, "lost the connection to '%s': %s; reconnecting, after %.1fs, then "
+		    "less and less often (every %.0fs at most)", c->server, why,
+		    secs(BACKOFF_FIRST_NS), secs(BACKOFF_MAX_NS));
 	else
-		say(c, false, "cannot connect to '%s': %s; trying again in %.1fs, then less and "
-		    "less often (every %.0fs at most)", c->server, why, secs(c->backoff),
+		say(c, false, "cannot connect to '%s': %s; trying again after %.1fs, then less and "
+		    "less often (every %.0fs at most)", c->server, why, secs(BACKOFF_FIRST_NS),
 		    secs(BACKOFF_MAX_NS));
 	c->backoff = c->backoff * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : c->backoff * 2;
 	c->was_up = false;
@@ -196,6 +200,15 @@ static const char *connack_words(struct mqtt_conn *c, int rc)
 	}
 }
 
+/* "MQTT 5, session resumed" */
+static const char *session(const struct mqtt_conn *c)
+{
+	static char buf[64];
+	snprintf(buf, sizeof(buf), "MQTT %s, %s", c->version == MQTT_PROTOCOL_V5 ? "5" : "3.1.1",
+		 c->clean ? "no session kept" : c->resumed ? "session resumed" : "new session");
+	return buf;
+}
+
 static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
 		       const mosquitto_property *props)
 {
@@ -217,6 +230,7 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
 	}
 	c->st = C_UP;
 	c->was_up = true;
+	c->resumed = flags & 1;
 	c->backoff = BACKOFF_FIRST_NS;
 	c->misc_at = c->now + MISC_NS;
 	if (c->subscribe) {
@@ -228,9 +242,7 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
 		/* up once the broker grants it (on_subscribe) */
 		return;
 	}
-	say(c, true, "connected to '%s' (MQTT %s, %s)", c->server,
-	    c->version == MQTT_PROTOCOL_V5 ? "5" : "3.1.1",
-	    c->clean ? "no session kept" : flags & 1 ? "session resumed" : "new session");
+	say(c, true, "connected to '%s' (%s)", c->server, session(c));
 }
 
 static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const int *granted,
@@ -245,8 +257,8 @@ static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const i
 		    mosquitto_reason_string(granted[0]) : "failure");
 		return;
 	}
-	say(c, true, "connected to '%s' (MQTT %s), subscribed to '%s'", c->server,
-	    c->version == MQTT_PROTOCOL_V5 ? "5" : "3.1.1", c->subscribe);
+	say(c, true, "connected to '%s' (%s), subscribed to '%s'", c->server, session(c),
+	    c->subscribe);
 }
 
 static void on_disconnect(struct mosquitto *m, void *obj, int rc, const mosquitto_property *p)
