@@ -88,7 +88,7 @@ int cmd_run(int argc, char **argv)
 			 (unsigned long long)paths, waiting);
 		status = run.state_error ? 1 : 0;
 	}
-out:
+out:;
 	/* the broker connections close after a last commit: a message
 	 * received is acknowledged only once the journal has it */
 	bool kept = !run.state_error;

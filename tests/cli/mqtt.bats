@@ -171,6 +171,30 @@ PY
 		grep -q "$(printf '%s' "$TEST_DIR/here/bad" | od -An -tx1 | tr -d ' \n' | tr a-f A-F)FFFE"
 }
 
+@test "wait --publish: each event is its --json object with host; a subscribed vigil run runs on it; without -m it exits once the broker has it" {
+	start_broker
+	mkdir "$TEST_DIR/here"
+	: >"$TEST_DIR/here/a"
+	start_bg worker run --subscribe "$URL/ev/#" --map "$W=$TEST_DIR/here" --settle 0 \
+		-- sh -c "$REC" rec {}
+	subscribed worker
+	sub 'ev/#' 1
+	"$VIGIL" wait -e close_write --publish "$URL/ev/{host}" "$W" >"$OUT" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	wait_for_line "$ERR" "connected to '$URL' \(MQTT 5, no session kept\)"
+	: >"$W/a"
+	wait "$VIGIL_PID"
+	VIGIL_PID=
+	wait "$SUB_PID"
+	local host
+	host=$(hostname)
+	grep -q "^{\"path\":\"$W/a\",\"dir\":\"$W/\",\"name\":\"a\",\"events\":\[\"CLOSE_WRITE\",\"CLOSE\"\],\"cookie\":0,\"synthetic\":false,\"time\":\"[0-9T:.-]*Z\",\"host\":\"$host\"}\$" "$OUT.sub" ||
+		{ cat "$OUT.sub" >&2; return 1; }
+	expect_eq "stdout" "" "$(cat "$OUT")"
+	wait_for_line "$LOG" "here/a"
+	expect_eq "run on" "$TEST_DIR/here/a|" "$(recorded)"
+}
+
 @test "3 workers on a shared subscription split 3,000 files, each handled once" {
 	[ -x "$APPENDER" ] || skip "no APPENDER"
 	start_broker
