@@ -567,13 +567,15 @@ static int set_string(char **dst, const char *value, const char *what, char **er
 	return 0;
 }
 
-/* Whether P (LEN bytes) is an absolute path without '.', '..' or empty
- * components (a trailing '/' aside). */
+/* Whether P (LEN bytes) is a path without '.', '..' or empty components
+ * (a leading or trailing '/' aside). A message's path is absolute: a
+ * relative prefix matches none (but a rules file's @ROOT@ marker, see
+ * examples/README, is one until it is removed). */
 static bool clean_path(const char *p, size_t len)
 {
-	if (!len || p[0] != '/')
+	if (!len)
 		return false;
-	for (size_t i = 1; i < len;) {
+	for (size_t i = p[0] == '/'; i < len;) {
 		size_t n = 0;
 		while (i + n < len && p[i + n] != '/')
 			n++;
@@ -777,8 +779,8 @@ int rule_set(struct rule *r, const char *key, const char *value, char **err)
 		const char *eq = strchr(value, '=');
 		if (!eq || !clean_path(value, (size_t)(eq - value)) ||
 		    !clean_path(eq + 1, strlen(eq + 1))) {
-			*err = errf("'%s' is not REMOTE_PREFIX=LOCAL_PREFIX, two absolute paths "
-				    "without '.', '..' or '//' in them", value);
+			*err = errf("'%s' is not REMOTE_PREFIX=LOCAL_PREFIX, two paths without "
+				    "'.', '..' or '//' in them", value);
 			return -1;
 		}
 		return strv_push(&r->map, value, strlen(value)) < 0 ? -1 : 0;

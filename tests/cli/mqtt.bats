@@ -330,7 +330,7 @@ wait_handled() {
 	run -1 "$VIGIL" run --share g "$W" -- true
 	expect_eq "share" "vigil run: 'share' is for a subscription; give 'subscribe' too" "$output"
 	run -1 "$VIGIL" run --subscribe "$URL/t" --map "/a/../b=/c" -- true
-	expect_eq "map" "vigil run: '--map': '/a/../b=/c' is not REMOTE_PREFIX=LOCAL_PREFIX, two absolute paths without '.', '..' or '//' in them" "$output"
+	expect_eq "map" "vigil run: '--map': '/a/../b=/c' is not REMOTE_PREFIX=LOCAL_PREFIX, two paths without '.', '..' or '//' in them" "$output"
 }
 
 @test "bad credentials: the broker's refusal said in one line; a credentials file others can read is refused as root" {
