@@ -149,7 +149,10 @@ run() {
 	read -r wall drop handled jobs failed twice self all seen <<<"$r"
 	((handled == files && failed == 0 && twice == 0)) ||
 		die "${label[$v]}: $handled of $files files handled, $failed failed, $twice twice"
-	[[ $seen == -1 ]] || ((seen == files)) || die "${label[$v]}: vigil saw $seen paths, not $files"
+	# (more is no fault: with --settle 0 on a busy machine a file's
+	# create and its close may come in two reads, and enter twice; it is
+	# still handled once, as twice == 0 says)
+	[[ $seen == -1 ]] || ((seen >= files)) || die "${label[$v]}: vigil saw $seen paths, not $files"
 	awk -v w="$wall" -v d="$drop" -v a="$all" -v s="$self" -v j="$jobs" \
 		'BEGIN { printf "%.3f %.3f %.3f %.3f %d\n", w / 1e6, d / 1e6, a / 1e6, s / 1e6, j }'
 }

@@ -489,6 +489,8 @@ void reload(struct run *run)
 			 * what is known of the files, and their state */
 			store_free(heir->store);
 			heir->store = store_ref(old->store);
+			/* what settles does so under the heir's settle time */
+			store_resettle(heir->store, old->r.settle_ns, heir->r.settle_ns);
 			store_set_retry(heir->store, heir->r.retry, heir->r.retry_delay_ns,
 					heir->r.retry_max_delay_ns);
 			store_set_guard(heir->store, heir->r.loop_burst, heir->r.loop_window_ns);

@@ -758,6 +758,18 @@ void store_settle(struct store *s, uint64_t now)
 	}
 }
 
+void store_resettle(struct store *s, uint64_t old_ns, uint64_t new_ns)
+{
+	/* one shift for all keeps the settling list in deadline order */
+	for (uint32_t i = s->settling.head; i != NONE; i = s->e[i].next) {
+		struct entry *e = &s->e[i];
+		if (new_ns >= old_ns)
+			e->due += new_ns - old_ns;
+		else
+			e->due = e->due > old_ns - new_ns ? e->due - (old_ns - new_ns) : 0;
+	}
+}
+
 size_t store_waiting(const struct store *s)
 {
 	return s->settling.len + s->ready.len;

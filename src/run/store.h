@@ -107,6 +107,10 @@ uint64_t store_next_due(const struct store *s);
 /* Move every path whose deadline is at or before NOW to the ready queue,
  * in the order they settled. */
 void store_settle(struct store *s, uint64_t now);
+/* The rule's settle time went from OLD_NS to NEW_NS (a reload): each path
+ * still settling is due as if its last change had been taken under NEW_NS
+ * (a retry's delay moves by as much). */
+void store_resettle(struct store *s, uint64_t old_ns, uint64_t new_ns);
 size_t store_waiting(const struct store *s); /* settling + ready */
 size_t store_ready(const struct store *s);
 /* Take up to N ready paths for a job, oldest first, that take at most

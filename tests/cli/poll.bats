@@ -31,6 +31,7 @@ setup() {
 
 teardown() {
 	stop_vigil
+	end_test_processes
 	cd /
 	if [ -n "$MOUNTED" ]; then
 		fusermount -u "$W" 2>/dev/null || umount -l "$W" 2>/dev/null || true

@@ -27,6 +27,18 @@ start_run() {
 	wait_for_line "$ERR" 'watching: ' 20
 }
 
+# paused COMMAND...: run COMMAND while vigil is stopped (SIGSTOP), so that
+# vigil reads all the changes COMMAND makes at once when it goes on. A test
+# whose changes must reach vigil within one settle time or batch wait holds
+# so however slow the machine is: the time COMMAND takes is not vigil's.
+paused() {
+	kill -STOP "$VIGIL_PID"
+	local rc=0
+	"$@" || rc=$?
+	kill -CONT "$VIGIL_PID"
+	return "$rc"
+}
+
 # until_true SECONDS COMMAND...: until COMMAND succeeds, waking on each
 # job's end line.
 until_true() {
