@@ -12,6 +12,8 @@
 
 #include "cli.h"
 #include "format.h"
+#include "mqtt.h"
+#include "wait_publish.h"
 #include "watchargs.h"
 #include "vigil.h"
 
@@ -56,6 +58,12 @@ static const char wait_help[] =
 	"                          events, cookie, from, synthetic, time)\n"
 	"      --pair-moves        report a rename as one MOVE event; its old path is\n"
 	"                          %%F, or \"from\" in --json\n"
+	"      --publish URL       send each event, as its --json object with \"host\",\n"
+	"                          to the MQTT broker at mqtt[s]://[USER@]HOST[:PORT]/\n"
+	"                          TOPIC ({host} in TOPIC), QoS 1, instead of printing\n"
+	"                          it; without -m, exit once the broker has it\n"
+	"      --mqtt-auth FILE, --mqtt-ca FILE, --mqtt-cert FILE, --mqtt-key FILE,\n"
+	"      --mqtt-client-id ID, --mqtt-version 5|3.1.1|auto  as for vigil run\n"
 	WATCHARGS_BACKEND_HELP
 	"\n"
 	"Debugging:\n"
@@ -77,7 +85,8 @@ static const char wait_help[] =
 
 enum {
 	OPT_FORMAT = OPT_WATCHARGS_END, OPT_TIMEFMT, OPT_NO_NEWLINE, OPT_JSON,
-	OPT_PAIR, OPT_DEBUG_WATCHES,
+	OPT_PAIR, OPT_DEBUG_WATCHES, OPT_PUBLISH, OPT_MQTT_AUTH, OPT_MQTT_CA, OPT_MQTT_CERT,
+	OPT_MQTT_KEY, OPT_MQTT_CLIENT_ID, OPT_MQTT_VERSION,
 };
 
 static const struct option wait_options[] = {
@@ -95,6 +104,13 @@ static const struct option wait_options[] = {
 	{"json", no_argument, NULL, OPT_JSON},
 	{"pair-moves", no_argument, NULL, OPT_PAIR},
 	{"debug-watches", no_argument, NULL, OPT_DEBUG_WATCHES},
+	{"publish", required_argument, NULL, OPT_PUBLISH},
+	{"mqtt-auth", required_argument, NULL, OPT_MQTT_AUTH},
+	{"mqtt-ca", required_argument, NULL, OPT_MQTT_CA},
+	{"mqtt-cert", required_argument, NULL, OPT_MQTT_CERT},
+	{"mqtt-key", required_argument, NULL, OPT_MQTT_KEY},
+	{"mqtt-client-id", required_argument, NULL, OPT_MQTT_CLIENT_ID},
+	{"mqtt-version", required_argument, NULL, OPT_MQTT_VERSION},
 	WATCHARGS_LONG_OPTIONS,
 	{0},
 };
@@ -267,6 +283,10 @@ int cmd_wait(int argc, char **argv)
 	struct watchargs args = {0};
 	vigil *v = NULL;
 	int status = 1, opt, r;
+	const char *publish = NULL;
+	struct mqtt_opts mqtt = {0};
+	bool mqtt_opt = false;
+	struct wait_pub *pub = NULL;
 
 	if (cli_compat == CLI_NATIVE)
 		argv[0] = (char *)cli_prog; /* getopt's messages */
@@ -334,18 +354,69 @@ int cmd_wait(int argc, char **argv)
 		case OPT_DEBUG_WATCHES:
 			debug_watches = true;
 			break;
+		case OPT_PUBLISH:
+			publish = optarg;
+			break;
+		case OPT_MQTT_AUTH:
+			mqtt.auth_file = optarg;
+			mqtt_opt = true;
+			break;
+		case OPT_MQTT_CA:
+			mqtt.ca_file = optarg;
+			mqtt_opt = true;
+			break;
+		case OPT_MQTT_CERT:
+			mqtt.cert_file = optarg;
+			mqtt_opt = true;
+			break;
+		case OPT_MQTT_KEY:
+			mqtt.key_file = optarg;
+			mqtt_opt = true;
+			break;
+		case OPT_MQTT_CLIENT_ID:
+			mqtt.client_id = optarg;
+			mqtt_opt = true;
+			break;
+		case OPT_MQTT_VERSION:
+			mqtt_opt = true;
+			if (strcmp(optarg, "5") == 0)
+				mqtt.version = 5;
+			else if (strcmp(optarg, "3.1.1") == 0)
+				mqtt.version = 4;
+			else if (strcmp(optarg, "auto") != 0) {
+				cli_error("'%s' is not an MQTT version; give 5, 3.1.1 or auto", optarg);
+				goto out;
+			}
+			break;
 		default:
 			goto out; /* getopt said why */
 		}
 	}
 	if (!check_conflicts(&out, csv, json, timefmt, daemon, outfile))
 		goto out;
+	if (publish) {
+#ifndef VIGIL_MQTT
+		cli_error("'--publish': %s", MQTT_NOT_BUILT);
+		goto out;
+#endif
+		if (csv || out.format || outfile || daemon) {
+			cli_error("'--publish' sends each event as --json has it, instead of printing it; "
+				  "'%s' has nothing to do with it", csv ? "--csv" : out.format ?
+				  "--format" : outfile ? "--outfile" : "--daemon");
+			goto out;
+		}
+	} else if (mqtt_opt) {
+		cli_error("the --mqtt-* options are for a broker; give '--publish URL' too");
+		goto out;
+	}
 	if (out.format)
 		out.kind = OUT_FORMAT;
 	out.timefmt = timefmt;
 	if (watchargs_finish(&args, argc, argv, optind) < 0)
 		goto out;
 	uint32_t mask = args.mask ? args.mask : IN_ALL_EVENTS;
+	if (publish && wait_pub_new(publish, &mqtt, &pub) < 0)
+		goto out;
 
 	out.f = stdout;
 	if (outfile && !(out.f = open_outfile(outfile)))
@@ -382,7 +453,7 @@ int cmd_wait(int argc, char **argv)
 							 : (uint64_t)(timeout * 1e9 + 0.5))
 				       : 0;
 	uint64_t deadline = 0; /* set when waiting starts, cleared by an event */
-	int out_fd = out.f == stdout && !daemon && quiet < 2 ? reader_fd(out.f) : -1;
+	int out_fd = out.f == stdout && !daemon && quiet < 2 && !pub ? reader_fd(out.f) : -1;
 	for (;;) {
 		const struct vigil_event *ev;
 		r = vigil_next(v, 0, &ev);
@@ -397,7 +468,15 @@ int cmd_wait(int argc, char **argv)
 			 * reader that can leave, this waits on both first, then
 			 * gives the engine a moment to read what woke it. */
 			int ms = ms_until(deadline);
-			if (ms && out_fd >= 0) {
+			if (ms && pub) {
+				/* the broker's socket and timers beside the engine's */
+				if ((r = wait_pub_wait(pub, v, ms)) < 0)
+					goto out;
+				ms = ms_until(deadline);
+				if (ms != 0)
+					ms = r > 0 ? 1 : 0; /* the engine's turn, or again */
+				r = 0;
+			} else if (ms && out_fd >= 0) {
 				if ((r = wait_reader(v, out_fd, ms)) == -EPIPE) {
 					status = CLI_READER_GONE;
 					goto out;
@@ -445,7 +524,9 @@ int cmd_wait(int argc, char **argv)
 				continue;
 		}
 		bool asked = (ev->mask & mask & (IN_ALL_EVENTS | IN_Q_OVERFLOW | IN_IGNORED)) != 0;
-		if (asked && quiet < 2)
+		if (asked && pub)
+			wait_pub_event(pub, ev);
+		else if (asked && quiet < 2)
 			out_event(&out, ev);
 		if (!monitor) {
 			status = asked ? 0 : 1;
@@ -453,6 +534,11 @@ int cmd_wait(int argc, char **argv)
 		}
 	}
 out:
+	/* what was published is the broker's before vigil goes (a signal
+	 * ends the wait) */
+	while (pub && !wait_pub_done(pub) && wait_pub_wait(pub, NULL, -1) >= 0)
+		;
+	wait_pub_free(pub);
 	if (v && debug_watches) {
 		vigil_foreach_watch(v, print_watch, stderr);
 		print_kernel_watches(stderr, inotify_fd(vigil_fd(v)));

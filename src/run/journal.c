@@ -19,7 +19,7 @@
 #define APP_ID 0x7669676c
 /* PRAGMA user_version: the format of the database. 1 is the first; each
  * later one has a step in migrate(). */
-#define FORMAT 2
+#define FORMAT 3
 
 /* How long a write waits for another writer (--retry-failed, briefly). */
 #define BUSY_MS 10000
@@ -242,6 +242,7 @@ static const char schema[] =
 	"  retry_at INTEGER,"
 	"  requested INTEGER NOT NULL DEFAULT 0,"
 	"  dev INTEGER, ino INTEGER, size INTEGER, mtime INTEGER, ctime INTEGER,"
+	"  source INTEGER NOT NULL DEFAULT 0," /* 0 the watched tree, 1 a broker */
 	"  PRIMARY KEY(rule, path)) WITHOUT ROWID;";
 
 /* From format N to N + 1, for each N below FORMAT. */
@@ -250,6 +251,10 @@ static const char *const migrate[] = {
 	/* 1 -> 2: a rule keeps its definition (its paths and command), so
 	 * that a rule renamed in the rules file keeps its state */
 	"ALTER TABLE rules ADD COLUMN definition TEXT;",
+	/* 2 -> 3: a row says where its path came from: the watched tree (0),
+	 * or a message of a broker (1, --subscribe), which a start's walk
+	 * does not find and must not forget */
+	"ALTER TABLE paths ADD COLUMN source INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* Make the database of J the FORMAT of this vigil: create it when empty,
@@ -473,8 +478,8 @@ int journal_open(const char *dir, unsigned flags, enum jsync sync, struct journa
 	    ((r = prepare(j, &j->put,
 			  "INSERT OR REPLACE INTO paths(rule, path, state, events, origin, "
 			  "attempts, failures, status, time, retry_at, requested, dev, ino, "
-			  "size, mtime, ctime) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-			  "?11, ?12, ?13, ?14, ?15, ?16)")) < 0 ||
+			  "size, mtime, ctime, source) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+			  "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)")) < 0 ||
 	     (r = prepare(j, &j->forget, "DELETE FROM paths WHERE rule = ?1 AND path = ?2")) < 0 ||
 	     (r = prepare(j, &j->rule_find, "SELECT id FROM rules WHERE name = ?1")) < 0 ||
 	     (r = prepare(j, &j->rule_add, "INSERT INTO rules(name) VALUES(?1)")) < 0 ||
@@ -676,6 +681,7 @@ int journal_put(struct journal *j, int64_t rule, const struct jrow *row)
 	bind_opt(st, 14, row->has_file, row->size);
 	bind_opt(st, 15, row->has_file, row->mtime);
 	bind_opt(st, 16, row->has_file, row->ctime);
+	sqlite3_bind_int(st, 17, row->remote);
 	return step(j, st, "write a path");
 }
 
@@ -832,6 +838,7 @@ static void column_row(sqlite3_stmt *st, struct jrow *row)
 		.size = sqlite3_column_int64(st, 13),
 		.mtime = sqlite3_column_int64(st, 14),
 		.ctime = sqlite3_column_int64(st, 15),
+		.remote = sqlite3_column_int(st, 16) != 0,
 	};
 	if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
 		row->from = sqlite3_column_blob(st, 4);
@@ -852,7 +859,7 @@ int journal_each(struct journal *j, int64_t rule, unsigned states, bool requeste
 	int rc = sqlite3_prepare_v2(j->db,
 		"SELECT r.name, p.path, p.state, p.events, p.origin, p.attempts, p.failures, "
 		"p.status, p.time, p.retry_at, p.requested, p.dev, p.ino, p.size, p.mtime, "
-		"p.ctime FROM paths p JOIN rules r ON r.id = p.rule "
+		"p.ctime, p.source FROM paths p JOIN rules r ON r.id = p.rule "
 		"WHERE (?1 < 0 OR p.rule = ?1) AND (?2 >> p.state) & 1 AND (?3 = 0 OR p.requested) "
 		"ORDER BY r.name, p.path", -1, &st, NULL);
 	if (rc != SQLITE_OK)

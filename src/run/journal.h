@@ -8,8 +8,9 @@
  * ctime in nanoseconds), which is how a start tells a file changed while
  * vigil was down from one already handled. A row's key is its rule and its
  * path, taken as bytes: a name that is not UTF-8 is kept as it is. Rows
- * need not be files: an input other than a watched tree keys its items
- * the same way, without the file's state.
+ * need not come from the watched tree: a path a broker's message named
+ * (--subscribe) is marked as such (remote), as a start's walk cannot find
+ * it there.
  *
  * Writes gather in one transaction until journal_commit(): the caller
  * commits once per wake-up of its loop, before it acts on what it wrote
@@ -83,6 +84,8 @@ struct jrow {
 				* its last job */
 	uint64_t dev, ino;
 	int64_t size, mtime, ctime; /* ns since the epoch */
+	bool remote;           /* its path came in a broker's message
+				* (--subscribe), not from the watched tree */
 };
 
 #ifdef VIGIL_SQLITE

@@ -203,6 +203,33 @@ void log_end(struct run *run, struct rjob *rj, int status, bool failed, uint64_t
 	log_close(run, f);
 }
 
+void log_published(struct run *run, struct rjob *rj, bool failed, uint64_t now)
+{
+	if (run->quiet && !failed)
+		return;
+	if (failed)
+		return; /* said where it failed, with why */
+	double secs = (double)(now - rj->j.started) / 1e9;
+	FILE *f = log_open(run);
+	if (run->json_log) {
+		log_time_json(f, 0);
+		fputs(",\"rule\":", f);
+		json_string(f, rj->rule->r.name, strlen(rj->rule->r.name));
+		fprintf(f, ",\"job\":\"published\",\"count\":%zu", rj->j.n_paths);
+		log_paths(f, &rj->j, true);
+		fputs(",\"topic\":", f);
+		json_string(f, rj->topic, strlen(rj->topic));
+		fprintf(f, ",\"seconds\":%.3f}\n", secs);
+	} else {
+		fprintf(f, "%s: [%s] published ", cli_prog, rj->rule->r.name);
+		log_paths(f, &rj->j, false);
+		fputs(" to ", f);
+		put_text_path(f, rj->topic);
+		fprintf(f, " in %.3fs\n", secs);
+	}
+	log_close(run, f);
+}
+
 /* A line a job wrote on a captured stream: "PROG: [rule] pid N stderr:
  * LINE", control characters escaped, or a JSON line with "stream" and
  * "line". */

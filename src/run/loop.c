@@ -28,6 +28,10 @@ static void print_counts(struct run *run, const char *what)
 			 (unsigned long long)rr->n_run, (unsigned long long)rr->n_failed,
 			 (unsigned long long)rr->n_paths, (unsigned long long)rr->n_skipped,
 			 rr->n_jobs, rr->store ? store_waiting(rr->store) : 0);
+		if (rr->sub)
+			rule_say(run, rr, "%s%llu messages about files already handled passed over, "
+				 "%llu refused", what, (unsigned long long)rr->n_again,
+				 (unsigned long long)rr->n_refused);
 	}
 }
 
@@ -141,6 +145,7 @@ int loop(struct run *run)
 		spawn_pending(run, now);
 		/* after scheduling, so that the jobs just started count */
 		next = min_deadline(next, job_timers(run, now));
+		next = min_deadline(next, broker_timers(run, now));
 		next = min_deadline(next, linger_check(run->linger, now));
 		drop_retired(run);
 		if (run->status_due && now >= run->status_due) {
@@ -158,6 +163,9 @@ int loop(struct run *run)
 		/* what changed with no job to start is committed too, before
 		 * vigil sleeps, and the commits go to disk (--state-sync) */
 		commit_state(run);
+		/* only now are the messages received acknowledged: the
+		 * journal has them (and what was published leaves) */
+		broker_flush(run);
 		log_flush(run);
 		int timeout = -1;
 		if (next) {
@@ -198,6 +206,8 @@ int loop(struct run *run)
 				linger_event(run->linger);
 			else if (kinds[i] == SRC_STATE)
 				state_woken(run, evs[i].data.ptr, now);
+			else if (kinds[i] == SRC_BROKER)
+				broker_io(run, evs[i].data.ptr, evs[i].events, now);
 			/* SRC_RULE: read at the top of the loop */
 		}
 		/* A slot just freed takes its next job first, and the ended

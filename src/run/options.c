@@ -10,6 +10,7 @@
 
 static const char run_help[] =
 	"Usage: %s [OPTION]... PATH... -- COMMAND [ARG]...\n"
+	"       %s [OPTION]... --subscribe URL -- COMMAND [ARG]...\n"
 	"       %s --rules FILE [OPTION]...\n"
 	"       %s --check FILE\n"
 	"       %s --state DIR --list [STATE] | --retry-failed [PATH]...\n"
@@ -63,6 +64,19 @@ static const char run_help[] =
 	"      {} {path} {dir} {name} {event} {from} {rule} in its arguments, the same\n"
 	"      in VIGIL_PATH, VIGIL_DIR, ... (VIGIL_COUNT in batches; VIGIL_ATTEMPT), and\n"
 	"      --stdin paths0|lines|json\n"
+	"MQTT (URL: mqtt[s]://[USER@]HOST[:PORT]/TOPIC):\n"
+	"      --publish URL        each settled file (or batch) is a message to TOPIC\n"
+	"                           ({host}, {rule}, {name} in it), QoS 1, done once\n"
+	"                           the broker has it; with or without a COMMAND\n"
+	"      --subscribe URL      run on the files other vigils publish (TOPIC may\n"
+	"                           hold '+' and '#'); PATH is then optional\n"
+	"      --share GROUP        split the messages with the other workers of GROUP\n"
+	"      --map REMOTE=LOCAL   the publisher's paths under REMOTE are under LOCAL\n"
+	"                           here (repeatable); any other path is refused\n"
+	"      --mqtt-auth FILE     the password (USER:PASSWORD without a user in URL)\n"
+	"      --mqtt-ca FILE, --mqtt-cert FILE, --mqtt-key FILE  TLS (mqtts://)\n"
+	"      --mqtt-client-id ID  the session's name (default vigil-HOST-RULE)\n"
+	"      --mqtt-version 5|3.1.1|auto  (default auto: 5, or 3.1.1 where refused)\n"
 	"Running:\n"
 	"      --rules FILE         the rules in FILE (see vigil-rules(5)); SIGHUP\n"
 	"                           reads it again\n"
@@ -108,7 +122,7 @@ static int short_options(struct run *run, struct rule *cli, int argc, char **arg
 	for (const char *p = a + 1; *p; p++) {
 		switch (*p) {
 		case 'h':
-			printf(run_help, cli_prog, cli_prog, cli_prog, cli_prog);
+			printf(run_help, cli_prog, cli_prog, cli_prog, cli_prog, cli_prog);
 			return 1;
 		case 'q':
 			run->quiet = true;
@@ -222,7 +236,7 @@ int run_options(struct run *run, int argc, char **argv, struct rule **ret, size_
 			continue;
 		}
 		if (strcmp(a, "--help") == 0) {
-			printf(run_help, cli_prog, cli_prog, cli_prog, cli_prog);
+			printf(run_help, cli_prog, cli_prog, cli_prog, cli_prog, cli_prog);
 			status = 0;
 			goto out;
 		}
@@ -367,11 +381,11 @@ int run_options(struct run *run, int argc, char **argv, struct rule **ret, size_
 		run->rules_file = rules_file;
 	} else {
 		char *err = NULL;
-		if (!cli.paths.len && !cli.argv.len) {
+		if (!cli.paths.len && !cli.argv.len && !cli.subscribe && !cli.publish) {
 			cli_error("nothing to watch and nothing to run; see '%s --help'", cli_prog);
 			goto out;
 		}
-		if (!cli.argv.len) {
+		if (!cli.argv.len && !cli.publish) {
 			cli_error("no command given; put it after '--', as in "
 				  "'%s DIR -- COMMAND {}'", cli_prog);
 			goto out;

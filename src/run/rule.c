@@ -13,6 +13,8 @@
 
 #include <vigil.h>
 
+#include "mqtt.h"
+
 #define MS 1000000ull
 #define SEC 1000000000ull
 
@@ -354,6 +356,15 @@ void rule_fini(struct rule *r)
 	free_regexes(r);
 	strv_free(&r->argv);
 	free(r->state);
+	free(r->publish);
+	free(r->subscribe);
+	free(r->share);
+	strv_free(&r->map);
+	free(r->mqtt_auth);
+	free(r->mqtt_ca);
+	free(r->mqtt_cert);
+	free(r->mqtt_key);
+	free(r->mqtt_client_id);
 	*r = (struct rule){ 0 };
 }
 
@@ -363,6 +374,8 @@ enum key {
 	K_MIN_INTERVAL, K_ON_BUSY, K_STOP_SIGNAL, K_STOP_TIMEOUT, K_TIMEOUT,
 	K_INITIAL, K_STDIN, K_LOOP_BURST, K_LOOP_WINDOW, K_COMMAND, K_BACKEND,
 	K_POLL_INTERVAL, K_STATE, K_STATE_SYNC, K_RETRY, K_RETRY_DELAY, K_RETRY_MAX_DELAY, K_SUCCESS,
+	K_PUBLISH, K_SUBSCRIBE, K_SHARE, K_MAP, K_MQTT_AUTH, K_MQTT_CA, K_MQTT_CERT, K_MQTT_KEY,
+	K_MQTT_CLIENT_ID, K_MQTT_VERSION,
 };
 
 static const struct {
@@ -402,6 +415,16 @@ static const struct {
 	{ "retry-delay", K_RETRY_DELAY, false, false },
 	{ "retry-max-delay", K_RETRY_MAX_DELAY, false, false },
 	{ "success-exit-status", K_SUCCESS, false, false },
+	{ "publish", K_PUBLISH, false, false },
+	{ "subscribe", K_SUBSCRIBE, false, false },
+	{ "share", K_SHARE, false, false },
+	{ "map", K_MAP, false, true },
+	{ "mqtt-auth", K_MQTT_AUTH, false, false },
+	{ "mqtt-ca", K_MQTT_CA, false, false },
+	{ "mqtt-cert", K_MQTT_CERT, false, false },
+	{ "mqtt-key", K_MQTT_KEY, false, false },
+	{ "mqtt-client-id", K_MQTT_CLIENT_ID, false, false },
+	{ "mqtt-version", K_MQTT_VERSION, false, false },
 };
 
 static int find_key(const char *key)
@@ -529,6 +552,51 @@ bool rule_success(const struct rule *r, int status)
 	return false;
 }
 
+/* *DST becomes a copy of VALUE, which may not be empty (WHAT names it). */
+static int set_string(char **dst, const char *value, const char *what, char **err)
+{
+	if (!*value) {
+		*err = errf("an empty value names no %s", what);
+		return -1;
+	}
+	char *copy = memdup0(value, strlen(value));
+	if (!copy)
+		return -1;
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+/* Whether P (LEN bytes) is a path without '.', '..' or empty components
+ * (a leading or trailing '/' aside). A message's path is absolute: a
+ * relative prefix matches none (but a rules file's @ROOT@ marker, see
+ * examples/README, is one until it is removed). */
+static bool clean_path(const char *p, size_t len)
+{
+	if (!len)
+		return false;
+	for (size_t i = p[0] == '/'; i < len;) {
+		size_t n = 0;
+		while (i + n < len && p[i + n] != '/')
+			n++;
+		if ((n == 0 && i + n < len) || (n == 1 && p[i] == '.') ||
+		    (n == 2 && p[i] == '.' && p[i + 1] == '.'))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+/* A broker URL for ROLE into *DST. */
+static int set_url(char **dst, const char *value, enum mqtt_role role, char **err)
+{
+	struct mqtt_url u;
+	if (mqtt_url_parse(value, role, &u, err) < 0)
+		return -1;
+	mqtt_url_fini(&u);
+	return set_string(dst, value, "broker", err);
+}
+
 int rule_set(struct rule *r, const char *key, const char *value, char **err)
 {
 	static const char *const busy[] = { "queue", "skip", "restart", "signal" };
@@ -637,6 +705,7 @@ int rule_set(struct rule *r, const char *key, const char *value, char **err)
 	case K_BATCH:
 		return parse_count(value, 1, MAX_BATCH, &r->batch, err);
 	case K_JOBS:
+		r->jobs_given = true;
 		return parse_count(value, 1, MAX_JOBS, &r->jobs, err);
 	case K_LOOP_BURST:
 		return parse_count(value, 0, MAX_LOOP_BURST, &r->loop_burst, err);
@@ -695,6 +764,49 @@ int rule_set(struct rule *r, const char *key, const char *value, char **err)
 		return set_duration(value, &r->retry_max_delay_ns, err);
 	case K_SUCCESS:
 		return set_success(r, value, err);
+	case K_PUBLISH:
+		return set_url(&r->publish, value, MQTT_PUBLISH, err);
+	case K_SUBSCRIBE:
+		return set_url(&r->subscribe, value, MQTT_SUBSCRIBE, err);
+	case K_SHARE:
+		if (!*value || strpbrk(value, "/+#")) {
+			*err = errf("'%s' is not a group name; give a name without '/', '+' or '#'",
+				    value);
+			return -1;
+		}
+		return set_string(&r->share, value, "group", err);
+	case K_MAP: {
+		const char *eq = strchr(value, '=');
+		if (!eq || !clean_path(value, (size_t)(eq - value)) ||
+		    !clean_path(eq + 1, strlen(eq + 1))) {
+			*err = errf("'%s' is not REMOTE_PREFIX=LOCAL_PREFIX, two paths without "
+				    "'.', '..' or '//' in them", value);
+			return -1;
+		}
+		return strv_push(&r->map, value, strlen(value)) < 0 ? -1 : 0;
+	}
+	case K_MQTT_AUTH:
+		return set_string(&r->mqtt_auth, value, "file", err);
+	case K_MQTT_CA:
+		return set_string(&r->mqtt_ca, value, "file", err);
+	case K_MQTT_CERT:
+		return set_string(&r->mqtt_cert, value, "file", err);
+	case K_MQTT_KEY:
+		return set_string(&r->mqtt_key, value, "file", err);
+	case K_MQTT_CLIENT_ID:
+		return set_string(&r->mqtt_client_id, value, "client id", err);
+	case K_MQTT_VERSION:
+		if (strcmp(value, "auto") == 0)
+			r->mqtt_version = 0;
+		else if (strcmp(value, "5") == 0)
+			r->mqtt_version = 5;
+		else if (strcmp(value, "3.1.1") == 0)
+			r->mqtt_version = 4;
+		else {
+			*err = errf("'%s' is not an MQTT version; give 5, 3.1.1 or auto", value);
+			return -1;
+		}
+		return 0;
 	}
 	return -1;
 }
@@ -721,7 +833,10 @@ int rule_unset(struct rule *r, const char *key)
 	case K_SETTLE: r->settle_ns = d.settle_ns; break;
 	case K_BATCH: r->batch = d.batch; break;
 	case K_BATCH_WAIT: r->batch_wait_ns = d.batch_wait_ns; break;
-	case K_JOBS: r->jobs = d.jobs; break;
+	case K_JOBS:
+		r->jobs = d.jobs;
+		r->jobs_given = false;
+		break;
 	case K_MIN_INTERVAL: r->min_interval_ns = d.min_interval_ns; break;
 	case K_ON_BUSY: r->on_busy = d.on_busy; break;
 	case K_STOP_SIGNAL: r->stop_signal = d.stop_signal; break;
@@ -746,6 +861,16 @@ int rule_unset(struct rule *r, const char *key)
 		memcpy(r->success_status, d.success_status, sizeof(d.success_status));
 		r->success_signals = d.success_signals;
 		break;
+	case K_PUBLISH: free(r->publish); r->publish = NULL; break;
+	case K_SUBSCRIBE: free(r->subscribe); r->subscribe = NULL; break;
+	case K_SHARE: free(r->share); r->share = NULL; break;
+	case K_MAP: strv_free(&r->map); break;
+	case K_MQTT_AUTH: free(r->mqtt_auth); r->mqtt_auth = NULL; break;
+	case K_MQTT_CA: free(r->mqtt_ca); r->mqtt_ca = NULL; break;
+	case K_MQTT_CERT: free(r->mqtt_cert); r->mqtt_cert = NULL; break;
+	case K_MQTT_KEY: free(r->mqtt_key); r->mqtt_key = NULL; break;
+	case K_MQTT_CLIENT_ID: free(r->mqtt_client_id); r->mqtt_client_id = NULL; break;
+	case K_MQTT_VERSION: r->mqtt_version = 0; break;
 	}
 	return 0;
 }
@@ -790,15 +915,50 @@ static const char *per_path_placeholder(const char *word, bool lone_ok,
 int rule_check(const struct rule *r, char **err)
 {
 	*err = NULL;
-	if (!r->paths.len) {
-		*err = errf("no 'path' to watch");
+	if (!r->paths.len && !r->subscribe) {
+		*err = errf("no 'path' to watch (nor a broker to 'subscribe' to)");
 		return -1;
 	}
-	if (!r->argv.len) {
-		*err = errf("no 'command' to run");
+	if (!r->argv.len && !r->publish) {
+		*err = errf("no 'command' to run (nor a broker to 'publish' to)");
 		return -1;
 	}
-	if (!r->argv.v[0][0]) {
+#ifndef VIGIL_MQTT
+	if (r->publish || r->subscribe) {
+		*err = errf("'%s': %s", r->publish ? "publish" : "subscribe", MQTT_NOT_BUILT);
+		return -1;
+	}
+#endif
+	if (!r->subscribe && (r->share || r->map.len)) {
+		*err = errf("'%s' is for a subscription; give 'subscribe' too",
+			    r->share ? "share" : "map");
+		return -1;
+	}
+	if (!r->publish && !r->subscribe &&
+	    (r->mqtt_auth || r->mqtt_ca || r->mqtt_cert || r->mqtt_key || r->mqtt_client_id ||
+	     r->mqtt_version)) {
+		*err = errf("the mqtt-* keys are for a broker; give 'publish' or 'subscribe' too");
+		return -1;
+	}
+	if (r->mqtt_key && !r->mqtt_cert) {
+		*err = errf("'mqtt-key' goes with 'mqtt-cert', the certificate it is the key of");
+		return -1;
+	}
+	if (!r->argv.len && r->stdin_mode != STDIN_NONE) {
+		*err = errf("'stdin' feeds the command, and this rule has none");
+		return -1;
+	}
+	if (r->publish && r->batch > 1) {
+		const char *topic = strchr(strstr(r->publish, "://") + 3, '/') + 1;
+		size_t n;
+		const char *p = per_path_placeholder(topic, false, &n);
+		if (p) {
+			*err = errf("'%.*s' in the topic has no single value for a batch of %u paths; "
+				    "{host} and {rule} do", (int)n, p, r->batch);
+			return -1;
+		}
+	}
+	if (r->argv.len && !r->argv.v[0][0]) {
 		*err = errf("the command's first word is empty");
 		return -1;
 	}

@@ -85,6 +85,15 @@ struct rule {
 	 * success_signals (N - 1) */
 	uint64_t success_status[4];
 	uint64_t success_signals;
+	bool jobs_given;       /* a jobs key was given (see publish) */
+
+	/* MQTT (a broker URL each, as given, checked by rule_set()): */
+	char *publish;         /* each settled file or batch, a message */
+	char *subscribe;       /* events published elsewhere: an input */
+	char *share;           /* the shared subscription's group, or NULL */
+	struct strv map;       /* "REMOTE=LOCAL" prefixes, as given */
+	char *mqtt_auth, *mqtt_ca, *mqtt_cert, *mqtt_key, *mqtt_client_id;
+	int mqtt_version;      /* 0: 5, or 3.1.1 where the broker asks; 5; 4 */
 
 	/* Where it was defined, for messages: the PATH given to rules_load()
 	 * and the line of the section; NULL and 0 on the command line. */
@@ -123,7 +132,8 @@ int rule_unset(struct rule *r, const char *key);
  * replace any command R had). 0 or -ENOMEM. */
 int rule_set_argv(struct rule *r, char *const *argv, size_t n);
 
-/* Check a finished rule: at least one path, a command, and no values that
+/* Check a finished rule: at least one path (or a subscription), a
+ * command (or a broker to publish to), and no values that
  * contradict each other (with batch > 1, only a lone {} or {path} word
  * and {rule} may stand in the command, since {name} and the others have
  * no single value for a batch). 0, or -1 with *ERR as above. */

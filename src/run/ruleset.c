@@ -13,6 +13,7 @@ void rrule_free(struct rrule *rr)
 {
 	if (!rr)
 		return;
+	broker_free(rr);
 	vigil_free(rr->v);
 	store_free(rr->store);
 	free(rr->jobs);
@@ -25,7 +26,7 @@ void say_mounts(struct run *run, struct rrule *rr)
 {
 	char text[1024];
 	bool gone;
-	while (cli_mounts_next(rr->v, &rr->mounts, rr->r.poll_ms, run->quiet, text,
+	while (rr->v && cli_mounts_next(rr->v, &rr->mounts, rr->r.poll_ms, run->quiet, text,
 			       sizeof(text), &gone))
 		rule_say(run, rr, "%s", text);
 }
@@ -112,7 +113,7 @@ static uint32_t kernel_mask(const struct rule *r)
  * row of the journal names is checked before it is run on. */
 static bool sees(void *ctx, const char *path)
 {
-	return wants(ctx, path, false) || wants(ctx, path, true);
+	return wants(ctx, path, false) || wants(ctx, path, true) || broker_takes(ctx, path);
 }
 
 /* Whether directories A and B are one. */
@@ -234,6 +235,9 @@ static int rrule_new(struct run *run, struct rule *rule, struct rrule **ret)
 	store_set_guard(rr->store, rr->r.loop_burst, rr->r.loop_window_ns);
 	if (rr->r.state && !(rr->journal = use_journal(run, &rr->r)))
 		goto fail;
+	/* a rule of a subscription alone watches nothing here */
+	if (!rr->r.paths.len)
+		goto brokers;
 	unsigned backend = rr->r.backend == RULE_BACKEND_INOTIFY ? VIGIL_BACKEND_INOTIFY :
 			   rr->r.backend == RULE_BACKEND_POLL ? VIGIL_BACKEND_POLL : 0;
 	if ((r = vigil_new(VIGIL_PAIR_MOVES | backend, &rr->v)) < 0) {
@@ -265,6 +269,11 @@ static int rrule_new(struct run *run, struct rule *rule, struct rrule **ret)
 		cli_error("cannot poll: %s", cli_strerror(-r));
 		goto fail;
 	}
+brokers:
+	if (broker_setup(run, rr) < 0) {
+		log_flush(run);
+		goto fail;
+	}
 	*ret = rr;
 	return 0;
 nomem:
@@ -293,7 +302,8 @@ int load_rules(struct run *run, struct rule *rules, size_t n,
 	return 0;
 fail:
 	for (size_t i = 0; i < k; i++) {
-		epoll_ctl(run->epfd, EPOLL_CTL_DEL, vigil_fd(v[i]->v), NULL);
+		if (v[i]->v)
+			epoll_ctl(run->epfd, EPOLL_CTL_DEL, vigil_fd(v[i]->v), NULL);
 		rrule_free(v[i]);
 	}
 	for (size_t i = k; i < n; i++)
@@ -421,7 +431,8 @@ void reload(struct run *run)
 		free(fresh);
 		free(named);
 		for (size_t k = 0; k < nn; k++) {
-			epoll_ctl(run->epfd, EPOLL_CTL_DEL, vigil_fd(nv[k]->v), NULL);
+			if (nv[k]->v)
+				epoll_ctl(run->epfd, EPOLL_CTL_DEL, vigil_fd(nv[k]->v), NULL);
 			rrule_free(nv[k]);
 		}
 		free(nv);
@@ -463,8 +474,15 @@ void reload(struct run *run)
 			for (k = 0; nv[k] != heir; k++)
 				;
 		const struct vigil_event *ev;
-		while (vigil_next(old->v, 0, &ev) > 0)
+		while (old->v && vigil_next(old->v, 0, &ev) > 0)
 			on_event(run, old, ev, now);
+		/* its broker connections close before the heir's connect
+		 * (which is sent after this, as the loop flushes): a
+		 * subscription of the same client id would take the session
+		 * from it, and it back. What it received is committed first,
+		 * and its messages not yet the broker's wait again */
+		commit_state(run);
+		broker_retire(run, old, !run->state_error, now);
 		if (heir && heir->journal == old->journal) {
 			/* the store goes over whole: what waits, what runs (its
 			 * end is recorded there, and a path of it waits for it),
@@ -521,7 +539,8 @@ void reload(struct run *run)
 				stop_job(old, old->jobs[j], STOP_RESTART, now);
 			linger_stop(run->linger, old->r.name, now);
 		}
-		epoll_ctl(run->epfd, EPOLL_CTL_DEL, vigil_fd(old->v), NULL);
+		if (old->v)
+			epoll_ctl(run->epfd, EPOLL_CTL_DEL, vigil_fd(old->v), NULL);
 		vigil_free(old->v);
 		old->v = NULL;
 		old->retired = true;

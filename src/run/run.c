@@ -88,7 +88,15 @@ int cmd_run(int argc, char **argv)
 			 (unsigned long long)paths, waiting);
 		status = run.state_error ? 1 : 0;
 	}
-out:
+out:;
+	/* the broker connections close after a last commit: a message
+	 * received is acknowledged only once the journal has it */
+	bool kept = !run.state_error;
+	for (size_t k = 0; k < run.n_journals; k++)
+		if (journal_commit(run.journals[k]->j) < 0 || journal_flush(run.journals[k]->j) < 0)
+			kept = false; /* said below */
+	for (size_t k = 0; k < run.n_rules; k++)
+		broker_retire(&run, run.rules[k], kept, mono());
 	for (size_t k = 0; k < run.n_rules; k++) {
 		struct rrule *rr = run.rules[k];
 		for (size_t j = 0; j < rr->n_jobs; j++) {

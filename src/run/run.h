@@ -11,6 +11,9 @@
  *   schedule.c  when a rule starts a job: slots, batches, on-busy
  *   running.c   jobs in flight: start, stop, timers, their end
  *   capture.c   the jobs' output streams, into the log
+ *   broker.c    MQTT: a rule's messages out (publish), and the events
+ *               of other machines in (subscribe), through its broker
+ *               connections (src/cli/mqtt.h)
  *   log.c       the log: job lines, messages, text or JSON
  *   service.c   systemd's notification protocol
  *   loop.c      the loop, and signals
@@ -41,9 +44,12 @@
 #define NS 1000000000ull
 
 /* What an epoll event's data.ptr points at: each of these starts with one. */
-enum src_kind { SRC_RULE, SRC_JOB, SRC_STDIN, SRC_OUTPUT, SRC_SIGNAL, SRC_LINGER, SRC_STATE };
+enum src_kind {
+	SRC_RULE, SRC_JOB, SRC_STDIN, SRC_OUTPUT, SRC_SIGNAL, SRC_LINGER, SRC_STATE, SRC_BROKER
+};
 
 struct rjob;
+struct rbroker;
 struct linger_list;
 struct journal;
 
@@ -63,7 +69,10 @@ struct rrule {
 	struct cli_mounts mounts; /* what has been said of its blind mounts */
 	struct journal *journal; /* its state (run->journals'), or NULL */
 	int64_t jrule;        /* its id there */
+	struct rbroker *pub, *sub; /* its broker connections (broker.c), or NULL */
 	uint64_t n_run, n_failed, n_paths, n_skipped, n_gave_up;
+	uint64_t n_again;     /* messages sent again about files already handled */
+	uint64_t n_refused;   /* messages naming paths the rule does not take */
 };
 
 /* A stream of a job captured into the log (--capture). It lives until its
@@ -92,6 +101,22 @@ struct rjob {
 	uint64_t shutdown_at; /* while stopping: stop it then */
 	bool pending;         /* taken its paths and its slot; starts once
 			       * the journal has said so (spawn_pending()) */
+	/* its message (publish): the job ends once the broker has it, and
+	 * its command (if any) has ended */
+	enum {
+		MSG_NONE,     /* none */
+		MSG_WAIT,     /* waits for the broker to be there */
+		MSG_SENT,     /* sent, as message MID, not yet acknowledged */
+		MSG_DONE,     /* acknowledged */
+		MSG_FAILED,   /* cannot be sent (a topic the broker refuses) */
+		MSG_LOST,     /* its connection went for good (a reload): the
+			       * paths wait to be sent again */
+	} msg;
+	int mid;
+	char *topic;
+	bool proc_over;       /* its command ended before the message was the
+			       * broker's: with STATUS */
+	int status;
 };
 
 /* A state directory in use: its journal, and a watch on it, for the
@@ -189,6 +214,8 @@ FILE *log_open(struct run *run);
 void log_close(struct run *run, FILE *f);
 void log_start(struct run *run, struct rjob *rj);
 void log_end(struct run *run, struct rjob *rj, int status, bool failed, uint64_t now);
+/* Job RJ's message is the broker's (FAILED: it could not be sent). */
+void log_published(struct run *run, struct rjob *rj, bool failed, uint64_t now);
 void log_output(struct run *run, const struct output *out, const char *s, size_t len);
 /* A message about a rule (RR NULL: about vigil), "PROG: [rule] ...". */
 void rule_say(struct run *run, const struct rrule *rr, const char *fmt, ...)
@@ -255,8 +282,13 @@ void stop_job(struct rrule *rr, struct rjob *rj, enum job_stop why, uint64_t now
 /* Commit the journals, then start the jobs that wait for it. False when
  * a journal cannot be written (said; vigil stops). */
 bool spawn_pending(struct run *run, uint64_t now);
-/* Job RJ ended (or, without a pidfd, may have): false if it has not. */
+/* Job RJ's command ended (or, without a pidfd, may have): false if it
+ * has not, or if the job waits on for its message. */
 bool reap_job(struct run *run, struct rjob *rj, uint64_t now);
+/* Job RJ is over (its command ended with wait STATUS, or it had none, and
+ * its message, if any, is the broker's): its paths recorded, its slot
+ * free. finish_job() frees it. */
+void job_done(struct run *run, struct rjob *rj, int status, uint64_t now);
 /* The rest of ended job RJ: its paths recorded and freed, and it goes. */
 void finish_job(struct run *run, struct rjob *rj);
 /* SIGCHLD: the jobs without a pidfd that have ended. */
@@ -284,6 +316,32 @@ int start_rules(struct run *run, struct rrule **v, size_t n, const bool *fresh);
 void reload(struct run *run);
 /* Free the retired rules whose last job has ended. */
 void drop_retired(struct run *run);
+
+/* --- broker.c ------------------------------------------------------------ */
+
+/* RR's broker connections, made, in the loop, and connecting: 0, or -1
+ * (said). */
+int broker_setup(struct run *run, struct rrule *rr);
+/* Close RR's connections (a reload, the end), after what waits is
+ * written when FLUSH (the journals are committed); the jobs whose
+ * messages are not yet the broker's end, to be sent again. */
+void broker_retire(struct run *run, struct rrule *rr, bool flush, uint64_t now);
+/* Free RR's connections as they are (the end of a rule, all jobs gone). */
+void broker_free(struct rrule *rr);
+/* A connection's socket is ready for REVENTS. */
+void broker_io(struct run *run, struct rbroker *b, uint32_t revents, uint64_t now);
+/* Keepalives and reconnects: the next deadline, or 0. */
+uint64_t broker_timers(struct run *run, uint64_t now);
+/* What waits goes out: the acknowledgements of messages received (which
+ * the journals have by now) and the messages sent. */
+void broker_flush(struct run *run);
+/* Send job RJ's message now, or once the broker is there. */
+void broker_send(struct run *run, struct rrule *rr, struct rjob *rj, uint64_t now);
+/* Whether RR takes PATH, named by a message: inside a --map prefix (or
+ * its paths), and passing its filters. */
+bool broker_takes(const struct rrule *rr, const char *path);
+/* "; broker mqtt://...: connected" for each connection, for STATUS=. */
+void broker_status(const struct run *run, FILE *f);
 
 /* --- loop.c -------------------------------------------------------------- */
 

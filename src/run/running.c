@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "linger.h"
@@ -86,9 +87,13 @@ static void spawn_job(struct run *run, struct rrule *rr, struct rjob *rj, uint64
 {
 	struct store_path *paths = rj->j.paths;
 	size_t n = rj->j.n_paths;
-	const char *what;
+	const char *what = "the command";
 	rj->pending = false;
-	int r = job_start(&rj->j, &rr->r, paths, n, run->capture, now, &what);
+	int r = 0;
+	if (rr->r.argv.len)
+		r = job_start(&rj->j, &rr->r, paths, n, run->capture, now, &what);
+	else
+		rj->j.started = now; /* a message only */
 	if (r < 0) {
 		rr->n_failed++;
 		rr->n_run++;
@@ -110,14 +115,19 @@ static void spawn_job(struct run *run, struct rrule *rr, struct rjob *rj, uint64
 		return;
 	}
 	record_paths(rr, &rj->j);
-	if (rj->j.pidfd >= 0)
-		epoll_add(run, rj->j.pidfd, EPOLLIN, rj);
-	else
-		watch_sigchld(run);
-	if (rj->j.stdin_fd >= 0 && job_feed(&rj->j) == 0)
-		epoll_add(run, rj->j.stdin_fd, EPOLLOUT, &rj->in);
-	add_outputs(run, rj);
-	log_start(run, rj);
+	if (rj->j.pid > 0) {
+		if (rj->j.pidfd >= 0)
+			epoll_add(run, rj->j.pidfd, EPOLLIN, rj);
+		else
+			watch_sigchld(run);
+		if (rj->j.stdin_fd >= 0 && job_feed(&rj->j) == 0)
+			epoll_add(run, rj->j.stdin_fd, EPOLLOUT, &rj->in);
+		add_outputs(run, rj);
+		log_start(run, rj);
+	}
+	/* last: a message that cannot be sent ends a job without a command */
+	if (rr->pub)
+		broker_send(run, rr, rj, now);
 }
 
 /* Start a job on up to N ready paths: false when none could be taken
@@ -156,6 +166,7 @@ bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 	rj->in.job = rj;
 	rj->j = (struct job){.pid = -1, .pidfd = -1, .stdin_fd = -1, .out_fd = {-1, -1},
 			     .paths = paths, .n_paths = n};
+	rj->mid = -1;
 	rr->jobs[rr->n_jobs++] = rj;
 	rr->next_start = now + rr->r.min_interval_ns;
 	if (rr->journal) {
@@ -227,8 +238,9 @@ static void keep_leftovers(struct run *run, struct rjob *rj, uint64_t now)
 		linger_stop(run->linger, rr->r.name, now);
 }
 
-/* Job RJ ended (or, without a pidfd, may have): false if it has not. Its
- * slot is free once this returns true; finish_job() does the rest. */
+/* Job RJ's command ended (or, without a pidfd, may have): false if it has
+ * not, or if the job waits on for its message. Its slot is free once this
+ * returns true; finish_job() does the rest. */
 bool reap_job(struct run *run, struct rjob *rj, uint64_t now)
 {
 	struct rrule *rr = rj->rule;
@@ -251,6 +263,29 @@ bool reap_job(struct run *run, struct rjob *rj, uint64_t now)
 	log_end(run, rj, status, outcome == OUTCOME_FAILED, now);
 	if (r == 0)
 		keep_leftovers(run, rj, now);
+	if (rj->msg == MSG_WAIT || rj->msg == MSG_SENT) {
+		/* its message is not yet the broker's: the job ends with that */
+		rj->proc_over = true;
+		rj->status = status;
+		if (rj->j.pidfd >= 0) {
+			epoll_ctl(run->epfd, EPOLL_CTL_DEL, rj->j.pidfd, NULL);
+			close(rj->j.pidfd);
+			rj->j.pidfd = -1;
+		}
+		return false;
+	}
+	job_done(run, rj, status, now);
+	return true;
+}
+
+void job_done(struct run *run, struct rjob *rj, int status, uint64_t now)
+{
+	struct rrule *rr = rj->rule;
+	enum outcome outcome = outcome_of(rr, &rj->j, status);
+	if (rj->msg == MSG_FAILED && outcome != OUTCOME_STOPPED)
+		outcome = OUTCOME_FAILED;
+	if (rj->msg == MSG_LOST)
+		outcome = OUTCOME_STOPPED;
 	rr->n_run++;
 	/* a job vigil stopped (restart, shutdown) did not fail */
 	if (outcome == OUTCOME_FAILED)
@@ -273,7 +308,6 @@ bool reap_job(struct run *run, struct rjob *rj, uint64_t now)
 	}
 	if (run->status_due == 0)
 		run->status_due = now + NS;
-	return true;
 }
 
 /* The rest of ended job RJ: it goes. */
@@ -284,6 +318,7 @@ void finish_job(struct run *run, struct rjob *rj)
 	if (rj->j.stdin_fd >= 0)
 		epoll_ctl(run->epfd, EPOLL_CTL_DEL, rj->j.stdin_fd, NULL);
 	job_fini(&rj->j);
+	free(rj->topic);
 	free(rj);
 }
 
@@ -302,7 +337,8 @@ void reap_children(struct run *run, uint64_t now)
 		struct rrule *rr = run->rules[i];
 		for (size_t k = 0; k < rr->n_jobs;) {
 			struct rjob *rj = rr->jobs[k];
-			if (!rj->pending && rj->j.pidfd < 0 && end_job(run, rj, now))
+			if (!rj->pending && rj->j.pid > 0 && !rj->proc_over && rj->j.pidfd < 0 &&
+			    end_job(run, rj, now))
 				continue; /* the last one moved into slot k */
 			k++;
 		}
@@ -315,6 +351,24 @@ uint64_t job_timers(struct run *run, uint64_t now)
 	uint64_t next = 0;
 	for (size_t i = 0; i < run->n_rules; i++) {
 		struct rrule *rr = run->rules[i];
+		/* a message waiting for its broker: at a stop, one not sent yet
+		 * goes back at once, one sent waits for its acknowledgement up
+		 * to the stop timeout; either runs again at the next start */
+		for (size_t k = rr->n_jobs; run->stopping && k-- > 0;) {
+			if (k >= rr->n_jobs)
+				continue;
+			struct rjob *rj = rr->jobs[k];
+			bool live = rj->j.pid > 0 && !rj->proc_over;
+			if (rj->pending || live || (rj->msg != MSG_WAIT && rj->msg != MSG_SENT))
+				continue;
+			if (rj->msg == MSG_WAIT || run->stopping > 1 ||
+			    (rj->shutdown_at && now >= rj->shutdown_at)) {
+				rj->j.stop = STOP_SHUTDOWN;
+				rj->msg = MSG_LOST;
+				job_done(run, rj, rj->proc_over ? rj->status : 0, now);
+				finish_job(run, rj);
+			}
+		}
 		for (size_t k = 0; k < rr->n_jobs; k++) {
 			struct rjob *rj = rr->jobs[k];
 			struct job *j = &rj->j;

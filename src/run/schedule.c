@@ -39,7 +39,10 @@ uint64_t schedule(struct run *run, struct rrule *rr, uint64_t now)
 		/* a restart also waits for what the last job left running */
 		bool leftovers = rr->r.on_busy == BUSY_RESTART &&
 				 linger_count(run->linger, rr->r.name);
-		if (rr->n_jobs >= rr->r.jobs || leftovers) {
+		/* a rule that only publishes has as many messages in flight
+		 * as its jobs key says, 100 by default */
+		unsigned slots = !rr->r.argv.len && !rr->r.jobs_given ? 100 : rr->r.jobs;
+		if (rr->n_jobs >= slots || leftovers) {
 			switch (rr->r.on_busy) {
 			case BUSY_QUEUE:
 				break;

@@ -29,7 +29,7 @@ void notify(struct run *run, const char *fmt, ...)
 {
 	if (run->notify_fd < 0)
 		return;
-	char msg[512];
+	char msg[2048];
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -59,8 +59,17 @@ void notify_status(struct run *run)
 	uint64_t ran, failed, paths;
 	size_t waiting, running;
 	counts(run, &ran, &failed, &paths, &waiting, &running);
-	notify(run, "STATUS=%llu jobs run, %llu failed, %llu paths seen; %zu running, %zu waiting",
+	char *brokers = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&brokers, &len);
+	if (f) {
+		broker_status(run, f);
+		if (fclose(f) != 0)
+			brokers = NULL;
+	}
+	notify(run, "STATUS=%llu jobs run, %llu failed, %llu paths seen; %zu running, %zu waiting%s",
 	       (unsigned long long)ran, (unsigned long long)failed,
-	       (unsigned long long)paths, running, waiting);
+	       (unsigned long long)paths, running, waiting, brokers ? brokers : "");
+	free(brokers);
 }
 

@@ -28,6 +28,7 @@ struct entry {
 			      * maybe by the job (the loop guard) */
 	bool loaded;         /* from the journal, at a start */
 	bool found;          /* by the catch-up walk */
+	bool remote;         /* named by a broker's message (--subscribe) */
 };
 
 /* The head of an element of a keyed table (below): its path (NULL when
@@ -49,6 +50,7 @@ struct known {
 	bool busy;           /* in a job now */
 	bool failed;         /* its last job failed, and no attempt is left */
 	bool found;          /* by the catch-up walk */
+	bool remote;         /* named by a broker's message (--subscribe) */
 	uint32_t events;     /* its last job's (a running one's) */
 	char *from;          /* a running job's, with a journal only */
 	uint32_t attempts, failures;
@@ -465,15 +467,16 @@ static void jsync(struct store *s, const char *path, uint32_t h)
 		row.from = from;
 		row.from_len = strlen(from);
 	}
+	row.remote = (e && e->remote) || (k && k->remote);
 	journal_put(s->j, s->rule, &row);
 }
 
 /* --- waiting paths ---------------------------------------------------------- */
 
 /* store_touch(); with FRESH, a change made at NOW (a new version of the
- * file: its attempts start again). */
+ * file: its attempts start again); REMOTE: named by a broker's message. */
 static int touch(struct store *s, const char *path, uint32_t events, const char *from,
-		 uint64_t now, uint64_t due, bool fresh)
+		 uint64_t now, uint64_t due, bool fresh, bool remote)
 {
 	uint32_t h = hash_str(path);
 	uint32_t i = find_entry(s, path, h);
@@ -502,6 +505,8 @@ static int touch(struct store *s, const char *path, uint32_t events, const char 
 		}
 		e->due = due;
 		e->own |= own;
+		news |= remote && !e->remote;
+		e->remote |= remote;
 		settling_insert(s, i);
 		if (news || k)
 			jsync(s, path, h);
@@ -533,7 +538,7 @@ static int touch(struct store *s, const char *path, uint32_t events, const char 
 	struct entry *e = &s->e[i];
 	*e = (struct entry){
 		.path = copy, .from = from_copy, .events = events, .hash = h, .due = due,
-		.own = own,
+		.own = own, .remote = remote,
 	};
 	uint32_t *b = &s->waiting.buckets[h & (s->waiting.n_buckets - 1)];
 	e->hnext = *b;
@@ -550,7 +555,7 @@ nomem:
 int store_touch(struct store *s, const char *path, uint32_t events,
 		const char *from, uint64_t due)
 {
-	return touch(s, path, events, from, due, due, events != 0);
+	return touch(s, path, events, from, due, due, events != 0, false);
 }
 
 bool store_has(const struct store *s, const char *path)
@@ -693,7 +698,7 @@ static int queue(struct store *s, const struct change *c, const char *path,
 {
 	bool had = store_has(s, path);
 	if (touch(s, path, events && c->is_dir ? events | IN_ISDIR : events, from, c->now,
-		  c->now + c->settle_ns, events != 0) < 0)
+		  c->now + c->settle_ns, events != 0, c->remote) < 0)
 		return -ENOMEM;
 	return !had;
 }
@@ -869,6 +874,7 @@ size_t store_take(struct store *s, size_t n, size_t bytes, uint64_t now,
 				kn->hold_ns = kn->hold_ns > max / 2 ? max : kn->hold_ns * 2;
 			}
 		}
+		kn->remote |= e->remote;
 		take_entry(s, i, &ret[k]);
 		kn->busy = true;
 		kn->attempts++;
@@ -978,7 +984,7 @@ int store_finish(struct store *s, const char *path, const struct stat *st,
 		/* cut short: it runs again (at the next start, as vigil is
 		 * stopping); the attempt counts, as one a crash cuts short */
 		what = FINISHED_AGAIN;
-		if (!waits && touch(s, path, k->events, NULL, now, now, false) < 0)
+		if (!waits && touch(s, path, k->events, NULL, now, now, false, k->remote) < 0)
 			r = -ENOMEM;
 		break;
 	case OUTCOME_FAILED:
@@ -995,7 +1001,7 @@ int store_finish(struct store *s, const char *path, const struct stat *st,
 				ret->retry = k->failures;
 			}
 			k->retry_at = realtime_ns() + (int64_t)delay;
-			if (touch(s, path, k->events, NULL, now, now + delay, false) < 0)
+			if (touch(s, path, k->events, NULL, now, now + delay, false, k->remote) < 0)
 				r = -ENOMEM;
 			k = find_known(s, path, h);
 		} else {
@@ -1028,6 +1034,13 @@ static bool differs(const struct known *k, const struct stat *st)
 	       k->size != st->st_size || k->mtime.tv_sec != st->st_mtim.tv_sec ||
 	       k->mtime.tv_nsec != st->st_mtim.tv_nsec || k->ctime.tv_sec != st->st_ctim.tv_sec ||
 	       k->ctime.tv_nsec != st->st_ctim.tv_nsec;
+}
+
+bool store_unchanged(const struct store *s, const char *path, const struct stat *st)
+{
+	const struct known *k = find_known(s, path, hash_str(path));
+	return k && !k->busy && !k->failed && k->has_file && !differs(k, st) &&
+	       find_entry(s, path, k->k.hash) == NONE;
 }
 
 bool store_changed(const struct store *s, const char *path,
@@ -1080,6 +1093,7 @@ static int load_row(void *ctx, const struct jrow *row)
 	k->mtime = (struct timespec){row->mtime / NS, row->mtime % NS};
 	k->ctime = (struct timespec){row->ctime / NS, row->ctime % NS};
 	k->failed = row->state == J_FAILED;
+	k->remote = row->remote;
 	if (k->failed)
 		s->n_failed++;
 	int r = 0;
@@ -1089,7 +1103,7 @@ static int load_row(void *ctx, const struct jrow *row)
 		uint64_t due = row->state == J_RUNNING ? l->now : l->now + l->settle_ns;
 		if (row->state == J_WAITING && row->retry_at > l->real)
 			due = l->now + (uint64_t)(row->retry_at - l->real);
-		r = touch(s, path, row->events, from, l->now, due, false);
+		r = touch(s, path, row->events, from, l->now, due, false, row->remote);
 		if (r == 0) {
 			s->e[find_entry(s, path, h)].loaded = true;
 			l->waiting++;
@@ -1134,10 +1148,13 @@ size_t store_forget_unfound(struct store *s, bool (*wanted)(void *ctx, const cha
 		if (!e->path)
 			continue;
 		/* a row is data, not an order: a path the rule does not see
-		 * now is not run on, whatever the database says */
+		 * now is not run on, whatever the database says. A broker's
+		 * message named a remote one, which the walk cannot find: it
+		 * waits still if the rule takes it now. */
 		if (e->loaded && !e->found &&
-		    (!(e->events & (IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF)) ||
-		     !wanted(ctx, e->path))) {
+		    (e->remote ? !wanted(ctx, e->path) :
+		     (!(e->events & (IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF)) ||
+		      !wanted(ctx, e->path)))) {
 			char *path = strdup(e->path);
 			if (!path)
 				continue;
@@ -1156,6 +1173,11 @@ size_t store_forget_unfound(struct store *s, bool (*wanted)(void *ctx, const cha
 			k->found = false;
 			continue;
 		}
+		/* a remote path handled: known while its file is there (a
+		 * message sent again is then not run again) */
+		struct stat st;
+		if (k->remote && lstat(k->k.path, &st) == 0 && wanted(ctx, k->k.path))
+			continue;
 		char *path = strdup(k->k.path);
 		if (!path)
 			continue;
@@ -1206,7 +1228,7 @@ static int request_row(void *ctx, const struct jrow *row)
 		k->events = k->events ? k->events : row->events;
 		/* queued at once: it settled long ago; the row's request
 		 * mark goes when it is written back */
-		r = touch(s, path, k->events, NULL, q->now, q->now, false);
+		r = touch(s, path, k->events, NULL, q->now, q->now, false, k->remote);
 		if (r == 0) {
 			jsync(s, path, h);
 			q->n++;

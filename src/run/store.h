@@ -93,6 +93,9 @@ struct change {
 	bool wanted;        /* the rule runs on PATH (its filters pass) */
 	uint64_t now;       /* monotonic ns: it settles at NOW + SETTLE_NS */
 	uint64_t settle_ns;
+	bool remote;        /* a broker's message named PATH (--subscribe): a
+			     * start's walk does not look for it (see
+			     * store_forget_unfound()) */
 };
 
 /* Take change C. Returns 1 when PATH waits now and did not before, 0, or
@@ -165,6 +168,10 @@ struct finish {
  * -ENOMEM. */
 int store_finish(struct store *s, const char *path, const struct stat *st,
 		 enum outcome outcome, int status, uint64_t now, struct finish *ret);
+/* Whether PATH was handled, does not wait, and is as ST says it is now,
+ * as at the end of its last job: a message about it sent again (QoS 1
+ * sends one again after a loss) is not run again. */
+bool store_unchanged(const struct store *s, const char *path, const struct stat *st);
 /* After an overflow, a file found by a re-crawl: whether it is new or
  * changed since a job last ran on it. A file no job has run on counts as
  * new when its inode changed (ctime) at or after SINCE, vigil's start. */
@@ -185,7 +192,10 @@ bool store_catch_up(struct store *s, const char *path, const struct stat *st);
 /* After the catch-up walk: forget what is known of the paths it did not
  * find (deleted while vigil was down, or no longer the rule's), and what
  * waited on them, unless what waited is a deletion the rule runs on and
- * WANTED(CTX, path) says the rule wants the path. Returns how many were
+ * WANTED(CTX, path) says the rule wants the path. Remote paths (a
+ * broker's, change.remote) are not the walk's to find: what waits of them
+ * waits still, and what is known of them is kept while the file is there,
+ * if WANTED says the rule takes them now. Returns how many were
  * forgotten. */
 size_t store_forget_unfound(struct store *s, bool (*wanted)(void *ctx, const char *path),
 			    void *ctx);

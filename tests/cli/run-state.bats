@@ -225,13 +225,13 @@ vigil run: '$W/nothing': not a failed path in '$st'" "$output"
 	expect_eq "a link" "vigil run: '$st/vigil.db' is not a regular file; a state is a file of its own, never followed elsewhere" "$output"
 }
 
-@test "a state of a newer format is refused; one of the older format 1 is migrated, its rows kept" {
+@test "a state of a newer format is refused; one of the older format 1 is migrated to 3, its rows kept" {
 	local st=$TEST_DIR/state
 	start_run --state "$st" "$W" -- true
 	stop_run
-	sqlite3 "$st/vigil.db" 'pragma user_version = 3'
+	sqlite3 "$st/vigil.db" 'pragma user_version = 4'
 	run -1 "$VIGIL" run --state "$st" "$W" -- true
-	expect_eq "newer" "vigil run: the state in '$st' is of a newer format (3) than this vigil reads (2); run a newer vigil, or give another --state" "$output"
+	expect_eq "newer" "vigil run: the state in '$st' is of a newer format (4) than this vigil reads (3); run a newer vigil, or give another --state" "$output"
 	# format 1, as the first vigil with --state wrote it: no definitions
 	rm -rf "$st"
 	mkdir "$st"
@@ -255,7 +255,9 @@ vigil run: '$W/nothing': not a failed path in '$st'" "$output"
 	start_run --state "$st" "$W" -- sh -c "$REC" rec {}
 	jobs_done 1
 	stop_run
-	expect_eq "format" 2 "$(sql 'pragma user_version')"
+	expect_eq "format" 3 "$(sql 'pragma user_version')"
+	# format 3: each row says where its path came from (0: the watched tree)
+	expect_eq "sources" "0" "$(sql 'select distinct source from paths')"
 	expect_eq "run on" "$W/waiting|" "$(recorded)"
 	grep -q "0 paths new or changed, 1 waiting from before" "$ERR"
 	[ -n "$(sql "select definition from rules where name = 'run'")" ]

@@ -670,3 +670,11 @@ assert "left processes running" in kinds[4], kinds
 	run -1 "$VIGIL" run --state "$TEST_DIR/state" "$W" -- true
 	expect_eq "refused" "vigil run: 'state': this vigil was built without SQLite, which keeps the state; build it with libsqlite3-dev (meson -Dsqlite=enabled)" "$output"
 }
+
+@test "without MQTT, --publish and --subscribe are refused in one line" {
+	[ "${VIGIL_MQTT:-1}" = 0 ] || skip "this vigil is built with MQTT"
+	run -1 "$VIGIL" run --publish mqtt://127.0.0.1/t "$W"
+	expect_eq "publish" "vigil run: 'publish': this vigil was built without MQTT (libmosquitto); build it with libmosquitto-dev installed (meson -Dmqtt=enabled)" "$output"
+	run -1 "$VIGIL" run --subscribe mqtt://127.0.0.1/t -- true
+	expect_eq "subscribe" "vigil run: 'subscribe': this vigil was built without MQTT (libmosquitto); build it with libmosquitto-dev installed (meson -Dmqtt=enabled)" "$output"
+}

@@ -562,9 +562,9 @@ static void words(void **state)
 static void check(void **state)
 {
 	struct rule *r = *state;
-	check_err(r, "no 'path' to watch");
+	check_err(r, "no 'path' to watch (nor a broker to 'subscribe' to)");
 	set_ok(r, "path", "/in");
-	check_err(r, "no 'command' to run");
+	check_err(r, "no 'command' to run (nor a broker to 'publish' to)");
 	set_ok(r, "command", "'' x");
 	check_err(r, "the command's first word is empty");
 	set_ok(r, "command", "convert {} {dir}/small/{name} {rule}");
