@@ -149,6 +149,10 @@ struct vigil {
 	uint64_t retried_at;    /* stream_read at the last retry pass */
 	struct orphan *orphans;
 	size_t n_orphans, cap_orphans;
+	/* What is processed now happens inside a directory whose MOVED_FROM a
+	 * reader has had, and no MOVED_TO yet: no path a reader has names it,
+	 * so nothing is delivered (engine_emit()) but errors. */
+	bool mute;
 
 	struct vigil_event ev;
 };

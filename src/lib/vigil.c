@@ -398,6 +398,18 @@ static bool below_held_move(const struct vigil *v, uint32_t node)
 	return false;
 }
 
+/* The directory above NODE (or NODE) whose MOVED_FROM was delivered on its
+ * own, its partner still to come, or NODE_NONE. */
+static uint32_t below_delivered_move(const struct vigil *v, uint32_t node)
+{
+	for (size_t i = 0; i < v->moves.len; i++) {
+		const struct move_half *h = &v->moves.v[i];
+		if (h->delivered && half_node_valid(v, h) && tree_is_ancestor(&v->tree, h->node, node))
+			return h->node;
+	}
+	return NODE_NONE;
+}
+
 /* Whether a held half is the rename of directory NODE itself; its cookie. */
 static bool held_half_of(const struct vigil *v, uint32_t node, uint32_t *cookie)
 {
@@ -454,12 +466,15 @@ static int replay_deferred(struct vigil *v)
 	struct buf b = v->deferred;
 	v->deferred = (struct buf){0};
 	int r = 0;
+	bool mute = v->mute; /* each record is judged for itself */
+	v->mute = false;
 	struct source_record rec;
 	for (size_t off = 0; r >= 0 && off < b.len; off += rec.size) {
 		if (source_inotify_parse(b.data + off, b.len - off, &rec) <= 0)
 			break;
 		r = process(v, &rec, v->stream_read);
 	}
+	v->mute = mute;
 	buf_free(&b);
 	return r;
 }
@@ -994,16 +1009,29 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 	if (rec->name_len && seen_absorb(&v->seen, rec->wd, rec->name,
 					 rec->name_len, rec->mask, pos))
 		return 0; /* the listing reported it already */
-	if (rec->mask & IN_MOVED_FROM)
-		return moved_from(v, ri, node, rec, pos);
-	if (rec->mask & IN_MOVED_TO)
-		return moved_to(v, ri, node, rec);
+	/* A change to the tree inside a directory whose MOVED_FROM a reader
+	 * has had, its MOVED_TO not come: it left the trees (or went where
+	 * nothing is watched yet), and no path a reader has leads there. The
+	 * tree follows, and nothing is said: what it holds is reported
+	 * whole where it comes back (owed), or never, if it stays out. */
+	uint32_t left = changes_tree && v->moves.len ? below_delivered_move(v, node) : NODE_NONE;
+	if (left != NODE_NONE) {
+		tree_node(&v->tree, left)->owed = true;
+		v->mute = true;
+	}
 	int e = 0;
-	if (wanted(r, rec->mask) || (rec->mask & IN_UNMOUNT))
-		e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
-	if (e >= 0 && (rec->mask & (IN_CREATE | IN_ISDIR)) == (IN_CREATE | IN_ISDIR))
-		e = dir_appeared(v, ri, node, rec->name, rec->name_len, 0, CRAWL_NEW,
-				 NODE_NONE);
+	if (rec->mask & IN_MOVED_FROM) {
+		e = moved_from(v, ri, node, rec, pos);
+	} else if (rec->mask & IN_MOVED_TO) {
+		e = moved_to(v, ri, node, rec);
+	} else {
+		if (wanted(r, rec->mask) || (rec->mask & IN_UNMOUNT))
+			e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
+		if (e >= 0 && (rec->mask & (IN_CREATE | IN_ISDIR)) == (IN_CREATE | IN_ISDIR))
+			e = dir_appeared(v, ri, node, rec->name, rec->name_len, 0, CRAWL_NEW,
+					 NODE_NONE);
+	}
+	v->mute = false;
 	return e;
 }
 

@@ -45,9 +45,11 @@ void watch_events(struct fixture *f);
 void drain(vigil *v);
 
 /* The paths below the watched tree a reader knows of, replaying the events
- * as tests/cli/churn-check.py does: a create or a move in adds a path, a
- * delete or a move away removes it and all below it, and the two halves of
- * a rename, paired by cookie, move what was below it. */
+ * as tests/cli/churn-check.py does: a create adds a path, a move in puts
+ * it in place of what was there, a delete or a move away removes it and
+ * all below it, and the two halves of a rename, paired by cookie, move
+ * what was below it. VIGIL_TRACE in the environment prints each event on
+ * stdout as it is replayed, for tracing a shape. */
 #define KNOWN_MAX 512
 #define KNOWN_PATH 160
 #define KNOWN_HALVES 8

@@ -246,6 +246,53 @@ static void moved_from_inside_a_departed_directory_is_reported_whole(void **stat
 	check(f);
 }
 
+/* A directory moved out, a directory made in it while outside, then moved
+ * back in under another name, before vigil read. Once the MOVED_FROM is
+ * delivered, a reader has no path for it: the CREATE in it is not
+ * reported (it was, under the old path, a path that is not there), and
+ * what it holds is reported where it comes back. (The fast churn writers,
+ * three for 10 s, left hundreds of stale paths this way.) */
+static void made_in_a_directory_that_left_is_reported_where_it_comes_back(void **state)
+{
+	struct fixture *f = *state;
+	watch_events(f);
+	make_dir(f, "c");
+	make_dir(f, "c/a");
+	struct known k = {0};
+	replay(f, &k);
+	move(f, "c", "OUT");
+	make_dir(f, "OUT/x");
+	make_dir(f, "OUT/x/y");
+	move(f, "OUT/a", "OUT/x/a");
+	move(f, "OUT", "d");
+	replay(f, &k);
+	expect_unknown(&k, "c/x");
+	expect_unknown(&k, "c/x/y");
+	expect_unknown(&k, "c/a");
+	expect_known(&k, "d/x/y");
+	expect_known(&k, "d/x/a");
+	check(f);
+}
+
+/* The same, and it stays out: nothing that happened in it is said. */
+static void made_in_a_directory_that_stays_out_is_not_reported(void **state)
+{
+	struct fixture *f = *state;
+	watch_events(f);
+	make_dir(f, "c");
+	make_dir(f, "c/a");
+	struct known k = {0};
+	replay(f, &k);
+	move(f, "c", "OUT");
+	make_dir(f, "OUT/x");
+	move(f, "OUT/a", "OUT/x/a");
+	replay(f, &k);
+	expect_unknown(&k, "c");
+	expect_unknown(&k, "c/x");
+	expect_unknown(&k, "c/x/a");
+	check(f);
+}
+
 /* A directory renamed over an empty one just made, a subdirectory of it
  * renamed away just before, all before vigil read: the listing for the
  * empty one's CREATE finds the renamed directory there, ahead of its
@@ -595,7 +642,7 @@ static void taken_back_and_gone_on_is_reported_where_it_went(void **state)
 	watch_events(f);
 	make_dir(f, "b");
 	move(f, "OUT/d", "b");
-	struct known k = {0};
+	struct known k = {.path = {"c"}, .n = 1}; /* there before the watch */
 	replay_some(f, &k, 2);
 	expect_known(&k, "b/x");
 	move(f, "b", "c/a");
@@ -863,6 +910,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(back_by_a_second_rename_is_reported_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_twice_its_changes_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(moved_from_inside_a_departed_directory_is_reported_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(made_in_a_directory_that_left_is_reported_where_it_comes_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(made_in_a_directory_that_stays_out_is_not_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(found_ahead_of_its_rename_it_stays_until_then, setup, teardown),
 		cmocka_unit_test_setup_teardown(what_waited_below_a_directory_back_whole_is_not_replayed, setup, teardown),
 		cmocka_unit_test_setup_teardown(put_aside_and_found_again_is_reported_whole, setup, teardown),
