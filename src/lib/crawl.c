@@ -908,6 +908,7 @@ static int watches_node(struct vigil *v, int fd, uint32_t mask, uint32_t node,
 int crawl_relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
 {
 	struct tree *t = &v->tree;
+	engine_new_generation(v); /* before it is opened: see crawl_new() */
 	int fd = open_below(v, node, NULL, 0, 0);
 	if (fd < 0)
 		return fd == -ENOMEM ? fd : -ESTALE; /* moved, or gone: its events will tell */
@@ -924,7 +925,6 @@ int crawl_relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
 	 * back below it, all of which happened before */
 	if (report)
 		engine_drop_deferred_below(v, node);
-	engine_new_generation(v);
 	tree_node(t, node)->mark = v->generation;
 	c.report = report;
 	e = crawl_run(&c, node, fd, report, 0);
@@ -991,7 +991,12 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 		return err == -ENOMEM ? err : -ESTALE;
 	}
 	/* Then who it is (O_PATH: no event), and a listing only if new: a
-	 * directory already watched elsewhere just moves here. */
+	 * directory already watched elsewhere just moves here. Where it is
+	 * found is marked with where the stream stood before it was opened
+	 * (every record queued until then precedes the finding; taken after,
+	 * a rename of it between the two would seem to precede its finding
+	 * there, as if it were another directory than the one that moved). */
+	engine_new_generation(v);
 	int pfd = openat(dfd, nm, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	err = -errno;
 	close(dfd);
@@ -1008,7 +1013,6 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	struct crawl c;
 	crawl_init(&c, v, root, mode);
 	bool fresh;
-	engine_new_generation(v); /* before it is seen where it is */
 	c.wait_ahead = how & CRAWL_WAIT_AHEAD;
 	c.expected = expect;
 	uint32_t node = attach(&c, parent, name, len, pfd, &fresh, &err);
