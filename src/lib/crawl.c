@@ -295,12 +295,19 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 	struct tree *t = &v->tree;
 	uint32_t existing = tree_find_wd(t, wd);
 	uint32_t child = tree_find_child(t, parent, name, len);
+	/* A listing that finds a directory marks it with its generation, so
+	 * that a rename read later but queued before the finding is not taken
+	 * for this directory's (seen_after()). The directory a rename's far
+	 * end expects is placed by that rename's events, not found ahead of
+	 * them: its next rename, queued before this, is its own. */
+	bool by_events = existing != NODE_NONE && existing == c->expected;
 	if (existing != NODE_NONE) {
 		if (existing == child) {
 			/* left and came back under the same name: it stays */
 			c->released = moves_release_node(&v->moves, existing,
 							 tree_node(t, existing)->serial);
-			tree_node(t, existing)->mark = v->generation;
+			if (!by_events)
+				tree_node(t, existing)->mark = v->generation;
 			return existing;
 		}
 		/* The same directory under another name: renamed here, and the
@@ -334,7 +341,8 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 		if (tree_rename(t, existing, parent, name, len) < 0)
 			return NODE_NONE;
 		v->tree_gen++;
-		tree_node(t, existing)->mark = v->generation;
+		if (!by_events)
+			tree_node(t, existing)->mark = v->generation;
 		return existing;
 	}
 	if (child != NODE_NONE) {
@@ -781,7 +789,8 @@ static void crawl_init(struct crawl *c, struct vigil *v, uint32_t root,
 		       enum crawl_mode mode)
 {
 	*c = (struct crawl){.v = v, .root = root, .mode = mode, .cwd_fd = -1,
-			    .cwd_node = NODE_NONE, .noatime = O_NOATIME};
+			    .cwd_node = NODE_NONE, .noatime = O_NOATIME,
+			    .expected = NODE_NONE};
 	c->full_mask = engine_kernel_mask(v, &v->roots[root]);
 	c->quiet = (c->full_mask & FOOTSTEPS) != 0;
 	c->quiet_mask = c->full_mask & ~(uint32_t)FOOTSTEPS;
@@ -1017,6 +1026,7 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	c.expected = expect;
 	uint32_t node = attach(&c, parent, name, len, pfd, &fresh, &err);
 	c.wait_ahead = false;
+	c.expected = NODE_NONE; /* for the top only (attach()) */
 	if (err == -EINPROGRESS) {
 		close(pfd);
 		return err;

@@ -662,7 +662,14 @@ static bool seen_after(const struct vigil *v, uint32_t node, uint64_t pos)
 {
 	uint32_t g = tree_node(&v->tree, node)->mark;
 	const struct observed *o = &v->observed[g % OBSERVED_LEN];
-	return o->generation == g && pos < o->pos;
+	if (o->generation == g)
+		return pos < o->pos;
+	/* Older than the listings kept: it began no later than the oldest
+	 * kept, so a record at or past that one's start came after it. One
+	 * before cannot be told, and is taken as preceding the finding: the
+	 * half then guesses no node, rather than perhaps the wrong one. */
+	const struct observed *oldest = &v->observed[(v->generation + 1) % OBSERVED_LEN];
+	return oldest->generation == v->generation + 1 - OBSERVED_LEN && pos < oldest->pos;
 }
 
 /* Which node a MOVED_FROM (at POS in the stream) of NAME under PARENT most
@@ -803,21 +810,22 @@ static int moved_out(struct vigil *v, struct move_half *h,
 
 /* The far end of a rename, NAME under PARENT, where its directory is not
  * now (nothing there, a file, or another directory that came after it):
- * it went on (renamed again, deleted) before this was read. Unless the node
- * the half guessed is still where the tree has it (then it is not the one
- * that left), the tree follows the events and puts it here: what happened
- * in it from here on is then reported where a reader of the events has it,
- * and its next events move it on. Left where it was, the node would go on
- * taking the events of a directory that is elsewhere, or out of the trees,
- * under a path it no longer has. With NEWS (it came from a path a reader
- * has given up), what it holds is owed to a reader where it is found next. */
+ * it went on (renamed again, deleted) before this was read. The tree
+ * follows the events and puts it here: what happened in it from here on is
+ * then reported where a reader of the events has it, and its next events
+ * move it on. Left where it was, the node would go on taking the events of
+ * a directory that is elsewhere, or out of the trees, under a path it no
+ * longer has. That holds even when the directory is back where the tree
+ * has it (renamed there again since): what happened in it in between is
+ * still to be read, and a reader has it here. With NEWS (it came from a
+ * path a reader has given up), what it holds is owed to a reader where it
+ * is found next. */
 static int follow_half(struct vigil *v, const struct move_half *h,
 		       uint32_t parent, const char *name, size_t len, bool news)
 {
 	struct tree *t = &v->tree;
-	/* where the listing found it, or where the tree has it still */
-	if (!half_node_valid(v, h) || tree_find_child(t, parent, name, len) == h->node ||
-	    crawl_node_present(v, h->node))
+	/* where the listing found it */
+	if (!half_node_valid(v, h) || tree_find_child(t, parent, name, len) == h->node)
 		return 0;
 	if (tree_is_ancestor(t, h->node, parent)) {
 		/* Into what the tree has below it: a directory between left
