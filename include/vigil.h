@@ -77,7 +77,14 @@ enum {
 	 * created or moved in, or a re-crawl after an overflow). mask is
 	 * IN_CREATE (with IN_ISDIR for directories) when the watch asked for
 	 * IN_CREATE; otherwise IN_CLOSE_WRITE, or IN_MOVED_TO, whichever the
-	 * watch asked for, so that a consumer of complete files hears of it. */
+	 * watch asked for, so that a consumer of complete files hears of it.
+	 * Also IN_DELETE | IN_ISDIR (when IN_DELETE was asked for): forget
+	 * this path and what is below it. A listing that ran ahead of the
+	 * events reported what a later directory holds under a path whose
+	 * earlier directory is about to move away (its IN_MOVED_FROM comes
+	 * next); a reader replaying the events would take that along. What
+	 * each directory holds is then reported again, where its own events
+	 * put it. */
 	VIGIL_EVENT_SYNTHETIC = 1u << 0,
 	/* A paired rename (VIGIL_PAIR_MOVES): from_path, from_dir, from_name
 	 * hold the old location. */

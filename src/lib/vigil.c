@@ -698,6 +698,38 @@ static uint32_t moving_node(struct vigil *v, uint32_t parent, const char *name,
 	return n;
 }
 
+/* A MOVED_FROM (at POS) of NAME under PARENT, where the tree has a
+ * directory that a listing found there after the record was queued: a
+ * later arrival under that name, whose own arrival is still to be read.
+ * If that listing reported what it holds (a rename's far end, or a
+ * creation, whose directory had gone on), a reader has it under this
+ * path, mixed with what is leaving, and would take it along with the move
+ * to where that lands, where it is not. So a reader is told to forget the
+ * path first (a synthetic DELETE), and both directories are owed a listing,
+ * reported whole: the one leaving where it lands (MOVER, if known), the
+ * one there when its arrival is read. */
+static int forget_ahead(struct vigil *v, uint32_t ri, uint32_t parent, const char *name,
+			size_t len, uint64_t pos, uint32_t mover)
+{
+	struct tree *t = &v->tree;
+	uint32_t here = tree_find_child(t, parent, name, len);
+	if (here == NODE_NONE || here == mover ||
+	    moves_holds(&v->moves, here, tree_node(t, here)->serial) || !seen_after(v, here, pos))
+		return 0;
+	tree_node(t, here)->owed = true;
+	if (mover != NODE_NONE)
+		tree_node(t, mover)->owed = true;
+	if (!wanted(&v->roots[ri], IN_DELETE))
+		return 0;
+	const char *dir;
+	size_t dir_len;
+	int e = engine_node_dir(v, parent, &dir, &dir_len);
+	if (e < 0)
+		return e;
+	return engine_emit(v, dir, dir_len, name, len, IN_DELETE | IN_ISDIR, 0,
+			   VIGIL_EVENT_SYNTHETIC, 0, NULL);
+}
+
 static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
 		      const struct source_record *rec, uint64_t pos)
 {
@@ -718,6 +750,8 @@ static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
 	};
 	if (h.node != NODE_NONE)
 		h.node_serial = tree_node(&v->tree, h.node)->serial;
+	if ((e = forget_ahead(v, ri, node, rec->name, rec->name_len, pos, h.node)) < 0)
+		return e;
 	const char *dir;
 	size_t dir_len;
 	if ((e = engine_node_dir(v, node, &dir, &dir_len)) < 0)

@@ -460,6 +460,34 @@ static void renamed_over_a_new_one_and_back_its_events_follow(void **state)
 	check(f);
 }
 
+/* A directory renamed there and back, and a new one made under the name
+ * it had in between, with a directory in it, all before vigil read. The
+ * first rename's far end finds the new one and reports what it holds,
+ * ahead of its creation, still to be read; a reader then has that below
+ * the path of the directory that moved there, and would take it along
+ * when it moves back. So before that MOVED_FROM a reader is told to
+ * forget the path (a synthetic DELETE), and each directory is reported
+ * whole where its own events put it. Before, 'c/a' was left with a reader.
+ * (Found by test_sequences, seed 415, once stale paths were checked.) */
+static void renamed_and_back_a_new_one_in_between_is_not_taken_along(void **state)
+{
+	struct fixture *f = *state;
+	watch_events(f);
+	make_dir(f, "c");
+	make_file(f, "c/f");
+	struct known k = {0};
+	replay(f, &k);
+	move(f, "c", "b");
+	move(f, "b", "c");
+	make_dir(f, "b");
+	make_dir(f, "b/a");
+	replay(f, &k);
+	expect_unknown(&k, "c/a");
+	expect_known(&k, "c/f");
+	expect_known(&k, "b/a");
+	check(f);
+}
+
 /* A directory moved in over one moved in before it, over one that came
  * from outside, all before vigil read: the first arrival's listing finds
  * the last, and the rename of the middle one puts it aside, known by its
@@ -1045,6 +1073,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(put_aside_in_a_directory_that_left_its_watch_goes, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_and_back_before_read_what_left_it_follows, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_over_a_new_one_and_back_its_events_follow, setup, teardown),
+		cmocka_unit_test_setup_teardown(renamed_and_back_a_new_one_in_between_is_not_taken_along, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_on_and_its_place_taken_it_does_not_stay, setup, teardown),
 		cmocka_unit_test_setup_teardown(moved_into_what_it_held_after_that_left, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_then_replaced_from_outside_the_new_one_stays, setup, teardown),
