@@ -331,6 +331,23 @@ static void walk(struct walk *x, const char *path, const char *rel)
 	closedir(d);
 }
 
+/* The paths K knows of that are not on disk: each one a reader replaying
+ * the events would believe in, and that is not there (a stale path). */
+static size_t stale(const struct fixture *f, const struct known *k, FILE *say)
+{
+	size_t bad = 0;
+	for (size_t i = 0; i < k->n; i++) {
+		char p[600];
+		struct stat st;
+		snprintf(p, sizeof(p), "%s/%s", f->dir, k->path[i]);
+		if (lstat(p, &st) < 0) {
+			fprintf(say, "'%s' was reported, and there is no such path\n", k->path[i]);
+			bad++;
+		}
+	}
+	return bad;
+}
+
 size_t diverged(const struct fixture *f, const struct known *k, FILE *say)
 {
 	struct view *w = calloc(1, sizeof(*w));
@@ -342,6 +359,8 @@ size_t diverged(const struct fixture *f, const struct known *k, FILE *say)
 		fprintf(say, "%zu directories on disk, %zu watches\n", x.dirs, w->n);
 		x.bad++;
 	}
+	if (k)
+		x.bad += stale(f, k, say);
 	free(w);
 	return x.bad;
 }
@@ -354,3 +373,10 @@ void check(const struct fixture *f)
 		fail_msg("%zu differences between vigil's watches and the disk", bad);
 }
 
+void check_known(const struct fixture *f, struct known *k)
+{
+	replay(f, k);
+	size_t bad = diverged(f, k, stderr);
+	if (bad)
+		fail_msg("%zu differences between vigil's view, its reader's and the disk", bad);
+}

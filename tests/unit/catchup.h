@@ -76,10 +76,14 @@ void expect_unknown(const struct known *k, const char *p);
 /* How far vigil's view is from the disk, saying each difference on SAY:
  * every directory on disk watched, under the path vigil has for it, with
  * the kernel's watch there on that very inode; no other watch held; and
- * with K, every file and directory known to its reader. */
+ * with K, every file and directory known to its reader (none missing), and
+ * every path its reader knows of on disk (none stale). */
 size_t diverged(const struct fixture *f, const struct known *k, FILE *say);
 
 /* Drain, then fail the test if vigil's watches diverged from the disk. */
 void check(const struct fixture *f);
+/* Replay the rest into K, then fail the test if vigil's watches or K
+ * diverged from the disk, in either direction. */
+void check_known(const struct fixture *f, struct known *k);
 
 #endif
