@@ -54,6 +54,15 @@ enum {
 	 * comes (moved in from, or out to, an unwatched place) is delivered alone.
 	 */
 	VIGIL_PAIR_MOVES = 1u << 0,
+	/* Do not keep the names each watched directory holds. By default a
+	 * recursive watch that asks for IN_CREATE, IN_DELETE or IN_MOVE keeps
+	 * them (and so also asks the kernel for IN_DELETE), so that the
+	 * re-scan after an overflow reports what appeared in and vanished
+	 * from each directory in the gap (VIGIL_EVENT_OVERFLOW). That costs
+	 * memory: about 31 bytes and the name for each file (measured: see
+	 * vigil-wait(1), NOTES); without it an overflow's re-scan reports
+	 * only what directories new in the gap hold. */
+	VIGIL_NO_NAMES = 1u << 1,
 };
 
 /* Flags for vigil_add(). */
@@ -93,7 +102,14 @@ enum {
 	 * were lost. The library re-crawls every watched tree right after it:
 	 * directories that appeared in the gap are watched and their contents
 	 * reported as synthetic events, directories that vanished are dropped.
-	 * Changes to files in directories that already existed cannot be
+	 * Where names are kept (see VIGIL_NO_NAMES), each directory's listing
+	 * is compared with what a reader was told it holds: what appeared is
+	 * reported as a synthetic IN_CREATE (or as for any listing, above),
+	 * what vanished as a synthetic IN_DELETE (if asked for), and a
+	 * directory found under another path as a synthetic IN_DELETE of the
+	 * old one and an IN_CREATE of the new one, with all it holds: a reader
+	 * replaying the events has the tree on disk again, as far as names go.
+	 * Changes to the contents of files that already existed cannot be
 	 * recovered; consumers that need them keep their own snapshot. */
 	VIGIL_EVENT_OVERFLOW = 1u << 2,
 	/* Something could not be watched (error is a negative errno, path says

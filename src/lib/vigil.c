@@ -111,7 +111,7 @@ static uint64_t now_ns(void)
 
 int vigil_new(unsigned flags, vigil **ret)
 {
-	if (flags & ~(unsigned)VIGIL_PAIR_MOVES)
+	if (flags & ~(unsigned)(VIGIL_PAIR_MOVES | VIGIL_NO_NAMES))
 		return -EINVAL;
 	struct vigil *v = calloc(1, sizeof(*v));
 	if (!v)
@@ -119,6 +119,7 @@ int vigil_new(unsigned flags, vigil **ret)
 	v->flags = flags;
 	v->dir_cache_node = NODE_NONE;
 	tree_init(&v->tree);
+	held_init(&v->held);
 	v->rbuf = malloc(READ_BUF_SIZE);
 	if (!v->rbuf) {
 		free(v);
@@ -143,6 +144,7 @@ vigil *vigil_free(vigil *v)
 	filter_fini(&v->filter);
 	moves_fini(&v->moves);
 	seen_fini(&v->seen);
+	held_fini(&v->held);
 	equeue_fini(&v->q);
 	for (size_t i = 0; i < v->n_roots; i++) {
 		free(v->roots[i].path);
@@ -312,6 +314,7 @@ int vigil_add(vigil *v, const char *path, uint32_t mask, unsigned flags)
 	uint32_t extra = ((flags & VIGIL_ONLYDIR) ? IN_ONLYDIR : 0) |
 			 ((flags & VIGIL_ONESHOT) ? IN_ONESHOT : 0);
 	bool crawl = r->is_dir && (flags & VIGIL_RECURSIVE);
+	r->names = crawl && (mask & NAMES_ASKED) && !(v->flags & VIGIL_NO_NAMES);
 	int wd, err;
 	if (crawl) {
 		/* Pinned before the watch exists, so opening it is no event.
@@ -979,15 +982,26 @@ static int rescan(struct vigil *v)
 		}
 	}
 	/* sweep what the walk did not find (unless it stopped short) */
-	if (complete)
-		engine_sweep(v, true);
+	int e = complete ? engine_sweep(v, true, true) : 0;
 	v->tree_gen++;
+	return e;
+}
+
+int engine_held_record(struct vigil *v, const struct root *r, uint32_t node,
+		       const char *name, size_t len, uint32_t mask)
+{
+	(void)r;
+	uint32_t serial = tree_node(&v->tree, node)->serial;
+	if (mask & (IN_CREATE | IN_MOVED_TO))
+		return held_add(&v->held, node, serial, name, len);
+	held_del(&v->held, node, serial, name, len);
 	return 0;
 }
 
-void engine_sweep(struct vigil *v, bool orphans)
+int engine_sweep(struct vigil *v, bool orphans, bool tell)
 {
 	struct tree *t = &v->tree;
+	int e = 0;
 	for (uint32_t n = 0; n < t->nodes_len; n++) {
 		struct node *x = tree_node(t, n);
 		if (!x->used || x->mark == v->generation || x->root != NODE_NONE)
@@ -998,8 +1012,19 @@ void engine_sweep(struct vigil *v, bool orphans)
 		if (x->parent == NODE_NONE ? !orphans
 					   : tree_node(t, x->parent)->mark != v->generation)
 			continue;
+		uint32_t ri = x->parent == NODE_NONE ? NODE_NONE : engine_root_index(v, n);
+		if (tell && ri != NODE_NONE && v->roots[ri].names &&
+		    wanted(&v->roots[ri], IN_DELETE) && e >= 0) {
+			/* gone in the gap: a reader has it where the tree has it */
+			const char *dir;
+			size_t dir_len;
+			if ((e = engine_node_dir(v, x->parent, &dir, &dir_len)) >= 0)
+				e = engine_emit(v, dir, dir_len, tree_name(t, n), x->name_len,
+						IN_DELETE | IN_ISDIR, 0, VIGIL_EVENT_SYNTHETIC, 0, NULL);
+		}
 		tree_remove(t, n, engine_unwatch, v);
 	}
+	return e;
 }
 
 static int process(struct vigil *v, const struct source_record *rec, uint64_t pos)
@@ -1051,6 +1076,12 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 	if (rec->name_len && seen_absorb(&v->seen, rec->wd, rec->name,
 					 rec->name_len, rec->mask, pos))
 		return 0; /* the listing reported it already */
+	if (r->names && rec->name_len && !(rec->mask & IN_ISDIR) &&
+	    (rec->mask & (IN_CREATE | IN_DELETE | IN_MOVE))) {
+		int e = engine_held_record(v, r, node, rec->name, rec->name_len, rec->mask);
+		if (e < 0)
+			return e;
+	}
 	/* A change to the tree inside a directory whose MOVED_FROM a reader
 	 * has had, its MOVED_TO not come: it left the trees (or went where
 	 * nothing is watched yet), and no path a reader has leads there. The
@@ -1067,6 +1098,15 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 	} else if (rec->mask & IN_MOVED_TO) {
 		e = moved_to(v, ri, node, rec);
 	} else {
+		if ((rec->mask & (IN_DELETE | IN_ISDIR)) == (IN_DELETE | IN_ISDIR)) {
+			/* A reader drops the path and all below it. A directory
+			 * the tree still has there (a later one, found by a
+			 * listing ahead of this) is owed a listing: when its
+			 * own arrival is read, or a re-scan finds it. */
+			uint32_t here = tree_find_child(&v->tree, node, rec->name, rec->name_len);
+			if (here != NODE_NONE)
+				tree_node(&v->tree, here)->owed = true;
+		}
 		if (wanted(r, rec->mask) || (rec->mask & IN_UNMOUNT))
 			e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
 		if (e >= 0 && (rec->mask & (IN_CREATE | IN_ISDIR)) == (IN_CREATE | IN_ISDIR))

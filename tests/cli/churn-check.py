@@ -17,9 +17,11 @@ another watcher's, a line per event as `inotifywait --format
    move in adds a path, a delete or a move out removes it and what is below
    it, the two halves of a rename, paired by cookie, move it), every file
    and directory on disk is known under its final path (none missing), and
-   every path the reader knows of is on disk (none stale). Not after an
-   overflow, which loses events by definition (vigil re-scans and watches
-   again; 1 still holds).
+   every path the reader knows of is on disk (none stale). Across an
+   overflow too: vigil's re-scan reports what appeared and vanished in the
+   gap (synthetic creates and deletes), as far as names go. With
+   --no-overflow-replay (for a watcher that does not), events are not
+   checked after an overflow.
 
 Prints what diverged (a few of each) and exits 1, or prints a summary and
 exits 0."""
@@ -81,9 +83,9 @@ class Node:
         self.below = {}
 
 
-def replay(events_path):
+def replay(events_path, overflows, past_overflow):
     """The paths a reader following the events knows of, or None after an
-    overflow. A create adds its path (and keeps what the reader knew below
+    overflow unless PAST_OVERFLOW (OVERFLOWS[0] counts them). A create adds its path (and keeps what the reader knew below
     it: a create never replaces anything), a delete removes it and what is
     below, a move out takes it and what is below away under its cookie, the
     move in with that cookie puts that at the new path, and a lone move in
@@ -128,7 +130,10 @@ def replay(events_path):
             kinds = set(ev["events"])
             path = ev["path"].rstrip("/")
             if "Q_OVERFLOW" in kinds:
-                return None
+                overflows[0] += 1
+                if not past_overflow:
+                    return None
+                continue
             if path == "." or not path.startswith("./"):
                 continue  # the root's own
             if "MOVED_FROM" in kinds:
@@ -160,6 +165,9 @@ def replay(events_path):
 
 
 def main():
+    past_overflow = "--no-overflow-replay" not in sys.argv
+    if not past_overflow:
+        sys.argv.remove("--no-overflow-replay")
     if len(sys.argv) not in (3, 4):
         sys.exit(__doc__.split("\n\n")[0])
     root, view_path = sys.argv[1], sys.argv[2]
@@ -171,7 +179,8 @@ def main():
     missed = stale = 0
     known = None
     if len(sys.argv) == 4:
-        known = replay(sys.argv[3])
+        overflows = [0]
+        known = replay(sys.argv[3], overflows, past_overflow)
         if known is not None:
             there = set(dirs) | files
             for p in sorted(there - known, key=len):
@@ -188,6 +197,8 @@ def main():
         summary += "; an overflow: events not checked"
     elif known is not None:
         summary += "; %d missing, %d stale" % (missed, stale)
+        if overflows[0]:
+            summary += " (across %d overflows)" % overflows[0]
     if problems:
         print("churn-check: %s; %d problems:" % (summary, len(problems)))
         for p in problems[:12]:
