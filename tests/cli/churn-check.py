@@ -21,7 +21,9 @@ another watcher's, a line per event as `inotifywait --format
    overflow too: vigil's re-scan reports what appeared and vanished in the
    gap (synthetic creates and deletes), as far as names go. With
    --no-overflow-replay (for a watcher that does not), events are not
-   checked after an overflow.
+   checked after an overflow. With --stale-not-fatal, stale paths are
+   counted and said, and fail nothing (churn.bats's slow writers on six
+   names, where shapes remain, about one run in 30).
 
 Prints what diverged (a few of each) and exits 1, or prints a summary and
 exits 0."""
@@ -168,6 +170,9 @@ def main():
     past_overflow = "--no-overflow-replay" not in sys.argv
     if not past_overflow:
         sys.argv.remove("--no-overflow-replay")
+    stale_fatal = "--stale-not-fatal" not in sys.argv
+    if not stale_fatal:
+        sys.argv.remove("--stale-not-fatal")
     if len(sys.argv) not in (3, 4):
         sys.exit(__doc__.split("\n\n")[0])
     root, view_path = sys.argv[1], sys.argv[2]
@@ -189,7 +194,10 @@ def main():
                     problems.append("%r exists, and no event said so under that path" % p)
             for p in sorted(known - there, key=len):
                 stale += 1
-                problems.append("%r was reported, and there is no such path" % p)
+                if stale_fatal:
+                    problems.append("%r was reported, and there is no such path" % p)
+                elif stale <= 3:
+                    print("churn-check: (not fatal) %r was reported, and there is no such path" % p)
     summary = "%d directories, %d files" % (len(dirs), len(files))
     if view_path != "-":
         summary += "; %d watches (kernel %d)" % (len(view), len(kernel))
