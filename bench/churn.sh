@@ -76,7 +76,13 @@ run() { # run SEED: prints one result line
 			-t 2 --debug-watches . >"$tmp/out" 2>"$tmp/err") &
 	fi
 	vp=$!
-	until grep -q "Watches established" "$tmp/err" 2>/dev/null; do sleep 0.01; done
+	until grep -q "Watches established" "$tmp/err" 2>/dev/null; do
+		if ! kill -0 "$vp" 2>/dev/null; then
+			echo "the watcher did not start: $(head -c 300 "$tmp/err" 2>/dev/null)"
+			return
+		fi
+		sleep 0.01
+	done
 	for ((i = 1; i <= writers; i++)); do
 		if [[ -n $fast ]]; then
 			(cd "$w" && exec perl "$fast_writer" "${fast}s" "$seed$i" "$tmp/outside-$i" \
