@@ -1,7 +1,8 @@
 /* libvigil: see every change to a tree of files, correctly and cheaply.
  *
- * One vigil handle owns one kernel notification source (today an inotify
- * instance) and a tree of the directories it watches. Events come out of
+ * One vigil handle owns one kernel notification source (an inotify
+ * instance), a poller for the filesystems where inotify is blind (see
+ * VIGIL_BACKEND_*), and a tree of the directories it watches. Events come out of
  * vigil_next() one at a time, with full paths, and with the tree already
  * brought up to date: a directory created inside a recursive watch is watched
  * before its event is returned, a renamed directory is renamed in place, one
@@ -54,6 +55,23 @@ enum {
 	 * comes (moved in from, or out to, an unwatched place) is delivered alone.
 	 */
 	VIGIL_PAIR_MOVES = 1u << 0,
+	/* Where inotify is blind: on NFS, SMB/CIFS, 9p, virtiofs, Ceph, AFS,
+	 * Lustre, GPFS, every FUSE filesystem but fuseblk (sshfs, rclone, s3fs,
+	 * bindfs, ...) and the other network and cluster filesystems, inotify
+	 * reports what this machine does there and nothing another machine
+	 * (or the host of a virtual machine) writes. Without either flag
+	 * ("auto"), each directory is watched with inotify where it sees
+	 * everything and polled where it is blind, decided as each directory
+	 * is met (a tree may cross into such a mount and back, and a mount made
+	 * over a watched directory later is met then); vigil_mount() lists the
+	 * blind mounts met. A polled directory's events are flagged
+	 * VIGIL_EVENT_POLLED; see there for what polling can and cannot tell.
+	 * VIGIL_BACKEND_INOTIFY: inotify everywhere, blind mounts too (what
+	 * inotifywait does); vigil_mount() still lists them, unpolled.
+	 * VIGIL_BACKEND_POLL: poll every directory, local ones too. Giving both
+	 * is -EINVAL. */
+	VIGIL_BACKEND_INOTIFY = 1u << 1,
+	VIGIL_BACKEND_POLL = 1u << 2,
 	/* Do not keep the names each watched directory holds. By default a
 	 * recursive watch that asks for IN_CREATE, IN_DELETE or IN_MOVE keeps
 	 * them (and so also asks the kernel for IN_DELETE), so that the
@@ -62,7 +80,7 @@ enum {
 	 * memory: about 31 bytes and the name for each file (measured: see
 	 * vigil-wait(1), NOTES); without it an overflow's re-scan reports
 	 * only what directories new in the gap hold. */
-	VIGIL_NO_NAMES = 1u << 1,
+	VIGIL_NO_NAMES = 1u << 3,
 };
 
 /* Flags for vigil_add(). */
@@ -119,6 +137,25 @@ enum {
 	 * PATH and all below it. Those also come from vigil_add() when it
 	 * returns -ENOSPC, one for each directory it left out. */
 	VIGIL_EVENT_ERROR = 1u << 3,
+	/* Found by polling a directory where inotify is blind (VIGIL_BACKEND_*),
+	 * not reported by the kernel. Each polled directory is looked at once
+	 * an interval (vigil_set_poll_interval(), 2 s by default), the work
+	 * spread over the interval: listed when its own mtime moved, and each
+	 * entry stat'ed. A new name is IN_CREATE (and IN_MODIFY if the file
+	 * holds data); a name gone is IN_DELETE (a polled directory's whole
+	 * subtree, as rm -r would say it); a name gone and another appeared with
+	 * the same inode, in any polled directory of that filesystem, is an
+	 * IN_MOVED_FROM and IN_MOVED_TO pair with one cookie; a new size or mtime
+	 * is IN_MODIFY, a new ctime alone IN_ATTRIB; IN_CLOSE_WRITE comes once a
+	 * file that changed has not changed for one interval (a poll cannot see
+	 * a close). A poll cannot see IN_OPEN, IN_ACCESS or IN_CLOSE_NOWRITE, a
+	 * change undone within an interval, or a write that keeps both size and
+	 * mtime; a file moved out of the polled tree is a delete; and it sees
+	 * what the filesystem's attribute cache lets it see (NFS's may hold
+	 * sizes and times back for up to a minute; FUSE's for a second). When a
+	 * polled mount goes away (even lazily), each of its watches ends with
+	 * IN_UNMOUNT and IN_IGNORED, as the kernel ends inotify's. */
+	VIGIL_EVENT_POLLED = 1u << 4,
 };
 
 /* One event. Every pointer stays valid until the next call on the handle. */
@@ -163,7 +200,8 @@ enum {
 	VIGIL_FILTER_ICASE = 1u << 0, /* case-insensitive regex */
 };
 
-/* Create a handle. flags: VIGIL_PAIR_MOVES or 0.
+/* Create a handle. flags: VIGIL_PAIR_MOVES, VIGIL_BACKEND_INOTIFY or
+ * VIGIL_BACKEND_POLL, or 0.
  * Fails with -EMFILE when the per-user inotify instance limit
  * (fs.inotify.max_user_instances) is reached, -ENOMEM, -EINVAL. */
 VIGIL_API int vigil_new(unsigned flags, vigil **ret);
@@ -239,6 +277,35 @@ VIGIL_API int vigil_next_deadline_ms(const vigil *v);
 VIGIL_API int vigil_next(vigil *v, int timeout_ms,
 			 const struct vigil_event **ret_event);
 
+/* How often each polled directory is looked at (VIGIL_EVENT_POLLED), in
+ * milliseconds; 2000 by default. 0 is -EINVAL. Applies at once, to what
+ * is polled already too. */
+VIGIL_API int vigil_set_poll_interval(vigil *v, unsigned ms);
+
+/* A mount where inotify is blind, met under a watch. */
+struct vigil_mount {
+	const char *path;    /* where it is mounted */
+	const char *fstype;  /* as /proc/self/mountinfo names it: "nfs4",
+				"fuse.sshfs", "cifs" */
+	const char *source;  /* "server:/export", "user@host:dir", ... */
+	int polled;          /* 1: polled; 0: watched with inotify only
+				(VIGIL_BACKEND_INOTIFY), blind to other machines */
+	int unmounted;       /* 1 once it is gone from the mount table */
+	size_t dirs;         /* directories and files polled there now */
+};
+
+/* The I-th blind mount the handle has met (0, 1, ... in the order met):
+ * 1 and *ret, or 0 past the last. A caller that says which mounts are
+ * polled asks after vigil_add() and after events, from where it stopped.
+ * The strings stay valid until vigil_free(). */
+VIGIL_API int vigil_mount(vigil *v, size_t i, struct vigil_mount *ret);
+
+/* Whether a filesystem of type FSTYPE, as /proc/self/mountinfo names it
+ * ("nfs4", "fuse.sshfs", "cifs", "ext4"), is one where inotify is blind to
+ * other machines' changes, as the handle decides (VIGIL_BACKEND_*): 1 or 0.
+ * (The handle also goes by the magic number fstatfs() gives.) */
+VIGIL_API int vigil_fstype_blind(const char *fstype);
+
 /* How many watches (directories and files) the handle holds. */
 VIGIL_API size_t vigil_watch_count(const vigil *v);
 
@@ -248,12 +315,30 @@ VIGIL_API size_t vigil_watch_count(const vigil *v);
  * left out); no other event is queued by vigil_add(). */
 VIGIL_API size_t vigil_queued(const vigil *v);
 
+/* How many bytes of records wait to be made into events: queued in the
+ * kernel (inotify's FIONREAD, which vigil_fd() cannot answer: it is an
+ * epoll descriptor), found by polling, or read and not yet taken, as
+ * inotify's records (16 bytes and the padded name each). What a binding
+ * that speaks in inotify's terms (pyinotify's read threshold) asks. 0 and
+ * *RET_BYTES, or a negative errno. */
+VIGIL_API int vigil_pending(vigil *v, size_t *ret_bytes);
+
 /* Call FN(CTX, wd, path) for every watch the handle holds, in no particular
  * order, with the path the handle believes the watch is at: a view for
  * debugging and for checking the engine against the disk. Stops at the first
  * non-zero return of FN and returns it; 0 when all were visited, -ENOMEM. */
 typedef int (*vigil_watch_fn)(void *ctx, int wd, const char *path);
 VIGIL_API int vigil_foreach_watch(vigil *v, vigil_watch_fn fn, void *ctx);
+
+/* The watch descriptor of what the handle watches at PATH (LEN bytes), by
+ * the tree as it is now: PATH as an event's dir gives it (with or without
+ * its trailing '/') or as vigil_foreach_watch() names it. Returns the wd, or
+ * -ENOENT when nothing is watched there. For bindings that speak in watch
+ * descriptors, as pyinotify's programs do. The tree may have moved on since
+ * an event was delivered (its directory renamed or gone, read in the same
+ * batch): the answer is then what is watched at that path now. Costs a
+ * look-up per path component, after a comparison with each root. */
+VIGIL_API int vigil_watch_wd(vigil *v, const char *path, size_t len);
 
 /* Event names, as inotifywait spells them: "access", "close_write", "move",
  * ... (case-insensitive). vigil_mask_parse() takes a comma-separated list

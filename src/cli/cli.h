@@ -58,6 +58,21 @@ int cli_flush(FILE *f, const char *what, const char *name);
  * is a probe); false if it is not a finite number. */
 bool cli_parse_seconds(const char *s, double *ret);
 
+/* What has been said of a handle's blind mounts (vigil_mount()). */
+struct cli_mounts {
+	size_t said;     /* mounts met and said */
+	bool *gone_said; /* per mount: its unmounting said */
+};
+/* The next line to say of V's blind mounts, into TEXT (SIZE bytes): a
+ * polled one met ("polling 'P' (TYPE from SOURCE) every 2s: ..."; not when
+ * QUIET), one watched with inotify anyway (a warning), a polled one gone
+ * (*RET_GONE true). POLL_MS: the interval asked for, 0 for the default.
+ * 1 with a line, 0 when there is nothing more to say. */
+struct vigil;
+int cli_mounts_next(struct vigil *v, struct cli_mounts *m, unsigned poll_ms, bool quiet,
+		    char *text, size_t size, bool *ret_gone);
+void cli_mounts_free(struct cli_mounts *m);
+
 int cmd_wait(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_run(int argc, char **argv);

@@ -210,6 +210,8 @@ static void put_json(FILE *f, const struct vigil_event *ev)
 	fprintf(f, ",\"synthetic\":%s", (ev->flags & VIGIL_EVENT_SYNTHETIC) ? "true" : "false");
 	if (ev->flags & VIGIL_EVENT_OVERFLOW)
 		fputs(",\"overflow\":true", f);
+	if (ev->flags & VIGIL_EVENT_POLLED)
+		fputs(",\"polled\":true", f);
 	struct tm tm;
 	time_t t = ev->time.tv_sec;
 	char ts[64];

@@ -57,6 +57,7 @@ static const char stats_help[] =
 	"      --include REGEX     count only paths matching REGEX (repeatable)\n"
 	"      --includei REGEX    like --include, case-insensitive\n"
 	"      --json              print the counts as one JSON object\n"
+	WATCHARGS_BACKEND_HELP
 	"\n"
 	"SIGUSR1 prints the table so far and goes on counting.\n"
 	"\n"
@@ -130,11 +131,12 @@ struct table {
 struct stats {
 	struct table t;
 	struct table operands; /* the FILEs given, as a set */
-	const struct watchargs *args;
+	struct watchargs *args;
 	uint32_t mask;    /* the events counted (-e, or all) */
 	int sort_kind;    /* index into kinds[], SORT_TOTAL, or -2 - bit for
 			     a name -e takes that has no column (isdir...) */
 	bool ascending, zero, json, overflow_said;
+	bool unmounted;   /* a polled mount went away */
 };
 
 static uint64_t hash_path(const char *s, size_t len)
@@ -820,6 +822,13 @@ static int drain(struct stats *s, vigil *v, size_t max, bool wait_halves)
 		if (r == 0)
 			return 0;
 		take_event(s, ev);
+		if (watchargs_mounts(s->args, v, false))
+			s->unmounted = true;
+		if (s->unmounted && !vigil_watch_count(v)) {
+			/* a polled mount went away with everything watched */
+			cli_error("nothing left to watch");
+			return -2;
+		}
 	}
 	return 1;
 }
@@ -840,6 +849,10 @@ static int collect(struct stats *s, vigil *v, int sfd, uint64_t timeout_ns)
 	};
 	for (;;) {
 		int r = drain(s, v, DRAIN_BATCH, false);
+		if (r == -2) {
+			r = print_stats(s, v, false);
+			return r ? r : 1;
+		}
 		if (r < 0)
 			return 1;
 		int ms = r ? 0 : vigil_next_deadline_ms(v);
@@ -968,11 +981,11 @@ int cmd_stats(int argc, char **argv)
 		if (!table_get(&s.operands, w, strlen(w)))
 			out_of_memory();
 	}
-	if ((r = vigil_new(VIGIL_PAIR_MOVES, &v)) < 0) {
+	if ((r = vigil_new(VIGIL_PAIR_MOVES | watchargs_backend(&args), &v)) < 0) {
 		cli_instance_error(r);
 		goto out;
 	}
-	if (watchargs_filters(&args, v) < 0)
+	if (watchargs_filters(&args, v) < 0 || watchargs_poll_setup(&args, v) < 0)
 		goto out;
 
 	/* With -r, rows follow directories that come, go and are renamed:
@@ -981,6 +994,7 @@ int cmd_stats(int argc, char **argv)
 	cli_raw("Establishing watches...");
 	if (set_watches(&args, v, watch_mask, verbose) < 0)
 		goto out;
+	watchargs_mounts(&args, v, false);
 	sync_watch_rows(&s, v);
 
 	/* From here the signals are read, in turn with the events, from a

@@ -31,6 +31,9 @@ static const char usage_help[] =
 	"                          DIR too (never proc, sysfs or autofs)\n"
 	"      --json              print it all as one JSON document\n"
 	"\n"
+	"Mounts where inotify cannot see other machines' changes (NFS, SMB, FUSE,\n"
+	"...) are listed with the inotify watches held there, which see only this\n"
+	"machine's changes, and the directories vigil polls there.\n"
 	"A user over 90%% of a limit gets a line on stderr saying how to raise it.\n"
 	"Processes that cannot be read (other users', when not root) are not counted;\n"
 	"one line on stderr says how many there were.\n"
@@ -308,6 +311,7 @@ int cmd_usage(int argc, char **argv)
 		cli_error("%s", cli_strerror(ENOMEM));
 		goto out;
 	}
+	usage_blind_mounts(&r);
 	if (json)
 		usage_print_json(&r, stdout);
 	else
@@ -337,6 +341,7 @@ out:
 		free(r.users[i].name);
 	free(r.users);
 	free(r.shown);
+	usage_blind_free(&r);
 	free(search);
 	return status;
 }

@@ -27,12 +27,22 @@ struct usage_watch {
 				  looked for */
 };
 
+/* Watches (inotify), or directories polled (vigil's poller), on one
+ * filesystem: by device for the one, by mount ID for the other. */
+struct usage_fs {
+	dev_t dev;
+	int mnt_id;            /* -1 for inotify's */
+	size_t n;
+};
+
 struct usage_instance {
 	pid_t pid;             /* the process holding it as fd */
 	int fd;
 	struct usage_watch *watches; /* NULL unless details were asked for */
 	size_t n_watches;
 	uint64_t fingerprint;  /* of the file flags and every watch line */
+	struct usage_fs *fs;   /* its watches per filesystem */
+	size_t n_fs;
 	/* The same open file (kcmp) may be held by several fds and processes:
 	 * the kernel charges it once. canon_pid/canon_fd name the holder it
 	 * is counted under (lowest pid, then fd); itself when unshared. */
@@ -51,6 +61,8 @@ struct usage_proc {
 	struct usage_instance *inst;
 	size_t n_inst;
 	size_t instances, watches; /* distinct instances, their watches */
+	struct usage_fs *polled; /* directories vigil polls, per mount */
+	size_t n_polled;
 };
 
 /* A watched inode and where it was found. */
@@ -101,6 +113,18 @@ int usage_parse_fdinfo(const char *text, size_t len, bool details,
 		       struct usage_instance *inst);
 void usage_scan_free(struct usage_scan *s);
 
+/* One line of /proc/self/mountinfo. */
+struct usage_mount {
+	unsigned long id;
+	dev_t dev;
+	char *point, *source;
+	char fstype[32];
+	bool whole;  /* mounts the filesystem's root, not a directory below */
+};
+/* This process's mounts, into *RET (nothing when unreadable). */
+void usage_read_mounts(struct usage_mount **ret, size_t *ret_n);
+void usage_mounts_free(struct usage_mount *v, size_t n);
+
 /* Resolve the path of every watch of the shown processes into s->targets:
  * through the file handle when allowed (CAP_DAC_READ_SEARCH), then by
  * walking each directory of SEARCH (on its own filesystem only, unless
@@ -125,7 +149,22 @@ struct usage_report {
 	struct usage_user *users;
 	size_t n_users;
 	bool watches;          /* -w: list every watch */
+	struct usage_blind *blind;
+	size_t n_blind;
 };
+
+/* A mount where inotify is blind to other machines' changes, with what
+ * watches it (usage_blind.c). */
+struct usage_blind {
+	char *point, *fstype, *source;
+	size_t watches;        /* inotify watches there: blind */
+	size_t polled;         /* directories polled there by vigil */
+	size_t procs;          /* processes doing either */
+	size_t last;           /* the last process counted, + 1 */
+};
+/* The blind mounts the shown processes watch or poll, into R->blind. */
+int usage_blind_mounts(struct usage_report *r);
+void usage_blind_free(struct usage_report *r);
 
 void usage_print_text(const struct usage_report *r, FILE *f);
 void usage_print_json(const struct usage_report *r, FILE *f);

@@ -18,17 +18,9 @@
 
 #include "usage.h"
 
-struct mount {
-	unsigned long id;
-	dev_t dev;
-	char *point;
-	char fstype[16];
-	bool whole;  /* mounts the filesystem's root, not a directory below */
-};
-
 struct finder {
 	struct usage_scan *s;
-	struct mount *mounts;
+	struct usage_mount *mounts;
 	size_t n_mounts;
 	int *mount_fds;       /* per mount: -1 not opened yet, -2 unusable */
 	const struct usage_watch **first; /* per target: a watch of it */
@@ -57,48 +49,75 @@ static void unescape(char *s)
 }
 
 /* "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw" */
-static void read_mounts(struct finder *f)
+void usage_read_mounts(struct usage_mount **ret, size_t *ret_n)
 {
 	FILE *in = fopen("/proc/self/mountinfo", "re");
 	char *line = NULL;
-	size_t cap = 0, n_cap = 0;
+	size_t cap = 0, n_cap = 0, n = 0;
+	struct usage_mount *v = NULL;
+	*ret = NULL;
+	*ret_n = 0;
 	if (!in)
 		return;
 	while (getline(&line, &cap, in) > 0) {
 		unsigned long id, parent;
 		unsigned maj, min;
-		int root_at, root_end, point_at, point_end;
+		int root_at, root_end, point_at, point_end, type_at, type_end, src_at, src_end;
 		if (sscanf(line, "%lu %lu %u:%u %n%*s%n %n%*s%n", &id, &parent, &maj, &min,
 			   &root_at, &root_end, &point_at, &point_end) != 4)
 			continue;
-		const char *sep = strstr(line + point_end, " - ");
+		char *sep = strstr(line + point_end, " - ");
 		if (!sep)
 			continue;
-		if (f->n_mounts == n_cap) {
+		type_at = type_end = src_at = src_end = -1;
+		sscanf(sep + 3, "%n%*s%n %n%*s%n", &type_at, &type_end, &src_at, &src_end);
+		if (type_end < 0)
+			continue;
+		if (n == n_cap) {
 			size_t ncap = n_cap ? n_cap * 2 : 32;
-			void *grown = realloc(f->mounts, ncap * sizeof(*f->mounts));
+			void *grown = realloc(v, ncap * sizeof(*v));
 			if (!grown)
 				break;
-			f->mounts = grown;
+			v = grown;
 			n_cap = ncap;
 		}
-		struct mount *m = &f->mounts[f->n_mounts];
+		struct usage_mount *m = &v[n];
 		line[root_end] = line[point_end] = '\0';
+		sep[3 + type_end] = '\0';
+		if (src_end >= 0)
+			sep[3 + src_end] = '\0';
 		unescape(line + root_at);
 		unescape(line + point_at);
-		*m = (struct mount){.id = id, .dev = makedev(maj, min),
-				    .whole = strcmp(line + root_at, "/") == 0,
-				    .point = strdup(line + point_at)};
-		if (!m->point)
+		if (src_end >= 0)
+			unescape(sep + 3 + src_at);
+		*m = (struct usage_mount){.id = id, .dev = makedev(maj, min),
+					  .whole = strcmp(line + root_at, "/") == 0,
+					  .point = strdup(line + point_at),
+					  .source = strdup(src_end >= 0 ? sep + 3 + src_at : "")};
+		if (!m->point || !m->source) {
+			free(m->point);
+			free(m->source);
 			break;
-		sscanf(sep + 3, "%15s", m->fstype);
-		f->n_mounts++;
+		}
+		snprintf(m->fstype, sizeof(m->fstype), "%s", sep + 3 + type_at);
+		n++;
 	}
 	free(line);
 	fclose(in);
+	*ret = v;
+	*ret_n = n;
 }
 
-static const struct mount *mount_by_id(const struct finder *f, unsigned long id)
+void usage_mounts_free(struct usage_mount *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].point);
+		free(v[i].source);
+	}
+	free(v);
+}
+
+static const struct usage_mount *mount_by_id(const struct finder *f, unsigned long id)
 {
 	for (size_t i = 0; i < f->n_mounts; i++)
 		if (f->mounts[i].id == id)
@@ -122,7 +141,7 @@ static int mount_fd_for(struct finder *f, dev_t dev)
 {
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < f->n_mounts; i++) {
-			struct mount *m = &f->mounts[i];
+			struct usage_mount *m = &f->mounts[i];
 			if (m->dev != dev || m->whole != (pass == 0) || f->mount_fds[i] == -2)
 				continue;
 			if (f->mount_fds[i] >= 0)
@@ -309,7 +328,7 @@ static bool fs_of(const struct finder *f, int fd, const struct fs_here *parent,
 		*ret = *parent;
 		return true;
 	}
-	const struct mount *m = id ? mount_by_id(f, id) : NULL;
+	const struct usage_mount *m = id ? mount_by_id(f, id) : NULL;
 	*ret = (struct fs_here){.mnt_id = id, .fstype = m ? m->fstype : "",
 				.dev = m ? m->dev : makedev(stx.stx_dev_major, stx.stx_dev_minor),
 				.stat_each = m && strcmp(m->fstype, "overlay") == 0};
@@ -408,7 +427,7 @@ void usage_find_paths(struct usage_scan *s, char *const *search_dirs, size_t n_s
 	struct finder f = {.s = s, .all_fs = all_fs};
 	if (collect_targets(&f) < 0)
 		goto out;
-	read_mounts(&f);
+	usage_read_mounts(&f.mounts, &f.n_mounts);
 	f.mount_fds = malloc((f.n_mounts ? f.n_mounts : 1) * sizeof(*f.mount_fds));
 	if (!f.mount_fds)
 		goto out;
@@ -421,12 +440,10 @@ void usage_find_paths(struct usage_scan *s, char *const *search_dirs, size_t n_s
 	for (size_t i = 0; i < n_search && f.left > 0; i++)
 		search(&f, search_dirs[i]);
 out:
-	for (size_t i = 0; i < f.n_mounts; i++) {
+	for (size_t i = 0; i < f.n_mounts; i++)
 		if (f.mount_fds && f.mount_fds[i] >= 0)
 			close(f.mount_fds[i]);
-		free(f.mounts[i].point);
-	}
-	free(f.mounts);
+	usage_mounts_free(f.mounts, f.n_mounts);
 	free(f.mount_fds);
 	free(f.first);
 	free(f.slots);

@@ -209,12 +209,33 @@ static void print_users(const struct usage_report *r, FILE *f)
 	}
 }
 
+/* The blind mounts under watch, if any. */
+static void print_blind(const struct usage_report *r, FILE *f)
+{
+	if (!r->n_blind)
+		return;
+	int w = (int)strlen("MOUNT");
+	for (size_t i = 0; i < r->n_blind; i++)
+		if ((int)strlen(r->blind[i].point) > w)
+			w = (int)strlen(r->blind[i].point);
+	fprintf(f, "\nMounts where inotify cannot see other machines' changes:\n");
+	fprintf(f, "%-*s  %-12s  %7s  %6s  %s\n", w, "MOUNT", "TYPE", "WATCHES", "POLLED", "SOURCE");
+	for (size_t i = 0; i < r->n_blind; i++) {
+		const struct usage_blind *b = &r->blind[i];
+		fprintf(f, "%-*s  %-12s  %7zu  %6zu  %s\n", w, b->point, b->fstype, b->watches,
+			b->polled, b->source);
+	}
+	fprintf(f, "(WATCHES: inotify watches there, which see only this machine's changes;\n"
+		   " POLLED: directories vigil polls there)\n");
+}
+
 void usage_print_text(const struct usage_report *r, FILE *f)
 {
 	int w_pid = print_procs(r, f);
 	if (r->watches)
 		print_watches(r, f, w_pid);
 	print_users(r, f);
+	print_blind(r, f);
 	fputc('\n', f);
 	print_limit(f, &r->scan.instances);
 	print_limit(f, &r->scan.watches);
@@ -339,5 +360,18 @@ void usage_print_json(const struct usage_report *r, FILE *f)
 	json_limit(f, "instances", &r->scan.instances, false);
 	json_limit(f, "watches", &r->scan.watches, false);
 	json_limit(f, "queued_events", &r->scan.queued, true);
-	fprintf(f, "  },\n  \"unreadable\": %zu\n}\n", r->scan.denied);
+	fputs("  },\n  \"blind_mounts\": [", f);
+	for (size_t i = 0; i < r->n_blind; i++) {
+		const struct usage_blind *b = &r->blind[i];
+		fputs(i ? ",\n    {\"mount\": " : "\n    {\"mount\": ", f);
+		json_string(f, b->point, strlen(b->point));
+		fputs(", \"fstype\": ", f);
+		json_string(f, b->fstype, strlen(b->fstype));
+		fputs(", \"source\": ", f);
+		json_string(f, b->source, strlen(b->source));
+		fprintf(f, ", \"inotify_watches\": %zu, \"polled\": %zu, \"processes\": %zu}",
+			b->watches, b->polled, b->procs);
+	}
+	fprintf(f, "%s],\n  \"unreadable\": %zu\n}\n", r->n_blind ? "\n  " : "",
+		r->scan.denied);
 }

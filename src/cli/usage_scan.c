@@ -160,6 +160,37 @@ static int parse_watch(const char *line, size_t len, struct usage_watch *w)
 	return 0;
 }
 
+/* Count one more on (DEV, MNT_ID) in *FS (*N of them). */
+static int fs_tally(struct usage_fs **fs, size_t *n, dev_t dev, int mnt_id, size_t add)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if ((*fs)[i].dev == dev && (*fs)[i].mnt_id == mnt_id) {
+			(*fs)[i].n += add;
+			return 0;
+		}
+	}
+	struct usage_fs *g = realloc(*fs, (*n + 1) * sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g[*n] = (struct usage_fs){.dev = dev, .mnt_id = mnt_id, .n = add};
+	*fs = g;
+	(*n)++;
+	return 0;
+}
+
+/* The sdev of an inotify fdinfo line (after "inotify "), as makedev()
+ * encodes it; 0 when it has none. */
+static dev_t line_sdev(const char *s, size_t n)
+{
+	for (size_t i = 0; i + 5 < n; i++) {
+		if (memcmp(s + i, "sdev:", 5) == 0 && (i == 0 || s[i - 1] == ' ')) {
+			unsigned long long v = strtoull(s + i + 5, NULL, 16);
+			return makedev((unsigned)(v >> 20), (unsigned)(v & 0xfffff));
+		}
+	}
+	return 0;
+}
+
 int usage_parse_fdinfo(const char *text, size_t len, bool details,
 		       struct usage_instance *inst)
 {
@@ -175,6 +206,8 @@ int usage_parse_fdinfo(const char *text, size_t len, bool details,
 			h = fnv(h, (const char *)&flags, sizeof(flags));
 		} else if (n > 8 && memcmp(line, "inotify ", 8) == 0) {
 			h = fnv(h, line, n + 1);
+			if ((r = fs_tally(&inst->fs, &inst->n_fs, line_sdev(line + 8, n - 8), -1, 1)) < 0)
+				break;
 			if (details) {
 				if (inst->n_watches == cap) {
 					size_t ncap = cap ? cap * 2 : 8;
@@ -199,7 +232,39 @@ int usage_parse_fdinfo(const char *text, size_t len, bool details,
 		for (size_t i = 0; i < inst->n_watches && i < cap; i++)
 			free(inst->watches[i].handle);
 		free(inst->watches);
+		free(inst->fs);
+		inst->fs = NULL;
+		inst->n_fs = 0;
 	}
+	return r;
+}
+
+/* An epoll fd of vigil's: the directories it polls on each mount, from
+ * the census its poller keeps in the set (src/lib/source_mux.c: user data
+ * "VG", the mount ID, the count). Another program's epoll set is read for
+ * nothing. */
+#define CENSUS_MAGIC 0x5647ull
+static int read_census(int pid_dir, int fd, struct usage_proc *p)
+{
+	char name[32], *text;
+	size_t len;
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	int r = read_all(pid_dir, name, &text, &len);
+	if (r < 0)
+		return r == -ENOENT || r == -EACCES ? 0 : r;
+	for (const char *line = text; line && *line && r == 0;) {
+		int tfd;
+		unsigned events;
+		unsigned long long data;
+		if (sscanf(line, "tfd: %d events: %x data: %llx", &tfd, &events, &data) == 3 &&
+		    data >> 48 == CENSUS_MAGIC && (data & 0xffffff))
+			r = fs_tally(&p->polled, &p->n_polled, 0, (int)((data >> 24) & 0xffffff),
+				     (size_t)(data & 0xffffff));
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	free(text);
 	return r;
 }
 
@@ -225,8 +290,10 @@ static void free_proc(struct usage_proc *p)
 		for (size_t k = 0; k < p->inst[i].n_watches && p->inst[i].watches; k++)
 			free(p->inst[i].watches[k].handle);
 		free(p->inst[i].watches);
+		free(p->inst[i].fs);
 	}
 	free(p->inst);
+	free(p->polled);
 	free(p->cmdline);
 }
 
@@ -352,6 +419,11 @@ static int scan_proc(struct usage_scan *s, int proc_dir, pid_t pid, bool asked,
 			goto out;
 		}
 		link[n] = '\0';
+		if (strcmp(link, "anon_inode:[eventpoll]") == 0) {
+			if ((r = read_census(pid_dir, fd, &p)) < 0)
+				goto out;
+			continue;
+		}
 		if (strcmp(link, "anon_inode:inotify") != 0)
 			continue;
 		if (p.n_inst == cap) {

@@ -208,3 +208,61 @@ bool cli_parse_seconds(const char *s, double *ret)
 	*ret = d;
 	return true;
 }
+
+/* MS as a duration a user would write: "2s", "1.5s", "500ms". */
+static const char *interval_text(unsigned ms, char *buf, size_t size)
+{
+	if (ms % 1000 == 0)
+		snprintf(buf, size, "%us", ms / 1000);
+	else if (ms > 1000 && ms % 100 == 0)
+		snprintf(buf, size, "%u.%us", ms / 1000, ms % 1000 / 100);
+	else
+		snprintf(buf, size, "%ums", ms);
+	return buf;
+}
+
+int cli_mounts_next(vigil *v, struct cli_mounts *s, unsigned poll_ms, bool quiet,
+		    char *text, size_t size, bool *ret_gone)
+{
+	struct vigil_mount m;
+	char iv[32];
+	*ret_gone = false;
+	for (size_t i = 0; vigil_mount(v, i, &m) == 1; i++) {
+		if (i >= s->said) {
+			bool *g = realloc(s->gone_said, (i + 1) * sizeof(*g));
+			if (!g)
+				return 0;
+			s->gone_said = g;
+			g[i] = false;
+			s->said = i + 1;
+			if (m.polled && !quiet) {
+				snprintf(text, size, "polling '%s' (%s from %s) every %s: inotify "
+					 "cannot see what other machines change there", m.path,
+					 m.fstype, m.source,
+					 interval_text(poll_ms ? poll_ms : 2000, iv, sizeof(iv)));
+				return 1;
+			}
+			if (!m.polled) {
+				snprintf(text, size, "warning: '%s' is a %s mount (from %s): inotify "
+					 "cannot see what other machines change there%s", m.path,
+					 m.fstype, m.source, cli_compat == CLI_NATIVE
+					 ? "; give '--backend auto' to poll it" : "");
+				return 1;
+			}
+		}
+		if (m.unmounted && m.polled && !s->gone_said[i]) {
+			s->gone_said[i] = true;
+			*ret_gone = true;
+			snprintf(text, size, "'%s' was unmounted while polled; its watches are gone",
+				 m.path);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void cli_mounts_free(struct cli_mounts *s)
+{
+	free(s->gone_said);
+	*s = (struct cli_mounts){0};
+}

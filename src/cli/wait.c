@@ -56,6 +56,7 @@ static const char wait_help[] =
 	"                          events, cookie, from, synthetic, time)\n"
 	"      --pair-moves        report a rename as one MOVE event; its old path is\n"
 	"                          %%F, or \"from\" in --json\n"
+	WATCHARGS_BACKEND_HELP
 	"\n"
 	"Debugging:\n"
 	"      --debug-watches     on exit, print every watch held, one per line as\n"
@@ -67,6 +68,8 @@ static const char wait_help[] =
 	"moved_from move move_self create delete delete_self unmount (default: all).\n"
 	"Entries found in a new directory before its watch was in place are reported\n"
 	"as CREATE (or as CLOSE_WRITE or MOVED_TO when only those were asked for).\n"
+	"On a polled directory, CLOSE_WRITE means the file has not changed for one\n"
+	"interval; open, access and close_nowrite are never seen there.\n"
 	"\n"
 	"Exit status: 0 an event was received; 1 an event not asked for (such as\n"
 	"the watched file's removal) or an error; 2 the timeout passed; 141 the\n"
@@ -100,6 +103,27 @@ static int print_watch(void *ctx, int wd, const char *path)
 {
 	fprintf(ctx, "%d %s\n", wd, path);
 	return 0;
+}
+
+/* The inotify descriptor behind vigil_fd(), an epoll set (its fdinfo
+ * names each descriptor it holds as "tfd: N"), or -1. */
+static int inotify_fd(int epfd)
+{
+	char p[64], line[512], target[64];
+	snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", epfd);
+	FILE *in = fopen(p, "re");
+	int found = -1, tfd;
+	while (in && found < 0 && fgets(line, sizeof(line), in)) {
+		if (sscanf(line, "tfd: %d", &tfd) != 1)
+			continue;
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", tfd);
+		ssize_t n = readlink(p, target, sizeof(target) - 1);
+		if (n > 0 && (target[n] = '\0', strcmp(target, "anon_inode:inotify") == 0))
+			found = tfd;
+	}
+	if (in)
+		fclose(in);
+	return found;
 }
 
 /* --debug-watches, the kernel's side: each watch of our instance as
@@ -235,7 +259,7 @@ int cmd_wait(int argc, char **argv)
 {
 	bool monitor = false, pair = false, csv = false, json = false;
 	bool debug_watches = false, daemon = false, use_syslog = false;
-	bool outfile_twice = false;
+	bool outfile_twice = false, unmounted = false;
 	int quiet = 0;
 	double timeout = 0;
 	const char *outfile = NULL, *timefmt = NULL;
@@ -329,11 +353,11 @@ int cmd_wait(int argc, char **argv)
 	static char obuf[64 * 1024];
 	setvbuf(out.f, obuf, _IOFBF, sizeof(obuf));
 
-	if ((r = vigil_new(pair ? VIGIL_PAIR_MOVES : 0, &v)) < 0) {
+	if ((r = vigil_new((pair ? VIGIL_PAIR_MOVES : 0) | watchargs_backend(&args), &v)) < 0) {
 		cli_instance_error(r);
 		goto out;
 	}
-	if (watchargs_filters(&args, v) < 0)
+	if (watchargs_filters(&args, v) < 0 || watchargs_poll_setup(&args, v) < 0)
 		goto out;
 	if (use_syslog && !daemon)
 		cli_use_syslog();
@@ -344,6 +368,7 @@ int cmd_wait(int argc, char **argv)
 				       : "Setting up watches.");
 	if (watchargs_watch(&args, v, mask) < 0)
 		goto out;
+	watchargs_mounts(&args, v, quiet);
 	if (!quiet)
 		cli_raw("Watches established.");
 	if (timeout < 0) {
@@ -399,6 +424,13 @@ int cmd_wait(int argc, char **argv)
 			goto out;
 		}
 		deadline = 0;
+		if (watchargs_mounts(&args, v, quiet))
+			unmounted = true;
+		if (unmounted && !vigil_watch_count(v)) {
+			/* a polled mount went away with everything watched */
+			cli_error("nothing left to watch");
+			goto out;
+		}
 		if (ev->flags & VIGIL_EVENT_ERROR) {
 			cli_event_error(ev);
 			continue;
@@ -423,7 +455,7 @@ int cmd_wait(int argc, char **argv)
 out:
 	if (v && debug_watches) {
 		vigil_foreach_watch(v, print_watch, stderr);
-		print_kernel_watches(stderr, vigil_fd(v));
+		print_kernel_watches(stderr, inotify_fd(vigil_fd(v)));
 	}
 	if (out.f && (r = cli_flush(out.f, "events", outfile)) != 0 &&
 	    (status == 0 || status == 2 || r == CLI_READER_GONE))

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "rule.h" /* parse_duration() */
 
 static int pathlist_add(struct pathlist *l, const char *s, size_t n)
 {
@@ -85,6 +86,34 @@ int watchargs_option(struct watchargs *a, int opt, const char *arg)
 	case OPT_KEEP_GOING:
 		a->keep_going = true;
 		return 1;
+	case OPT_BACKEND:
+		if (strcmp(arg, "auto") && strcmp(arg, "inotify") && strcmp(arg, "poll")) {
+			cli_error("'%s' is not a backend; give auto, inotify or poll", arg);
+			return -1;
+		}
+		a->backend = arg;
+		return 1;
+	case OPT_POLL_INTERVAL: {
+		uint64_t ns;
+		if (arg[0] == '-') {
+			cli_error("'--poll-interval': '%s' is negative; give a positive duration "
+				  "such as 2s or 500ms", arg);
+			return -1;
+		}
+		if (parse_duration(arg, &ns) < 0) {
+			cli_error("'--poll-interval': '%s' is not a valid duration; give 500ms, "
+				  "2s, 1.5m or 1h", arg);
+			return -1;
+		}
+		if (ns < 1000000 || ns / 1000000 > UINT32_MAX) {
+			cli_error("'--poll-interval': '%s' is %s; give 1ms or more, such as 2s",
+				  arg, ns < 1000000 ? (ns ? "under a millisecond" : "zero")
+						    : "too long");
+			return -1;
+		}
+		a->poll_ms = (unsigned)(ns / 1000000);
+		return 1;
+	}
 	case OPT_FROMFILE:
 		if (a->fromfile) {
 			cli_say(("Multiple --fromfile options given."),
@@ -145,6 +174,35 @@ int watchargs_finish(struct watchargs *a, int argc, char **argv, int first)
 		return -1;
 	}
 	return 0;
+}
+
+unsigned watchargs_backend(const struct watchargs *a)
+{
+	const char *b = a->backend;
+	if (!b) /* inotifywait and inotifywatch see what inotify sees */
+		b = cli_compat == CLI_NATIVE ? "auto" : "inotify";
+	return strcmp(b, "inotify") == 0 ? VIGIL_BACKEND_INOTIFY :
+	       strcmp(b, "poll") == 0 ? VIGIL_BACKEND_POLL : 0;
+}
+
+int watchargs_poll_setup(const struct watchargs *a, vigil *v)
+{
+	int r = a->poll_ms ? vigil_set_poll_interval(v, a->poll_ms) : 0;
+	if (r < 0)
+		cli_error("cannot set the poll interval: %s", cli_strerror(-r));
+	return r < 0 ? -1 : 0;
+}
+
+size_t watchargs_mounts(struct watchargs *a, vigil *v, bool quiet)
+{
+	char text[1024];
+	bool gone;
+	size_t n = 0;
+	while (cli_mounts_next(v, &a->mounts, a->poll_ms, quiet, text, sizeof(text), &gone)) {
+		cli_error("%s", text);
+		n += gone;
+	}
+	return n;
 }
 
 int watchargs_filters(const struct watchargs *a, vigil *v)
@@ -275,6 +333,7 @@ int watchargs_watch(const struct watchargs *a, vigil *v, uint32_t mask)
 
 void watchargs_free(struct watchargs *a)
 {
+	cli_mounts_free(&a->mounts);
 	pathlist_free(&a->watch);
 	pathlist_free(&a->exclude);
 	free(a->filters);

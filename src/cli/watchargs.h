@@ -10,11 +10,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cli.h"
 #include "vigil.h"
 
 enum {
 	OPT_EXCLUDE = 256, OPT_EXCLUDEI, OPT_INCLUDE, OPT_INCLUDEI, OPT_FROMFILE,
-	OPT_KEEP_GOING,
+	OPT_KEEP_GOING, OPT_BACKEND, OPT_POLL_INTERVAL,
 	OPT_WATCHARGS_END, /* the subcommands number their own options from here */
 };
 
@@ -28,7 +29,9 @@ enum {
 	{"include", required_argument, NULL, OPT_INCLUDE},                     \
 	{"includei", required_argument, NULL, OPT_INCLUDEI},                   \
 	{"fromfile", required_argument, NULL, OPT_FROMFILE},                   \
-	{"keep-going", no_argument, NULL, OPT_KEEP_GOING}
+	{"keep-going", no_argument, NULL, OPT_KEEP_GOING},                     \
+	{"backend", required_argument, NULL, OPT_BACKEND},                     \
+	{"poll-interval", required_argument, NULL, OPT_POLL_INTERVAL}
 
 struct pathlist {
 	char **v;
@@ -48,7 +51,22 @@ struct watchargs {
 	bool recursive, nofollow;
 	bool keep_going; /* a FILE, or directories below one, that cannot be
 			    watched are said, and the rest is watched */
+	const char *backend;  /* --backend: auto, inotify or poll (NULL: auto,
+				 or inotify under the inotify-tools names) */
+	unsigned poll_ms;     /* --poll-interval, 0 when not given */
+	struct cli_mounts mounts; /* what has been said of the blind mounts */
 };
+
+/* The help text of --backend and --poll-interval. */
+#define WATCHARGS_BACKEND_HELP                                                        \
+	"      --backend WHICH     where inotify cannot see other machines' changes\n"    \
+	"                          (NFS, SMB, sshfs and every FUSE mount, 9p, ...):\n"    \
+	"                          auto polls those and nothing else (the default),\n"    \
+	"                          inotify watches them with inotify anyway, with a\n"     \
+	"                          warning, poll polls everything\n"                      \
+	"      --poll-interval DURATION  how often a polled directory is looked at\n"     \
+	"                          (default 2s; 500ms, 1.5s, 1m)\n"
+
 
 /* Take option OPT (as getopt_long returned it) if it is one of the shared
  * ones: 1 when taken, 0 when not ours, -1 when bad (said on stderr). */
@@ -60,6 +78,15 @@ int watchargs_finish(struct watchargs *a, int argc, char **argv, int first);
 /* Read a --fromfile list from F (named NAME in messages): one path per
  * line, "@path" excludes. 0, or -1 when reading failed (said on stderr). */
 int watchargs_read_list(struct watchargs *a, FILE *f, const char *name);
+/* The vigil_new() flags --backend asks for: VIGIL_BACKEND_*, or 0. */
+unsigned watchargs_backend(const struct watchargs *a);
+/* Set what --poll-interval says in V: 0 or -1 (said). */
+int watchargs_poll_setup(const struct watchargs *a, vigil *v);
+/* Say what is new of the blind mounts met so far: each newly polled one
+ * (unless QUIET), each watched with inotify anyway (a warning), each
+ * polled one unmounted since. Returns how many polled mounts were newly
+ * found unmounted. */
+size_t watchargs_mounts(struct watchargs *a, vigil *v, bool quiet);
 /* Install the filters and the excluded paths in V: 0 or -1 (said). */
 int watchargs_filters(const struct watchargs *a, vigil *v);
 /* Watch PATH for MASK: 0, or -1 after saying why not. When the watch limit

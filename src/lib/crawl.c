@@ -51,6 +51,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "engine.h"
 
 #ifdef __has_include
@@ -205,9 +206,7 @@ static int rel_path(struct vigil *v, uint32_t node, struct buf *out)
 	return 0;
 }
 
-/* Open REL below DIRFD, following no symbolic link; MODE is O_RDONLY or
- * O_PATH (no event on the directory, and nothing to list). */
-static int open_beneath(int dirfd, const char *rel, int mode)
+int open_beneath(int dirfd, const char *rel, int mode)
 {
 #ifdef HAVE_OPENAT2_H
 	struct open_how how = {
@@ -585,7 +584,8 @@ static int list_frame(struct crawl *c, struct frame *f)
 			if (news) {
 				uint32_t m = synthetic_mask(r->mask, is_dir);
 				if (m && (err = engine_emit(v, dir, dir_len, nm, nl, m, 0,
-							    VIGIL_EVENT_SYNTHETIC, 0, NULL)) < 0)
+							    VIGIL_EVENT_SYNTHETIC |
+							    engine_polled(v, f->node), 0, NULL)) < 0)
 					goto out;
 				uint32_t absorb = IN_CREATE | (m & ~(uint32_t)IN_MOVED_TO) |
 						  (is_dir ? IN_ISDIR : 0);

@@ -186,6 +186,9 @@ bool engine_caught_up(struct vigil *v);
  * engine_release_roots() when it is not pinned; -ENOENT once it is gone. */
 int engine_root_fd(struct vigil *v, uint32_t ri);
 
+/* VIGIL_EVENT_POLLED if NODE's watch is polled, else 0. */
+uint32_t engine_polled(const struct vigil *v, uint32_t node);
+
 /* emit.c */
 uint32_t engine_root_index(const struct vigil *v, uint32_t node);
 /* NODE's %w: its path with a trailing '/', or a watched file's path. The

@@ -6,6 +6,7 @@
 #ifndef VIGIL_SOURCE_H
 #define VIGIL_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -42,11 +43,14 @@ struct source_ops {
 	 * 1 and *ret, 0 when SIZE is 0, -EBADMSG when malformed. */
 	int (*parse)(const void *buf, size_t size, struct source_record *ret);
 	void (*close)(struct source *s);
+	/* Whether records on WD come from polling (NULL: never). */
+	bool (*polled)(const struct source *s, int wd);
 };
 
 struct source {
 	const struct source_ops *ops;
 	int fd; /* pollable */
+	void *impl; /* the source's own state, if it has more than fd */
 };
 
 /* Open an inotify source (IN_NONBLOCK | IN_CLOEXEC). -EMFILE at the
@@ -56,5 +60,21 @@ int source_inotify_open(struct source *ret);
 /* The inotify record decoder, exposed for tests and fuzzing. */
 int source_inotify_parse(const void *buf, size_t size,
 			 struct source_record *ret);
+
+/* inotify where it sees everything, the poller (source_poll.h) where it
+ * is blind (blind.h), behind one source (source_mux.c). */
+enum source_backend { BACKEND_AUTO, BACKEND_INOTIFY, BACKEND_POLL };
+/* -EMFILE as for inotify, -ENOMEM. */
+int source_mux_open(enum source_backend backend, uint64_t interval_ns, struct source *ret);
+int source_mux_set_interval(struct source *s, uint64_t ns);
+/* The blind mounts met so far, in order: 1 and *ret for the I-th, 0 past
+ * the last. The strings stay valid until the source is closed. */
+struct source_mount {
+	const char *point, *fstype, *source;
+	bool polled;    /* else watched with inotify, blind to other machines */
+	bool gone;      /* unmounted since */
+	size_t polled_count; /* directories and files polled there now */
+};
+int source_mux_mount(struct source *s, size_t i, struct source_mount *ret);
 
 #endif

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blind.h"
 #include "engine.h"
 
 /* --- the roots' directories ------------------------------------------------ */
@@ -111,7 +112,9 @@ static uint64_t now_ns(void)
 
 int vigil_new(unsigned flags, vigil **ret)
 {
-	if (flags & ~(unsigned)(VIGIL_PAIR_MOVES | VIGIL_NO_NAMES))
+	if ((flags & ~(unsigned)(VIGIL_PAIR_MOVES | VIGIL_BACKEND_INOTIFY | VIGIL_BACKEND_POLL |
+	                         VIGIL_NO_NAMES)) ||
+	    ((flags & VIGIL_BACKEND_INOTIFY) && (flags & VIGIL_BACKEND_POLL)))
 		return -EINVAL;
 	struct vigil *v = calloc(1, sizeof(*v));
 	if (!v)
@@ -125,7 +128,9 @@ int vigil_new(unsigned flags, vigil **ret)
 		free(v);
 		return -ENOMEM;
 	}
-	int r = source_inotify_open(&v->src);
+	int r = source_mux_open((flags & VIGIL_BACKEND_POLL) ? BACKEND_POLL :
+				(flags & VIGIL_BACKEND_INOTIFY) ? BACKEND_INOTIFY : BACKEND_AUTO,
+				0, &v->src);
 	if (r < 0) {
 		free(v->rbuf);
 		free(v);
@@ -184,6 +189,38 @@ int vigil_fd(const vigil *v)
 	return v->src.fd;
 }
 
+int vigil_set_poll_interval(vigil *v, unsigned ms)
+{
+	if (!ms)
+		return -EINVAL;
+	return source_mux_set_interval(&v->src, (uint64_t)ms * 1000000u);
+}
+
+int vigil_mount(vigil *v, size_t i, struct vigil_mount *ret)
+{
+	struct source_mount m;
+	int r = source_mux_mount(&v->src, i, &m);
+	if (r <= 0)
+		return r;
+	*ret = (struct vigil_mount){
+		.path = m.point, .fstype = m.fstype, .source = m.source,
+		.polled = m.polled, .unmounted = m.gone, .dirs = m.polled_count,
+	};
+	return 1;
+}
+
+int vigil_fstype_blind(const char *fstype)
+{
+	return fstype && blind_fstype(fstype);
+}
+
+uint32_t engine_polled(const struct vigil *v, uint32_t node)
+{
+	const struct source *s = &v->src;
+	return node != NODE_NONE && node < v->tree.nodes_len && s->ops->polled &&
+	       s->ops->polled(s, tree_node(&v->tree, node)->wd) ? VIGIL_EVENT_POLLED : 0;
+}
+
 size_t vigil_watch_count(const vigil *v)
 {
 	return v->tree.count;
@@ -192,6 +229,16 @@ size_t vigil_watch_count(const vigil *v)
 size_t vigil_queued(const vigil *v)
 {
 	return v->q.len;
+}
+
+int vigil_pending(vigil *v, size_t *ret_bytes)
+{
+	size_t k = 0;
+	int r = v->src.ops->pending(&v->src, &k);
+	if (r < 0)
+		return r;
+	*ret_bytes = k + (v->rbuf_len > v->rbuf_off ? v->rbuf_len - v->rbuf_off : 0);
+	return 0;
 }
 
 void engine_orphan(struct vigil *v, uint32_t node)
@@ -277,6 +324,46 @@ int vigil_foreach_watch(vigil *v, vigil_watch_fn fn, void *ctx)
 	}
 	buf_free(&b);
 	return r;
+}
+
+/* LEN without the trailing slashes of PATH ("/" keeps its own). */
+static size_t trim_slashes(const char *path, size_t len)
+{
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	return len;
+}
+
+int vigil_watch_wd(vigil *v, const char *path, size_t len)
+{
+	if (!path)
+		return -EINVAL;
+	len = trim_slashes(path, len);
+	const struct tree *t = &v->tree;
+	for (size_t i = 0; i < v->n_roots; i++) {
+		const struct root *r = &v->roots[i];
+		if (r->node == NODE_NONE)
+			continue;
+		size_t rl = trim_slashes(r->path, strlen(r->path));
+		if (rl > len || memcmp(r->path, path, rl) != 0)
+			continue;
+		if (rl < len && r->path[rl - 1] != '/' && path[rl] != '/')
+			continue; /* "/a/bc" is not below "/a/b" */
+		uint32_t n = r->node;
+		for (size_t at = rl; at < len && n != NODE_NONE;) {
+			while (at < len && path[at] == '/')
+				at++;
+			size_t end = at;
+			while (end < len && path[end] != '/')
+				end++;
+			if (end > at)
+				n = tree_find_child(t, n, path + at, end - at);
+			at = end;
+		}
+		if (n != NODE_NONE && tree_node(t, n)->wd > 0)
+			return tree_node(t, n)->wd;
+	}
+	return -ENOENT;
 }
 
 static bool same_root_path(const char *a, const char *b)
@@ -496,7 +583,8 @@ static int emit_record(struct vigil *v, uint32_t node, const char *name,
 	int r = engine_node_dir(v, node, &dir, &dir_len);
 	if (r < 0)
 		return r;
-	return engine_emit(v, dir, dir_len, name, name_len, mask, cookie, 0, 0, NULL);
+	return engine_emit(v, dir, dir_len, name, name_len, mask, cookie,
+			   engine_polled(v, node), 0, NULL);
 }
 
 /* A directory that left the trees: its own MOVE_SELF (SELF, or else one
@@ -830,7 +918,7 @@ static int moved_out(struct vigil *v, struct move_half *h,
 			struct timespec t = v->read_time;
 			v->read_time = h->time;
 			e = engine_emit(v, h->dir, h->dir_len, h->name, h->name_len,
-					h->mask, h->cookie, 0, 0, NULL);
+					h->mask, h->cookie, engine_polled(v, h->dir_node), 0, NULL);
 			v->read_time = t;
 		}
 	}
@@ -918,7 +1006,8 @@ static int moved_to(struct vigil *v, uint32_t ri, uint32_t node,
 			if ((e = engine_node_dir(v, node, &dir, &dir_len)) < 0)
 				goto out;
 			e = engine_emit(v, dir, dir_len, rec->name, rec->name_len,
-					rec->mask | IN_MOVED_FROM, rec->cookie, 0, 0, &h);
+					rec->mask | IN_MOVED_FROM, rec->cookie,
+					engine_polled(v, node), 0, &h);
 		}
 	} else if (wanted(r, rec->mask)) {
 		e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);

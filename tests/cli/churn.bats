@@ -32,9 +32,9 @@ writers() {
 	local n=$1 ops=$2 seed=$3 i pids=()
 	for ((i = 1; i <= n; i++)); do
 		if [ -n "${FAST:-}" ]; then
-			perl "$FAST_WRITER" "$ops" "$seed$i" "$TEST_DIR/outside-$i" >/dev/null &
+			perl "$FAST_WRITER" "$ops" "$seed$i" "$TEST_DIR/outside-$i" >/dev/null 3>&- &
 		else
-			perl "$WRITER" "$ops" "$seed$i" "$TEST_DIR/outside-$i" &
+			perl "$WRITER" "$ops" "$seed$i" "$TEST_DIR/outside-$i" 3>&- &
 		fi
 		pids+=($!)
 	done
@@ -43,7 +43,7 @@ writers() {
 	done
 }
 
-# check LABEL [EVENTS]: vigil (which exits two seconds after the last event,
+# check LABEL [EVENTS]: vigil (which exits four seconds after the last event,
 # printing its view) against the disk; with EVENTS, its events too, up to
 # an overflow, if one comes on a loaded machine (these cases are not about
 # overflows; overflow.bats replays across them). With STALE_NOT_FATAL set,
@@ -66,7 +66,7 @@ fresh_tree() {
 
 start_churn_vigil() {
 	start_vigil wait -m -r --json -e create,moved_from,moved_to,delete,q_overflow \
-		-t 2 --debug-watches .
+		-t 4 --debug-watches .
 }
 
 # churn N OPS [EVENTS]: for seeds 1 to 3, N writers of OPS changes each in

@@ -268,11 +268,32 @@ static int collect(void *ctx, int wd, const char *path)
 	return 0;
 }
 
+/* The inotify descriptor in the epoll set vigil_fd() gives (its fdinfo
+ * names each descriptor it holds as "tfd: N"), or -1. */
+static int inotify_behind(int epfd)
+{
+	char p[64], line[512], target[64];
+	snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", epfd);
+	FILE *in = fopen(p, "re");
+	assert_non_null(in);
+	int found = -1, tfd;
+	while (found < 0 && fgets(line, sizeof(line), in)) {
+		if (sscanf(line, "tfd: %d", &tfd) != 1)
+			continue;
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", tfd);
+		ssize_t n = readlink(p, target, sizeof(target) - 1);
+		if (n > 0 && (target[n] = '\0', strcmp(target, "anon_inode:inotify") == 0))
+			found = tfd;
+	}
+	fclose(in);
+	return found;
+}
+
 /* The inode the kernel's watch WD is on, from our own fdinfo, or 0. */
-static unsigned long kernel_ino(int fd, int wd)
+static unsigned long kernel_ino(int epfd, int wd)
 {
 	char p[64], line[512];
-	snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", fd);
+	snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", inotify_behind(epfd));
 	FILE *in = fopen(p, "re");
 	assert_non_null(in);
 	unsigned long ino = 0;
