@@ -117,6 +117,10 @@ struct crawl {
 	 * changed is reported (list_frame()); a directory found under another
 	 * name is reported gone from the old one, and whole at the new. */
 	bool diff;
+	/* A rescan after an overflow, names kept or not: a directory the tree
+	 * does not have where a listing finds it is news (reported, with all
+	 * it holds), not only what it holds. */
+	bool gap;
 	bool relocated;      /* attach() moved a known directory here */
 	bool own_cwd;        /* this thread's working directory is its own */
 	int cwd_fd;          /* the descriptor watch_fd() just moved it to */
@@ -529,9 +533,10 @@ static int list_frame(struct crawl *c, struct frame *f)
 	bool filtering = filter_active(&v->filter);
 	bool names = r->names;
 	bool diff = c->diff && !f->synth;
+	bool gap = c->gap && !f->synth;
 	uint32_t serial = tree_node(&v->tree, f->node)->serial;
 	int err = 0;
-	if ((f->synth || filtering || diff) &&
+	if ((f->synth || filtering || gap) &&
 	    (err = engine_node_dir(v, f->node, &dir, &dir_len)) < 0)
 		return err;
 	/* reported whole: a reader has only what this listing says */
@@ -575,7 +580,7 @@ static int list_frame(struct crawl *c, struct frame *f)
 			 * not have here, or owes a listing, or a name it does
 			 * not hold) */
 			bool news = f->synth;
-			if (!news && diff && is_dir) {
+			if (!news && gap && is_dir) {
 				uint32_t x = tree_find_child(&v->tree, f->node, nm, nl);
 				news = x == NODE_NONE || tree_node(&v->tree, x)->owed;
 			} else if (!news && diff) {
@@ -606,7 +611,7 @@ static int list_frame(struct crawl *c, struct frame *f)
 		err = diff_gone(c, f, dir, dir_len);
 out:
 	f->names_end = c->names.len;
-	if (f->synth || diff) {
+	if (f->synth || gap) {
 		/* every kernel event queued so far precedes this mark */
 		size_t pending = 0;
 		v->src.ops->pending(&v->src, &pending);
@@ -912,7 +917,8 @@ static void crawl_init(struct crawl *c, struct vigil *v, uint32_t root,
 			    .cwd_node = NODE_NONE, .noatime = O_NOATIME,
 			    .expected = NODE_NONE};
 	c->full_mask = engine_kernel_mask(v, &v->roots[root]);
-	c->diff = mode == CRAWL_RESCAN && v->roots[root].names;
+	c->gap = mode == CRAWL_RESCAN;
+	c->diff = c->gap && v->roots[root].names;
 	c->quiet = (c->full_mask & FOOTSTEPS) != 0;
 	c->quiet_mask = c->full_mask & ~(uint32_t)FOOTSTEPS;
 }
@@ -1045,7 +1051,7 @@ int crawl_relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
 	struct crawl c;
 	crawl_init(&c, v, root, CRAWL_RESCAN);
 	/* no events were lost here: they tell what changed, not this walk */
-	c.diff = false;
+	c.diff = c.gap = false;
 	int e = watches_node(v, fd, (c.quiet ? c.quiet_mask : c.full_mask) & ~(uint32_t)IN_MASK_ADD,
 			     node, c.quiet ? c.full_mask : 0);
 	if (e <= 0) {

@@ -141,3 +141,25 @@ start_small_queue() {
 	run grep -c '^CREATE \./dd/x$' "$OUT"
 	expect_eq "dd/x reported" 1 "$output"
 }
+
+# --no-names: the names are not kept (so the files made in the known root
+# during the gap are only those the queue held), but a directory new in the
+# gap is still reported itself, not only what it holds (before, without
+# names, dd/x came and dd did not).
+@test "after an overflow with --no-names: a new directory and what it holds are reported, names in known directories are not recovered" {
+	[ "$(cat "$QUEUE")" -lt 20000 ] || skip "the queue holds 20,000 events here"
+	start_vigil wait -m -r --no-names -e create,delete,move,q_overflow --format '%e %w%f' -t 2 .
+	kill -STOP "$VIGIL_PID"
+	(cd "$W" && perl -e 'for my $i (1..20000) { open(my $f, ">", "f$i") or die "f$i: $!" }')
+	mkdir "$W/dd"
+	touch "$W/dd/x"
+	kill -CONT "$VIGIL_PID"
+	wait_vigil
+	grep -q 'overflowed' "$ERR"
+	run sh -c "grep -E '^CREATE \./f[0-9]+\$' '$OUT' | sort -u | wc -l"
+	[ "$output" -lt 20000 ] || { echo "all 20,000 files reported: names were kept"; false; }
+	run grep -c '^CREATE,ISDIR \./dd$' "$OUT"
+	expect_eq "dd reported" 1 "$output"
+	run grep -c '^CREATE \./dd/x$' "$OUT"
+	expect_eq "dd/x reported" 1 "$output"
+}
