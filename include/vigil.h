@@ -111,7 +111,10 @@ enum {
 	 * earlier directory is about to move away (its IN_MOVED_FROM comes
 	 * next); a reader replaying the events would take that along. What
 	 * each directory holds is then reported again, where its own events
-	 * put it. */
+	 * put it. Or a listing found a known directory under another path,
+	 * ahead of its rename events: its old path is gone (what a reader has
+	 * below it may have moved on meanwhile); it is reported where it was
+	 * found, and whole again when its rename is read. */
 	VIGIL_EVENT_SYNTHETIC = 1u << 0,
 	/* A paired rename (VIGIL_PAIR_MOVES): from_path, from_dir, from_name
 	 * hold the old location. */

@@ -303,6 +303,18 @@ static int stale_add(struct crawl *c, uint32_t node)
 	return 0;
 }
 
+/* A reader is told that NODE is gone from where the tree has it. */
+static int say_gone(struct crawl *c, uint32_t node)
+{
+	const struct node *x = tree_node(&c->v->tree, node);
+	if (x->parent == NODE_NONE)
+		return 0;
+	char old[NAME_MAX + 1];
+	size_t ol = x->name_len < sizeof(old) ? x->name_len : sizeof(old) - 1;
+	memcpy(old, tree_name(&c->v->tree, node), ol);
+	return say(c, x->parent, old, ol, IN_DELETE | IN_ISDIR);
+}
+
 /* A rescan that keeps names found the known directory EXISTING under NAME
  * in PARENT: a reader has it where the tree has it, and is told it is gone
  * from there; and if the tree has another directory (CHILD) under NAME, a
@@ -386,6 +398,15 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 			return NODE_NONE;
 		}
 		c->released = moves_release_node(&v->moves, existing, serial);
+		/* A listing ahead of the events moves it here from where a
+		 * reader has it: its old path, with what a reader has below
+		 * it, is gone (a synthetic DELETE), as nothing else will say
+		 * so (its MOVED_FROM, when read, names a path a reader no
+		 * longer has; its MOVED_TO finds it here, listed again). */
+		if (!c->diff && !c->gap && c->mode != CRAWL_INITIAL && !c->released && !by_events &&
+		    engine_root_index(v, existing) != NODE_NONE &&
+		    (*ret_err = say_gone(c, existing)) < 0)
+			return NODE_NONE;
 		if (c->mode == CRAWL_NEW && engine_root_index(v, existing) == NODE_NONE &&
 		    (*ret_err = stale_add(c, existing)) < 0)
 			return NODE_NONE;

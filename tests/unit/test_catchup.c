@@ -490,6 +490,39 @@ static void renamed_and_back_a_new_one_in_between_is_not_taken_along(void **stat
 	check_known(f, &k);
 }
 
+/* A directory holding another, both known to a reader, and before vigil
+ * read: a new one made, the inner directory moved into it, then the outer
+ * one moved into the inner one. Reading the new one's creation, its
+ * listing finds both known directories there, ahead of their renames, and
+ * reports them at their new paths; a reader still had them at their old
+ * ones, the inner one below the outer, and when the outer one's rename is
+ * read it takes the inner one along to where it lands, where it is not.
+ * So a listing that moves a known directory ahead of its events tells a
+ * reader that its old path is gone (a synthetic DELETE). Before, 'a/c/c/a'
+ * and 'a/c/c/a/b' were left with a reader. (Found by test_sequences, seed
+ * 514609.) */
+static void found_ahead_elsewhere_its_old_path_is_forgotten(void **state)
+{
+	struct fixture *f = *state;
+	watch_events(f);
+	make_dir(f, "b");
+	make_dir(f, "b/a");
+	make_dir(f, "b/a/b");
+	make_dir(f, "b/y");
+	make_file(f, "b/x");
+	struct known k = {0};
+	replay(f, &k);
+	make_dir(f, "a");
+	move(f, "b/a", "a/c");
+	move(f, "b", "a/c/c");
+	replay(f, &k);
+	expect_unknown(&k, "a/c/c/a");
+	expect_known(&k, "a/c/b");
+	expect_known(&k, "a/c/c/x");
+	expect_known(&k, "a/c/c/y");
+	check_known(f, &k);
+}
+
 /* A directory moved in over one moved in before it, over one that came
  * from outside, all before vigil read: the first arrival's listing finds
  * the last, and the rename of the middle one puts it aside, known by its
@@ -1076,6 +1109,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(renamed_and_back_before_read_what_left_it_follows, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_over_a_new_one_and_back_its_events_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_and_back_a_new_one_in_between_is_not_taken_along, setup, teardown),
+		cmocka_unit_test_setup_teardown(found_ahead_elsewhere_its_old_path_is_forgotten, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_on_and_its_place_taken_it_does_not_stay, setup, teardown),
 		cmocka_unit_test_setup_teardown(moved_into_what_it_held_after_that_left, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_then_replaced_from_outside_the_new_one_stays, setup, teardown),
