@@ -108,10 +108,10 @@ enum {
 	 * Also IN_DELETE | IN_ISDIR (when IN_DELETE was asked for): forget
 	 * this path and what is below it. A listing that ran ahead of the
 	 * events reported what a later directory holds under a path whose
-	 * earlier directory is about to move away (its IN_MOVED_FROM comes
-	 * next); a reader replaying the events would take that along. What
-	 * each directory holds is then reported again, where its own events
-	 * put it. Or a listing found a known directory under another path,
+	 * earlier directory or file is about to move away (its IN_MOVED_FROM
+	 * comes next); a reader replaying the events would take that along.
+	 * What each directory holds is then reported again, where its own
+	 * events put it. Or a listing found a known directory under another path,
 	 * ahead of its rename events: its old path is gone (what a reader has
 	 * below it may have moved on meanwhile); it is reported where it was
 	 * found, and whole again when its rename is read. */

@@ -829,7 +829,11 @@ static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
 	bool pair = v->flags & VIGIL_PAIR_MOVES;
 	int e;
 	if (!pair && !(is_dir && (r->flags & VIGIL_RECURSIVE))) {
-		/* nothing to hold it for */
+		/* nothing to hold it for; but a file's name may be a directory
+		 * a listing found since, which a reader has under it */
+		if (!is_dir && (e = forget_ahead(v, ri, node, rec->name, rec->name_len, pos,
+						 NODE_NONE)) < 0)
+			return e;
 		return wanted(r, rec->mask) ?
 			emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie) : 0;
 	}

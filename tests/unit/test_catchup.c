@@ -523,6 +523,37 @@ static void found_ahead_elsewhere_its_old_path_is_forgotten(void **state)
 	check_known(f, &k);
 }
 
+/* A directory back from outside the trees, and before vigil read, a file
+ * in it renamed and a directory made under the file's old name, with a
+ * file in it. The directory's listing, when its return is read, finds the
+ * new directory under that name, ahead of its creation, and reports what
+ * it holds; then the file's MOVED_FROM, queued before, is read, and a
+ * reader would take the new directory's entries along with the file to
+ * where it lands. So before it a reader is told to forget the path (a
+ * synthetic DELETE), and the new directory is reported whole when its
+ * creation is read, as for a directory's MOVED_FROM. Before, 'd/x/a' was
+ * left with a reader. (Found by test_sequences, seed 5095.) */
+static void file_renamed_away_under_a_directory_found_ahead_takes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	watch_events(f);
+	make_dir(f, "OUT");
+	make_dir(f, "c");
+	make_file(f, "c/b");
+	struct known k = {0};
+	replay(f, &k);
+	move(f, "c", "OUT/c");
+	move(f, "OUT/c", "d");
+	move(f, "d/b", "d/x");
+	make_dir(f, "d/b");
+	make_file(f, "d/b/a");
+	replay(f, &k);
+	expect_unknown(&k, "d/x/a");
+	expect_known(&k, "d/x");
+	expect_known(&k, "d/b/a");
+	check_known(f, &k);
+}
+
 /* A directory moved in over one moved in before it, over one that came
  * from outside, all before vigil read: the first arrival's listing finds
  * the last, and the rename of the middle one puts it aside, known by its
@@ -1110,6 +1141,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(renamed_over_a_new_one_and_back_its_events_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_and_back_a_new_one_in_between_is_not_taken_along, setup, teardown),
 		cmocka_unit_test_setup_teardown(found_ahead_elsewhere_its_old_path_is_forgotten, setup, teardown),
+		cmocka_unit_test_setup_teardown(file_renamed_away_under_a_directory_found_ahead_takes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_on_and_its_place_taken_it_does_not_stay, setup, teardown),
 		cmocka_unit_test_setup_teardown(moved_into_what_it_held_after_that_left, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_then_replaced_from_outside_the_new_one_stays, setup, teardown),
