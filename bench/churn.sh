@@ -22,7 +22,8 @@ VIGIL=${VIGIL:-$here/../build/vigil}
 writer=$here/../tests/cli/churn-writer.pl
 fast_writer=$here/../tests/cli/churn-fast.pl
 check=$here/../tests/cli/churn-check.py
-writers=1 ops=3000 seeds=10 first=1 events=0 keep= fast= watcher=vigil
+writers=1 ops=3000 seeds=10 first=1 events=0 keep= fast= watcher=vigil queue=
+QUEUE=/proc/sys/fs/inotify/max_queued_events
 
 usage() {
 	cat <<USAGE
@@ -38,6 +39,10 @@ usage: bench/churn.sh [--writers N] [--ops N | --fast S] [--seeds N] [--first N]
   --watcher W  vigil (default), or inotifywait (\$INOTIFYWAIT): its events
                checked the same way (--events implied; it has no view of
                its watches to check)
+  --queue N    the watcher's kernel queue holds N events, so that it
+               overflows on the way (fs.inotify.max_queued_events is set
+               to N while the watcher starts, as root, and put back at
+               once); the events are replayed across each overflow
   --keep DIR   keep each diverging run in DIR/seed-N: vigil's events
                (out), its view and messages (err), the tree (tree), and
                each writer's changes (writer-I.log)
@@ -53,6 +58,7 @@ while (($#)); do
 	--events) events=1 ;;
 	--watcher) watcher=$2; shift ;;
 	--keep) keep=$2; shift ;;
+	--queue) queue=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "churn.sh: unknown argument '$1'" >&2; usage >&2; exit 1 ;;
 	esac
@@ -61,11 +67,17 @@ done
 command -v python3 >/dev/null || { echo "churn.sh: python3 is needed" >&2; exit 1; }
 
 bench_tmp
+if [[ -n $queue ]]; then
+	[[ -w $QUEUE ]] || { echo "churn.sh: --queue needs root (it writes $QUEUE)" >&2; exit 1; }
+	saved_queue=$(cat "$QUEUE")
+	restore[$QUEUE]=$saved_queue # put back on any exit (bench/lib.sh)
+fi
 
 run() { # run SEED: prints one result line
 	local seed=$1 w=$tmp/w vp i pids=()
 	rm -rf "$w" "$tmp"/outside-* "$tmp"/writer-*.log "$tmp/out" "$tmp/err" "$tmp/changes"
 	mkdir "$w"
+	[[ -z $queue ]] || echo "$queue" >"$QUEUE"
 	if [[ $watcher == inotifywait ]]; then
 		(cd "$w" && exec "${INOTIFYWAIT:-inotifywait}" -m -r \
 			-e create,moved_from,moved_to,delete,q_overflow \
@@ -78,11 +90,14 @@ run() { # run SEED: prints one result line
 	vp=$!
 	until grep -q "Watches established" "$tmp/err" 2>/dev/null; do
 		if ! kill -0 "$vp" 2>/dev/null; then
+			[[ -z $queue ]] || echo "$saved_queue" >"$QUEUE"
 			echo "the watcher did not start: $(head -c 300 "$tmp/err" 2>/dev/null)"
 			return
 		fi
 		sleep 0.01
 	done
+	# the queue's size is taken when the watcher's inotify instance is made
+	[[ -z $queue ]] || echo "$saved_queue" >"$QUEUE"
 	for ((i = 1; i <= writers; i++)); do
 		if [[ -n $fast ]]; then
 			(cd "$w" && exec perl "$fast_writer" "${fast}s" "$seed$i" "$tmp/outside-$i" \
@@ -111,9 +126,9 @@ inotifywait) what=${INOTIFYWAIT:-inotifywait} ;;
 *) echo "churn.sh: unknown watcher '$watcher'" >&2; exit 1 ;;
 esac
 if [[ -n $fast ]]; then
-	echo "churn: $writers fast writer(s) x $fast s, $seeds seeds ($what)"
+	echo "churn: $writers fast writer(s) x $fast s, $seeds seeds ($what)${queue:+, a queue of $queue}"
 else
-	echo "churn: $writers writer(s) x $ops changes, $seeds seeds ($what)"
+	echo "churn: $writers writer(s) x $ops changes, $seeds seeds ($what)${queue:+, a queue of $queue}"
 fi
 bad=0
 for seed in $(seq "$first" $((first + seeds - 1))); do

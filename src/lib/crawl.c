@@ -303,16 +303,31 @@ static int stale_add(struct crawl *c, uint32_t node)
 	return 0;
 }
 
-/* A reader is told that NODE is gone from where the tree has it. */
+/* A reader is told that NODE is gone from where the tree has it, if a
+ * reader has it there: not when it or a directory above it is held by a
+ * rename half (a reader has had its MOVED_FROM) or owed a listing (a
+ * reader was told to forget it, or never had it); nor when a listing
+ * reported something else under that path since (a reader has that there
+ * now: a DELETE would take it away). */
 static int say_gone(struct crawl *c, uint32_t node)
 {
-	const struct node *x = tree_node(&c->v->tree, node);
+	struct vigil *v = c->v;
+	const struct node *x = tree_node(&v->tree, node);
 	if (x->parent == NODE_NONE)
 		return 0;
-	char old[NAME_MAX + 1];
-	size_t ol = x->name_len < sizeof(old) ? x->name_len : sizeof(old) - 1;
-	memcpy(old, tree_name(&c->v->tree, node), ol);
-	return say(c, x->parent, old, ol, IN_DELETE | IN_ISDIR);
+	for (uint32_t n = node; n != NODE_NONE; n = tree_node(&v->tree, n)->parent) {
+		const struct node *y = tree_node(&v->tree, n);
+		if (y->owed || moves_holds(&v->moves, n, y->serial))
+			return 0;
+	}
+	const char *old = tree_name(&v->tree, node);
+	if (seen_listed(&v->seen, tree_node(&v->tree, x->parent)->wd, old, x->name_len,
+			v->stream_read))
+		return 0;
+	char nm[NAME_MAX + 1];
+	size_t ol = x->name_len < sizeof(nm) ? x->name_len : sizeof(nm) - 1;
+	memcpy(nm, old, ol);
+	return say(c, x->parent, nm, ol, IN_DELETE | IN_ISDIR);
 }
 
 /* A rescan that keeps names found the known directory EXISTING under NAME
