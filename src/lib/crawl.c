@@ -1182,6 +1182,12 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 		 * where it is found next, that is listed again, reported. */
 		if (here != NODE_NONE && here != expect)
 			tree_node(&v->tree, here)->owed = true;
+		/* A reader has its name, which the tree has not: held, so that
+		 * an overflow's re-scan can tell it gone, its own way out (the
+		 * events that would say so) lost with the queue. */
+		if (here == NODE_NONE && v->roots[root].names &&
+		    held_add(&v->held, parent, tree_node(&v->tree, parent)->serial, name, len) < 0)
+			return -ENOMEM;
 		return err;
 	}
 	struct crawl c;

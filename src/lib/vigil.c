@@ -1169,8 +1169,11 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 	if (rec->name_len && seen_absorb(&v->seen, rec->wd, rec->name,
 					 rec->name_len, rec->mask, pos))
 		return 0; /* the listing reported it already */
-	if (r->names && rec->name_len && !(rec->mask & IN_ISDIR) &&
-	    (rec->mask & (IN_CREATE | IN_DELETE | IN_MOVE))) {
+	/* a directory's name is held only while the listing its arrival
+	 * asked for could not find it (crawl_new()): its way out ends that */
+	uint32_t held_mask = (rec->mask & IN_ISDIR) ? IN_DELETE | IN_MOVED_FROM
+						    : IN_CREATE | IN_DELETE | IN_MOVE;
+	if (r->names && rec->name_len && (rec->mask & held_mask)) {
 		int e = engine_held_record(v, r, node, rec->name, rec->name_len, rec->mask);
 		if (e < 0)
 			return e;

@@ -120,6 +120,29 @@ start_small_queue() {
 	expect_eq "churn-check's status" 0 "$status"
 }
 
+# A directory made and gone on before vigil read its creation: a reader has
+# its name, and the tree never had it (its listing found nothing). Its way
+# out came after the queue had overflowed, and was lost; the re-scan must
+# still tell a reader it is gone. Before, './d' stayed with a reader.
+@test "after an overflow: a directory reported but gone before it could be listed is reported gone" {
+	require_writable_sysctl
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	start_small_queue wait -m -r --json -e create,delete,move,q_overflow -t 2 .
+	sentinel before
+	kill -STOP "$VIGIL_PID"
+	mkdir "$W/d"
+	touch "$W"/f{1..40}
+	rmdir "$W/d"
+	kill -CONT "$VIGIL_PID"
+	wait_vigil
+	expect_eq "vigil's exit status (2: the -t timeout)" 2 "$status"
+	grep -q 'overflowed' "$ERR"
+	grep -q '"path":"./d",.*"events":\["CREATE","ISDIR"\]' "$OUT"
+	run python3 "$BATS_TEST_DIRNAME/churn-check.py" "$W" - "$OUT"
+	echo "$output"
+	expect_eq "churn-check's status" 0 "$status"
+}
+
 # The case from the issue, with the machine's own queue (16,384 events):
 # 20,000 files and a directory holding one, made while vigil is stopped.
 # Before, vigil reported the 16,384 files the queue held and dd/x, but not
