@@ -620,7 +620,24 @@ static int list_frame(struct crawl *c, struct frame *f)
 				uint32_t x = tree_find_child(&v->tree, f->node, nm, nl);
 				news = x == NODE_NONE || tree_node(&v->tree, x)->owed;
 			} else if (!news && diff) {
-				news = !held_has(&v->held, f->node, serial, nm, nl);
+				uint32_t x = tree_find_child(&v->tree, f->node, nm, nl);
+				if (x != NODE_NONE) {
+					/* The directory the tree has here went in the
+					 * gap, and a file has its name: a reader is told
+					 * now, before the file (the sweep after the walk
+					 * would say it after, and take the file with
+					 * it). Put aside, it is not said again; one
+					 * below it found elsewhere is new there. */
+					if ((err = say(c, f->node, nm, nl, IN_DELETE | IN_ISDIR)) < 0)
+						goto out;
+					engine_orphan(v, x);
+					v->tree_gen++;
+					if ((err = engine_node_dir(v, f->node, &dir, &dir_len)) < 0)
+						goto out;
+					news = true;
+				} else {
+					news = !held_has(&v->held, f->node, serial, nm, nl);
+				}
 			}
 			if (news) {
 				uint32_t m = synthetic_mask(r->mask, is_dir);
