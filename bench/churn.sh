@@ -5,25 +5,44 @@
 #
 # Each run: vigil wait -m -r --json (exits two seconds after the last
 # event, printing --debug-watches), WRITERS copies of
-# tests/cli/churn-writer.pl making OPS random changes each at once, then
-# tests/cli/churn-check.py: every directory watched where vigil believes
-# (by inode), and with --events every file and directory known under its
-# final path to a reader replaying the events.
+# tests/cli/churn-writer.pl making OPS random changes each at once (with
+# --fast, of tests/cli/churn-fast.pl changing the tree at full speed for
+# SECONDS), then tests/cli/churn-check.py: every directory watched where
+# vigil believes (by inode), and with --events every file and directory
+# known under its final path to a reader replaying the events, and no
+# path known to that reader that is not on disk.
 set -euo pipefail
-here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+prog=churn.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+# on a private tmpfs as root (bench/lib.sh): a disk's mkdir() and create()
+# cost ten times a tmpfs's, and the writers would be that much slower
+bench_namespace "$@"
 VIGIL=${VIGIL:-$here/../build/vigil}
 writer=$here/../tests/cli/churn-writer.pl
+fast_writer=$here/../tests/cli/churn-fast.pl
 check=$here/../tests/cli/churn-check.py
-writers=1 ops=3000 seeds=10 first=1 events=0 keep=
+writers=1 ops=3000 seeds=10 first=1 events=0 keep= fast= watcher=vigil queue=
+QUEUE=/proc/sys/fs/inotify/max_queued_events
 
 usage() {
 	cat <<USAGE
-usage: bench/churn.sh [--writers N] [--ops N] [--seeds N] [--first N] [--events]
+usage: bench/churn.sh [--writers N] [--ops N | --fast S] [--seeds N] [--first N] [--events]
   --writers N  writers changing the tree at once (default 1)
   --ops N      changes each writer makes (default 3000)
+  --fast S     fast writers (tests/cli/churn-fast.pl), for S seconds each,
+               instead of --ops
   --seeds N    runs, each with its own random seed (default 10)
   --first N    the first seed (default 1)
-  --events     also check that every path that exists was reported
+  --events     also check the events: every path that exists reported,
+               and no path reported that is not there
+  --watcher W  vigil (default), or inotifywait (\$INOTIFYWAIT): its events
+               checked the same way (--events implied; it has no view of
+               its watches to check)
+  --queue N    the watcher's kernel queue holds N events, so that it
+               overflows on the way (fs.inotify.max_queued_events is set
+               to N while the watcher starts, as root, and put back at
+               once); the events are replayed across each overflow
   --keep DIR   keep each diverging run in DIR/seed-N: vigil's events
                (out), its view and messages (err), the tree (tree), and
                each writer's changes (writer-I.log)
@@ -33,10 +52,13 @@ while (($#)); do
 	case $1 in
 	--writers) writers=$2; shift ;;
 	--ops) ops=$2; shift ;;
+	--fast) fast=$2; shift ;;
 	--seeds) seeds=$2; shift ;;
 	--first) first=$2; shift ;;
 	--events) events=1 ;;
+	--watcher) watcher=$2; shift ;;
 	--keep) keep=$2; shift ;;
+	--queue) queue=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "churn.sh: unknown argument '$1'" >&2; usage >&2; exit 1 ;;
 	esac
@@ -44,33 +66,70 @@ while (($#)); do
 done
 command -v python3 >/dev/null || { echo "churn.sh: python3 is needed" >&2; exit 1; }
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bench_tmp
+if [[ -n $queue ]]; then
+	[[ -w $QUEUE ]] || { echo "churn.sh: --queue needs root (it writes $QUEUE)" >&2; exit 1; }
+	saved_queue=$(cat "$QUEUE")
+	restore[$QUEUE]=$saved_queue # put back on any exit (bench/lib.sh)
+fi
 
 run() { # run SEED: prints one result line
 	local seed=$1 w=$tmp/w vp i pids=()
-	rm -rf "$w" "$tmp"/outside-* "$tmp"/writer-*.log "$tmp/out" "$tmp/err"
+	rm -rf "$w" "$tmp"/outside-* "$tmp"/writer-*.log "$tmp/out" "$tmp/err" "$tmp/changes"
 	mkdir "$w"
-	(cd "$w" && exec "$VIGIL" wait -m -r --json \
-		-e create,moved_from,moved_to,delete,close_write,q_overflow \
-		-t 2 --debug-watches . >"$tmp/out" 2>"$tmp/err") &
+	[[ -z $queue ]] || echo "$queue" >"$QUEUE"
+	if [[ $watcher == inotifywait ]]; then
+		(cd "$w" && exec "${INOTIFYWAIT:-inotifywait}" -m -r \
+			-e create,moved_from,moved_to,delete,q_overflow \
+			--format $'%e\t%c\t%w%f' -t 2 . >"$tmp/out" 2>"$tmp/err") &
+	else
+		(cd "$w" && exec "$VIGIL" wait -m -r --json \
+			-e create,moved_from,moved_to,delete,q_overflow \
+			-t 2 --debug-watches . >"$tmp/out" 2>"$tmp/err") &
+	fi
 	vp=$!
-	until grep -q "Watches established" "$tmp/err" 2>/dev/null; do sleep 0.01; done
+	until grep -q "Watches established" "$tmp/err" 2>/dev/null; do
+		if ! kill -0 "$vp" 2>/dev/null; then
+			[[ -z $queue ]] || echo "$saved_queue" >"$QUEUE"
+			echo "the watcher did not start: $(head -c 300 "$tmp/err" 2>/dev/null)"
+			return
+		fi
+		sleep 0.01
+	done
+	# the queue's size is taken when the watcher's inotify instance is made
+	[[ -z $queue ]] || echo "$saved_queue" >"$QUEUE"
 	for ((i = 1; i <= writers; i++)); do
-		(cd "$w" && exec perl "$writer" "$ops" "$seed$i" "$tmp/outside-$i" \
-			${keep:+"$tmp/writer-$i.log"}) &
+		if [[ -n $fast ]]; then
+			(cd "$w" && exec perl "$fast_writer" "${fast}s" "$seed$i" "$tmp/outside-$i" \
+				${keep:+"$tmp/writer-$i.log"}) >>"$tmp/changes" &
+		else
+			(cd "$w" && exec perl "$writer" "$ops" "$seed$i" "$tmp/outside-$i" \
+				${keep:+"$tmp/writer-$i.log"}) &
+		fi
 		pids+=($!)
 	done
 	for i in "${pids[@]}"; do wait "$i"; done
+	[[ -z $fast ]] || awk '{ n += $2 } END { printf "%d changes; ", n }' "$tmp/changes"
 	wait "$vp" || true
-	if ((events)); then
+	if [[ $watcher == inotifywait ]]; then
+		python3 "$check" "$w" - "lines:$tmp/out" || true
+	elif ((events)); then
 		python3 "$check" "$w" "$tmp/err" "$tmp/out" || true
 	else
 		python3 "$check" "$w" "$tmp/err" || true
 	fi
 }
 
-echo "churn: $writers writer(s) x $ops changes, $seeds seeds ($VIGIL)"
+case $watcher in
+vigil) what=$VIGIL ;;
+inotifywait) what=${INOTIFYWAIT:-inotifywait} ;;
+*) echo "churn.sh: unknown watcher '$watcher'" >&2; exit 1 ;;
+esac
+if [[ -n $fast ]]; then
+	echo "churn: $writers fast writer(s) x $fast s, $seeds seeds ($what)${queue:+, a queue of $queue}"
+else
+	echo "churn: $writers writer(s) x $ops changes, $seeds seeds ($what)${queue:+, a queue of $queue}"
+fi
 bad=0
 for seed in $(seq "$first" $((first + seeds - 1))); do
 	out=$(run "$seed")

@@ -72,6 +72,15 @@ enum {
 	 * is -EINVAL. */
 	VIGIL_BACKEND_INOTIFY = 1u << 1,
 	VIGIL_BACKEND_POLL = 1u << 2,
+	/* Do not keep the names each watched directory holds. By default a
+	 * recursive watch that asks for IN_CREATE, IN_DELETE or IN_MOVE keeps
+	 * them (and so also asks the kernel for IN_DELETE), so that the
+	 * re-scan after an overflow reports what appeared in and vanished
+	 * from each directory in the gap (VIGIL_EVENT_OVERFLOW). That costs
+	 * memory: about 31 bytes and the name for each file (measured: see
+	 * vigil-wait(1), NOTES); without it an overflow's re-scan reports
+	 * only what directories new in the gap hold. */
+	VIGIL_NO_NAMES = 1u << 3,
 };
 
 /* Flags for vigil_add(). */
@@ -95,7 +104,17 @@ enum {
 	 * created or moved in, or a re-crawl after an overflow). mask is
 	 * IN_CREATE (with IN_ISDIR for directories) when the watch asked for
 	 * IN_CREATE; otherwise IN_CLOSE_WRITE, or IN_MOVED_TO, whichever the
-	 * watch asked for, so that a consumer of complete files hears of it. */
+	 * watch asked for, so that a consumer of complete files hears of it.
+	 * Also IN_DELETE | IN_ISDIR (when IN_DELETE was asked for): forget
+	 * this path and what is below it. A listing that ran ahead of the
+	 * events reported what a later directory holds under a path whose
+	 * earlier directory or file is about to move away (its IN_MOVED_FROM
+	 * comes next); a reader replaying the events would take that along.
+	 * What each directory holds is then reported again, where its own
+	 * events put it. Or a listing found a known directory under another path,
+	 * ahead of its rename events: its old path is gone (what a reader has
+	 * below it may have moved on meanwhile); it is reported where it was
+	 * found, and whole again when its rename is read. */
 	VIGIL_EVENT_SYNTHETIC = 1u << 0,
 	/* A paired rename (VIGIL_PAIR_MOVES): from_path, from_dir, from_name
 	 * hold the old location. */
@@ -104,7 +123,14 @@ enum {
 	 * were lost. The library re-crawls every watched tree right after it:
 	 * directories that appeared in the gap are watched and their contents
 	 * reported as synthetic events, directories that vanished are dropped.
-	 * Changes to files in directories that already existed cannot be
+	 * Where names are kept (see VIGIL_NO_NAMES), each directory's listing
+	 * is compared with what a reader was told it holds: what appeared is
+	 * reported as a synthetic IN_CREATE (or as for any listing, above),
+	 * what vanished as a synthetic IN_DELETE (if asked for), and a
+	 * directory found under another path as a synthetic IN_DELETE of the
+	 * old one and an IN_CREATE of the new one, with all it holds: a reader
+	 * replaying the events has the tree on disk again, as far as names go.
+	 * Changes to the contents of files that already existed cannot be
 	 * recovered; consumers that need them keep their own snapshot. */
 	VIGIL_EVENT_OVERFLOW = 1u << 2,
 	/* Something could not be watched (error is a negative errno, path says

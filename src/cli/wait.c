@@ -64,6 +64,10 @@ static const char wait_help[] =
 	"                          it; without -m, exit once the broker has it\n"
 	"      --mqtt-auth FILE, --mqtt-ca FILE, --mqtt-cert FILE, --mqtt-key FILE,\n"
 	"      --mqtt-client-id ID, --mqtt-version 5|3.1.1|auto  as for vigil run\n"
+	"      --no-names          do not keep the names each watched directory holds\n"
+	"                          (with -r: about 31 bytes and the name per file);\n"
+	"                          after an overflow, what appeared in and vanished\n"
+	"                          from a known directory is then not reported\n"
 	WATCHARGS_BACKEND_HELP
 	"\n"
 	"Debugging:\n"
@@ -85,8 +89,8 @@ static const char wait_help[] =
 
 enum {
 	OPT_FORMAT = OPT_WATCHARGS_END, OPT_TIMEFMT, OPT_NO_NEWLINE, OPT_JSON,
-	OPT_PAIR, OPT_DEBUG_WATCHES, OPT_PUBLISH, OPT_MQTT_AUTH, OPT_MQTT_CA, OPT_MQTT_CERT,
-	OPT_MQTT_KEY, OPT_MQTT_CLIENT_ID, OPT_MQTT_VERSION,
+	OPT_PAIR, OPT_NO_NAMES, OPT_DEBUG_WATCHES, OPT_PUBLISH, OPT_MQTT_AUTH, OPT_MQTT_CA,
+	OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_CLIENT_ID, OPT_MQTT_VERSION,
 };
 
 static const struct option wait_options[] = {
@@ -103,6 +107,7 @@ static const struct option wait_options[] = {
 	{"no-newline", no_argument, NULL, OPT_NO_NEWLINE},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"pair-moves", no_argument, NULL, OPT_PAIR},
+	{"no-names", no_argument, NULL, OPT_NO_NAMES},
 	{"debug-watches", no_argument, NULL, OPT_DEBUG_WATCHES},
 	{"publish", required_argument, NULL, OPT_PUBLISH},
 	{"mqtt-auth", required_argument, NULL, OPT_MQTT_AUTH},
@@ -273,7 +278,7 @@ static bool daemonize(FILE *out)
 
 int cmd_wait(int argc, char **argv)
 {
-	bool monitor = false, pair = false, csv = false, json = false;
+	bool monitor = false, pair = false, csv = false, json = false, no_names = false;
 	bool debug_watches = false, daemon = false, use_syslog = false;
 	bool outfile_twice = false, unmounted = false;
 	int quiet = 0;
@@ -351,6 +356,9 @@ int cmd_wait(int argc, char **argv)
 		case OPT_PAIR:
 			pair = true;
 			break;
+		case OPT_NO_NAMES:
+			no_names = true;
+			break;
 		case OPT_DEBUG_WATCHES:
 			debug_watches = true;
 			break;
@@ -424,7 +432,9 @@ int cmd_wait(int argc, char **argv)
 	static char obuf[64 * 1024];
 	setvbuf(out.f, obuf, _IOFBF, sizeof(obuf));
 
-	if ((r = vigil_new((pair ? VIGIL_PAIR_MOVES : 0) | watchargs_backend(&args), &v)) < 0) {
+	if ((r = vigil_new((pair ? VIGIL_PAIR_MOVES : 0) | (no_names ? VIGIL_NO_NAMES : 0) |
+				   watchargs_backend(&args),
+			   &v)) < 0) {
 		cli_instance_error(r);
 		goto out;
 	}

@@ -112,6 +112,16 @@ struct crawl {
 	struct stale { uint32_t node, serial; } *stale;
 	size_t n_stale, cap_stale;
 	bool report;         /* a rescan reporting all it finds (relist()) */
+	/* A rescan (CRAWL_RESCAN) of a root that keeps names: each directory
+	 * not reported whole is compared with what it held (held.h), and what
+	 * changed is reported (list_frame()); a directory found under another
+	 * name is reported gone from the old one, and whole at the new. */
+	bool diff;
+	/* A rescan after an overflow, names kept or not: a directory the tree
+	 * does not have where a listing finds it is news (reported, with all
+	 * it holds), not only what it holds. */
+	bool gap;
+	bool relocated;      /* attach() moved a known directory here */
 	bool own_cwd;        /* this thread's working directory is its own */
 	int cwd_fd;          /* the descriptor watch_fd() just moved it to */
 	uint32_t cwd_node;   /* the node whose directory it is, or NODE_NONE */
@@ -141,6 +151,8 @@ uint32_t engine_kernel_mask(const struct vigil *v, const struct root *r)
 	uint32_t m = r->mask & IN_ALL_EVENTS;
 	if (r->flags & VIGIL_RECURSIVE)
 		m |= TRACK_MASK;
+	if (r->names)
+		m |= NAMES_MASK;
 	if ((v->flags & VIGIL_PAIR_MOVES) && (m & IN_MOVE))
 		m |= IN_MOVE;
 	return m | IN_MASK_ADD;
@@ -159,6 +171,25 @@ static uint32_t synthetic_mask(uint32_t asked, bool is_dir)
 	if (asked & IN_MOVED_TO)
 		return IN_MOVED_TO;
 	return 0;
+}
+
+/* Report NAME under PARENT as a synthetic MASK (IN_DELETE, or a creation,
+ * with IN_ISDIR for a directory), as far as root C->root asks for it. */
+static int say(struct crawl *c, uint32_t parent, const char *name, size_t len,
+	       uint32_t mask)
+{
+	struct vigil *v = c->v;
+	uint32_t asked = v->roots[c->root].mask;
+	uint32_t m = mask & IN_DELETE ? (asked & IN_DELETE ? mask : 0)
+				       : synthetic_mask(asked, mask & IN_ISDIR);
+	if (!m)
+		return 0;
+	const char *dir;
+	size_t dir_len;
+	int e = engine_node_dir(v, parent, &dir, &dir_len);
+	if (e < 0)
+		return e;
+	return engine_emit(v, dir, dir_len, name, len, m, 0, VIGIL_EVENT_SYNTHETIC, 0, NULL);
 }
 
 /* NODE's path below its root, into OUT ("" for the root itself). */
@@ -272,6 +303,57 @@ static int stale_add(struct crawl *c, uint32_t node)
 	return 0;
 }
 
+/* A reader is told that NODE is gone from where the tree has it, if a
+ * reader has it there: not when it or a directory above it is held by a
+ * rename half (a reader has had its MOVED_FROM) or owed a listing (a
+ * reader was told to forget it, or never had it); nor when a listing
+ * reported something else under that path since (a reader has that there
+ * now: a DELETE would take it away). */
+static int say_gone(struct crawl *c, uint32_t node)
+{
+	struct vigil *v = c->v;
+	const struct node *x = tree_node(&v->tree, node);
+	if (x->parent == NODE_NONE)
+		return 0;
+	for (uint32_t n = node; n != NODE_NONE; n = tree_node(&v->tree, n)->parent) {
+		const struct node *y = tree_node(&v->tree, n);
+		if (y->owed || moves_holds(&v->moves, n, y->serial))
+			return 0;
+	}
+	const char *old = tree_name(&v->tree, node);
+	if (seen_listed(&v->seen, tree_node(&v->tree, x->parent)->wd, old, x->name_len,
+			v->stream_read))
+		return 0;
+	char nm[NAME_MAX + 1];
+	size_t ol = x->name_len < sizeof(nm) ? x->name_len : sizeof(nm) - 1;
+	memcpy(nm, old, ol);
+	return say(c, x->parent, nm, ol, IN_DELETE | IN_ISDIR);
+}
+
+/* A rescan that keeps names found the known directory EXISTING under NAME
+ * in PARENT: a reader has it where the tree has it, and is told it is gone
+ * from there; and if the tree has another directory (CHILD) under NAME, a
+ * reader has that one here, and is told it is gone, and this one new.
+ * What it holds is reported whole (c->relocated). */
+static int diff_moved(struct crawl *c, uint32_t existing, uint32_t parent,
+		      const char *name, size_t len, uint32_t child)
+{
+	struct vigil *v = c->v;
+	const struct node *x = tree_node(&v->tree, existing);
+	int e = 0;
+	if (x->parent != NODE_NONE && engine_root_index(v, existing) != NODE_NONE) {
+		char old[NAME_MAX + 1];
+		size_t ol = x->name_len < sizeof(old) ? x->name_len : sizeof(old) - 1;
+		memcpy(old, tree_name(&v->tree, existing), ol);
+		e = say(c, x->parent, old, ol, IN_DELETE | IN_ISDIR);
+	}
+	if (e >= 0 && child != NODE_NONE &&
+	    (e = say(c, parent, name, len, IN_DELETE | IN_ISDIR)) >= 0)
+		e = say(c, parent, name, len, IN_CREATE | IN_ISDIR);
+	c->relocated = true;
+	return e;
+}
+
 /* Watch the directory at FD as NAME under PARENT. Returns its node, or
  * NODE_NONE to skip it (*ret_err says whether that is fatal). */
 static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
@@ -282,6 +364,7 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 	*ret_err = 0;
 	*ret_fresh = false;
 	c->released = false;
+	c->relocated = false;
 	int e = watch_fd(c, fd, c->quiet ? c->quiet_mask : c->full_mask, &wd);
 	if (e < 0) {
 		/* -ENOSPC: the caller says what the limit left out */
@@ -294,12 +377,19 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 	struct tree *t = &v->tree;
 	uint32_t existing = tree_find_wd(t, wd);
 	uint32_t child = tree_find_child(t, parent, name, len);
+	/* A listing that finds a directory marks it with its generation, so
+	 * that a rename read later but queued before the finding is not taken
+	 * for this directory's (seen_after()). The directory a rename's far
+	 * end expects is placed by that rename's events, not found ahead of
+	 * them: its next rename, queued before this, is its own. */
+	bool by_events = existing != NODE_NONE && existing == c->expected;
 	if (existing != NODE_NONE) {
 		if (existing == child) {
 			/* left and came back under the same name: it stays */
 			c->released = moves_release_node(&v->moves, existing,
 							 tree_node(t, existing)->serial);
-			tree_node(t, existing)->mark = v->generation;
+			if (!by_events)
+				tree_node(t, existing)->mark = v->generation;
 			return existing;
 		}
 		/* The same directory under another name: renamed here, and the
@@ -323,8 +413,19 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 			return NODE_NONE;
 		}
 		c->released = moves_release_node(&v->moves, existing, serial);
+		/* A listing ahead of the events moves it here from where a
+		 * reader has it: its old path, with what a reader has below
+		 * it, is gone (a synthetic DELETE), as nothing else will say
+		 * so (its MOVED_FROM, when read, names a path a reader no
+		 * longer has; its MOVED_TO finds it here, listed again). */
+		if (!c->diff && !c->gap && c->mode != CRAWL_INITIAL && !c->released && !by_events &&
+		    engine_root_index(v, existing) != NODE_NONE &&
+		    (*ret_err = say_gone(c, existing)) < 0)
+			return NODE_NONE;
 		if (c->mode == CRAWL_NEW && engine_root_index(v, existing) == NODE_NONE &&
 		    (*ret_err = stale_add(c, existing)) < 0)
+			return NODE_NONE;
+		if (c->diff && (*ret_err = diff_moved(c, existing, parent, name, len, child)) < 0)
 			return NODE_NONE;
 		/* it may lie below the node it replaces: take it out first */
 		tree_detach(t, existing);
@@ -333,12 +434,17 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 		if (tree_rename(t, existing, parent, name, len) < 0)
 			return NODE_NONE;
 		v->tree_gen++;
-		tree_node(t, existing)->mark = v->generation;
+		if (!by_events)
+			tree_node(t, existing)->mark = v->generation;
 		return existing;
 	}
 	if (child != NODE_NONE) {
 		/* a new directory under an old name: the old one was renamed
-		 * or deleted, and its events will tell which */
+		 * or deleted, and its events will tell which (after an
+		 * overflow, a reader is told that one is gone, and this new) */
+		if (c->diff && ((*ret_err = say(c, parent, name, len, IN_DELETE | IN_ISDIR)) < 0 ||
+				(*ret_err = say(c, parent, name, len, IN_CREATE | IN_ISDIR)) < 0))
+			return NODE_NONE;
 		engine_orphan(v, child);
 		v->tree_gen++;
 	}
@@ -419,6 +525,38 @@ static bool whole_listing(int fd)
 	}
 }
 
+/* After a rescan's listing of frame F (at DIR): each name F's directory
+ * held that is not there now vanished in the gap, and a reader is told
+ * (a synthetic DELETE); a name that is a directory now is the tree's. */
+static int diff_gone(struct crawl *c, struct frame *f, const char *dir, size_t dir_len)
+{
+	struct vigil *v = c->v;
+	uint32_t serial = tree_node(&v->tree, f->node)->serial;
+	bool asked = v->roots[c->root].mask & IN_DELETE;
+	char nm[NAME_MAX + 1];
+	for (uint32_t i = held_first(&v->held, f->node, serial), next; i != HELD_NONE; i = next) {
+		next = held_next(&v->held, i);
+		size_t nl;
+		const char *name = held_name(&v->held, i, &nl);
+		if (nl > NAME_MAX)
+			continue;
+		memcpy(nm, name, nl);
+		nm[nl] = '\0';
+		struct stat st;
+		int r = fstatat(f->fd, nm, &st, AT_SYMLINK_NOFOLLOW);
+		bool gone = r < 0 && (errno == ENOENT || errno == ENOTDIR);
+		if ((r == 0 && !S_ISDIR(st.st_mode)) || (r < 0 && !gone))
+			continue; /* there still (or cannot tell) */
+		held_del(&v->held, f->node, serial, nm, nl);
+		int e;
+		if (gone && asked &&
+		    (e = engine_emit(v, dir, dir_len, nm, nl, IN_DELETE, 0,
+				     VIGIL_EVENT_SYNTHETIC, 0, NULL)) < 0)
+			return e;
+	}
+	return 0;
+}
+
 /* List the directory of frame F: report entries if F->synth, and queue its
  * subdirectories for the walk. */
 static int list_frame(struct crawl *c, struct frame *f)
@@ -429,10 +567,17 @@ static int list_frame(struct crawl *c, struct frame *f)
 	size_t dir_len = 0;
 	int wd = tree_node(&v->tree, f->node)->wd;
 	bool filtering = filter_active(&v->filter);
+	bool names = r->names;
+	bool diff = c->diff && !f->synth;
+	bool gap = c->gap && !f->synth;
+	uint32_t serial = tree_node(&v->tree, f->node)->serial;
 	int err = 0;
-	if ((f->synth || filtering) &&
+	if ((f->synth || filtering || gap) &&
 	    (err = engine_node_dir(v, f->node, &dir, &dir_len)) < 0)
 		return err;
+	/* reported whole: a reader has only what this listing says */
+	if (names && f->synth)
+		held_clear(&v->held, f->node, serial);
 
 	f->names_start = f->names_pos = c->names.len;
 	for (;;) {
@@ -466,7 +611,35 @@ static int list_frame(struct crawl *c, struct frame *f)
 				if (filter_excludes(&v->filter, v->scratch.data, v->scratch.len))
 					continue;
 			}
-			if (f->synth) {
+			/* reported: all when whole; after an overflow, what a
+			 * reader was not told of (a directory the tree does
+			 * not have here, or owes a listing, or a name it does
+			 * not hold) */
+			bool news = f->synth;
+			if (!news && gap && is_dir) {
+				uint32_t x = tree_find_child(&v->tree, f->node, nm, nl);
+				news = x == NODE_NONE || tree_node(&v->tree, x)->owed;
+			} else if (!news && diff) {
+				uint32_t x = tree_find_child(&v->tree, f->node, nm, nl);
+				if (x != NODE_NONE) {
+					/* The directory the tree has here went in the
+					 * gap, and a file has its name: a reader is told
+					 * now, before the file (the sweep after the walk
+					 * would say it after, and take the file with
+					 * it). Put aside, it is not said again; one
+					 * below it found elsewhere is new there. */
+					if ((err = say(c, f->node, nm, nl, IN_DELETE | IN_ISDIR)) < 0)
+						goto out;
+					engine_orphan(v, x);
+					v->tree_gen++;
+					if ((err = engine_node_dir(v, f->node, &dir, &dir_len)) < 0)
+						goto out;
+					news = true;
+				} else {
+					news = !held_has(&v->held, f->node, serial, nm, nl);
+				}
+			}
+			if (news) {
 				uint32_t m = synthetic_mask(r->mask, is_dir);
 				if (m && (err = engine_emit(v, dir, dir_len, nm, nl, m, 0,
 							    VIGIL_EVENT_SYNTHETIC |
@@ -477,6 +650,9 @@ static int list_frame(struct crawl *c, struct frame *f)
 				if ((err = seen_add(&v->seen, wd, nm, nl, absorb)) < 0)
 					goto out;
 			}
+			if (names && !is_dir &&
+			    (err = held_add(&v->held, f->node, serial, nm, nl)) < 0)
+				goto out;
 			if (is_dir && (err = buf_append(&c->names, nm, nl + 1)) < 0)
 				goto out;
 		}
@@ -484,9 +660,11 @@ static int list_frame(struct crawl *c, struct frame *f)
 		if (f->whole && (size_t)n + WHOLE_SLACK <= DENTS_SIZE)
 			break;
 	}
+	if (diff && err >= 0)
+		err = diff_gone(c, f, dir, dir_len);
 out:
 	f->names_end = c->names.len;
-	if (f->synth) {
+	if (f->synth || gap) {
 		/* every kernel event queued so far precedes this mark */
 		size_t pending = 0;
 		v->src.ops->pending(&v->src, &pending);
@@ -768,7 +946,15 @@ static int walk(struct crawl *c)
 				break;
 			continue;
 		}
-		bool synth = c->mode == CRAWL_NEW || (c->mode == CRAWL_RESCAN && (fresh || c->report));
+		/* below a directory reported whole, a reader has nothing; one
+		 * owed a listing (what it holds was taken back from a reader)
+		 * gets it now */
+		bool owed = c->diff && tree_node(&v->tree, node)->owed;
+		if (owed)
+			tree_node(&v->tree, node)->owed = false;
+		bool synth = c->mode == CRAWL_NEW ||
+			     (c->mode == CRAWL_RESCAN &&
+			      (fresh || c->report || f->synth || c->relocated || owed));
 		if ((err = push_frame(c, node, fd, synth, name_off, whole)) < 0)
 			break;
 	}
@@ -781,8 +967,11 @@ static void crawl_init(struct crawl *c, struct vigil *v, uint32_t root,
 		       enum crawl_mode mode)
 {
 	*c = (struct crawl){.v = v, .root = root, .mode = mode, .cwd_fd = -1,
-			    .cwd_node = NODE_NONE, .noatime = O_NOATIME};
+			    .cwd_node = NODE_NONE, .noatime = O_NOATIME,
+			    .expected = NODE_NONE};
 	c->full_mask = engine_kernel_mask(v, &v->roots[root]);
+	c->gap = mode == CRAWL_RESCAN;
+	c->diff = c->gap && v->roots[root].names;
 	c->quiet = (c->full_mask & FOOTSTEPS) != 0;
 	c->quiet_mask = c->full_mask & ~(uint32_t)FOOTSTEPS;
 }
@@ -908,11 +1097,14 @@ static int watches_node(struct vigil *v, int fd, uint32_t mask, uint32_t node,
 int crawl_relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
 {
 	struct tree *t = &v->tree;
+	engine_new_generation(v); /* before it is opened: see crawl_new() */
 	int fd = open_below(v, node, NULL, 0, 0);
 	if (fd < 0)
 		return fd == -ENOMEM ? fd : -ESTALE; /* moved, or gone: its events will tell */
 	struct crawl c;
 	crawl_init(&c, v, root, CRAWL_RESCAN);
+	/* no events were lost here: they tell what changed, not this walk */
+	c.diff = c.gap = false;
 	int e = watches_node(v, fd, (c.quiet ? c.quiet_mask : c.full_mask) & ~(uint32_t)IN_MASK_ADD,
 			     node, c.quiet ? c.full_mask : 0);
 	if (e <= 0) {
@@ -924,16 +1116,15 @@ int crawl_relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
 	 * back below it, all of which happened before */
 	if (report)
 		engine_drop_deferred_below(v, node);
-	engine_new_generation(v);
 	tree_node(t, node)->mark = v->generation;
 	c.report = report;
 	e = crawl_run(&c, node, fd, report, 0);
 	if (e < 0)
 		return e;
 	/* drop what the listing did not find below it (orphans are not its) */
-	engine_sweep(v, false);
+	e = engine_sweep(v, false, false);
 	v->tree_gen++;
-	return 0;
+	return e < 0 ? e : 0;
 }
 
 /* crawl_relist(), or, where the path to NODE is stale, the same once the
@@ -991,7 +1182,12 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 		return err == -ENOMEM ? err : -ESTALE;
 	}
 	/* Then who it is (O_PATH: no event), and a listing only if new: a
-	 * directory already watched elsewhere just moves here. */
+	 * directory already watched elsewhere just moves here. Where it is
+	 * found is marked with where the stream stood before it was opened
+	 * (every record queued until then precedes the finding; taken after,
+	 * a rename of it between the two would seem to precede its finding
+	 * there, as if it were another directory than the one that moved). */
+	engine_new_generation(v);
 	int pfd = openat(dfd, nm, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	err = -errno;
 	close(dfd);
@@ -1003,16 +1199,22 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 		 * where it is found next, that is listed again, reported. */
 		if (here != NODE_NONE && here != expect)
 			tree_node(&v->tree, here)->owed = true;
+		/* A reader has its name, which the tree has not: held, so that
+		 * an overflow's re-scan can tell it gone, its own way out (the
+		 * events that would say so) lost with the queue. */
+		if (here == NODE_NONE && v->roots[root].names &&
+		    held_add(&v->held, parent, tree_node(&v->tree, parent)->serial, name, len) < 0)
+			return -ENOMEM;
 		return err;
 	}
 	struct crawl c;
 	crawl_init(&c, v, root, mode);
 	bool fresh;
-	engine_new_generation(v); /* before it is seen where it is */
 	c.wait_ahead = how & CRAWL_WAIT_AHEAD;
 	c.expected = expect;
 	uint32_t node = attach(&c, parent, name, len, pfd, &fresh, &err);
 	c.wait_ahead = false;
+	c.expected = NODE_NONE; /* for the top only (attach()) */
 	if (err == -EINPROGRESS) {
 		close(pfd);
 		return err;

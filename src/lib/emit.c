@@ -79,6 +79,8 @@ int engine_emit(struct vigil *v, const char *dir, size_t dir_len,
 		uint32_t cookie, uint32_t flags, int error,
 		const struct move_half *half)
 {
+	if (v->mute && !(flags & (VIGIL_EVENT_OVERFLOW | VIGIL_EVENT_ERROR)))
+		return 0;
 	if (filter_active(&v->filter) && !(flags & (VIGIL_EVENT_OVERFLOW | VIGIL_EVENT_ERROR))) {
 		struct buf *s = &v->scratch;
 		buf_clear(s);

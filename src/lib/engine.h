@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "filter.h"
+#include "held.h"
 #include "moves.h"
 #include "seen.h"
 #include "source.h"
@@ -18,6 +19,11 @@
 /* Bits every directory of a recursive watch needs, whatever was asked: the
  * tree must hear of directories appearing, leaving and being renamed. */
 #define TRACK_MASK (IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO)
+/* What a root that keeps names (struct root's names) needs too: a file
+ * deleted must leave what its directory holds (held.h). */
+#define NAMES_MASK IN_DELETE
+/* The events a root keeps names for: a reader of these replays paths. */
+#define NAMES_ASKED (IN_CREATE | IN_DELETE | IN_MOVE)
 
 /* How long a rename half waits for its partner once the queue is dry. */
 #define MOVE_WAIT_NS (5 * 1000 * 1000ull)
@@ -43,6 +49,10 @@ struct root {
 	uint32_t mask;  /* events asked for */
 	unsigned flags; /* VIGIL_RECURSIVE, ... */
 	bool is_dir;
+	/* What each directory holds is kept (held.h), so that a re-scan
+	 * after an overflow reports what appeared and what vanished: a
+	 * recursive root that asks for NAMES_ASKED, unless VIGIL_NO_NAMES */
+	bool names;
 	int fd;         /* a recursive root's directory (O_PATH): new
 			   directories are opened from it, never by full path.
 			   Pinned; or, with FH, open only while events are
@@ -119,6 +129,7 @@ struct vigil {
 	struct filter filter;
 	struct moves moves;
 	struct seen seen;
+	struct held held;       /* what each directory holds (root's names) */
 	struct equeue q;
 	struct root *roots;
 	size_t n_roots;
@@ -149,6 +160,10 @@ struct vigil {
 	uint64_t retried_at;    /* stream_read at the last retry pass */
 	struct orphan *orphans;
 	size_t n_orphans, cap_orphans;
+	/* What is processed now happens inside a directory whose MOVED_FROM a
+	 * reader has had, and no MOVED_TO yet: no path a reader has names it,
+	 * so nothing is delivered (engine_emit()) but errors. */
+	bool mute;
 
 	struct vigil_event ev;
 };
@@ -251,8 +266,15 @@ void engine_new_generation(struct vigil *v);
 uint32_t engine_take_orphan(struct vigil *v, uint32_t parent, const char *name,
 			    size_t len);
 /* After a walk that marked what it found with v->generation: drop what it
- * did not find below what it listed, and, if ORPHANS, the orphans too. */
-void engine_sweep(struct vigil *v, bool orphans);
+ * did not find below what it listed, and, if ORPHANS, the orphans too.
+ * With TELL (after an overflow, whose events are lost) and names kept, a
+ * reader is told (a synthetic DELETE) of each directory dropped that it
+ * has. */
+int engine_sweep(struct vigil *v, bool orphans, bool tell);
+/* Keep what NODE of root R holds up to date with a kernel record (a name
+ * created, deleted, moved in or out) that is not a directory's. */
+int engine_held_record(struct vigil *v, const struct root *r, uint32_t node,
+		       const char *name, size_t len, uint32_t mask);
 /* Remove the watch (a tree_remove callback; CTX is the vigil). */
 void engine_unwatch(void *ctx, int wd);
 

@@ -104,6 +104,14 @@ bool seen_absorb(struct seen *s, int wd, const char *name, size_t len,
 	return true;
 }
 
+bool seen_listed(struct seen *s, int wd, const char *name, size_t len, uint64_t pos)
+{
+	if (!s->len)
+		return false;
+	const struct seen_entry *e = lookup(s, wd, name, len, seen_hash(wd, name, len));
+	return e && e->mask && e->mark > pos;
+}
+
 void seen_expire(struct seen *s, uint64_t pos)
 {
 	if (!s->len || s->sealed < s->len || pos < s->max_mark)

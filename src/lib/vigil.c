@@ -112,7 +112,8 @@ static uint64_t now_ns(void)
 
 int vigil_new(unsigned flags, vigil **ret)
 {
-	if ((flags & ~(unsigned)(VIGIL_PAIR_MOVES | VIGIL_BACKEND_INOTIFY | VIGIL_BACKEND_POLL)) ||
+	if ((flags & ~(unsigned)(VIGIL_PAIR_MOVES | VIGIL_BACKEND_INOTIFY | VIGIL_BACKEND_POLL |
+	                         VIGIL_NO_NAMES)) ||
 	    ((flags & VIGIL_BACKEND_INOTIFY) && (flags & VIGIL_BACKEND_POLL)))
 		return -EINVAL;
 	struct vigil *v = calloc(1, sizeof(*v));
@@ -121,6 +122,7 @@ int vigil_new(unsigned flags, vigil **ret)
 	v->flags = flags;
 	v->dir_cache_node = NODE_NONE;
 	tree_init(&v->tree);
+	held_init(&v->held);
 	v->rbuf = malloc(READ_BUF_SIZE);
 	if (!v->rbuf) {
 		free(v);
@@ -147,6 +149,7 @@ vigil *vigil_free(vigil *v)
 	filter_fini(&v->filter);
 	moves_fini(&v->moves);
 	seen_fini(&v->seen);
+	held_fini(&v->held);
 	equeue_fini(&v->q);
 	for (size_t i = 0; i < v->n_roots; i++) {
 		free(v->roots[i].path);
@@ -398,6 +401,7 @@ int vigil_add(vigil *v, const char *path, uint32_t mask, unsigned flags)
 	uint32_t extra = ((flags & VIGIL_ONLYDIR) ? IN_ONLYDIR : 0) |
 			 ((flags & VIGIL_ONESHOT) ? IN_ONESHOT : 0);
 	bool crawl = r->is_dir && (flags & VIGIL_RECURSIVE);
+	r->names = crawl && (mask & NAMES_ASKED) && !(v->flags & VIGIL_NO_NAMES);
 	int wd, err;
 	if (crawl) {
 		/* Pinned before the watch exists, so opening it is no event.
@@ -484,6 +488,18 @@ static bool below_held_move(const struct vigil *v, uint32_t node)
 	return false;
 }
 
+/* The directory above NODE (or NODE) whose MOVED_FROM was delivered on its
+ * own, its partner still to come, or NODE_NONE. */
+static uint32_t below_delivered_move(const struct vigil *v, uint32_t node)
+{
+	for (size_t i = 0; i < v->moves.len; i++) {
+		const struct move_half *h = &v->moves.v[i];
+		if (h->delivered && half_node_valid(v, h) && tree_is_ancestor(&v->tree, h->node, node))
+			return h->node;
+	}
+	return NODE_NONE;
+}
+
 /* Whether a held half is the rename of directory NODE itself; its cookie. */
 static bool held_half_of(const struct vigil *v, uint32_t node, uint32_t *cookie)
 {
@@ -540,12 +556,15 @@ static int replay_deferred(struct vigil *v)
 	struct buf b = v->deferred;
 	v->deferred = (struct buf){0};
 	int r = 0;
+	bool mute = v->mute; /* each record is judged for itself */
+	v->mute = false;
 	struct source_record rec;
 	for (size_t off = 0; r >= 0 && off < b.len; off += rec.size) {
 		if (source_inotify_parse(b.data + off, b.len - off, &rec) <= 0)
 			break;
 		r = process(v, &rec, v->stream_read);
 	}
+	v->mute = mute;
 	buf_free(&b);
 	return r;
 }
@@ -734,7 +753,14 @@ static bool seen_after(const struct vigil *v, uint32_t node, uint64_t pos)
 {
 	uint32_t g = tree_node(&v->tree, node)->mark;
 	const struct observed *o = &v->observed[g % OBSERVED_LEN];
-	return o->generation == g && pos < o->pos;
+	if (o->generation == g)
+		return pos < o->pos;
+	/* Older than the listings kept: it began no later than the oldest
+	 * kept, so a record at or past that one's start came after it. One
+	 * before cannot be told, and is taken as preceding the finding: the
+	 * half then guesses no node, rather than perhaps the wrong one. */
+	const struct observed *oldest = &v->observed[(v->generation + 1) % OBSERVED_LEN];
+	return oldest->generation == v->generation + 1 - OBSERVED_LEN && pos < oldest->pos;
 }
 
 /* Which node a MOVED_FROM (at POS in the stream) of NAME under PARENT most
@@ -763,6 +789,38 @@ static uint32_t moving_node(struct vigil *v, uint32_t parent, const char *name,
 	return n;
 }
 
+/* A MOVED_FROM (at POS) of NAME under PARENT, where the tree has a
+ * directory that a listing found there after the record was queued: a
+ * later arrival under that name, whose own arrival is still to be read.
+ * If that listing reported what it holds (a rename's far end, or a
+ * creation, whose directory had gone on), a reader has it under this
+ * path, mixed with what is leaving, and would take it along with the move
+ * to where that lands, where it is not. So a reader is told to forget the
+ * path first (a synthetic DELETE), and both directories are owed a listing,
+ * reported whole: the one leaving where it lands (MOVER, if known), the
+ * one there when its arrival is read. */
+static int forget_ahead(struct vigil *v, uint32_t ri, uint32_t parent, const char *name,
+			size_t len, uint64_t pos, uint32_t mover)
+{
+	struct tree *t = &v->tree;
+	uint32_t here = tree_find_child(t, parent, name, len);
+	if (here == NODE_NONE || here == mover ||
+	    moves_holds(&v->moves, here, tree_node(t, here)->serial) || !seen_after(v, here, pos))
+		return 0;
+	tree_node(t, here)->owed = true;
+	if (mover != NODE_NONE)
+		tree_node(t, mover)->owed = true;
+	if (!wanted(&v->roots[ri], IN_DELETE))
+		return 0;
+	const char *dir;
+	size_t dir_len;
+	int e = engine_node_dir(v, parent, &dir, &dir_len);
+	if (e < 0)
+		return e;
+	return engine_emit(v, dir, dir_len, name, len, IN_DELETE | IN_ISDIR, 0,
+			   VIGIL_EVENT_SYNTHETIC, 0, NULL);
+}
+
 static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
 		      const struct source_record *rec, uint64_t pos)
 {
@@ -771,7 +829,11 @@ static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
 	bool pair = v->flags & VIGIL_PAIR_MOVES;
 	int e;
 	if (!pair && !(is_dir && (r->flags & VIGIL_RECURSIVE))) {
-		/* nothing to hold it for */
+		/* nothing to hold it for; but a file's name may be a directory
+		 * a listing found since, which a reader has under it */
+		if (!is_dir && (e = forget_ahead(v, ri, node, rec->name, rec->name_len, pos,
+						 NODE_NONE)) < 0)
+			return e;
 		return wanted(r, rec->mask) ?
 			emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie) : 0;
 	}
@@ -783,6 +845,8 @@ static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
 	};
 	if (h.node != NODE_NONE)
 		h.node_serial = tree_node(&v->tree, h.node)->serial;
+	if ((e = forget_ahead(v, ri, node, rec->name, rec->name_len, pos, h.node)) < 0)
+		return e;
 	const char *dir;
 	size_t dir_len;
 	if ((e = engine_node_dir(v, node, &dir, &dir_len)) < 0)
@@ -875,21 +939,22 @@ static int moved_out(struct vigil *v, struct move_half *h,
 
 /* The far end of a rename, NAME under PARENT, where its directory is not
  * now (nothing there, a file, or another directory that came after it):
- * it went on (renamed again, deleted) before this was read. Unless the node
- * the half guessed is still where the tree has it (then it is not the one
- * that left), the tree follows the events and puts it here: what happened
- * in it from here on is then reported where a reader of the events has it,
- * and its next events move it on. Left where it was, the node would go on
- * taking the events of a directory that is elsewhere, or out of the trees,
- * under a path it no longer has. With NEWS (it came from a path a reader
- * has given up), what it holds is owed to a reader where it is found next. */
+ * it went on (renamed again, deleted) before this was read. The tree
+ * follows the events and puts it here: what happened in it from here on is
+ * then reported where a reader of the events has it, and its next events
+ * move it on. Left where it was, the node would go on taking the events of
+ * a directory that is elsewhere, or out of the trees, under a path it no
+ * longer has. That holds even when the directory is back where the tree
+ * has it (renamed there again since): what happened in it in between is
+ * still to be read, and a reader has it here. With NEWS (it came from a
+ * path a reader has given up), what it holds is owed to a reader where it
+ * is found next. */
 static int follow_half(struct vigil *v, const struct move_half *h,
 		       uint32_t parent, const char *name, size_t len, bool news)
 {
 	struct tree *t = &v->tree;
-	/* where the listing found it, or where the tree has it still */
-	if (!half_node_valid(v, h) || tree_find_child(t, parent, name, len) == h->node ||
-	    crawl_node_present(v, h->node))
+	/* where the listing found it */
+	if (!half_node_valid(v, h) || tree_find_child(t, parent, name, len) == h->node)
 		return 0;
 	if (tree_is_ancestor(t, h->node, parent)) {
 		/* Into what the tree has below it: a directory between left
@@ -1010,15 +1075,26 @@ static int rescan(struct vigil *v)
 		}
 	}
 	/* sweep what the walk did not find (unless it stopped short) */
-	if (complete)
-		engine_sweep(v, true);
+	int e = complete ? engine_sweep(v, true, true) : 0;
 	v->tree_gen++;
+	return e;
+}
+
+int engine_held_record(struct vigil *v, const struct root *r, uint32_t node,
+		       const char *name, size_t len, uint32_t mask)
+{
+	(void)r;
+	uint32_t serial = tree_node(&v->tree, node)->serial;
+	if (mask & (IN_CREATE | IN_MOVED_TO))
+		return held_add(&v->held, node, serial, name, len);
+	held_del(&v->held, node, serial, name, len);
 	return 0;
 }
 
-void engine_sweep(struct vigil *v, bool orphans)
+int engine_sweep(struct vigil *v, bool orphans, bool tell)
 {
 	struct tree *t = &v->tree;
+	int e = 0;
 	for (uint32_t n = 0; n < t->nodes_len; n++) {
 		struct node *x = tree_node(t, n);
 		if (!x->used || x->mark == v->generation || x->root != NODE_NONE)
@@ -1029,8 +1105,19 @@ void engine_sweep(struct vigil *v, bool orphans)
 		if (x->parent == NODE_NONE ? !orphans
 					   : tree_node(t, x->parent)->mark != v->generation)
 			continue;
+		uint32_t ri = x->parent == NODE_NONE ? NODE_NONE : engine_root_index(v, n);
+		if (tell && ri != NODE_NONE && v->roots[ri].names &&
+		    wanted(&v->roots[ri], IN_DELETE) && e >= 0) {
+			/* gone in the gap: a reader has it where the tree has it */
+			const char *dir;
+			size_t dir_len;
+			if ((e = engine_node_dir(v, x->parent, &dir, &dir_len)) >= 0)
+				e = engine_emit(v, dir, dir_len, tree_name(t, n), x->name_len,
+						IN_DELETE | IN_ISDIR, 0, VIGIL_EVENT_SYNTHETIC, 0, NULL);
+		}
 		tree_remove(t, n, engine_unwatch, v);
 	}
+	return e;
 }
 
 static int process(struct vigil *v, const struct source_record *rec, uint64_t pos)
@@ -1082,16 +1169,47 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 	if (rec->name_len && seen_absorb(&v->seen, rec->wd, rec->name,
 					 rec->name_len, rec->mask, pos))
 		return 0; /* the listing reported it already */
-	if (rec->mask & IN_MOVED_FROM)
-		return moved_from(v, ri, node, rec, pos);
-	if (rec->mask & IN_MOVED_TO)
-		return moved_to(v, ri, node, rec);
+	/* a directory's name is held only while the listing its arrival
+	 * asked for could not find it (crawl_new()): its way out ends that */
+	uint32_t held_mask = (rec->mask & IN_ISDIR) ? IN_DELETE | IN_MOVED_FROM
+						    : IN_CREATE | IN_DELETE | IN_MOVE;
+	if (r->names && rec->name_len && (rec->mask & held_mask)) {
+		int e = engine_held_record(v, r, node, rec->name, rec->name_len, rec->mask);
+		if (e < 0)
+			return e;
+	}
+	/* A change to the tree inside a directory whose MOVED_FROM a reader
+	 * has had, its MOVED_TO not come: it left the trees (or went where
+	 * nothing is watched yet), and no path a reader has leads there. The
+	 * tree follows, and nothing is said: what it holds is reported
+	 * whole where it comes back (owed), or never, if it stays out. */
+	uint32_t left = changes_tree && v->moves.len ? below_delivered_move(v, node) : NODE_NONE;
+	if (left != NODE_NONE) {
+		tree_node(&v->tree, left)->owed = true;
+		v->mute = true;
+	}
 	int e = 0;
-	if (wanted(r, rec->mask) || (rec->mask & IN_UNMOUNT))
-		e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
-	if (e >= 0 && (rec->mask & (IN_CREATE | IN_ISDIR)) == (IN_CREATE | IN_ISDIR))
-		e = dir_appeared(v, ri, node, rec->name, rec->name_len, 0, CRAWL_NEW,
-				 NODE_NONE);
+	if (rec->mask & IN_MOVED_FROM) {
+		e = moved_from(v, ri, node, rec, pos);
+	} else if (rec->mask & IN_MOVED_TO) {
+		e = moved_to(v, ri, node, rec);
+	} else {
+		if ((rec->mask & (IN_DELETE | IN_ISDIR)) == (IN_DELETE | IN_ISDIR)) {
+			/* A reader drops the path and all below it. A directory
+			 * the tree still has there (a later one, found by a
+			 * listing ahead of this) is owed a listing: when its
+			 * own arrival is read, or a re-scan finds it. */
+			uint32_t here = tree_find_child(&v->tree, node, rec->name, rec->name_len);
+			if (here != NODE_NONE)
+				tree_node(&v->tree, here)->owed = true;
+		}
+		if (wanted(r, rec->mask) || (rec->mask & IN_UNMOUNT))
+			e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
+		if (e >= 0 && (rec->mask & (IN_CREATE | IN_ISDIR)) == (IN_CREATE | IN_ISDIR))
+			e = dir_appeared(v, ri, node, rec->name, rec->name_len, 0, CRAWL_NEW,
+					 NODE_NONE);
+	}
+	v->mute = false;
 	return e;
 }
 

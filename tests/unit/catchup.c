@@ -150,6 +150,14 @@ static void known_drop(struct known *k, const char *p, struct known_half *take)
 	}
 }
 
+static bool is_known(const struct known *k, const char *p)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (strcmp(k->path[i], p) == 0)
+			return true;
+	return false;
+}
+
 static void known_event(struct known *k, const char *p, const struct vigil_event *ev)
 {
 	if (ev->mask & IN_MOVED_FROM) {
@@ -159,7 +167,14 @@ static void known_event(struct known *k, const char *p, const struct vigil_event
 		known_drop(k, p, h);
 	} else if (ev->mask & IN_DELETE) {
 		known_drop(k, p, NULL);
-	} else if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
+	} else if (ev->mask & IN_CREATE) {
+		/* a create never replaces anything: what the reader knew
+		 * below it stays (and is stale, if it is not there) */
+		if (!is_known(k, p))
+			known_add(k, p);
+	} else if (ev->mask & IN_MOVED_TO) {
+		/* replaces what was there (a rename over a file or an empty
+		 * directory says nothing of it) */
 		known_drop(k, p, NULL);
 		known_add(k, p);
 		for (size_t i = 0; ev->mask & IN_MOVED_TO && ev->cookie && i < KNOWN_HALVES; i++) {
@@ -181,6 +196,7 @@ size_t replay_some(const struct fixture *f, struct known *k, long max)
 {
 	const struct vigil_event *ev;
 	size_t root = strlen(f->dir), n = 0;
+	bool trace = getenv("VIGIL_TRACE"); /* each event, for tracing a shape */
 	while (max < 0 || n < (size_t)max) {
 		/* everything the changes made is queued already: what is left
 		 * to wait for is a rename half's partner */
@@ -200,6 +216,12 @@ size_t replay_some(const struct fixture *f, struct known *k, long max)
 		assert_true(strncmp(ev->path, f->dir, root) == 0 && ev->path[root] == '/');
 		const char *p = ev->path + root + 1;
 		assert_true(strlen(p) < KNOWN_PATH);
+		if (trace) {
+			char names[128];
+			vigil_mask_format(ev->mask, ',', names, sizeof(names));
+			printf("#\t\t%s %s %x%s\n", p, names, ev->cookie,
+			       ev->flags & VIGIL_EVENT_SYNTHETIC ? " (synthetic)" : "");
+		}
 		known_event(k, p, ev);
 	}
 	return n;
@@ -210,13 +232,6 @@ void replay(const struct fixture *f, struct known *k)
 	replay_some(f, k, -1);
 }
 
-static bool is_known(const struct known *k, const char *p)
-{
-	for (size_t i = 0; i < k->n; i++)
-		if (strcmp(k->path[i], p) == 0)
-			return true;
-	return false;
-}
 
 void expect_known(const struct known *k, const char *p)
 {
@@ -337,6 +352,23 @@ static void walk(struct walk *x, const char *path, const char *rel)
 	closedir(d);
 }
 
+/* The paths K knows of that are not on disk: each one a reader replaying
+ * the events would believe in, and that is not there (a stale path). */
+static size_t stale(const struct fixture *f, const struct known *k, FILE *say)
+{
+	size_t bad = 0;
+	for (size_t i = 0; i < k->n; i++) {
+		char p[600];
+		struct stat st;
+		snprintf(p, sizeof(p), "%s/%s", f->dir, k->path[i]);
+		if (lstat(p, &st) < 0) {
+			fprintf(say, "'%s' was reported, and there is no such path\n", k->path[i]);
+			bad++;
+		}
+	}
+	return bad;
+}
+
 size_t diverged(const struct fixture *f, const struct known *k, FILE *say)
 {
 	struct view *w = calloc(1, sizeof(*w));
@@ -348,6 +380,8 @@ size_t diverged(const struct fixture *f, const struct known *k, FILE *say)
 		fprintf(say, "%zu directories on disk, %zu watches\n", x.dirs, w->n);
 		x.bad++;
 	}
+	if (k)
+		x.bad += stale(f, k, say);
 	free(w);
 	return x.bad;
 }
@@ -358,4 +392,12 @@ void check(const struct fixture *f)
 	size_t bad = diverged(f, NULL, stderr);
 	if (bad)
 		fail_msg("%zu differences between vigil's watches and the disk", bad);
+}
+
+void check_known(const struct fixture *f, struct known *k)
+{
+	replay(f, k);
+	size_t bad = diverged(f, k, stderr);
+	if (bad)
+		fail_msg("%zu differences between vigil's view, its reader's and the disk", bad);
 }

@@ -45,9 +45,11 @@ void watch_events(struct fixture *f);
 void drain(vigil *v);
 
 /* The paths below the watched tree a reader knows of, replaying the events
- * as tests/cli/churn-check.py does: a create or a move in adds a path, a
- * delete or a move away removes it and all below it, and the two halves of
- * a rename, paired by cookie, move what was below it. */
+ * as tests/cli/churn-check.py does: a create adds a path, a move in puts
+ * it in place of what was there, a delete or a move away removes it and
+ * all below it, and the two halves of a rename, paired by cookie, move
+ * what was below it. VIGIL_TRACE in the environment prints each event on
+ * stdout as it is replayed, for tracing a shape. */
 #define KNOWN_MAX 512
 #define KNOWN_PATH 160
 #define KNOWN_HALVES 8
@@ -74,10 +76,14 @@ void expect_unknown(const struct known *k, const char *p);
 /* How far vigil's view is from the disk, saying each difference on SAY:
  * every directory on disk watched, under the path vigil has for it, with
  * the kernel's watch there on that very inode; no other watch held; and
- * with K, every file and directory known to its reader. */
+ * with K, every file and directory known to its reader (none missing), and
+ * every path its reader knows of on disk (none stale). */
 size_t diverged(const struct fixture *f, const struct known *k, FILE *say);
 
 /* Drain, then fail the test if vigil's watches diverged from the disk. */
 void check(const struct fixture *f);
+/* Replay the rest into K, then fail the test if vigil's watches or K
+ * diverged from the disk, in either direction. */
+void check_known(const struct fixture *f, struct known *k);
 
 #endif

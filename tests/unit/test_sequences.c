@@ -9,9 +9,10 @@
  * file), in rounds (up to 3 of up to 8 changes; for odd seeds up to 5 of up
  * to 12), with vigil reading nothing, part of the queue, or all of it
  * between rounds. Then a reader replaying the events must know every
- * path on disk, and every directory must be watched where vigil believes,
- * nothing else (catchup.c, diverged()). A run that diverges is printed as
- * the calls of a test_catchup.c test.
+ * path on disk and no path that is not there, and every directory must be
+ * watched where vigil believes, nothing else (catchup.c, diverged()). A
+ * run that diverges is printed as the calls of a test_catchup.c test;
+ * VIGIL_TRACE=1 prints the events each replays too.
  *
  * VIGIL_SEQUENCES="FIRST COUNT" runs other seeds, or more of them:
  *   VIGIL_SEQUENCES="1 20000" build/tests/unit/test_sequences */
