@@ -50,6 +50,14 @@ void touch(struct run *run, struct rrule *rr, const char *path,
 		rr->n_paths++;
 }
 
+/* touch(), for event EV: its job is told who made the change (VIGIL_PID). */
+static void touch_ev(struct run *run, struct rrule *rr, const struct vigil_event *ev,
+		     const char *path, uint32_t events, const char *from, uint64_t now)
+{
+	touch(run, rr, path, events, from, now);
+	store_who(rr->store, path, ev->pid, ev->comm);
+}
+
 /* An error event: what could not be watched, and why. */
 void say_unwatched(struct run *run, const struct rrule *rr,
 		   const struct vigil_event *ev)
@@ -88,7 +96,7 @@ void on_event(struct run *run, struct rrule *rr, const struct vigil_event *ev,
 			rule_say(run, rr, "out of memory: cannot follow the rename of '%s'",
 				 ev->from_path);
 		if (wants(rr, ev->path, is_dir) && (was || (rr->r.events & IN_MOVED_TO)))
-			touch(run, rr, ev->path, IN_MOVED_TO | (m & IN_ISDIR), ev->from_path, now);
+			touch_ev(run, rr, ev, ev->path, IN_MOVED_TO | (m & IN_ISDIR), ev->from_path, now);
 		return;
 	}
 	if (m & (IN_MOVED_FROM | IN_DELETE)) {
@@ -99,7 +107,7 @@ void on_event(struct run *run, struct rrule *rr, const struct vigil_event *ev,
 			store_move_below(rr->store, ev->path, NULL);
 		/* unless going away is what the rule is about */
 		if ((m & rr->r.events) && wants(rr, ev->path, is_dir))
-			touch(run, rr, ev->path, (m & rr->r.events) | (m & IN_ISDIR), NULL, now);
+			touch_ev(run, rr, ev, ev->path, (m & rr->r.events) | (m & IN_ISDIR), NULL, now);
 		return;
 	}
 	if (m & (IN_DELETE_SELF | IN_MOVE_SELF)) {
@@ -114,8 +122,8 @@ void on_event(struct run *run, struct rrule *rr, const struct vigil_event *ev,
 	if (!wants(rr, ev->path, is_dir))
 		return;
 	if (m & rr->r.events)
-		touch(run, rr, ev->path, (m & rr->r.events) | (m & IN_ISDIR), NULL, now);
+		touch_ev(run, rr, ev, ev->path, (m & rr->r.events) | (m & IN_ISDIR), NULL, now);
 	else if (rr->r.settle_ns && store_has(rr->store, ev->path))
-		touch(run, rr, ev->path, 0, NULL, now); /* still changing: wait on */
+		touch_ev(run, rr, ev, ev->path, 0, NULL, now); /* still changing: wait on */
 }
 

@@ -26,6 +26,8 @@ struct store_path {
 	char *path;
 	char *from;      /* the old path of the rename that brought it, or NULL */
 	uint32_t events; /* every event seen while it waited */
+	int pid;         /* who made its last change (vigil_event.pid), or 0 */
+	char comm[16];   /* and its command name, or "" */
 };
 
 int store_new(struct store **ret);
@@ -37,6 +39,9 @@ void store_free(struct store *s);
  * path it was renamed from. Returns 0 or -ENOMEM. */
 int store_touch(struct store *s, const char *path, uint32_t events,
 		const char *from, uint64_t due);
+/* The last change to PATH, waiting, was made by PID (COMM, or NULL):
+ * handed to its job (store_path). */
+void store_who(struct store *s, const char *path, int pid, const char *comm);
 /* Whether PATH waits (settling or settled). */
 bool store_has(const struct store *s, const char *path);
 /* PATH went away (deleted, or renamed): forget it if it waits. Returns

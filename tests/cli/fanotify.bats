@@ -316,3 +316,36 @@ as_nobody() {
 	run "$VIGIL" usage -p "$VIGIL_PID" --json
 	[[ "$output" == *'"fanotify": {"groups": 1, "inode_marks": 0, "mount_marks": 0, "filesystem_marks": 1}'* ]]
 }
+
+@test "vigil run --backend filesystem gives each job VIGIL_PID and VIGIL_COMM" {
+	log=$TEST_DIR/jobs
+	: >"$OUT"
+	: >"$ERR"
+	"$VIGIL" run -r --backend filesystem --settle 100ms "$W" -- \
+		sh -c 'echo "$VIGIL_PATH $VIGIL_PID $VIGIL_COMM" >>"$1"' sh "$log" \
+		>"$OUT" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	wait_for_line "$ERR" 'watching: ' 30
+	mkdir -p deep/er
+	sh -c 'echo $$ >"$1"; exec cp /etc/hostname "$2"' sh "$TEST_DIR/pid" "$W/deep/er/copied"
+	wait_for_line "$log" "copied"
+	[ "$(cat "$log")" = "$W/deep/er/copied $(cat "$TEST_DIR/pid") cp" ]
+}
+
+@test "a rules file chooses the backend per rule" {
+	cat >"$TEST_DIR/rules" <<RULES
+[fan]
+path = $W
+backend = fanotify
+command = true
+
+[bad]
+path = $W
+backend = fanotify-please
+command = true
+RULES
+	chmod 600 "$TEST_DIR/rules"
+	run "$VIGIL" run --check "$TEST_DIR/rules"
+	[ "$status" != 0 ]
+	[[ "$output" == *"'fanotify-please'"*"auto, inotify, poll, fanotify, filesystem or mount"* ]]
+}
