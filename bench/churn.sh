@@ -14,7 +14,7 @@ here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 VIGIL=${VIGIL:-$here/../build/vigil}
 writer=$here/../tests/cli/churn-writer.pl
 check=$here/../tests/cli/churn-check.py
-writers=1 ops=3000 seeds=10 first=1 events=0 keep=
+writers=1 ops=3000 seeds=10 first=1 events=0 keep= backend=
 
 usage() {
 	cat <<USAGE
@@ -24,6 +24,9 @@ usage: bench/churn.sh [--writers N] [--ops N] [--seeds N] [--first N] [--events]
   --seeds N    runs, each with its own random seed (default 10)
   --first N    the first seed (default 1)
   --events     also check that every path that exists was reported
+  --backend B  fanotify: a fanotify mark per directory (vigil wait -F);
+               filesystem: one mark for the filesystem (-S), on an ext4
+               image loop-mounted for the run (root)
   --keep DIR   keep each diverging run in DIR/seed-N: vigil's events
                (out), its view and messages (err), the tree (tree), and
                each writer's changes (writer-I.log)
@@ -37,6 +40,7 @@ while (($#)); do
 	--first) first=$2; shift ;;
 	--events) events=1 ;;
 	--keep) keep=$2; shift ;;
+	--backend) backend=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "churn.sh: unknown argument '$1'" >&2; usage >&2; exit 1 ;;
 	esac
@@ -46,12 +50,30 @@ command -v python3 >/dev/null || { echo "churn.sh: python3 is needed" >&2; exit 
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+opt=() mode=()
+case $backend in
+'') ;;
+fanotify) opt=(-F) mode=(--fanotify) ;;
+filesystem)
+	# the tree on a loop-mounted ext4 image: what the rest of the machine
+	# does is not in the filesystem mark's queue
+	((EUID == 0)) || { echo "churn.sh: --backend filesystem needs root" >&2; exit 1; }
+	opt=(-S) mode=(--filesystem)
+	truncate -s 256M "$tmp/img"
+	mkfs.ext4 -q -F "$tmp/img"
+	tmp0=$tmp
+	tmp=$tmp0/mnt
+	mkdir "$tmp"
+	mount -o loop "$tmp0/img" "$tmp"
+	trap 'cd /; umount -d "$tmp" || umount -l -d "$tmp"; rm -rf "$tmp0"' EXIT ;;
+*) echo "churn.sh: --backend is fanotify or filesystem, not '$backend'" >&2; exit 1 ;;
+esac
 
 run() { # run SEED: prints one result line
 	local seed=$1 w=$tmp/w vp i pids=()
 	rm -rf "$w" "$tmp"/outside-* "$tmp"/writer-*.log "$tmp/out" "$tmp/err"
 	mkdir "$w"
-	(cd "$w" && exec "$VIGIL" wait -m -r --json \
+	(cd "$w" && exec "$VIGIL" wait -m -r ${opt[@]+"${opt[@]}"} --json \
 		-e create,moved_from,moved_to,delete,close_write,q_overflow \
 		-t 2 --debug-watches . >"$tmp/out" 2>"$tmp/err") &
 	vp=$!
@@ -64,13 +86,13 @@ run() { # run SEED: prints one result line
 	for i in "${pids[@]}"; do wait "$i"; done
 	wait "$vp" || true
 	if ((events)); then
-		python3 "$check" "$w" "$tmp/err" "$tmp/out" || true
+		python3 "$check" ${mode[@]+"${mode[@]}"} "$w" "$tmp/err" "$tmp/out" || true
 	else
-		python3 "$check" "$w" "$tmp/err" || true
+		python3 "$check" ${mode[@]+"${mode[@]}"} "$w" "$tmp/err" || true
 	fi
 }
 
-echo "churn: $writers writer(s) x $ops changes, $seeds seeds ($VIGIL)"
+echo "churn: $writers writer(s) x $ops changes, $seeds seeds ($VIGIL${backend:+, $backend})"
 bad=0
 for seed in $(seq "$first" $((first + seeds - 1))); do
 	out=$(run "$seed")

@@ -35,6 +35,7 @@ struct fan_entry {
 	uint8_t state;    /* enum fan_state */
 	bool file;        /* a file asked for itself, not a directory */
 	bool oneshot;     /* IN_ONESHOT: unwatched after its first event */
+	bool gone;        /* deleted (its DELETE_SELF was read) */
 	uint32_t next_free;
 	union {
 		unsigned char inl[FAN_INLINE];

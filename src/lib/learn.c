@@ -66,7 +66,7 @@ static uint32_t place(struct vigil *v, uint32_t parent, int wd, const char *name
 {
 	struct tree *t = &v->tree;
 	if (!watchable(v, parent, name, len)) {
-		v->src.ops->outside(&v->src, wd);
+		v->src.ops->outside(&v->src, wd, v->learn->pos);
 		return NODE_NONE;
 	}
 	uint32_t n = tree_find_wd(t, wd);
@@ -104,13 +104,13 @@ static uint32_t learn_dir(struct vigil *v, int wd, uint64_t pos)
 		int e = v->src.ops->resolve(&v->src, w, pos, &p, &l->name);
 		if (e == -EXDEV) {
 			/* outside: so is everything climbed */
-			v->src.ops->outside(&v->src, w);
+			v->src.ops->outside(&v->src, w, v->learn->pos);
 			for (size_t off = 0; off < c->len;) {
 				int x;
 				size_t n;
 				memcpy(&x, c->data + off, sizeof(x));
 				memcpy(&n, c->data + off + sizeof(x), sizeof(n));
-				v->src.ops->outside(&v->src, x);
+				v->src.ops->outside(&v->src, x, v->learn->pos);
 				off += sizeof(x) + sizeof(n) + n;
 			}
 			return NODE_NONE;
@@ -188,7 +188,7 @@ static uint32_t check_place(struct vigil *v, uint32_t node, uint64_t pos, uint32
 		tree_remove(t, node, engine_unwatch, v);
 		v->tree_gen++;
 		if (e == -EXDEV)
-			v->src.ops->outside(&v->src, wd);
+			v->src.ops->outside(&v->src, wd, v->learn->pos);
 		return NODE_NONE;
 	}
 	uint32_t pn = tree_find_wd(t, p);
@@ -207,6 +207,49 @@ static uint32_t check_place(struct vigil *v, uint32_t node, uint64_t pos, uint32
 	return n;
 }
 
+/* Put the detached node N (a listing took its place: crawl.c) back where
+ * its directory was at POS, or drop it. */
+static uint32_t reattach(struct vigil *v, uint32_t n, uint64_t pos)
+{
+	struct learn *l = v->learn;
+	int wd = tree_node(&v->tree, n)->wd, p;
+	int e = v->src.ops->resolve(&v->src, wd, pos, &p, &l->name);
+	char *name = e == 0 ? strndup(l->name.data, l->name.len) : NULL;
+	uint32_t pn = NODE_NONE;
+	if (name && (pn = tree_find_wd(&v->tree, p)) == NODE_NONE)
+		pn = learn_dir(v, p, pos);
+	if (pn == NODE_NONE || engine_root_index(v, pn) == NODE_NONE ||
+	    tree_is_ancestor(&v->tree, n, pn)) {
+		free(name);
+		tree_remove(&v->tree, n, engine_unwatch, v);
+		v->tree_gen++;
+		return NODE_NONE;
+	}
+	uint32_t r = place(v, pn, wd, name, strlen(name));
+	free(name);
+	return r;
+}
+
+/* The listing of a directory moved in may find, under a name, another
+ * directory than the tree has there: the engine then puts the node aside
+ * (an orphan, which its own rename events find again, without a
+ * filesystem mark). Here the events place directories by their handles:
+ * an orphan is dropped, and learnt again where an event next names it. */
+static void drop_orphans(struct vigil *v)
+{
+	struct tree *t = &v->tree;
+	for (size_t i = 0; i < v->n_orphans; i++) {
+		const struct orphan *o = &v->orphans[i];
+		struct node *x = tree_node(t, o->node);
+		if (x->used && x->serial == o->serial && x->parent == NODE_NONE &&
+		    x->root == NODE_NONE) {
+			tree_remove(t, o->node, engine_unwatch, v);
+			v->tree_gen++;
+		}
+	}
+	v->n_orphans = 0;
+}
+
 /* The node of the directory WD, learnt now if it is new. */
 static uint32_t node_of(struct vigil *v, int wd, uint64_t pos, uint32_t *flags)
 {
@@ -215,6 +258,8 @@ static uint32_t node_of(struct vigil *v, int wd, uint64_t pos, uint32_t *flags)
 	uint32_t n = tree_find_wd(&v->tree, wd);
 	if (n == NODE_NONE)
 		return learn_dir(v, wd, pos);
+	if (engine_root_index(v, n) == NODE_NONE)
+		return reattach(v, n, pos);
 	if (v->learn->gen)
 		n = check_place(v, n, pos, flags);
 	return n;
@@ -286,11 +331,26 @@ static int moved_from(struct vigil *v, const struct source_record *rec, uint64_t
 }
 
 /* A directory came in from outside (MOVED_TO alone) as NAME under NODE:
- * what it holds is listed and reported, as for inotify. */
-static int moved_in(struct vigil *v, uint32_t node, const char *name, size_t len)
+ * what it holds is listed and reported, as for inotify. By its handle
+ * (CHILD) when the event gave it: placed at once, and listed where the
+ * tree has it, which is checked by identity (the directory may have moved
+ * on since; the listing then waits until the queue is dry, when the tree
+ * has caught up). */
+static int moved_in(struct vigil *v, uint32_t node, const char *name, size_t len, int child)
 {
 	uint32_t ri = engine_root_index(v, node);
+	if (child > 0) {
+		uint32_t c = place(v, node, child, name, len);
+		if (c == NODE_NONE)
+			return 0;
+		int e = crawl_relist(v, ri, c, true);
+		drop_orphans(v);
+		if (e == -ESTALE)
+			return engine_retry_relist(v, ri, c, true);
+		return e == -ENOMEM ? e : 0;
+	}
 	int n = crawl_new(v, ri, node, name, len, CRAWL_MOVED_IN, CRAWL_NEW, NODE_NONE);
+	drop_orphans(v);
 	if (n == -EINPROGRESS || (n == -ESTALE && !engine_caught_up(v)))
 		return engine_retry(v, ri, node, name, len, CRAWL_MOVED_IN, CRAWL_NEW);
 	if (n >= 0 || n == -ENOENT || n == -ENOTDIR || n == -ELOOP || n == -ENOSPC ||
@@ -344,7 +404,7 @@ static int moved_to(struct vigil *v, const struct source_record *rec, uint64_t p
 		return 0; /* a root renamed keeps the path it was given */
 	if (to != NODE_NONE && watchable(v, to, rec->name, rec->name_len)) {
 		if (!known)
-			return moved_in(v, to, rec->name, rec->name_len);
+			return moved_in(v, to, rec->name, rec->name_len, rec->child);
 		if (rec->child > 0)
 			place(v, to, rec->child, rec->name, rec->name_len);
 		return 0;
@@ -355,13 +415,14 @@ static int moved_to(struct vigil *v, const struct source_record *rec, uint64_t p
 		v->tree_gen++;
 	}
 	if (rec->child > 0 && to == NODE_NONE)
-		v->src.ops->outside(&v->src, rec->child);
+		v->src.ops->outside(&v->src, rec->child, v->learn->pos);
 	return 0;
 }
 
 int learn_process(struct vigil *v, const struct source_record *rec, uint64_t pos)
 {
 	struct learn *l = v->learn;
+	l->pos = pos;
 	struct tree *t = &v->tree;
 	int e = 0;
 	if (l->has_from && !((rec->mask & IN_MOVED_TO) && rec->cookie == l->from.cookie)) {

@@ -37,6 +37,7 @@ struct learn {
 	uint32_t *checked;      /* per node: the gen its place was last known in;
 				   LEARN_GONE set: not found again */
 	uint32_t checked_cap;
+	uint64_t pos;           /* of the record being processed */
 	struct buf name;
 	struct buf chain;       /* resolve()'s answers, while climbing */
 };

@@ -59,9 +59,11 @@ struct source_ops {
 	 * gone, -ENOENT for an id not handed out. */
 	int (*resolve)(struct source *s, int wd, uint64_t pos, int *ret_parent,
 		       struct buf *name);
-	/* The directory WD is not watched: drop its records from now on
-	 * (and those of what is below it) until it is watched again. */
-	void (*outside)(struct source *s, int wd);
+	/* The directory WD was not watched at stream position POS: drop its
+	 * records from now on (and those of what is below it) until it is
+	 * watched again, unless a directory came in from outside since POS
+	 * (it may have come with it). */
+	void (*outside)(struct source *s, int wd, uint64_t pos);
 	/* PID's command name as read with the last batch, or NULL. */
 	const char *(*comm)(struct source *s, int pid);
 };

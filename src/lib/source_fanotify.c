@@ -115,6 +115,8 @@ struct fan {
 	uint32_t batch;
 	size_t comm_next;
 	size_t files;          /* entries of files asked for themselves */
+	uint64_t moved_in;     /* where the last directory that came in from
+				  outside stands in the stream (outside()) */
 };
 
 static struct fan *fan_of(const struct source *s)
@@ -437,6 +439,8 @@ static int translate_rename(struct fan *f, const struct fanotify_event_metadata 
 		if (f->mark && in->old)
 			log_add(f, &kc, &ko, in->old_name, strlen(in->old_name));
 		uint32_t i = find(f, &kc);
+		if (f->mark && wo <= 0 && wn > 0)
+			f->moved_in = out_pos(f) + 1;
 		if (f->mark && i != FAN_NONE && f->h.v[i].state == FAN_OUTSIDE && wn > 0) {
 			/* from outside to where it may be watched: what was
 			 * below it, outside too, may be watched now */
@@ -532,6 +536,11 @@ static int translate(struct fan *f, const struct fanotify_event_metadata *m)
 	}
 	const char *name = self ? "" : in.name;
 	size_t name_len = self ? 0 : strlen(in.name);
+	if (self && (bits & IN_DELETE_SELF)) {
+		uint32_t i = fan_handles_by_id(&f->h, wd);
+		if (i != FAN_NONE)
+			f->h.v[i].gone = true;
+	}
 	for (size_t b = 0; b < sizeof(order) / sizeof(order[0]) && e == 0; b++) {
 		if (!(bits & order[b]))
 			continue;
@@ -772,17 +781,27 @@ static int fan_remove(struct source *s, int wd)
 		/* else its mark stays until the directory goes: its records
 		 * are dropped, as its id is no more */
 	}
+	if (f->mark && !f->h.v[i].gone) {
+		/* Not watched any more, but records on it may still be queued
+		 * (this is also how the engine lets go of a directory a listing
+		 * found in the place of another): it keeps its id, and is
+		 * placed again if an event names it. */
+		f->h.v[i].state = FAN_MET;
+		return 0;
+	}
 	if (f->h.v[i].file)
 		f->files--;
 	fan_handles_del(&f->h, i);
 	return 0;
 }
 
-static void fan_outside(struct source *s, int wd)
+static void fan_outside(struct source *s, int wd, uint64_t pos)
 {
 	struct fan *f = fan_of(s);
 	uint32_t i = fan_handles_by_id(&f->h, wd);
-	if (i != FAN_NONE && f->mark)
+	/* what is translated already is past POS: a directory that came in
+	 * from outside since may have brought this one */
+	if (i != FAN_NONE && f->mark && f->moved_in <= pos)
 		f->h.v[i].state = FAN_OUTSIDE;
 }
 
@@ -920,7 +939,7 @@ static int fan_resolve(struct source *s, int wd, uint64_t pos, int *ret_parent, 
 		return -EXDEV;
 	log_trim(f, pos);
 	drain(f); /* every rename the kernel holds is in the log */
-	for (int attempt = 0; attempt < 2; attempt++) {
+	for (int attempt = 0; attempt < 3; attempt++) {
 		const struct fan_log *l;
 		if (place_logged(f, i, &l)) {
 			struct key k = {.fsid = l->pfsid, .type = l->ptype, .len = l->plen,
@@ -936,10 +955,13 @@ static int fan_resolve(struct source *s, int wd, uint64_t pos, int *ret_parent, 
 			return buf_append(name, nm, nl);
 		}
 		int e = place_now(f, i, ret_parent, name);
+		/* renamed or deleted while it was looked at: that event is in
+		 * the queue now, and says where it was before */
+		drain(f);
+		if (place_logged(f, i, &l))
+			continue;
 		if (e != -ESTALE)
 			return e < 0 ? e : 0;
-		/* gone: its delete may have been queued just now */
-		drain(f);
 	}
 	return -ESTALE;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""churn-check.py ROOT VIEW [EVENTS]: check vigil's view of a tree against
-the disk, after random changes (tests/cli/churn.bats, bench/churn.sh).
+"""churn-check.py [--fanotify|--filesystem] ROOT VIEW [EVENTS]: check
+vigil's view of a tree against the disk, after random changes
+(tests/cli/churn.bats, bench/churn.sh).
 
 ROOT is the watched directory, VIEW what `vigil wait -r --debug-watches`
 printed on stderr at its exit (run in ROOT, watching "."), EVENTS what it
@@ -16,6 +17,13 @@ printed on stdout with `--json` (without --pair-moves), or nothing.
    and directory on disk is known under its final path: nothing that exists
    at the end was missed. Not after an overflow, which loses events by
    definition (vigil re-scans and watches again; 1 still holds).
+
+With --fanotify (vigil wait -F: a fanotify mark per directory, which the
+kernel lists by inode, not by vigil's ids), 1 is checked as far as vigil's
+own view goes: every directory on disk watched under its path, and every
+watch on a directory that is at that path. With --filesystem (vigil wait
+-S: one mark for the filesystem, directories learnt as events name them),
+only that every directory vigil knows is at the path it has for it.
 
 Prints what diverged (a few of each) and exits 1, or prints a summary and
 exits 0."""
@@ -102,14 +110,33 @@ def replay(events_path, problems):
     return known
 
 
+def check_fanotify(view, dirs, every, problems):
+    """vigil's view alone: each watch on a directory at that path, and
+    (EVERY) each directory watched."""
+    paths = set(view.values())
+    for wd, p in view.items():
+        if p not in dirs:
+            problems.append("vigil has watch %d at %r, where there is no directory" % (wd, p))
+    if every:
+        for p in sorted(dirs, key=len):
+            if p not in paths:
+                problems.append("directory %r is not watched where vigil believes" % p)
+
+
 def main():
+    mode = None
+    if len(sys.argv) > 1 and sys.argv[1] in ("--fanotify", "--filesystem"):
+        mode = sys.argv.pop(1)
     if len(sys.argv) not in (3, 4):
         sys.exit(__doc__.split("\n\n")[0])
     root, view_path = sys.argv[1], sys.argv[2]
     dirs, files = disk_entries(root)
     view, kernel = read_view(view_path)
     problems = []
-    check_watches(root, view, kernel, dirs, problems)
+    if mode:
+        check_fanotify(view, dirs, mode == "--fanotify", problems)
+    else:
+        check_watches(root, view, kernel, dirs, problems)
     missed = 0
     known = None
     if len(sys.argv) == 4:
