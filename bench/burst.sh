@@ -73,19 +73,7 @@ run() {
 	esac
 	r=$("$loadtime" --out "$out" "$burst" "$dir" "$bursts" -- "${argv[@]}") ||
 		die "$tool: the run failed (see above)"
-	awk -v n="$bursts" -v top="$dir/" '
-		BEGIN {
-			for (i = 0; i < n; i++) {
-				p = "b" i; want[p]; want[p "/a"]; want[p "/a/b"]
-				want[p "/a/b/c"]; want[p "/a/b/c/file"]
-			}
-		}
-		index($0, top) == 1 { p = substr($0, length(top) + 1); if (p in want) seen[p]++; else other++ }
-		END {
-			got = 0; twice = 0
-			for (p in seen) { got++; twice += seen[p] - 1 }
-			printf "%d %d %d\n", got, 5 * n - got, twice + other
-		}' "$out"
+	burst_paths "$out" "$bursts" "$dir"
 }
 
 say "burst: $bursts bursts ($expected paths) on $(fstype "$tmp"); $runs round(s) of: ${tools[*]}"

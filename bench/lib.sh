@@ -181,6 +181,26 @@ need_watches() {
 
 # --- figures ------------------------------------------------------------------------
 
+# burst_paths FILE BURSTS TOP: what a watcher reported of bench/burst's
+# BURSTS bursts under TOP/ (FILE: the paths it printed, one a line):
+# REPORTED MISSED TWICE (paths reported more than once, and paths that are
+# not the burst's, count as twice).
+burst_paths() {
+	awk -v n="$2" -v top="$3/" '
+		BEGIN {
+			for (i = 0; i < n; i++) {
+				p = "b" i; want[p]; want[p "/a"]; want[p "/a/b"]
+				want[p "/a/b/c"]; want[p "/a/b/c/file"]
+			}
+		}
+		index($0, top) == 1 { p = substr($0, length(top) + 1); if (p in want) seen[p]++; else other++ }
+		END {
+			got = 0; twice = 0
+			for (p in seen) { got++; twice += seen[p] - 1 }
+			printf "%d %d %d\n", got, 5 * n - got, twice + other
+		}' "$1"
+}
+
 median() { # VALUES...: the median (mean of the middle two for an even count), or "-"
 	(($#)) || { echo -; return; }
 	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }

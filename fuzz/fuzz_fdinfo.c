@@ -13,6 +13,7 @@ static void free_inst(struct usage_instance *inst)
 	for (size_t i = 0; inst->watches && i < inst->n_watches; i++)
 		free(inst->watches[i].handle);
 	free(inst->watches);
+	free(inst->fs);
 }
 
 static void check_text(const char *text, size_t len, bool details)

@@ -361,12 +361,32 @@ VIGIL_API size_t vigil_watch_count(const vigil *v);
  * left out); no other event is queued by vigil_add(). */
 VIGIL_API size_t vigil_queued(const vigil *v);
 
+/* How many bytes of records wait to be made into events: queued in the
+ * kernel (inotify's FIONREAD, which vigil_fd() cannot answer: it is an
+ * epoll descriptor), found by polling, or read and not yet taken, as
+ * inotify's records (16 bytes and the padded name each; with
+ * VIGIL_BACKEND_FANOTIFY, the records its events are read into, 24 bytes
+ * and the padded name each, the kernel's queue read first). What a binding
+ * that speaks in inotify's terms (pyinotify's read threshold) asks. 0 and
+ * *RET_BYTES, or a negative errno. */
+VIGIL_API int vigil_pending(vigil *v, size_t *ret_bytes);
+
 /* Call FN(CTX, wd, path) for every watch the handle holds, in no particular
  * order, with the path the handle believes the watch is at: a view for
  * debugging and for checking the engine against the disk. Stops at the first
  * non-zero return of FN and returns it; 0 when all were visited, -ENOMEM. */
 typedef int (*vigil_watch_fn)(void *ctx, int wd, const char *path);
 VIGIL_API int vigil_foreach_watch(vigil *v, vigil_watch_fn fn, void *ctx);
+
+/* The watch descriptor of what the handle watches at PATH (LEN bytes), by
+ * the tree as it is now: PATH as an event's dir gives it (with or without
+ * its trailing '/') or as vigil_foreach_watch() names it. Returns the wd, or
+ * -ENOENT when nothing is watched there. For bindings that speak in watch
+ * descriptors, as pyinotify's programs do. The tree may have moved on since
+ * an event was delivered (its directory renamed or gone, read in the same
+ * batch): the answer is then what is watched at that path now. Costs a
+ * look-up per path component, after a comparison with each root. */
+VIGIL_API int vigil_watch_wd(vigil *v, const char *path, size_t len);
 
 /* Event names, as inotifywait spells them: "access", "close_write", "move",
  * ... (case-insensitive). vigil_mask_parse() takes a comma-separated list

@@ -41,6 +41,19 @@ static int add_operand(struct watchargs *a, const char *s, size_t n)
 	return r;
 }
 
+/* -S or -M (SCOPE): 1, or -1 when the other was given (said). */
+static int take_scope(struct watchargs *a, char scope)
+{
+	if (a->scope && a->scope != scope) {
+		cli_say(("Please specify -S or -M once only!"),
+			("'--filesystem' and '--mount' cannot both be given"));
+		return -1;
+	}
+	a->scope = scope;
+	a->recursive = true; /* the whole tree below each FILE, as in fsnotifywait */
+	return 1;
+}
+
 int watchargs_option(struct watchargs *a, int opt, const char *arg)
 {
 	switch (opt) {
@@ -87,28 +100,27 @@ int watchargs_option(struct watchargs *a, int opt, const char *arg)
 		a->keep_going = true;
 		return 1;
 	case OPT_BACKEND:
+		if (!strcmp(arg, "filesystem") || !strcmp(arg, "mount")) {
+			/* -S and -M, as vigil run spells them */
+			a->backend = "fanotify";
+			return take_scope(a, arg[0] == 'f' ? 'S' : 'M');
+		}
 		if (strcmp(arg, "auto") && strcmp(arg, "inotify") && strcmp(arg, "poll") &&
 		    strcmp(arg, "fanotify")) {
-			cli_error("'%s' is not a backend; give auto, inotify, poll or fanotify", arg);
+			cli_error("'%s' is not a backend; give auto, inotify, poll, fanotify, "
+				  "filesystem or mount", arg);
 			return -1;
 		}
 		a->backend = arg;
 		return 1;
+	case 'S':
+	case 'M':
+		return take_scope(a, (char)opt);
 	case 'I':
 		a->backend = "inotify";
 		return 1;
 	case 'F':
 		a->backend = "fanotify";
-		return 1;
-	case 'S':
-	case 'M':
-		if (a->scope && a->scope != opt) {
-			cli_say(("Please specify -S or -M once only!"),
-				("'--filesystem' and '--mount' cannot both be given"));
-			return -1;
-		}
-		a->scope = (char)opt;
-		a->recursive = true; /* the whole tree below each FILE, as in fsnotifywait */
 		return 1;
 	case OPT_POLL_INTERVAL: {
 		uint64_t ns;

@@ -56,6 +56,7 @@ struct watchargs {
 	bool keep_going; /* a FILE, or directories below one, that cannot be
 			    watched are said, and the rest is watched */
 	const char *backend;  /* --backend: auto, inotify, poll or fanotify
+				 (filesystem and mount set scope)
 				 (NULL: auto; inotify under the inotifywait
 				 names, fanotify under fsnotifywait's) */
 	char scope;           /* 'S' (--filesystem), 'M' (--mount), or 0 */
@@ -70,7 +71,8 @@ struct watchargs {
 	"                          auto polls those and nothing else (the default),\n"    \
 	"                          inotify watches them with inotify anyway, with a\n"     \
 	"                          warning, poll polls everything; fanotify watches\n"    \
-	"                          with fanotify, which says who made each change\n"     \
+	"                          with fanotify, which says who made each change;\n"    \
+	"                          filesystem and mount are -S and -M\n"                  \
 	"  -I, --inotify           --backend inotify\n"                                   \
 	"  -F, --fanotify          --backend fanotify: a mark per directory (no\n"        \
 	"                          privilege needed)\n"                                   \

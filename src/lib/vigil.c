@@ -265,6 +265,16 @@ size_t vigil_queued(const vigil *v)
 	return v->q.len;
 }
 
+int vigil_pending(vigil *v, size_t *ret_bytes)
+{
+	size_t k = 0;
+	int r = v->src.ops->pending(&v->src, &k);
+	if (r < 0)
+		return r;
+	*ret_bytes = k + (v->rbuf_len > v->rbuf_off ? v->rbuf_len - v->rbuf_off : 0);
+	return 0;
+}
+
 void engine_orphan(struct vigil *v, uint32_t node)
 {
 	struct node *x = tree_node(&v->tree, node);
@@ -348,6 +358,46 @@ int vigil_foreach_watch(vigil *v, vigil_watch_fn fn, void *ctx)
 	}
 	buf_free(&b);
 	return r;
+}
+
+/* LEN without the trailing slashes of PATH ("/" keeps its own). */
+static size_t trim_slashes(const char *path, size_t len)
+{
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	return len;
+}
+
+int vigil_watch_wd(vigil *v, const char *path, size_t len)
+{
+	if (!path)
+		return -EINVAL;
+	len = trim_slashes(path, len);
+	const struct tree *t = &v->tree;
+	for (size_t i = 0; i < v->n_roots; i++) {
+		const struct root *r = &v->roots[i];
+		if (r->node == NODE_NONE)
+			continue;
+		size_t rl = trim_slashes(r->path, strlen(r->path));
+		if (rl > len || memcmp(r->path, path, rl) != 0)
+			continue;
+		if (rl < len && r->path[rl - 1] != '/' && path[rl] != '/')
+			continue; /* "/a/bc" is not below "/a/b" */
+		uint32_t n = r->node;
+		for (size_t at = rl; at < len && n != NODE_NONE;) {
+			while (at < len && path[at] == '/')
+				at++;
+			size_t end = at;
+			while (end < len && path[end] != '/')
+				end++;
+			if (end > at)
+				n = tree_find_child(t, n, path + at, end - at);
+			at = end;
+		}
+		if (n != NODE_NONE && tree_node(t, n)->wd > 0)
+			return tree_node(t, n)->wd;
+	}
+	return -ENOENT;
 }
 
 static bool same_root_path(const char *a, const char *b)

@@ -40,22 +40,22 @@ bool descend(const struct rrule *rr, const char *path)
 	return rel && rule_descends(&rr->r, rel, path);
 }
 
-void touch(struct run *run, struct rrule *rr, const char *path,
-	   uint32_t events, const char *from, uint64_t now)
+void apply_change(struct run *run, struct rrule *rr, const struct change *c)
 {
-	bool had = store_has(rr->store, path);
-	if (store_touch(rr->store, path, events, from, now + rr->r.settle_ns) < 0)
-		rule_say(run, rr, "out of memory: cannot queue '%s'", path);
-	else if (!had)
+	int r = store_apply(rr->store, c);
+	if (r < 0)
+		rule_say(run, rr, "out of memory: cannot queue '%s'", c->path);
+	else if (r > 0)
 		rr->n_paths++;
 }
 
-/* touch(), for event EV: its job is told who made the change (VIGIL_PID). */
-static void touch_ev(struct run *run, struct rrule *rr, const struct vigil_event *ev,
-		     const char *path, uint32_t events, const char *from, uint64_t now)
+void touch(struct run *run, struct rrule *rr, const char *path, uint32_t events,
+	   const char *from, uint64_t now)
 {
-	touch(run, rr, path, events, from, now);
-	store_who(rr->store, path, ev->pid, ev->comm);
+	struct change c = {.kind = CHANGE_TOUCH, .path = path, .from = from,
+			   .events = events, .wanted = true, .now = now,
+			   .settle_ns = rr->r.settle_ns};
+	apply_change(run, rr, &c);
 }
 
 /* An error event: what could not be watched, and why. */
@@ -87,43 +87,30 @@ void on_event(struct run *run, struct rrule *rr, const struct vigil_event *ev,
 		return;
 	}
 	bool is_dir = m & IN_ISDIR;
+	struct change c = {.kind = CHANGE_TOUCH, .path = ev->path, .is_dir = is_dir,
+			   .events = m & rr->r.events, .now = now,
+			   .settle_ns = rr->r.settle_ns};
 	if ((m & IN_MOVED_FROM) && (m & IN_MOVED_TO)) { /* a rename, paired */
-		char *from = NULL;
-		bool was = store_forget(rr->store, ev->from_path, &from);
-		free(from);
-		/* what waited below a renamed directory waits under its new path */
-		if (is_dir && store_move_below(rr->store, ev->from_path, ev->path) < 0)
-			rule_say(run, rr, "out of memory: cannot follow the rename of '%s'",
-				 ev->from_path);
-		if (wants(rr, ev->path, is_dir) && (was || (rr->r.events & IN_MOVED_TO)))
-			touch_ev(run, rr, ev, ev->path, IN_MOVED_TO | (m & IN_ISDIR), ev->from_path, now);
-		return;
-	}
-	if (m & (IN_MOVED_FROM | IN_DELETE)) {
-		/* gone from here: a path that waited is not to be run on, nor
-		 * anything that waited below it */
-		store_forget(rr->store, ev->path, NULL);
-		if (is_dir)
-			store_move_below(rr->store, ev->path, NULL);
-		/* unless going away is what the rule is about */
-		if ((m & rr->r.events) && wants(rr, ev->path, is_dir))
-			touch_ev(run, rr, ev, ev->path, (m & rr->r.events) | (m & IN_ISDIR), NULL, now);
-		return;
-	}
-	if (m & (IN_DELETE_SELF | IN_MOVE_SELF)) {
+		c.kind = CHANGE_RENAME;
+		c.from = ev->from_path;
+		c.events = rr->r.events & IN_MOVED_TO;
+	} else if (m & (IN_MOVED_FROM | IN_DELETE)) {
+		c.kind = CHANGE_GONE;
+	} else if (m & (IN_DELETE_SELF | IN_MOVE_SELF)) {
 		/* a watched directory's own: its parent's event says it all (and
 		 * a renamed one is already under its new path); a file watched
 		 * by itself is gone from where it was */
 		bool watched_dir = ev->dir_len && ev->dir[ev->dir_len - 1] == '/';
-		if (!watched_dir)
-			store_forget(rr->store, ev->path, NULL);
-		return;
+		if (watched_dir)
+			return;
+		c.kind = CHANGE_LEFT;
 	}
-	if (!wants(rr, ev->path, is_dir))
-		return;
-	if (m & rr->r.events)
-		touch_ev(run, rr, ev, ev->path, (m & rr->r.events) | (m & IN_ISDIR), NULL, now);
-	else if (rr->r.settle_ns && store_has(rr->store, ev->path))
-		touch_ev(run, rr, ev, ev->path, 0, NULL, now); /* still changing: wait on */
+	/* the filters are asked only when they matter */
+	c.wanted = c.kind != CHANGE_LEFT && (c.kind != CHANGE_GONE || c.events) &&
+		   wants(rr, ev->path, is_dir);
+	apply_change(run, rr, &c);
+	/* its job is told who made the change (VIGIL_PID): the path waits now,
+	 * or this does nothing */
+	if (c.wanted)
+		store_who(rr->store, c.path, ev->pid, ev->comm);
 }
-

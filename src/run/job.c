@@ -187,12 +187,18 @@ static int build_env(struct words *env, const struct rule *rule,
 	for (char **e = environ; r >= 0 && *e; e++)
 		if (strncmp(*e, "VIGIL_", 6) != 0 && strncmp(*e, "NOTIFY_SOCKET=", 14) != 0)
 			r = words_add(env, strdup(*e));
-	char count[32];
+	char count[32], attempt[32];
+	uint32_t most = 1;
+	for (size_t i = 0; i < n; i++)
+		most = paths[i].attempt > most ? paths[i].attempt : most;
 	snprintf(count, sizeof(count), "%zu", n);
+	snprintf(attempt, sizeof(attempt), "%u", (unsigned)most);
 	if (r >= 0)
 		r = env_add(env, "VIGIL_RULE", rule->name);
 	if (r >= 0)
 		r = env_add(env, "VIGIL_COUNT", count);
+	if (r >= 0)
+		r = env_add(env, "VIGIL_ATTEMPT", attempt);
 	if (r >= 0 && rule->batch <= 1) {
 		const struct store_path *p = &paths[0];
 		char ev[256];
@@ -248,7 +254,7 @@ static int build_stdin(char **ret, size_t *ret_len, const struct rule *rule,
 			}
 			fputs(",\"rule\":", f);
 			json_string(f, rule->name, strlen(rule->name));
-			fputs("}\n", f);
+			fprintf(f, ",\"attempt\":%u}\n", (unsigned)(paths[i].attempt ? paths[i].attempt : 1));
 		}
 	} else {
 		char end = rule->stdin_mode == STDIN_PATHS0 ? '\0' : '\n';

@@ -72,20 +72,46 @@ static void put_escaped(FILE *f, const char *s, size_t len)
 	}
 }
 
-/* A path in a text log line, quoted and escaped. */
-static void put_text_path(FILE *f, const char *s)
+void put_text_bytes(FILE *f, const char *s, size_t len)
 {
 	putc('\'', f);
-	put_escaped(f, s, strlen(s));
+	put_escaped(f, s, len);
 	putc('\'', f);
 }
 
-static void log_time_json(FILE *f)
+/* A path in a text log line, quoted and escaped. */
+static void put_text_path(FILE *f, const char *s)
+{
+	put_text_bytes(f, s, strlen(s));
+}
+
+void put_time(FILE *f, int64_t ns)
+{
+	struct tm tm;
+	char buf[32];
+	time_t sec = (time_t)(ns / 1000000000);
+	gmtime_r(&sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(f, "%s.%03dZ", buf, (int)(ns % 1000000000 / 1000000));
+}
+
+/* The "time" of a JSON log line: now, or AT (monotonic ns, not 0), the
+ * instant the loop acted on. A job's start line carries the instant the
+ * job was started at, the one --min-interval counts from, so that the gaps
+ * between start lines are the gaps vigil kept, however long the fork took
+ * on a busy machine. */
+static void log_time_json(FILE *f, uint64_t at)
 {
 	struct timespec ts;
 	struct tm tm;
 	char buf[32];
 	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t now = mono();
+	if (at && at < now) {
+		uint64_t real = (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec - (now - at);
+		ts.tv_sec = (time_t)(real / NS);
+		ts.tv_nsec = (long)(real % NS);
+	}
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
 	fprintf(f, "{\"time\":\"%s.%03ldZ\"", buf, ts.tv_nsec / 1000000);
@@ -111,7 +137,7 @@ static void log_paths(FILE *f, const struct job *j, bool json)
 /* The start of a JSON log line about job RJ: time, rule, WHAT, pid, paths. */
 static void log_job_json(FILE *f, const struct rjob *rj, const char *what)
 {
-	log_time_json(f);
+	log_time_json(f, strcmp(what, "start") == 0 ? rj->j.started : 0);
 	fputs(",\"rule\":", f);
 	json_string(f, rj->rule->r.name, strlen(rj->rule->r.name));
 	fprintf(f, ",\"job\":\"%s\",\"pid\":%d,\"count\":%zu", what, (int)rj->j.pid,
@@ -145,9 +171,8 @@ static const char *stop_reason(enum job_stop s)
 	}
 }
 
-void log_end(struct run *run, struct rjob *rj, int status, uint64_t now)
+void log_end(struct run *run, struct rjob *rj, int status, bool failed, uint64_t now)
 {
-	bool failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 	if (run->quiet && !failed)
 		return;
 	double secs = (double)(now - rj->j.started) / 1e9;
@@ -187,7 +212,7 @@ void log_output(struct run *run, const struct output *out, const char *s,
 	const char *stream = out->stream == JOB_STDOUT ? "stdout" : "stderr";
 	FILE *f = log_open(run);
 	if (run->json_log) {
-		log_time_json(f);
+		log_time_json(f, 0);
 		fputs(",\"rule\":", f);
 		json_string(f, out->rule, strlen(out->rule));
 		fprintf(f, ",\"pid\":%d,\"stream\":\"%s\",\"line\":", (int)out->pid, stream);
@@ -211,7 +236,7 @@ void rule_say(struct run *run, const struct rrule *rr, const char *fmt, ...)
 	va_end(ap);
 	FILE *f = log_open(run);
 	if (run->json_log) {
-		log_time_json(f);
+		log_time_json(f, 0);
 		if (rr) {
 			fputs(",\"rule\":", f);
 			json_string(f, rr->r.name, strlen(rr->r.name));

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "linger.h"
+#include "journal.h"
 #include "run.h"
 
 int epoll_add(struct run *run, int fd, uint32_t events, void *ptr)
@@ -30,7 +31,7 @@ static void print_counts(struct run *run, const char *what)
 	}
 }
 
-static void begin_stop(struct run *run, uint64_t now)
+void begin_stop(struct run *run, uint64_t now)
 {
 	run->stopping++;
 	notify(run, "STOPPING=1");
@@ -45,6 +46,40 @@ static void begin_stop(struct run *run, uint64_t now)
 			else if (!rj->shutdown_at)
 				rj->shutdown_at = now + rr->r.stop_timeout_ns;
 		}
+	}
+}
+
+void state_failed(struct run *run, struct journal *j)
+{
+	if (!run->state_error) {
+		run->state_error = true;
+		rule_say(run, NULL, "%s; stopping, as the state is what makes sure that no "
+			 "file is lost or done twice", journal_error(j));
+		begin_stop(run, mono());
+	}
+	/* what was to start does not: the journal cannot say it ran */
+	for (size_t i = 0; i < run->n_rules; i++) {
+		struct rrule *rr = run->rules[i];
+		for (size_t k = rr->n_jobs; k-- > 0;) {
+			struct rjob *rj = rr->jobs[k];
+			if (!rj->pending)
+				continue;
+			for (size_t p = 0; p < rj->j.n_paths; p++)
+				store_done(rr->store, rj->j.paths[p].path);
+			rr->jobs[k] = rr->jobs[--rr->n_jobs];
+			job_fini(&rj->j);
+			free(rj);
+		}
+	}
+	run->pending = false;
+}
+
+void commit_state(struct run *run)
+{
+	for (size_t i = 0; i < run->n_journals; i++) {
+		struct journal *j = run->journals[i]->j;
+		if (journal_dirty(j) && (journal_commit(j) < 0 || journal_flush(j) < 0))
+			state_failed(run, j);
 	}
 }
 
@@ -100,6 +135,10 @@ int loop(struct run *run)
 			if (rr->store && !run->stopping)
 				next = min_deadline(next, store_next_due(rr->store));
 		}
+		/* With a journal, the jobs just scheduled start once it says so
+		 * (one commit for the wake-up: what changed, what ended, what
+		 * starts); a journal that cannot be written stops vigil. */
+		spawn_pending(run, now);
 		/* after scheduling, so that the jobs just started count */
 		next = min_deadline(next, job_timers(run, now));
 		next = min_deadline(next, linger_check(run->linger, now));
@@ -116,6 +155,9 @@ int loop(struct run *run)
 			if (!running)
 				return 0;
 		}
+		/* what changed with no job to start is committed too, before
+		 * vigil sleeps, and the commits go to disk (--state-sync) */
+		commit_state(run);
 		log_flush(run);
 		int timeout = -1;
 		if (next) {
@@ -154,6 +196,8 @@ int loop(struct run *run)
 				ended[n_ended++] = evs[i].data.ptr; /* with a pidfd */
 			else if (kinds[i] == SRC_LINGER)
 				linger_event(run->linger);
+			else if (kinds[i] == SRC_STATE)
+				state_woken(run, evs[i].data.ptr, now);
 			/* SRC_RULE: read at the top of the loop */
 		}
 		/* A slot just freed takes its next job first, and the ended

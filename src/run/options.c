@@ -5,12 +5,14 @@
 #include <string.h>
 
 #include "cli.h"
+#include "journal.h"
 #include "run.h"
 
 static const char run_help[] =
 	"Usage: %s [OPTION]... PATH... -- COMMAND [ARG]...\n"
 	"       %s --rules FILE [OPTION]...\n"
 	"       %s --check FILE\n"
+	"       %s --state DIR --list [STATE] | --retry-failed [PATH]...\n"
 	"Run COMMAND on each file under PATH once it is complete, safely: file names\n"
 	"reach it as whole arguments, never through a shell.\n"
 	"\n"
@@ -27,6 +29,8 @@ static const char run_help[] =
 	"When:\n"
 	"      --settle DURATION    count a path once it has been quiet that long\n"
 	"      --initial            also run on the matching files already there\n"
+	"                           (with --state, a start always runs on those\n"
+	"                           new or changed since their last job)\n"
 	"      --backend WHICH      auto (the default): inotify, and polling where it\n"
 	"                           cannot see other machines' changes (NFS, SMB,\n"
 	"                           sshfs, FUSE, ...); inotify anyway; poll\n"
@@ -45,23 +49,40 @@ static const char run_help[] =
 	"      --stop-signal SIG    how a job is stopped (default TERM); --stop-timeout\n"
 	"                           DURATION before SIGKILL (default 10s)\n"
 	"      --timeout DURATION   stop a job that runs longer\n"
-	"      --loop-burst N, --loop-window DURATION  throttle a rule that starts N\n"
-	"                           jobs within DURATION (its jobs may trigger it)\n"
+	"      --loop-burst N, --loop-window DURATION  the loop guard: a path that\n"
+	"                           changes while its job runs or within DURATION\n"
+	"                           after, N jobs in a row, is slowed (10, 1s)\n"
+	"Failures and restarts:\n"
+	"      --state DIR          keep the queue, the jobs in flight and the files\n"
+	"                           handled in DIR (SQLite): a start catches up on\n"
+	"                           what changed, runs again what a crash cut short\n"
+	"      --state-sync group|full|normal|off  how commits reach the disk\n"
+	"                           (default group: within an fsync, behind the loop)\n"
+	"      --retry N            run a failed job's paths again, N times at most\n"
+	"      --retry-delay DURATION  before the first retry, doubled each time, with\n"
+	"                           jitter (default 10s); --retry-max-delay (1h)\n"
+	"      --success-exit-status LIST  the exit statuses and signals that count as\n"
+	"                           success (default 0)\n"
 	"How the paths reach COMMAND:\n"
 	"      {} {path} {dir} {name} {event} {from} {rule} in its arguments, the same\n"
-	"      in VIGIL_PATH, VIGIL_DIR, ... (VIGIL_COUNT in batches), and\n"
+	"      in VIGIL_PATH, VIGIL_DIR, ... (VIGIL_COUNT in batches; VIGIL_ATTEMPT), and\n"
 	"      --stdin paths0|lines|json\n"
 	"Running:\n"
 	"      --rules FILE         the rules in FILE (see vigil-rules(5)); SIGHUP\n"
 	"                           reads it again\n"
 	"      --check FILE         check FILE and exit\n"
+	"      --list [waiting|running|done|failed]  with --state DIR (or --rules FILE):\n"
+	"                           each path, its attempts, its last result; --json\n"
+	"      --retry-failed [PATH]...  queue the failed paths again, beside a vigil\n"
+	"                           running on the same state\n"
 	"      --log-format text|json  job start and end lines on stderr\n"
 	"      --capture none|stderr|all  the jobs' output streams that go into the\n"
 	"                           log, a line each (default: stderr with json)\n"
 	"  -q, --quiet              log only failures\n"
 	"  -h, --help               show this help and exit\n"
 	"Durations: 500ms, 2s, 1.5m, 1h. SIGTERM or SIGINT: no new jobs, running ones\n"
-	"finish (up to --stop-timeout), a summary, exit 0. SIGUSR1: the counters.\n";
+	"finish (up to --stop-timeout), a summary, exit 0 (1 when the state could not\n"
+	"be written). SIGUSR1: the counters.\n";
 
 /* Set KEY from the command line; a bad value is one line naming the
  * option ("'--settle': '5x' is not a valid duration; ..."). */
@@ -91,7 +112,7 @@ static int short_options(struct run *run, struct rule *cli, int argc, char **arg
 	for (const char *p = a + 1; *p; p++) {
 		switch (*p) {
 		case 'h':
-			printf(run_help, cli_prog, cli_prog, cli_prog);
+			printf(run_help, cli_prog, cli_prog, cli_prog, cli_prog);
 			return 1;
 		case 'q':
 			run->quiet = true;
@@ -116,6 +137,62 @@ static int short_options(struct run *run, struct rule *cli, int argc, char **arg
 			cli_error("invalid option -- '%c'; see '%s --help'", *p, cli_prog);
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/* --list [STATES], --retry-failed, --json. 0, or -1 (said). */
+static int state_option(struct run *run, const char *key, const char *value, int argc,
+			char **argv, int *i)
+{
+	static const char *const states[] = {"waiting", "running", "done", "failed"};
+	if (strcmp(key, "json") == 0) {
+		if (value) {
+			cli_error("option '--json' takes no argument");
+			return -1;
+		}
+		run->list_json = true;
+		return 0;
+	}
+	enum run_mode mode = strcmp(key, "list") == 0 ? MODE_LIST : MODE_RETRY;
+	if (run->mode != MODE_RUN && run->mode != mode) {
+		cli_error("'--list' and '--retry-failed' go one at a time");
+		return -1;
+	}
+	run->mode = mode;
+	if (mode == MODE_RETRY) {
+		if (value) {
+			cli_error("option '--retry-failed' takes no argument; the paths follow it");
+			return -1;
+		}
+		return 0;
+	}
+	/* --list, --list=failed, --list failed,done */
+	if (!value && *i + 1 < argc && strchr("wrdf", argv[*i + 1][0]) &&
+	    argv[*i + 1][0] != '\0') {
+		size_t n = strcspn(argv[*i + 1], ",");
+		for (size_t k = 0; k < 4; k++)
+			if (strlen(states[k]) == n && strncmp(argv[*i + 1], states[k], n) == 0)
+				value = argv[++*i];
+	}
+	if (!value) {
+		run->list_states = J_ALL;
+		return 0;
+	}
+	for (const char *p = value; *p;) {
+		size_t n = strcspn(p, ",");
+		size_t k;
+		for (k = 0; k < 4; k++)
+			if (strlen(states[k]) == n && strncmp(p, states[k], n) == 0)
+				break;
+		if (k == 4) {
+			cli_error("'%.*s' is not a state to list; give waiting, running, done or failed",
+				  (int)n, p);
+			return -1;
+		}
+		run->list_states |= 1u << k;
+		p += n;
+		p += strspn(p, ",");
 	}
 	return 0;
 }
@@ -149,7 +226,7 @@ int run_options(struct run *run, int argc, char **argv, struct rule **ret, size_
 			continue;
 		}
 		if (strcmp(a, "--help") == 0) {
-			printf(run_help, cli_prog, cli_prog, cli_prog);
+			printf(run_help, cli_prog, cli_prog, cli_prog, cli_prog);
 			status = 0;
 			goto out;
 		}
@@ -178,6 +255,12 @@ int run_options(struct run *run, int argc, char **argv, struct rule **ret, size_
 		memcpy(key, a + 2, kl);
 		key[kl] = '\0';
 		value = eq ? eq + 1 : NULL;
+		if (strcmp(key, "list") == 0 || strcmp(key, "retry-failed") == 0 ||
+		    strcmp(key, "json") == 0) {
+			if (state_option(run, key, value, argc, argv, &i) < 0)
+				goto out;
+			continue;
+		}
 		bool run_opt = strcmp(key, "rules") == 0 || strcmp(key, "check") == 0 ||
 			       strcmp(key, "log-format") == 0 || strcmp(key, "capture") == 0;
 		int takes = run_opt ? 1 : rule_key_takes_value(key);
@@ -221,11 +304,42 @@ int run_options(struct run *run, int argc, char **argv, struct rule **ret, size_
 		} else {
 			if (set_or_say(&cli, key, value) < 0)
 				goto out;
-			cli_used = true;
+			/* --state goes with --rules too: the rules' default */
+			if (strcmp(key, "state") != 0)
+				cli_used = true;
 		}
 	}
 
 	run->capture = capture >= 0 ? (unsigned)capture : run->json_log ? CAPTURE_STDERR : 0;
+	if (run->mode != MODE_RUN) {
+		/* --list, --retry-failed: the state of the rules file's rules,
+		 * or of --state; the paths given are what to look at */
+		if (check_file || (rules_file && (cli_used || cli.argv.len))) {
+			cli_error("'--%s' takes the state from '--state DIR' or from '--rules FILE'",
+				  run->mode == MODE_LIST ? "list" : "retry-failed");
+			goto out;
+		}
+		if (rules_file) {
+			char *err = NULL;
+			if (rules_load(rules_file, &rules, &n_rules, &err) < 0) {
+				cli_error("%s", err ? err : "out of memory");
+				free(err);
+				goto out;
+			}
+			for (size_t k = 0; k < n_rules; k++)
+				if (cli.state && !rules[k].state &&
+				    rule_set(&rules[k], "state", cli.state, &err) < 0)
+					goto nomem;
+		} else if (!cli.state) {
+			cli_error("'--%s' needs the state: give '--state DIR' (or '--rules FILE')",
+				  run->mode == MODE_LIST ? "list" : "retry-failed");
+			goto out;
+		}
+		run->rules_file = rules_file;
+		status = state_command(run, rules ? rules : &cli, rules ? n_rules : 1,
+				       rules ? NULL : &cli.paths);
+		goto out;
+	}
 	if (check_file || rules_file) {
 		const char *file = check_file ? check_file : rules_file;
 		if (cli_used || cli.argv.len) {
@@ -239,6 +353,9 @@ int run_options(struct run *run, int argc, char **argv, struct rule **ret, size_
 			goto out;
 		}
 		for (size_t k = 0; k < n_rules; k++) {
+			if (cli.state && !rules[k].state &&
+			    rule_set(&rules[k], "state", cli.state, &err) < 0)
+				goto nomem;
 			if (rule_check(&rules[k], &err) < 0) {
 				if (err)
 					cli_error("%s:%u: %s", file, rules[k].line, err);

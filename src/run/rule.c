@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
 
 #include <vigil.h>
 
@@ -21,6 +22,7 @@
 #define MAX_BATCH 100000u
 #define MAX_JOBS 4096u
 #define MAX_LOOP_BURST 1000000u
+#define MAX_RETRY 1000000u
 
 /* Durations stop here, so that the loop can add one to a clock reading
  * (int64 nanoseconds) without overflow. */
@@ -319,8 +321,12 @@ static const struct rule rule_default = {
 	.on_busy = BUSY_QUEUE,
 	.stop_signal = SIGTERM,
 	.stop_timeout_ns = 10 * SEC,
-	.loop_burst = 100,
-	.loop_window_ns = 10 * SEC,
+	.loop_burst = 10,
+	.loop_window_ns = 1 * SEC,
+	.state_sync = 2, /* JSYNC_GROUP */
+	.retry_delay_ns = 10 * SEC,
+	.retry_max_delay_ns = 3600 * SEC,
+	.success_status = {1}, /* 0 */
 };
 
 int rule_init(struct rule *r, const char *name)
@@ -347,6 +353,7 @@ void rule_fini(struct rule *r)
 	strv_free(&r->exclude);
 	free_regexes(r);
 	strv_free(&r->argv);
+	free(r->state);
 	*r = (struct rule){ 0 };
 }
 
@@ -355,7 +362,7 @@ enum key {
 	K_FILES, K_DIRS, K_HIDDEN, K_SETTLE, K_BATCH, K_BATCH_WAIT, K_JOBS,
 	K_MIN_INTERVAL, K_ON_BUSY, K_STOP_SIGNAL, K_STOP_TIMEOUT, K_TIMEOUT,
 	K_INITIAL, K_STDIN, K_LOOP_BURST, K_LOOP_WINDOW, K_COMMAND, K_BACKEND,
-	K_POLL_INTERVAL,
+	K_POLL_INTERVAL, K_STATE, K_STATE_SYNC, K_RETRY, K_RETRY_DELAY, K_RETRY_MAX_DELAY, K_SUCCESS,
 };
 
 static const struct {
@@ -389,6 +396,12 @@ static const struct {
 	{ "command", K_COMMAND, false, false },
 	{ "backend", K_BACKEND, false, false },
 	{ "poll-interval", K_POLL_INTERVAL, false, false },
+	{ "state", K_STATE, false, false },
+	{ "state-sync", K_STATE_SYNC, false, false },
+	{ "retry", K_RETRY, false, false },
+	{ "retry-delay", K_RETRY_DELAY, false, false },
+	{ "retry-max-delay", K_RETRY_MAX_DELAY, false, false },
+	{ "success-exit-status", K_SUCCESS, false, false },
 };
 
 static int find_key(const char *key)
@@ -455,6 +468,65 @@ static int set_kind(struct rule *r, enum kind_only kind, const char *value,
 	else if (r->kind == kind)
 		r->kind = KIND_ANY;
 	return 0;
+}
+
+/* "0,75,TERM": exit statuses and signal names, by commas or spaces. */
+static int set_success(struct rule *r, const char *value, char **err)
+{
+	uint64_t status[4] = {0}, signals = 0;
+	const char *p = value;
+	while (*p) {
+		size_t n = strcspn(p, ", ");
+		if (n) {
+			char word[32];
+			if (n >= sizeof(word))
+				goto bad;
+			memcpy(word, p, n);
+			word[n] = '\0';
+			unsigned code;
+			int sig;
+			if (word[0] >= '0' && word[0] <= '9') {
+				char *end;
+				errno = 0;
+				unsigned long v = strtoul(word, &end, 10);
+				if (*end || errno || v > 255)
+					goto bad_word;
+				code = (unsigned)v;
+				status[code / 64] |= 1ull << (code % 64);
+			} else if (parse_signal(word, &sig) == 0 && sig <= 64) {
+				signals |= 1ull << (sig - 1);
+			} else {
+			bad_word:
+				*err = errf("'%s' is neither an exit status (0 to 255) nor a signal name",
+					    word);
+				return -1;
+			}
+		}
+		p += n;
+		p += strspn(p, ", ");
+	}
+	if (!status[0] && !status[1] && !status[2] && !status[3] && !signals) {
+	bad:
+		*err = errf("'%s' is not a list of exit statuses and signals; give such as 0,75 or 0,TERM",
+			    value);
+		return -1;
+	}
+	memcpy(r->success_status, status, sizeof(status));
+	r->success_signals = signals;
+	return 0;
+}
+
+bool rule_success(const struct rule *r, int status)
+{
+	if (WIFEXITED(status)) {
+		unsigned code = (unsigned)WEXITSTATUS(status);
+		return r->success_status[code / 64] >> (code % 64) & 1;
+	}
+	if (WIFSIGNALED(status)) {
+		int sig = WTERMSIG(status);
+		return sig >= 1 && sig <= 64 && (r->success_signals >> (sig - 1) & 1);
+	}
+	return false;
 }
 
 int rule_set(struct rule *r, const char *key, const char *value, char **err)
@@ -535,7 +607,7 @@ int rule_set(struct rule *r, const char *key, const char *value, char **err)
 		if (set_duration(value, &ns, err) < 0)
 			return -1;
 		if (!ns) {
-			*err = errf("a loop window of 0 never throttles; to turn the loop guard off, give loop-burst 0");
+			*err = errf("a loop window of 0 sees no loop; to turn the loop guard off, give loop-burst 0");
 			return -1;
 		}
 		r->loop_window_ns = ns;
@@ -598,6 +670,33 @@ int rule_set(struct rule *r, const char *key, const char *value, char **err)
 		r->argv = words;
 		return 0;
 	}
+	case K_STATE: {
+		if (!*value) {
+			*err = errf("an empty path names no state directory");
+			return -1;
+		}
+		char *dir = memdup0(value, strlen(value));
+		if (!dir)
+			return -1;
+		free(r->state);
+		r->state = dir;
+		return 0;
+	}
+	case K_STATE_SYNC: {
+		static const char *const syncs[] = { "off", "normal", "group", "full" };
+		if (set_choice(value, syncs, 4, "group, full, normal or off", &choice, err) < 0)
+			return -1;
+		r->state_sync = choice;
+		return 0;
+	}
+	case K_RETRY:
+		return parse_count(value, 0, MAX_RETRY, &r->retry, err);
+	case K_RETRY_DELAY:
+		return set_duration(value, &r->retry_delay_ns, err);
+	case K_RETRY_MAX_DELAY:
+		return set_duration(value, &r->retry_max_delay_ns, err);
+	case K_SUCCESS:
+		return set_success(r, value, err);
 	}
 	return -1;
 }
@@ -637,6 +736,18 @@ int rule_unset(struct rule *r, const char *key)
 	case K_COMMAND: strv_free(&r->argv); break;
 	case K_BACKEND: r->backend = d.backend; break;
 	case K_POLL_INTERVAL: r->poll_ms = d.poll_ms; break;
+	case K_STATE:
+		free(r->state);
+		r->state = NULL;
+		break;
+	case K_STATE_SYNC: r->state_sync = d.state_sync; break;
+	case K_RETRY: r->retry = d.retry; break;
+	case K_RETRY_DELAY: r->retry_delay_ns = d.retry_delay_ns; break;
+	case K_RETRY_MAX_DELAY: r->retry_max_delay_ns = d.retry_max_delay_ns; break;
+	case K_SUCCESS:
+		memcpy(r->success_status, d.success_status, sizeof(d.success_status));
+		r->success_signals = d.success_signals;
+		break;
 	}
 	return 0;
 }
@@ -697,6 +808,13 @@ int rule_check(const struct rule *r, char **err)
 		*err = errf("no events to wait for");
 		return -1;
 	}
+#ifndef VIGIL_SQLITE
+	if (r->state) {
+		*err = errf("'state': this vigil was built without SQLite, which keeps the state; "
+			    "build it with libsqlite3-dev (meson -Dsqlite=enabled)");
+		return -1;
+	}
+#endif
 	if (r->batch > 1) {
 		for (size_t i = 0; i < r->argv.len; i++) {
 			size_t n;

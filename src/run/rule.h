@@ -33,7 +33,10 @@ struct strv {
  *   batch   1                      batch-wait  1s (only when batch > 1)
  *   jobs    1                      min-interval 0 (none)
  *   on-busy queue                  stop-signal SIGTERM, stop-timeout 10s
- *   timeout 0 (none)               loop guard  100 starts in 10s
+ *   timeout 0 (none)               loop guard  10 jobs in a row, 1s
+ *   state   none                   state-sync  group
+ *   retry   0                      retry-delay 10s, retry-max-delay 1h
+ *   success-exit-status 0
  *   recursive, hidden, initial: off; files/dirs: both; stdin: none.
  *
  * A duration of 0 means none wherever it is allowed (settle, batch-wait,
@@ -69,11 +72,22 @@ struct rule {
 	uint64_t timeout_ns;   /* per job; 0 = none */
 	bool initial;          /* run on the matching files already there */
 	enum stdin_mode stdin_mode;
-	unsigned loop_burst;   /* loop guard: starts within loop_window_ns; 0 = off */
+	unsigned loop_burst;   /* loop guard: jobs on a path in a row, each with a
+				* change of it while it ran or within
+				* loop_window_ns after (store_set_guard()); 0 = off */
 	uint64_t loop_window_ns;
 	enum rule_backend backend; /* VIGIL_BACKEND_*, VIGIL_MARK_* */
 	unsigned poll_ms;      /* poll interval; 0 = the library's (2 s) */
 	struct strv argv;      /* the command, with placeholders left as written */
+	char *state;           /* the state directory (a journal), or NULL */
+	int state_sync;        /* enum jsync: JSYNC_GROUP by default */
+	unsigned retry;        /* attempts after a failure */
+	uint64_t retry_delay_ns, retry_max_delay_ns;
+	/* the exit statuses (0 to 255) and signals (1 to 64) that count as
+	 * a job's success: bit N of success_status[N / 64], of
+	 * success_signals (N - 1) */
+	uint64_t success_status[4];
+	uint64_t success_signals;
 
 	/* Where it was defined, for messages: the PATH given to rules_load()
 	 * and the line of the section; NULL and 0 on the command line. */
@@ -117,6 +131,10 @@ int rule_set_argv(struct rule *r, char *const *argv, size_t n);
  * and {rule} may stand in the command, since {name} and the others have
  * no single value for a batch). 0, or -1 with *ERR as above. */
 int rule_check(const struct rule *r, char **err);
+
+/* Whether a job that ended with wait STATUS succeeded, by R's
+ * success-exit-status. */
+bool rule_success(const struct rule *r, int status);
 
 /* "500ms", "2s", "1.5m", "1h", "2d", or a plain number of seconds (digits,
  * optionally '.' and more digits; no sign, no spaces), into nanoseconds,

@@ -20,10 +20,10 @@ struct entry {
 };
 
 /* The keys a section has set so far: for "given twice" and for letting a
- * section's key replace what [defaults] said. Fewer than 32 keys exist. */
+ * section's key replace what [defaults] said. Fewer than 48 keys exist. */
 struct seen {
-	char key[32][16];   /* the longest is "exclude-regex" */
-	unsigned line[32];
+	char key[48][24];   /* the longest is "success-exit-status" */
+	unsigned line[48];
 	size_t n;
 };
 

@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 
 #include "cli.h"
+#include "journal.h"
 #include "linger.h"
 #include "run.h"
 
@@ -14,7 +15,6 @@ void rrule_free(struct rrule *rr)
 		return;
 	vigil_free(rr->v);
 	store_free(rr->store);
-	free(rr->starts);
 	free(rr->jobs);
 	cli_mounts_free(&rr->mounts);
 	rule_fini(&rr->r);
@@ -108,6 +108,110 @@ static uint32_t kernel_mask(const struct rule *r)
 	return m;
 }
 
+/* Whether rule RR (CTX) sees PATH now, by its roots and filters: what a
+ * row of the journal names is checked before it is run on. */
+static bool sees(void *ctx, const char *path)
+{
+	return wants(ctx, path, false) || wants(ctx, path, true);
+}
+
+/* Whether directories A and B are one. */
+static bool same_dir(const char *a, const char *b)
+{
+	if (strcmp(a, b) == 0)
+		return true;
+	char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
+	bool same = ra && rb && strcmp(ra, rb) == 0;
+	free(ra);
+	free(rb);
+	return same;
+}
+
+/* The journal of R's state directory, opened once for all the rules that
+ * keep their state there (its lock taken), and watched for the requests
+ * of --retry-failed: NULL after an error (said). */
+static struct journal *use_journal(struct run *run, const struct rule *r)
+{
+	for (size_t i = 0; i < run->n_journals; i++) {
+		struct journal *j = run->journals[i]->j;
+		if (same_dir(journal_dir(j), r->state)) {
+			journal_sync(j, (enum jsync)r->state_sync);
+			return j;
+		}
+	}
+	struct state *st = calloc(1, sizeof(*st));
+	char *err = NULL;
+	int e;
+	if (!st || grow((void **)&run->journals, &run->cap_journals, run->n_journals,
+			sizeof(*run->journals)) < 0) {
+		free(st);
+		cli_error("out of memory");
+		return NULL;
+	}
+	st->kind = SRC_STATE;
+	e = journal_open(r->state, JOURNAL_OWN, (enum jsync)r->state_sync, &st->j, &err);
+	if (e < 0) {
+		cli_error("%s", err ? err : "out of memory");
+		free(err);
+		free(st);
+		return NULL;
+	}
+	/* DIR/wake, closed after a write: a request waits in the journal */
+	if ((e = vigil_new(0, &st->v)) < 0 ||
+	    (e = vigil_add(st->v, r->state, IN_CLOSE_WRITE | IN_MOVED_TO, VIGIL_ONLYDIR)) < 0 ||
+	    (e = epoll_add(run, vigil_fd(st->v), EPOLLIN, st)) < 0) {
+		cli_error("cannot watch the state directory '%s': %s", r->state, cli_strerror(-e));
+		vigil_free(st->v);
+		journal_close(st->j);
+		free(st);
+		return NULL;
+	}
+	run->journals[run->n_journals++] = st;
+	return st->j;
+}
+
+void state_woken(struct run *run, struct state *st, uint64_t now)
+{
+	const struct vigil_event *ev;
+	bool asked = false;
+	while (vigil_next(st->v, 0, &ev) > 0)
+		asked |= ev->name_len == 4 && memcmp(ev->name, "wake", 4) == 0;
+	if (!asked)
+		return;
+	for (size_t i = 0; i < run->n_rules; i++) {
+		struct rrule *rr = run->rules[i];
+		if (rr->retired || rr->journal != st->j)
+			continue;
+		long n = store_requests(rr->store, now, sees, rr);
+		if (n < 0)
+			state_failed(run, st->j);
+		else if (n > 0)
+			rule_say(run, rr, "%ld failed path%s queued again (--retry-failed)", n,
+				 n == 1 ? "" : "s");
+	}
+}
+
+/* What makes a rule the same one under another name: its paths, its
+ * command. Each word as its length, ':', its bytes. */
+static char *definition(const struct rule *r)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < r->paths.len; i++)
+		fprintf(f, "%zu:%s", strlen(r->paths.v[i]), r->paths.v[i]);
+	putc('|', f);
+	for (size_t i = 0; i < r->argv.len; i++)
+		fprintf(f, "%zu:%s", strlen(r->argv.v[i]), r->argv.v[i]);
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
 /* Set RULE up (taking it over): its watches, its store. */
 static int rrule_new(struct run *run, struct rule *rule, struct rrule **ret)
 {
@@ -122,11 +226,14 @@ static int rrule_new(struct run *run, struct rule *rule, struct rrule **ret)
 	rr->r = *rule;
 	memset(rule, 0, sizeof(*rule));
 	int r;
-	if ((r = store_new(&rr->store)) < 0 ||
-	    (rr->r.loop_burst && !(rr->starts = calloc(rr->r.loop_burst, sizeof(*rr->starts))))) {
+	if ((r = store_new(&rr->store)) < 0) {
 		cli_error("out of memory");
 		goto fail;
 	}
+	store_set_retry(rr->store, rr->r.retry, rr->r.retry_delay_ns, rr->r.retry_max_delay_ns);
+	store_set_guard(rr->store, rr->r.loop_burst, rr->r.loop_window_ns);
+	if (rr->r.state && !(rr->journal = use_journal(run, &rr->r)))
+		goto fail;
 	unsigned backend = rr->r.backend == RULE_BACKEND_INOTIFY ? VIGIL_BACKEND_INOTIFY :
 			   rr->r.backend == RULE_BACKEND_POLL ? VIGIL_BACKEND_POLL :
 			   rr->r.backend == RULE_BACKEND_FANOTIFY ? VIGIL_BACKEND_FANOTIFY :
@@ -199,6 +306,83 @@ fail:
 	return -1;
 }
 
+/* RR keeps its state in its journal: its rule there (one renamed in the
+ * rules file keeps its own, see journal_rule(); IN_USE, N: the names of
+ * the rules now), what it says read back, and the files changed or come
+ * while vigil was down queued. 0, or -1 (said). */
+static int keep_state(struct run *run, struct rrule *rr, char *const *in_use, size_t n)
+{
+	char *def = definition(&rr->r), *was = NULL;
+	if (!def) {
+		rule_say(run, rr, "out of memory");
+		return -1;
+	}
+	if (journal_rule(rr->journal, rr->r.name, def, in_use, n, &rr->jrule, &was) < 0) {
+		free(def);
+		state_failed(run, rr->journal);
+		return -1;
+	}
+	free(def);
+	if (was && !run->quiet)
+		rule_say(run, rr, "the rule [%s] of '%s' renamed: its state carries over", was,
+			 journal_dir(rr->journal));
+	free(was);
+	store_journal(rr->store, rr->journal, rr->jrule);
+	long before = store_load(rr->store, mono(), rr->r.settle_ns);
+	if (before == -ENOMEM) {
+		rule_say(run, rr, "out of memory");
+		return -1;
+	}
+	if (before < 0) {
+		state_failed(run, rr->journal);
+		return -1;
+	}
+	uint64_t seen = rr->n_paths;
+	if (walk(run, rr, catch_up_found) < 0) {
+		rule_say(run, rr, "out of memory while catching up");
+		return -1;
+	}
+	size_t gone = store_forget_unfound(rr->store, sees, rr);
+	if (!run->quiet)
+		rule_say(run, rr, "caught up with '%s': %llu path%s new or changed, %ld waiting "
+			 "from before, %zu failed, %zu gone", journal_dir(rr->journal),
+			 (unsigned long long)(rr->n_paths - seen), rr->n_paths - seen == 1 ? "" : "s",
+			 before, store_failed(rr->store), gone);
+	return 0;
+}
+
+/* The names of the N rules V. */
+static char **names_of(struct rrule **v, size_t n)
+{
+	char **names = calloc(n ? n : 1, sizeof(*names));
+	for (size_t i = 0; names && i < n; i++)
+		names[i] = v[i]->r.name;
+	return names;
+}
+
+int start_rules(struct run *run, struct rrule **v, size_t n, const bool *fresh)
+{
+	char **names = names_of(v, n);
+	if (!names) {
+		cli_error("out of memory");
+		return -1;
+	}
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (fresh && !fresh[i])
+			continue;
+		if (v[i]->journal)
+			r = keep_state(run, v[i], names, n);
+		else if (v[i]->r.initial && walk(run, v[i], queue_found) < 0)
+			rule_say(run, v[i], "out of memory during --initial");
+	}
+	free(names);
+	/* before the first job: what the catch-up found, and the rules'
+	 * names, are in the state */
+	commit_state(run);
+	return run->state_error ? -1 : r;
+}
+
 /* SIGHUP: read the rules file again. A file that does not load leaves the
  * rules in force as they are. A rule of the same name takes over what the
  * old one had waiting (after reading what its queue still held), and its
@@ -231,7 +415,15 @@ void reload(struct run *run)
 	}
 	free(rules);
 	struct rrule **all = realloc(nv, (nn + run->n_rules) * sizeof(*all));
-	if (!all) {
+	/* fresh: a new rule, to catch up (or walk, with initial); named:
+	 * one that an old rule of its name hands over to */
+	bool *fresh = calloc(nn ? nn : 1, sizeof(*fresh));
+	bool *named = calloc(nn ? nn : 1, sizeof(*named));
+	if (all)
+		nv = all;
+	if (!all || !fresh || !named) {
+		free(fresh);
+		free(named);
 		for (size_t k = 0; k < nn; k++) {
 			epoll_ctl(run->epfd, EPOLL_CTL_DEL, vigil_fd(nv[k]->v), NULL);
 			rrule_free(nv[k]);
@@ -240,50 +432,97 @@ void reload(struct run *run)
 		rule_say(run, NULL, "out of memory while reloading; the rules in force stay");
 		goto ready;
 	}
-	nv = all;
 	uint64_t now = mono();
-	bool *fresh = calloc(nn ? nn : 1, sizeof(*fresh));
-	for (size_t k = 0; fresh && k < nn; k++)
+	for (size_t k = 0; k < nn; k++) {
 		fresh[k] = true;
+		for (size_t i = 0; i < run->n_rules; i++)
+			if (!run->rules[i]->retired && strcmp(nv[k]->r.name, run->rules[i]->r.name) == 0)
+				named[k] = true;
+	}
 	for (size_t i = 0; i < run->n_rules; i++) {
 		struct rrule *old = run->rules[i];
 		nv[nn + i] = old;
 		if (old->retired)
 			continue;
-		struct rrule *same = NULL;
-		for (size_t k = 0; k < nn && !same; k++) {
-			if (strcmp(nv[k]->r.name, old->r.name) == 0) {
-				same = nv[k];
-				if (fresh)
-					fresh[k] = false;
+		struct rrule *heir = NULL;
+		bool renamed = false;
+		size_t k;
+		for (k = 0; k < nn && !heir; k++)
+			if (strcmp(nv[k]->r.name, old->r.name) == 0)
+				heir = nv[k];
+		/* renamed in the file: a new name, the same state, paths and
+		 * command */
+		char *def = old->journal && !heir ? definition(&old->r) : NULL;
+		for (k = 0; def && k < nn && !heir; k++) {
+			char *other = named[k] || !fresh[k] || nv[k]->journal != old->journal ? NULL :
+				      definition(&nv[k]->r);
+			if (other && strcmp(other, def) == 0) {
+				heir = nv[k];
+				renamed = true;
 			}
+			free(other);
 		}
+		free(def);
+		if (heir)
+			for (k = 0; nv[k] != heir; k++)
+				;
 		const struct vigil_event *ev;
 		while (vigil_next(old->v, 0, &ev) > 0)
 			on_event(run, old, ev, now);
-		store_settle(old->store, UINT64_MAX);
-		struct store_path p;
-		size_t dropped = 0;
-		while (store_pop(old->store, &p)) {
-			if (same)
-				touch(run, same, p.path, p.events, p.from, now);
-			else
-				dropped++;
-			store_path_fini(&p);
+		if (heir && heir->journal == old->journal) {
+			/* the store goes over whole: what waits, what runs (its
+			 * end is recorded there, and a path of it waits for it),
+			 * what is known of the files, and their state */
+			store_free(heir->store);
+			heir->store = store_ref(old->store);
+			/* what settles does so under the heir's settle time */
+			store_resettle(heir->store, old->r.settle_ns, heir->r.settle_ns);
+			store_set_retry(heir->store, heir->r.retry, heir->r.retry_delay_ns,
+					heir->r.retry_max_delay_ns);
+			store_set_guard(heir->store, heir->r.loop_burst, heir->r.loop_window_ns);
+			heir->jrule = old->jrule;
+			fresh[k] = false;
+			if (renamed) {
+				if (journal_rename_rule(old->journal, old->jrule, heir->r.name) < 0)
+					state_failed(run, old->journal);
+				else if (!run->quiet)
+					rule_say(run, heir, "renamed from [%s]: its state carries over",
+						 old->r.name);
+			}
+		} else if (!heir && old->journal) {
+			/* what waited stays in the state, for the rule's return */
+			size_t kept = store_waiting(old->store);
+			if (kept)
+				rule_say(run, old, "no longer in '%s': %zu waiting path%s kept in '%s'",
+					 run->rules_file, kept, kept == 1 ? "" : "s",
+					 journal_dir(old->journal));
+		} else {
+			store_settle(old->store, UINT64_MAX);
+			struct store_path p;
+			size_t dropped = 0;
+			while (store_pop(old->store, &p)) {
+				if (heir)
+					touch(run, heir, p.path, p.events, p.from, now);
+				else
+					dropped++;
+				store_path_fini(&p);
+			}
+			if (dropped)
+				rule_say(run, old, "no longer in '%s': %zu waiting path%s dropped",
+					 run->rules_file, dropped, dropped == 1 ? "" : "s");
 		}
-		if (dropped)
-			rule_say(run, old, "no longer in '%s': %zu waiting path%s dropped",
-				 run->rules_file, dropped, dropped == 1 ? "" : "s");
-		if (same) {
-			same->n_run += old->n_run;
-			same->n_failed += old->n_failed;
-			same->n_paths += old->n_paths;
-			same->n_skipped += old->n_skipped;
+		if (heir) {
+			heir->n_run += old->n_run;
+			heir->n_failed += old->n_failed;
+			heir->n_paths += old->n_paths;
+			heir->n_skipped += old->n_skipped;
+			heir->n_gave_up += old->n_gave_up;
 			old->n_run = old->n_failed = old->n_paths = old->n_skipped = 0;
+			old->n_gave_up = 0;
 		}
 		if (old->r.on_busy == BUSY_RESTART) {
-			for (size_t k = 0; k < old->n_jobs; k++)
-				stop_job(old, old->jobs[k], STOP_RESTART, now);
+			for (size_t j = 0; j < old->n_jobs; j++)
+				stop_job(old, old->jobs[j], STOP_RESTART, now);
 			linger_stop(run->linger, old->r.name, now);
 		}
 		epoll_ctl(run->epfd, EPOLL_CTL_DEL, vigil_fd(old->v), NULL);
@@ -291,9 +530,8 @@ void reload(struct run *run)
 		old->v = NULL;
 		old->retired = true;
 	}
-	for (size_t k = 0; k < nn; k++)
-		if (nv[k]->r.initial && (!fresh || fresh[k]) && walk(run, nv[k], queue_found) < 0)
-			rule_say(run, nv[k], "out of memory during --initial");
+	free(named);
+	start_rules(run, nv, nn, fresh);
 	free(fresh);
 	free(run->rules);
 	run->rules = nv;

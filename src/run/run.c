@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "linger.h"
+#include "journal.h"
 #include "run.h"
 
 int cmd_run(int argc, char **argv)
@@ -72,7 +73,8 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	free(taken);
-	initial(&run, run.rules, run.n_rules);
+	if (start_rules(&run, run.rules, run.n_rules, NULL) < 0)
+		goto out;
 	if (!run.quiet)
 		rule_say(&run, NULL, "watching: %zu rule%s", run.n_rules, run.n_rules == 1 ? "" : "s");
 	notify(&run, "READY=1");
@@ -84,7 +86,7 @@ int cmd_run(int argc, char **argv)
 		rule_say(&run, NULL, "stopped: %llu jobs run, %llu failed, %llu paths seen, "
 			 "%zu left waiting", (unsigned long long)ran, (unsigned long long)failed,
 			 (unsigned long long)paths, waiting);
-		status = 0;
+		status = run.state_error ? 1 : 0;
 	}
 out:
 	for (size_t k = 0; k < run.n_rules; k++) {
@@ -99,6 +101,19 @@ out:
 	while (run.outputs) /* what is there now, and no more */
 		read_output(&run, run.outputs, true);
 	linger_free(run.linger);
+	/* what is left is committed: a stop by signal keeps what waits */
+	for (size_t k = 0; k < run.n_journals; k++) {
+		if ((journal_commit(run.journals[k]->j) < 0 || journal_flush(run.journals[k]->j) < 0) &&
+		    !run.state_error) {
+			log_flush(&run);
+			cli_error("%s", journal_error(run.journals[k]->j));
+			status = 1;
+		}
+		journal_close(run.journals[k]->j);
+		vigil_free(run.journals[k]->v);
+		free(run.journals[k]);
+	}
+	free(run.journals);
 	if (rules)
 		rules_free(rules, n_rules);
 	if (run.sig.fd >= 0)

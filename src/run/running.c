@@ -8,11 +8,11 @@
 
 #include "cli.h"
 #include "linger.h"
+#include "journal.h"
 #include "run.h"
 
-/* Remember the files of job J as they are, at its start (a re-crawl after
- * an overflow does not queue them again while it runs) and at its end (a
- * change the job made itself does not count as new). */
+/* Remember the files of job J as they are at its start: a re-crawl after
+ * an overflow does not queue them again while it runs. */
 static void record_paths(struct rrule *rr, const struct job *j)
 {
 	for (size_t i = 0; i < j->n_paths; i++) {
@@ -22,11 +22,49 @@ static void record_paths(struct rrule *rr, const struct job *j)
 	}
 }
 
-/* The job on PATHS (N) is over, or never started: they may go to another. */
-static void release_paths(struct rrule *rr, const struct store_path *paths, size_t n)
+/* How job J of RR ended, with wait STATUS, for its paths. */
+static enum outcome outcome_of(const struct rrule *rr, const struct job *j, int status)
 {
-	for (size_t i = 0; i < n; i++)
-		store_done(rr->store, paths[i].path);
+	if (j->stop == STOP_SHUTDOWN)
+		return OUTCOME_STOPPED;
+	if (j->stop == STOP_RESTART)
+		return OUTCOME_REPLACED;
+	/* one that ran past its --timeout failed, whatever its status */
+	return j->stop != STOP_TIMEOUT && rule_success(&rr->r, status) ? OUTCOME_OK :
+									    OUTCOME_FAILED;
+}
+
+/* The paths of job J are done with (OUTCOME, wait STATUS): each file is
+ * recorded as it is now (a change the job made itself does not count as
+ * new), and each path may go to another job; a failed one may wait for a
+ * retry, or be kept as failed. */
+static void finish_paths(struct run *run, struct rrule *rr, const struct job *j,
+			 enum outcome outcome, int status, uint64_t now)
+{
+	for (size_t i = 0; i < j->n_paths; i++) {
+		struct stat st;
+		const char *p = j->paths[i].path;
+		struct finish f;
+		if (store_finish(rr->store, p, lstat(p, &st) == 0 ? &st : NULL, outcome, status,
+				 now, &f) < 0)
+			rule_say(run, rr, "out of memory: '%s' is not kept track of", p);
+		bool say = rr->r.retry || rr->journal;
+		if (f.what == FINISHED_RETRY && say) {
+			rule_say(run, rr, "'%s' failed (attempt %u); retry %u of %u in %.3fs", p,
+				 j->paths[i].attempt, f.retry, rr->r.retry,
+				 (double)(f.due - now) / 1e9);
+		} else if (f.what == FINISHED_FAILED && say) {
+			rr->n_gave_up++;
+			if (rr->journal)
+				rule_say(run, rr, "'%s' failed after %u attempt%s; kept as failed in "
+					 "'%s' (--retry-failed queues it again)", p,
+					 j->paths[i].attempt, j->paths[i].attempt == 1 ? "" : "s",
+					 journal_dir(rr->journal));
+			else
+				rule_say(run, rr, "'%s' failed after %u attempt%s; given up", p,
+					 j->paths[i].attempt, j->paths[i].attempt == 1 ? "" : "s");
+		}
+	}
 }
 
 /* A job without a pidfd (a kernel without pidfd_open(), or no fd left for
@@ -42,8 +80,50 @@ static void watch_sigchld(struct run *run)
 		sigdelset(&run->sig.mask, SIGCHLD); /* cannot be: the fd is ours */
 }
 
+/* Start job RJ of RR (its paths in RJ->j, taken): the command runs, or,
+ * when it cannot, the paths count as failed. */
+static void spawn_job(struct run *run, struct rrule *rr, struct rjob *rj, uint64_t now)
+{
+	struct store_path *paths = rj->j.paths;
+	size_t n = rj->j.n_paths;
+	const char *what;
+	rj->pending = false;
+	int r = job_start(&rj->j, &rr->r, paths, n, run->capture, now, &what);
+	if (r < 0) {
+		rr->n_failed++;
+		rr->n_run++;
+		rule_say(run, rr, "cannot run '%s': %s", strcmp(what, "the command") == 0 ?
+			 rr->r.argv.v[0] : what, cli_strerror(-r));
+		/* as a shell has it: 127, the command could not be run */
+		struct job failed = {.paths = paths, .n_paths = n};
+		finish_paths(run, rr, &failed, OUTCOME_FAILED, 127 << 8, now);
+		for (size_t i = 0; i < rr->n_jobs; i++) {
+			if (rr->jobs[i] == rj) {
+				rr->jobs[i] = rr->jobs[--rr->n_jobs];
+				break;
+			}
+		}
+		for (size_t i = 0; i < n; i++)
+			store_path_fini(&paths[i]);
+		free(paths);
+		free(rj);
+		return;
+	}
+	record_paths(rr, &rj->j);
+	if (rj->j.pidfd >= 0)
+		epoll_add(run, rj->j.pidfd, EPOLLIN, rj);
+	else
+		watch_sigchld(run);
+	if (rj->j.stdin_fd >= 0 && job_feed(&rj->j) == 0)
+		epoll_add(run, rj->j.stdin_fd, EPOLLOUT, &rj->in);
+	add_outputs(run, rj);
+	log_start(run, rj);
+}
+
 /* Start a job on up to N ready paths: false when none could be taken
- * (each is in a running job) or memory ran out. */
+ * (each is in a running job) or memory ran out. With a journal, the job
+ * takes its slot now and starts in spawn_pending(), once the journal says
+ * that it runs. */
 bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 {
 	struct store_path *paths = calloc(n, sizeof(*paths));
@@ -56,8 +136,16 @@ bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 		return false;
 	}
 	/* one path is taken whatever its length */
-	n = store_take(rr->store, n, n > 1 ? job_arg_budget() : SIZE_MAX, paths);
-	if (!n) { /* every ready path is still in a running job */
+	n = store_take(rr->store, n, n > 1 ? job_arg_budget() : SIZE_MAX, now, paths);
+	char *looping;
+	while ((looping = store_tripped(rr->store))) {
+		rule_say(run, rr, "'%s' changed again while or right after each of its last %u "
+			 "jobs ran: its own jobs may be writing it; each next job on it waits "
+			 "longer, from %.3gs up to 60s (see --loop-burst)", looping,
+			 rr->r.loop_burst, (double)rr->r.loop_window_ns / 1e9);
+		free(looping);
+	}
+	if (!n) { /* every ready path is in a running job, or held back */
 		free(paths);
 		free(rj);
 		return false;
@@ -66,37 +154,46 @@ bool start_job(struct run *run, struct rrule *rr, size_t n, uint64_t now)
 	rj->rule = rr;
 	rj->in.kind = SRC_STDIN;
 	rj->in.job = rj;
-	const char *what;
-	int r = job_start(&rj->j, &rr->r, paths, n, run->capture, now, &what);
-	note_start(rr, now);
+	rj->j = (struct job){.pid = -1, .pidfd = -1, .stdin_fd = -1, .out_fd = {-1, -1},
+			     .paths = paths, .n_paths = n};
+	rr->jobs[rr->n_jobs++] = rj;
 	rr->next_start = now + rr->r.min_interval_ns;
-	if (r < 0) {
-		rr->n_failed++;
-		rr->n_run++;
-		rule_say(run, rr, "cannot run '%s': %s", strcmp(what, "the command") == 0 ?
-			 rr->r.argv.v[0] : what, cli_strerror(-r));
-		release_paths(rr, paths, n);
-		for (size_t i = 0; i < n; i++)
-			store_path_fini(&paths[i]);
-		free(paths);
-		free(rj);
+	if (rr->journal) {
+		rj->pending = true;
+		run->pending = true;
 		return true;
 	}
-	rr->jobs[rr->n_jobs++] = rj;
-	record_paths(rr, &rj->j);
-	if (rj->j.pidfd >= 0)
-		epoll_add(run, rj->j.pidfd, EPOLLIN, rj);
-	else
-		watch_sigchld(run);
-	if (rj->j.stdin_fd >= 0 && job_feed(&rj->j) == 0)
-		epoll_add(run, rj->j.stdin_fd, EPOLLOUT, &rj->in);
-	add_outputs(run, rj);
-	log_start(run, rj);
+	spawn_job(run, rr, rj, now);
+	return true;
+}
+
+bool spawn_pending(struct run *run, uint64_t now)
+{
+	if (!run->pending)
+		return true;
+	run->pending = false;
+	/* committed (and with --state-sync full, on disk) before they start */
+	for (size_t i = 0; i < run->n_journals; i++) {
+		struct journal *j = run->journals[i]->j;
+		if (journal_commit(j) < 0 || journal_flush(j) < 0) {
+			state_failed(run, j);
+			return false;
+		}
+	}
+	for (size_t i = 0; i < run->n_rules; i++) {
+		struct rrule *rr = run->rules[i];
+		/* a failed start takes its job out of the list */
+		for (size_t k = rr->n_jobs; k-- > 0;)
+			if (k < rr->n_jobs && rr->jobs[k]->pending)
+				spawn_job(run, rr, rr->jobs[k], now);
+	}
 	return true;
 }
 
 void stop_job(struct rrule *rr, struct rjob *rj, enum job_stop why, uint64_t now)
 {
+	if (rj->pending)
+		return; /* not started yet: a restart is what it is */
 	if (rj->j.stop != STOP_NONE && why != STOP_SHUTDOWN)
 		return;
 	if (rj->j.kill_at)
@@ -150,15 +247,24 @@ bool reap_job(struct run *run, struct rjob *rj, uint64_t now)
 			rj->out[k]->job = NULL;
 		rj->out[k] = NULL;
 	}
-	log_end(run, rj, status, now);
+	enum outcome outcome = outcome_of(rr, &rj->j, status);
+	log_end(run, rj, status, outcome == OUTCOME_FAILED, now);
 	if (r == 0)
 		keep_leftovers(run, rj, now);
 	rr->n_run++;
-	/* a job vigil stopped (restart, shutdown) did not fail; one that ran
-	 * past its --timeout did */
-	if ((!WIFEXITED(status) || WEXITSTATUS(status) != 0) &&
-	    rj->j.stop != STOP_RESTART && rj->j.stop != STOP_SHUTDOWN)
+	/* a job vigil stopped (restart, shutdown) did not fail */
+	if (outcome == OUTCOME_FAILED)
 		rr->n_failed++;
+	/* What the job changed before it ended is in the rule's queue by
+	 * now: read before its paths are recorded, so that a change of its
+	 * own input is seen as made while it ran (the loop guard), and so
+	 * that the journal never holds the job's end without it. */
+	if (rr->v) {
+		const struct vigil_event *ev;
+		while (vigil_next(rr->v, 0, &ev) > 0)
+			on_event(run, rr, ev, now);
+	}
+	finish_paths(run, rr, &rj->j, outcome, status, now);
 	for (size_t i = 0; i < rr->n_jobs; i++) {
 		if (rr->jobs[i] == rj) {
 			rr->jobs[i] = rr->jobs[--rr->n_jobs];
@@ -170,13 +276,9 @@ bool reap_job(struct run *run, struct rjob *rj, uint64_t now)
 	return true;
 }
 
-/* The rest of ended job RJ: its paths are recorded and free for another
- * job (until then a path of it that changed again waits), and it goes. */
+/* The rest of ended job RJ: it goes. */
 void finish_job(struct run *run, struct rjob *rj)
 {
-	struct rrule *rr = rj->rule;
-	record_paths(rr, &rj->j);
-	release_paths(rr, rj->j.paths, rj->j.n_paths);
 	if (rj->j.pidfd >= 0)
 		epoll_ctl(run->epfd, EPOLL_CTL_DEL, rj->j.pidfd, NULL);
 	if (rj->j.stdin_fd >= 0)
@@ -200,7 +302,7 @@ void reap_children(struct run *run, uint64_t now)
 		struct rrule *rr = run->rules[i];
 		for (size_t k = 0; k < rr->n_jobs;) {
 			struct rjob *rj = rr->jobs[k];
-			if (rj->j.pidfd < 0 && end_job(run, rj, now))
+			if (!rj->pending && rj->j.pidfd < 0 && end_job(run, rj, now))
 				continue; /* the last one moved into slot k */
 			k++;
 		}

@@ -1,39 +1,9 @@
-/* When a rule starts a job: free slots, batches, --min-interval, --on-busy
- * and the loop guard. */
+/* When a rule starts a job: free slots, batches, --min-interval and
+ * --on-busy. */
 #include <stdlib.h>
 
 #include "linger.h"
 #include "run.h"
-
-static bool guard_allows(struct run *run, struct rrule *rr, uint64_t now, uint64_t *until)
-{
-	if (!rr->r.loop_burst || rr->n_starts < rr->r.loop_burst)
-		return true;
-	uint64_t oldest = rr->starts[rr->starts_pos]; /* the ring is full */
-	if (now - oldest >= rr->r.loop_window_ns) {
-		rr->throttled = false;
-		return true;
-	}
-	*until = oldest + rr->r.loop_window_ns;
-	if (!rr->throttled) {
-		rr->throttled = true;
-		rule_say(run, rr, "%u jobs started within %.3gs: its own jobs may be "
-			 "triggering it again; throttled to %u per %.3gs (see --loop-burst)",
-			 rr->r.loop_burst, (double)rr->r.loop_window_ns / 1e9,
-			 rr->r.loop_burst, (double)rr->r.loop_window_ns / 1e9);
-	}
-	return false;
-}
-
-void note_start(struct rrule *rr, uint64_t now)
-{
-	if (!rr->r.loop_burst || !rr->starts)
-		return;
-	rr->starts[rr->starts_pos] = now;
-	rr->starts_pos = (rr->starts_pos + 1) % rr->r.loop_burst;
-	if (rr->n_starts < rr->r.loop_burst)
-		rr->n_starts++;
-}
 
 static void drop_ready(struct run *run, struct rrule *rr, const char *why)
 {
@@ -91,9 +61,6 @@ uint64_t schedule(struct run *run, struct rrule *rr, uint64_t now)
 		}
 		if (rr->next_start > now)
 			return min_deadline(next, rr->next_start);
-		uint64_t until;
-		if (!guard_allows(run, rr, now, &until))
-			return min_deadline(next, until);
 		if (rr->r.batch > 1 && ready < rr->r.batch &&
 		    now < rr->ready_since + rr->r.batch_wait_ns)
 			return min_deadline(next, rr->ready_since + rr->r.batch_wait_ns);
@@ -102,8 +69,12 @@ uint64_t schedule(struct run *run, struct rrule *rr, uint64_t now)
 		 * all of it changed */
 		size_t take = rr->r.on_busy == BUSY_RESTART ? ready :
 			      rr->r.batch > 1 ? rr->r.batch : 1;
-		if (!start_job(run, rr, take, now))
+		if (!start_job(run, rr, take, now)) {
+			/* each ready path is in a job, or held back by the loop
+			 * guard until then */
+			next = min_deadline(next, store_held_until(rr->store));
 			break;
+		}
 	}
 	rr->ready_since = 0;
 	return next;

@@ -1,5 +1,6 @@
-/* The walk: every file already below a rule's roots, for --initial and
- * after an overflow (the files changed in the gap). */
+/* The walk: every file already below a rule's roots, for --initial, for
+ * the catch-up of a rule with a state, and after an overflow (the files
+ * changed in the gap). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -93,29 +94,36 @@ static uint32_t initial_events(const struct rule *r)
 	return r->events & (r->events ? -r->events : 0); /* the lowest one asked */
 }
 
+/* A file found by a walk: queued (after an overflow, if it changed). A
+ * complete file is a regular one; directories only when asked for
+ * (--dirs), symlinks and devices never. */
 void queue_found(struct run *run, struct rrule *rr, const char *path,
 		 const struct stat *st)
 {
 	bool is_dir = S_ISDIR(st->st_mode);
-	/* a complete file is a regular one; directories only when asked for
-	 * (--dirs), symlinks and devices never */
 	if (rr->r.kind == KIND_DIRS ? !is_dir : !S_ISREG(st->st_mode))
 		return;
 	if (!wants(rr, path, is_dir))
 		return;
 	if (rr->rescan && !store_changed(rr->store, path, st, &run->start))
 		return;
-	uint32_t ev = initial_events(&rr->r) | (is_dir ? IN_ISDIR : 0);
-	if (store_touch(rr->store, path, ev, NULL, mono() + rr->r.settle_ns) < 0)
-		rule_say(run, rr, "out of memory: cannot queue '%s'", path);
-	else
-		rr->n_paths++;
+	struct change c = {.kind = CHANGE_TOUCH, .path = path, .is_dir = is_dir,
+			   .events = initial_events(&rr->r), .wanted = true, .now = mono(),
+			   .settle_ns = rr->r.settle_ns};
+	apply_change(run, rr, &c);
 }
 
-void initial(struct run *run, struct rrule **v, size_t n)
+void catch_up_found(struct run *run, struct rrule *rr, const char *path,
+		    const struct stat *st)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i]->r.initial && walk(run, v[i], queue_found) < 0)
-			rule_say(run, v[i], "out of memory during --initial");
+	bool is_dir = S_ISDIR(st->st_mode);
+	if (rr->r.kind == KIND_DIRS ? !is_dir : !S_ISREG(st->st_mode))
+		return;
+	if (!wants(rr, path, is_dir) || !store_catch_up(rr->store, path, st))
+		return;
+	struct change c = {.kind = CHANGE_TOUCH, .path = path, .is_dir = is_dir,
+			   .events = initial_events(&rr->r), .wanted = true, .now = mono(),
+			   .settle_ns = rr->r.settle_ns};
+	apply_change(run, rr, &c);
 }
 

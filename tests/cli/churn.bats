@@ -28,7 +28,7 @@ teardown_file() {
 writers() {
 	local n=$1 ops=$2 seed=$3 i pids=()
 	for ((i = 1; i <= n; i++)); do
-		perl "$WRITER" "$ops" "$seed$i" "$TEST_DIR/outside-$i" &
+		perl "$WRITER" "$ops" "$seed$i" "$TEST_DIR/outside-$i" 3>&- &
 		pids+=($!)
 	done
 	for i in "${pids[@]}"; do
@@ -36,7 +36,7 @@ writers() {
 	done
 }
 
-# check LABEL [EVENTS]: vigil (which exits two seconds after the last event,
+# check LABEL [EVENTS]: vigil (which exits four seconds after the last event,
 # printing its view) against the disk; with EVENTS, its events too.
 check() {
 	wait_vigil
@@ -55,7 +55,7 @@ fresh_tree() {
 
 start_churn_vigil() {
 	start_vigil wait -m -r ${BACKEND:+"$BACKEND"} --json \
-		-e create,moved_from,moved_to,delete,close_write,q_overflow -t 2 --debug-watches .
+		-e create,moved_from,moved_to,delete,close_write,q_overflow -t 4 --debug-watches .
 }
 
 # churn N OPS [EVENTS]: for seeds 1 to 3, N writers of OPS changes each in

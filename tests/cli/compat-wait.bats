@@ -11,6 +11,11 @@ setup_file() {
 		echo "# inotifywait is not installed: the side-by-side tests skip" >&3
 }
 
+# With -m, the tools run with -t 3: three idle seconds end each. Both must
+# outlive the start of the other and the test's first change on a loaded
+# machine (with -t 1, inotifywait had gone before the changes came, now
+# and then).
+
 setup() {
 	TEST_DIR=$(mktemp -d "${BATS_TMPDIR:-/tmp}/vigil-compat.XXXXXX")
 	cd "$TEST_DIR" || return 1
@@ -19,6 +24,7 @@ setup() {
 
 teardown() {
 	teardown_side_by_side
+	end_test_processes
 	cd / && rm -rf "$TEST_DIR"
 }
 
@@ -70,7 +76,7 @@ odd_names() {
 
 @test "default output, one directory: every kind of event as inotifywait prints it" {
 	in_both tree
-	side_by_side -- -m -t 1 d
+	side_by_side -- -m -t 3 d
 	in_both flat_ops
 	finish
 	same
@@ -78,7 +84,7 @@ odd_names() {
 
 @test "-r on an existing tree: changes at every depth, renames of files and directories" {
 	in_both tree
-	side_by_side -- -m -r -t 1 d
+	side_by_side -- -m -r -t 3 d
 	in_both deep_ops
 	finish
 	same
@@ -86,7 +92,8 @@ odd_names() {
 
 @test "-r: a directory made later is watched (with inotifywait's own listing of it)" {
 	in_both tree
-	side_by_side -- -m -r -t 1 d
+	# (-t 10: the tools must outlast the waits for their watches)
+	side_by_side -- -m -r -t 10 d
 	in_both mkdir d/late
 	# once both have put a watch on it, a change inside is seen by both
 	wait_for_watches "$REF_PID" 5
@@ -98,7 +105,7 @@ odd_names() {
 
 @test "names with spaces, commas, quotes, newlines and invalid UTF-8: default output" {
 	in_both tree
-	side_by_side -- -m -t 1 -e create,delete d
+	side_by_side -- -m -t 3 -e create,delete d
 	in_both odd_names
 	finish
 	same
@@ -106,7 +113,7 @@ odd_names() {
 
 @test "names with spaces, commas, quotes, newlines and invalid UTF-8: --csv" {
 	in_both tree
-	side_by_side -- -m -t 1 -c -e create,delete d
+	side_by_side -- -m -t 3 -c -e create,delete d
 	in_both odd_names
 	finish
 	same
@@ -114,7 +121,7 @@ odd_names() {
 
 @test "--csv on an existing tree, all events" {
 	in_both tree
-	side_by_side -- -m -r -t 1 --csv d
+	side_by_side -- -m -r -t 3 --csv d
 	in_both deep_ops
 	finish
 	same
@@ -122,7 +129,7 @@ odd_names() {
 
 @test "--format with %w %f %e %:e %c and literal text" {
 	in_both tree
-	side_by_side -- -m -r -t 1 --format '[%w][%f][%e][%:e] c=%c' d
+	side_by_side -- -m -r -t 3 --format '[%w][%f][%e][%:e] c=%c' d
 	in_both deep_ops
 	finish
 	number_cookies
@@ -131,7 +138,7 @@ odd_names() {
 
 @test "--format with %T and --timefmt" {
 	in_both tree
-	side_by_side -- -m -t 1 --timefmt '%Y' --format '%T %f %e' d
+	side_by_side -- -m -t 3 --timefmt '%Y' --format '%T %f %e' d
 	in_both flat_ops
 	finish
 	same
@@ -139,7 +146,7 @@ odd_names() {
 
 @test "--format with %0 and --no-newline, odd names" {
 	in_both tree
-	side_by_side -- -m -t 1 -e create --format '%w%f%0' --no-newline d
+	side_by_side -- -m -t 3 -e create --format '%w%f%0' --no-newline d
 	in_both odd_names
 	finish
 	same
@@ -147,7 +154,7 @@ odd_names() {
 
 @test "--format with %n, %% and unknown specifiers passed through" {
 	in_both tree
-	side_by_side -- -m -t 1 -e close_write --format '%f%n%%%q%z%' d
+	side_by_side -- -m -t 3 -e close_write --format '%f%n%%%q%z%' d
 	in_both flat_ops
 	finish
 	same
@@ -155,7 +162,7 @@ odd_names() {
 
 @test "-e lists: repeated, comma-separated, mixed case" {
 	in_both tree
-	side_by_side -- -m -r -t 1 -e MODIFY,Close_Write -e moved_to -e delete d
+	side_by_side -- -m -r -t 3 -e MODIFY,Close_Write -e moved_to -e delete d
 	in_both deep_ops
 	finish
 	same
@@ -163,7 +170,7 @@ odd_names() {
 
 @test "-e move and -e close stand for both halves" {
 	in_both tree
-	side_by_side -- -m -r -t 1 -e move -e close d
+	side_by_side -- -m -r -t 3 -e move -e close d
 	in_both deep_ops
 	finish
 	same
@@ -171,7 +178,7 @@ odd_names() {
 
 @test "-e on a single file watched directly" {
 	in_both tree
-	side_by_side -- -m -t 1 -e modify,attrib,close_write,delete_self d/file
+	side_by_side -- -m -t 3 -e modify,attrib,close_write,delete_self d/file
 	in_both sh -c 'echo x >>d/file; chmod 640 d/file; rm d/file'
 	finish
 	same
@@ -202,7 +209,7 @@ odd_names() {
 
 @test "-t with -m: exits 2 a second after the last event" {
 	in_both tree
-	side_by_side -- -m -t 1 -e create d
+	side_by_side -- -m -t 3 -e create d
 	in_both touch d/one d/two
 	finish
 	same
@@ -210,7 +217,7 @@ odd_names() {
 
 @test "-q: no set-up lines, events still printed" {
 	in_both tree
-	side_by_side --quiet 1 -- -q -m -t 1 d
+	side_by_side --quiet 1 -- -q -m -t 3 d
 	in_both flat_ops
 	finish
 	same
@@ -218,7 +225,7 @@ odd_names() {
 
 @test "-qq: nothing at all on stdout or stderr" {
 	in_both tree
-	side_by_side --quiet 1 -- -qq -m -t 1 d
+	side_by_side --quiet 1 -- -qq -m -t 3 d
 	in_both flat_ops
 	finish
 	same
@@ -228,7 +235,7 @@ odd_names() {
 @test "-o: events go to the file, appended" {
 	in_both tree
 	in_both sh -c 'echo earlier >log'
-	side_by_side -- -m -t 1 -o log -e create d
+	side_by_side -- -m -t 3 -o log -e create d
 	in_both touch d/x d/y
 	finish
 	same
@@ -238,7 +245,7 @@ odd_names() {
 
 @test "@PATH: an excluded subtree reports nothing" {
 	in_both tree
-	side_by_side -- -m -r -t 1 d @d/sub
+	side_by_side -- -m -r -t 3 d @d/sub
 	in_both deep_ops
 	finish
 	same
@@ -247,7 +254,7 @@ odd_names() {
 @test "--fromfile: paths one per line, @ lines excluded" {
 	in_both tree
 	in_both sh -c 'printf "%s\n" d/sub @d/sub/deep d/other >list'
-	side_by_side -- -m -r -t 1 --fromfile list
+	side_by_side -- -m -r -t 3 --fromfile list
 	in_both deep_ops
 	finish
 	# see "improvement: an @PATH is not reported on either"
@@ -258,7 +265,7 @@ odd_names() {
 @test "--fromfile -: the list on stdin" {
 	in_both tree
 	printf '%s\n' d/sub d/file >"$TEST_DIR/list"
-	side_by_side --stdin "$TEST_DIR/list" -- -m -t 1 --fromfile -
+	side_by_side --stdin "$TEST_DIR/list" -- -m -t 3 --fromfile -
 	in_both sh -c 'echo x >>d/file; : >d/sub/n'
 	finish
 	same
@@ -266,7 +273,7 @@ odd_names() {
 
 @test "--exclude: one regex, on files and on directories" {
 	in_both tree
-	side_by_side -- -m -r -t 1 --exclude 'inner|other' d
+	side_by_side -- -m -r -t 3 --exclude 'inner|other' d
 	in_both deep_ops
 	finish
 	same
@@ -274,7 +281,7 @@ odd_names() {
 
 @test "--excludei: case-insensitive" {
 	in_both tree
-	side_by_side -- -m -r -t 1 --excludei 'INNER' d
+	side_by_side -- -m -r -t 3 --excludei 'INNER' d
 	in_both deep_ops
 	finish
 	same
@@ -282,7 +289,7 @@ odd_names() {
 
 @test "--include: only matching files" {
 	in_both tree
-	side_by_side -- -m -r -t 1 --include 'inner|made' d
+	side_by_side -- -m -r -t 3 --include 'inner|made' d
 	in_both deep_ops
 	finish
 	same
@@ -290,7 +297,7 @@ odd_names() {
 
 @test "--includei: case-insensitive" {
 	in_both tree
-	side_by_side -- -m -t 1 --includei 'RENAMED' d
+	side_by_side -- -m -t 3 --includei 'RENAMED' d
 	in_both flat_ops
 	finish
 	same
@@ -337,7 +344,7 @@ odd_names() {
 
 @test "improvement: repeated --exclude all apply (inotifywait keeps only the last)" {
 	in_both tree
-	side_by_side -- -m -r -t 1 -e modify,create --exclude inner --exclude made d
+	side_by_side -- -m -r -t 3 -e modify,create --exclude inner --exclude made d
 	in_both deep_ops
 	finish
 	grep -q 'inner' "$TEST_DIR/ref.out"      # inotifywait forgot the first
@@ -358,7 +365,7 @@ odd_names() {
 
 @test "improvement: a directory excluded by --exclude is not watched at all" {
 	in_both tree
-	side_by_side -- -m -r -t 1 --exclude 'sub' d
+	side_by_side -- -m -r -t 3 --exclude 'sub' d
 	expect_eq "inotifywait's watches" 4 "$(watch_count "$REF_PID")"
 	expect_eq "vigil's watches" 2 "$(watch_count "$VIG_PID")"
 	in_both deep_ops
@@ -368,7 +375,7 @@ odd_names() {
 
 @test "improvement: files created at once in a new directory are all reported" {
 	in_both tree
-	side_by_side -- -m -r -t 1 -e create d
+	side_by_side -- -m -r -t 3 -e create d
 	in_both sh -c 'mkdir -p d/n1/n2/n3 && : >d/n1/n2/n3/f'
 	finish
 	# vigil: every level, the listing's finds flagged nowhere in this output
@@ -399,7 +406,7 @@ odd_names() {
 
 @test "improvement: an @PATH is not reported on either (inotifywait still prints its parent's events about it)" {
 	in_both tree
-	side_by_side -- -m -t 1 d @d/file
+	side_by_side -- -m -t 3 d @d/file
 	in_both flat_ops
 	finish
 	grep -q ' file$' "$TEST_DIR/ref.out"
@@ -409,7 +416,8 @@ odd_names() {
 
 @test "improvement: -r --include: a new directory that does not match is still watched" {
 	in_both tree
-	side_by_side -- -m -r -t 1 -e create --include '\.txt$' d
+	# (-t 10: vigil must outlast the wait for its watch)
+	side_by_side -- -m -r -t 10 -e create --include '\.txt$' d
 	in_both mkdir d/fresh
 	# vigil watches it at once; inotifywait never does (its issue #224)
 	wait_for_watches "$VIG_PID" 5
@@ -421,7 +429,7 @@ odd_names() {
 
 @test "the watched directory itself deleted, with -m" {
 	in_both tree
-	side_by_side -- -m -t 1 d
+	side_by_side -- -m -t 3 d
 	in_both rm -r d
 	finish
 	same
@@ -429,7 +437,7 @@ odd_names() {
 
 @test "-e ignored, with -r: a line for each watch that ends, the root's last" {
 	in_both tree
-	side_by_side -- -m -r -t 1 -e delete_self,ignored d
+	side_by_side -- -m -r -t 3 -e delete_self,ignored d
 	in_both rm -r d
 	finish
 	same
@@ -448,7 +456,7 @@ odd_names() {
 
 @test "the watched directory itself renamed, then changed" {
 	in_both tree
-	side_by_side -- -m -t 1 d
+	side_by_side -- -m -t 3 d
 	in_both sh -c 'mv d d2 && : >d2/after'
 	finish
 	same
@@ -456,7 +464,7 @@ odd_names() {
 
 @test "several paths: a directory, a file in another, a file watched twice" {
 	in_both tree
-	side_by_side -- -m -t 1 d/sub d/file d/other/../file
+	side_by_side -- -m -t 3 d/sub d/file d/other/../file
 	in_both sh -c 'echo x >>d/file; : >d/sub/n; : >d/other/ignored'
 	finish
 	same
@@ -464,7 +472,7 @@ odd_names() {
 
 @test "-r given a file watches the file" {
 	in_both tree
-	side_by_side -- -m -r -t 1 d/file
+	side_by_side -- -m -r -t 3 d/file
 	in_both sh -c 'echo x >>d/file; chmod 600 d/file'
 	finish
 	same
@@ -473,7 +481,7 @@ odd_names() {
 @test "improvement: a directory given through a symlink has a %w ending in /" {
 	in_both tree
 	in_both ln -s sub d/link
-	side_by_side -- -m -t 1 -e create,attrib d/link
+	side_by_side -- -m -t 3 -e create,attrib d/link
 	in_both sh -c ': >d/sub/via-link; chmod 700 d/sub'
 	finish
 	# inotifywait prints "d/link" as %w, so that %w%f is "d/linkvia-link"
@@ -484,7 +492,7 @@ odd_names() {
 @test "a symlink given as the path with -P is watched itself" {
 	in_both tree
 	in_both ln -s sub d/link
-	side_by_side -- -m -t 1 -P -e create,attrib d/link
+	side_by_side -- -m -t 3 -P -e create,attrib d/link
 	in_both sh -c ': >d/sub/not-via-link; touch -h d/link'
 	finish
 	same
@@ -492,7 +500,7 @@ odd_names() {
 
 @test "a directory moved out of the tree stops being reported" {
 	in_both tree
-	side_by_side -- -m -r -t 1 d
+	side_by_side -- -m -r -t 3 d
 	in_both sh -c 'mv d/sub outside && : >outside/stale && : >d/fresh'
 	finish
 	# inotifywait drops the watch when it reads the next event, so when it

@@ -17,10 +17,16 @@ require_reference() {
 	mkdir -p "$TEST_DIR/ref" "$TEST_DIR/vig"
 }
 
-# in_both FUNCTION [ARGS...]: run FUNCTION in each copy of the tree.
+# in_both FUNCTION [ARGS...]: run FUNCTION in each copy of the tree, both
+# at once: with -t 1 (an idle second ends a tool), one side's changes must
+# not wait for the other's on a busy machine.
 in_both() {
-	(cd "$TEST_DIR/ref" && "$@")
-	(cd "$TEST_DIR/vig" && "$@")
+	local ref rc=0
+	(cd "$TEST_DIR/ref" && "$@") 3>&- &
+	ref=$!
+	(cd "$TEST_DIR/vig" && "$@") || rc=$?
+	wait "$ref" || rc=$?
+	return "$rc"
 }
 
 # side_by_side [--quiet N] [--stdin FILE] -- ARGS...: start both tools with

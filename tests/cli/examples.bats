@@ -35,6 +35,7 @@ teardown() {
 		wait "$VIGIL_PID" 2>/dev/null
 		VIGIL_PID=
 	fi
+	end_test_processes
 	# a FUSE mount of a test: vigil has let go of it by now
 	if [ -n "${MOUNTED:-}" ]; then
 		fusermount -u "$MOUNTED" 2>/dev/null || umount -l "$MOUNTED" 2>/dev/null || true
@@ -90,7 +91,7 @@ counters_until() {
 }
 
 
-@test "every example: named in the README, tested here, not writable by others, and valid to vigil run --check" {
+@test "every example: named in the README, tested here, and valid to vigil run --check as a copy of mode 644" {
 	local f name n=0
 	for f in "$EXAMPLES"/*.ini; do
 		name=${f##*/}
@@ -98,7 +99,10 @@ counters_until() {
 		grep -q "^  $name " "$EXAMPLES/README" || { echo "$name: not in README" >&2; return 1; }
 		grep -q "^@test \"$name: " "$BATS_TEST_FILENAME" || { echo "$name: no test" >&2; return 1; }
 		grep -q '@ROOT@' "$f" || { echo "$name: no @ROOT@ path" >&2; return 1; }
-		expect_eq "$name mode" 644 "$(stat -c %a "$f")"
+		# (not its mode on disk: git keeps only the executable bit, and
+		# the checkout's is the umask's, or a tarball's 664 when root
+		# unpacks it; an admin's copy takes the umask, as raw.ini's does)
+		[ ! -x "$f" ] || { echo "$name: executable" >&2; return 1; }
 		# as shipped, and as the tests run it
 		cp "$f" "$TEST_DIR/raw.ini"
 		chmod 0644 "$TEST_DIR/raw.ini"
@@ -220,9 +224,9 @@ assert starts[0]["paths"] == [d + "/a"], starts[0]
 assert sorted(starts[1]["paths"]) == [d + "/b", d + "/sub/c"], starts[1]
 t = [datetime.datetime.strptime(s["time"], "%Y-%m-%dT%H:%M:%S.%fZ") for s in starts]
 gap = (t[1] - t[0]).total_seconds()
-# min-interval counts from the first start; the log lines come a moment
-# after each start, so allow for a little less
-assert gap >= 2.9, "backups %.3fs apart" % gap
+# min-interval counts from the first start, the instant the start line
+# gives (to the millisecond, each cut: 2.999 is 3)
+assert gap >= 2.999, "backups %.3fs apart" % gap
 EOF
 	local archives
 	mapfile -t archives < <(ls "$ROOT/srv/backups"/data-*.tar.gz)
@@ -281,11 +285,15 @@ EOF
 	mkdir -p "$www/css" "$mirror"
 	echo '<h1>home</h1>' >"$www/index.html"
 	start_rules rsync.ini
-	for i in $(seq 1 20); do
-		echo "page $i" >"$www/page$i.html"
-	done
-	echo 'body {}' >"$www/css/site.css"
-	echo 'Require all granted' >"$www/.htaccess"
+	burst() {
+		for i in $(seq 1 20); do
+			echo "page $i" >"$www/page$i.html"
+		done
+		echo 'body {}' >"$www/css/site.css"
+		echo 'Require all granted' >"$www/.htaccess"
+	}
+	# (vigil stopped meanwhile: the burst is one batch on any machine)
+	paused burst
 	jobs_done 1
 	grep -q '\[mirror\] pid [0-9]* started on 22 paths' "$ERR"
 	expect_eq rsyncs 1 "$(grep -c 'started on' "$ERR")"
@@ -383,7 +391,8 @@ EOF
 @test "vigil-run@.service: systemd-analyze verify finds nothing to say" {
 	command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
 	local unit=$SRC/contrib/systemd/vigil-run@.service
-	grep -q '^ExecStart=/usr/local/bin/vigil run --rules /etc/vigil/%i.ini$' "$unit"
+	grep -q '^ExecStart=/usr/local/bin/vigil run --rules /etc/vigil/%i.ini --state %S/vigil/%i$' "$unit"
+	grep -qx 'StateDirectory=vigil/%i' "$unit"
 	# the vigil built here stands where the unit expects one installed
 	sed "s|/usr/local/bin/vigil |$VIGIL |" "$unit" >"$TEST_DIR/vigil-run@.service"
 	# and its man pages, named by Documentation=, where man finds them

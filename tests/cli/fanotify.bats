@@ -292,6 +292,28 @@ release() {
 	[[ "$output" == *"'--filesystem' marks with fanotify"* ]]
 }
 
+@test "--backend filesystem and --backend mount are -S and -M, in wait and stats" {
+	start_vigil wait -m --backend filesystem --format '%w%f %p' "$W"
+	grep -q 'Setting up filesystem watches\.' "$ERR"
+	mkdir -p deep/er
+	touch deep/er/x
+	wait_for_line "$OUT" "^$W/deep/er/x [0-9]+$"
+	run "$VIGIL" usage -p "$VIGIL_PID" --json
+	[[ "$output" == *'"filesystem_marks": 1}'* ]]
+	stop_vigil
+	start_vigil wait -m --backend mount "$W"
+	grep -q 'Setting up mount watches\.' "$ERR"
+	run "$VIGIL" usage -p "$VIGIL_PID" --json
+	[[ "$output" == *'"mount_marks": 1,'* ]]
+	stop_vigil
+	run "$VIGIL" stats --backend filesystem -t 1 "$W"
+	[ "$status" = 0 ]
+	[[ "$output" == *"Finished establishing watches"* ]]
+	run "$VIGIL" wait --backend filesystem -M -t 1 "$W"
+	[ "$status" = 1 ]
+	[[ "$output" == *"'--filesystem' and '--mount' cannot both be given"* ]]
+}
+
 @test "as fsnotifywait and fsnotifywatch, fanotify is the default" {
 	ln -s "$VIGIL" "$TEST_DIR/fsnotifywait"
 	ln -s "$VIGIL" "$TEST_DIR/fsnotifywatch"
@@ -343,7 +365,7 @@ release() {
 	wait_for_line "$ERR" 'watching: ' 30
 	mkdir -p deep/er
 	sh -c 'echo $$ >"$1"; exec cp /etc/hostname "$2"' sh "$TEST_DIR/pid" "$W/deep/er/copied"
-	wait_for_line "$log" "copied"
+	wait_for_line "$log" "copied" || { echo "vigil run said:"; cat "$ERR" "$OUT"; false; }
 	[ "$(cat "$log")" = "$W/deep/er/copied $(cat "$TEST_DIR/pid") cp" ]
 }
 

@@ -4,6 +4,32 @@
 
 VIGIL=$(readlink -f "${VIGIL:-$BATS_TEST_DIRNAME/../../build/vigil}")
 
+# Every process a test starts carries this mark in its environment (bats
+# runs each test in a process of its own, which loads this file), so that
+# the test's teardown ends what the test left running: a daemon whose pid
+# it could not learn, a background job of a test that failed half-way.
+export VIGIL_TEST_MARK="${BATS_TEST_FILENAME##*/}:$BASHPID"
+
+# end_test_processes: TERM to every process with this test's mark, and
+# KILL to those left a second later.
+end_test_processes() {
+	local pids n
+	for n in 1 2; do
+		# (the grep has the mark too, and is gone by the kill)
+		pids=$(grep -lzxF -s "VIGIL_TEST_MARK=$VIGIL_TEST_MARK" /proc/[0-9]*/environ |
+			sed -n 's|^/proc/\([0-9]*\)/environ$|\1|p')
+		[ -n "$pids" ] || return 0
+		[ "$n" = 1 ] || { kill -KILL $pids 2>/dev/null; return 0; }
+		kill -TERM $pids 2>/dev/null
+		local i
+		for ((i = 0; i < 20; i++)); do
+			sleep 0.05
+			pids=$(grep -lzxF -s "VIGIL_TEST_MARK=$VIGIL_TEST_MARK" /proc/[0-9]*/environ)
+			[ -n "$pids" ] || return 0
+		done
+	done
+}
+
 setup() {
 	TEST_DIR=$(mktemp -d "${BATS_TMPDIR:-/tmp}/vigil-test.XXXXXX")
 	W=$TEST_DIR/w          # the watched tree
@@ -16,6 +42,7 @@ setup() {
 
 teardown() {
 	stop_vigil
+	end_test_processes
 	cd / && rm -rf "$TEST_DIR"
 }
 
@@ -148,4 +175,26 @@ require_writable_sysctl() {
 require_userns() {
 	unshare --user --map-root-user true 2>/dev/null ||
 		skip "cannot create a user namespace here (unshare --user)"
+}
+
+# for_others [VAR]...: what a test runs under a dropped uid, copied where
+# that uid can run it: the checkout may lie where others cannot go (root's
+# home is 0700 on Debian). $VIGIL becomes a copy in $TEST_DIR/others (and,
+# under valgrind, the vigil it runs, VIGIL_VALGRIND_BIN, too), as does each
+# variable named ($HOLDER, say).
+for_others() {
+	local dir=$TEST_DIR/others name file
+	mkdir -p "$dir"
+	chmod 755 "$TEST_DIR" "$dir"
+	for name in VIGIL "$@"; do
+		file=${!name}
+		cp "$file" "$dir/${file##*/}"
+		chmod 755 "$dir/${file##*/}"
+		printf -v "$name" '%s' "$dir/${file##*/}"
+	done
+	if [ -n "${VIGIL_VALGRIND_BIN:-}" ]; then
+		cp "$VIGIL_VALGRIND_BIN" "$dir/vigil"
+		chmod 755 "$dir/vigil"
+		export VIGIL_VALGRIND_BIN=$dir/vigil
+	fi
 }

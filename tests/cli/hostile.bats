@@ -71,12 +71,15 @@ long_name() {
 	local long d
 	long=$(long_name)
 	mkdir -- "$W/$long" "$W/-dash" "$W/a b,c" "$W/$(printf 'bad\xff')"
-	"$VIGIL" stats -r -t 1 --json . >"$OUT" 2>"$ERR" 3>&- &
+	"$VIGIL" stats -r --json . >"$OUT" 2>"$ERR" 3>&- &
 	VIGIL_PID=$!
 	wait_for_line "$ERR" 'Finished establishing'
 	for d in "$long" "-dash" "a b,c" "$(printf 'bad\xff')"; do
 		: >"$W/$d/f"
 	done
+	# SIGINT ends the count: what was queued before it counts (a -t
+	# would have to outlast the writes, however slow the machine)
+	kill -INT "$VIGIL_PID"
 	wait_vigil
 	expect_eq status 0 "$status"
 	python3 - "$OUT" "$W" <<'PY'
@@ -114,6 +117,7 @@ PY
 
 @test "paths deeper than PATH_MAX: a directory that cannot be watched is named whole" {
 	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
+	for_others
 	local name long
 	name=$(long_name d 200)
 	chmod 755 "$TEST_DIR"
@@ -209,6 +213,7 @@ $W/root/ DELETE_SELF " "$(cat "$OUT")"
 
 @test "directories unreadable when they appear are said, one line each, and the rest is watched" {
 	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
+	for_others
 	chmod 755 "$TEST_DIR"
 	chown 65534:65534 "$W"
 	setpriv --reuid=65534 --regid=65534 --clear-groups \
@@ -254,6 +259,7 @@ gate_done() {
 
 @test "a directory made unreadable mid-scan, at set-up: named in one line, the rest watched" {
 	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
+	for_others
 	chmod 755 "$TEST_DIR"
 	mkdir -p "$W/a/inner" "$W/b/deep" "$W/c"
 	chown -R 65534:65534 "$W"
@@ -277,6 +283,7 @@ Watches established." "$(cat "$ERR")"
 
 @test "a directory made unreadable mid-scan, in a tree moved in: named in one line, the rest reported" {
 	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
+	for_others
 	chmod 755 "$TEST_DIR"
 	chown 65534:65534 "$W"
 	mkdir -p "$TEST_DIR/tree/shut/inner" "$TEST_DIR/tree/open/deep"
@@ -306,6 +313,7 @@ Watches established." "$(cat "$ERR")"
 
 @test "stats: a directory made unreadable mid-scan is named; under the name inotifywatch, skipped silently as it does" {
 	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
+	for_others
 	chmod 755 "$TEST_DIR"
 	mkdir -p "$W/a/inner" "$W/b"
 	chown -R 65534:65534 "$W"
@@ -384,7 +392,7 @@ run_on_full_fs() {
 	run --separate-stderr unshare -m --propagation private sh -c '
 		mount -t tmpfs -o size=64k tmpfs "$FULL" || exit 99
 		head -c 1M /dev/zero >"$FULL/filler" 2>/dev/null
-		'"$1" 
+		'"$1" 3>&-
 }
 
 @test "-o onto a full file system: one line naming the file, exit 1, events not dropped silently" {
@@ -512,12 +520,10 @@ start_limited() {
 @test "stats --keep-going: counts in what it watches, says what it does not" {
 	require_userns
 	mkdir -p "$W/a/b" "$W/c"
-	: >"$OUT"
-	: >"$ERR"
-	in_userns_with_watches 2 "$VIGIL" stats -r --keep-going -e create -t 1 "$W" >"$OUT" 2>"$ERR" 3>&- &
-	VIGIL_PID=$!
-	wait_for_line "$ERR" 'Finished establishing'
+	start_limited 2 stats -r --keep-going -e create "$W"
 	touch "$W/in-root"
+	# SIGINT ends the count, with what was queued before it
+	kill -INT "$VIGIL_PID"
 	wait_vigil
 	expect_eq status 0 "$status"
 	grep -qF "vigil stats: cannot watch 2 of the 4 directories in '$W'" "$ERR"

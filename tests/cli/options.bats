@@ -9,6 +9,7 @@ load helpers
 teardown() {
 	[ -z "${SYSLOG_PID:-}" ] || kill "$SYSLOG_PID" 2>/dev/null
 	stop_vigil
+	end_test_processes
 	cd / && rm -rf "$TEST_DIR"
 }
 
@@ -121,21 +122,40 @@ refused() {
 	[[ "$output" == "Usage: vigil wait"* ]]
 }
 
-# daemon_pid FILE: the pid of the background vigil writing to FILE.
+# daemon_pid FILE: the pid of the background vigil writing to FILE: the
+# process that holds FILE open (a daemon's pid is nobody's $!; /proc has
+# it without pgrep, which minimal Debian lacks). FILE is open before vigil
+# forks into the background, so the daemon has it from its first moment.
 daemon_pid() {
-	# (by its arguments: under valgrind the command line names valgrind first)
-	pgrep -f -- "vigil wait -d -o $1 " | head -1
+	local fd
+	for fd in /proc/[0-9]*/fd/*; do
+		if [[ $fd -ef $1 ]]; then
+			fd=${fd#/proc/}
+			echo "${fd%%/*}"
+			return 0
+		fi
+	done
+}
+
+# session_of PID: its session id (field 6 of /proc/PID/stat).
+session_of() {
+	local stat
+	stat=$(</proc/"$1"/stat)
+	# shellcheck disable=SC2086 # the fields after the command's name
+	set -- ${stat##*) }
+	echo "$4"
 }
 
 @test "-d: sets up its watches, returns, and keeps writing events to the -o file" {
 	cd "$W"
-	run --separate-stderr "$VIGIL" wait -d -o "$OUT" -e create .
+	# the daemon must not hold bats' fd 3: a leaked one would stall the run
+	run --separate-stderr "$VIGIL" wait -d -o "$OUT" -e create . 3>&-
 	expect_eq status 0 "$status"
 	expect_eq stderr "$(printf 'Setting up watches.\nWatches established.')" "$stderr"
 	VIGIL_PID=$(daemon_pid "$OUT")
 	[ -n "$VIGIL_PID" ]
 	# a daemon: its own session, no terminal, stdin and stderr on /dev/null
-	expect_eq session "$VIGIL_PID" "$(ps -o sid= -p "$VIGIL_PID" | tr -d ' ')"
+	expect_eq session "$VIGIL_PID" "$(session_of "$VIGIL_PID")"
 	expect_eq stdin /dev/null "$(readlink /proc/"$VIGIL_PID"/fd/0)"
 	expect_eq stderr /dev/null "$(readlink /proc/"$VIGIL_PID"/fd/2)"
 	touch one two
@@ -145,7 +165,7 @@ daemon_pid() {
 }
 
 @test "-d: a path that cannot be watched is the exit status, before going to the background" {
-	run --separate-stderr "$VIGIL" wait -d -o "$OUT" "$W/nope"
+	run --separate-stderr "$VIGIL" wait -d -o "$OUT" "$W/nope" 3>&-
 	expect_eq status 1 "$status"
 	[[ "$stderr" == *"vigil wait: cannot watch '$W/nope': no such file or directory" ]]
 	[ -z "$(daemon_pid "$OUT")" ]

@@ -71,6 +71,7 @@ mistake() {
 
 @test "a directory that denies access at set-up: said before the watching line, and the rest is watched" {
 	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
+	for_others
 	chmod 755 "$TEST_DIR"
 	mkdir -p "$W/closed/inner" "$W/open"
 	chmod 000 "$W/closed"
@@ -208,9 +209,10 @@ alive() {
 
 @test "a job that ignores SIGTERM, on a restart: SIGKILL after --stop-timeout, then the new job" {
 	# each job, and a child of it, ignore SIGTERM; the marker finds them
+	# (the child is forked before the start line: counted once it is seen)
 	local mark="hostile-$BATS_TEST_NUMBER-$$"
 	start_run "$W" --on-busy restart --stop-timeout 500ms -- \
-		sh -c 'trap "" TERM; echo "start $1" >>"$LOG"; sh -c "trap \"\" TERM; while :; do sleep 0.05; done" "$0-child" & while :; do sleep 0.05; done' "$mark" {}
+		sh -c 'trap "" TERM; sh -c "trap \"\" TERM; while :; do sleep 0.05; done" "$0-child" & echo "start $1" >>"$LOG"; while :; do sleep 0.05; done' "$mark" {}
 	echo x >"$W/first"
 	wait_for_line "$LOG" "start $W/first"
 	echo x >"$W/second"

@@ -27,6 +27,18 @@ start_run() {
 	wait_for_line "$ERR" 'watching: ' 20
 }
 
+# paused COMMAND...: run COMMAND while vigil is stopped (SIGSTOP), so that
+# vigil reads all the changes COMMAND makes at once when it goes on. A test
+# whose changes must reach vigil within one settle time or batch wait holds
+# so however slow the machine is: the time COMMAND takes is not vigil's.
+paused() {
+	kill -STOP "$VIGIL_PID"
+	local rc=0
+	"$@" || rc=$?
+	kill -CONT "$VIGIL_PID"
+	return "$rc"
+}
+
 # until_true SECONDS COMMAND...: until COMMAND succeeds, waking on each
 # job's end line.
 until_true() {
@@ -72,4 +84,18 @@ recorded() {
 rules() {
 	printf '%s\n' "$2" >"$1"
 	chmod 600 "$1"
+}
+
+# wait_distinct FILE N SECONDS: until N different lines are in FILE, woken
+# by what is written to it (a second at most), not by polling it.
+wait_distinct() {
+	local file=$1 n=$2 end=$((SECONDS + $3)) have
+	while have=$(sort -u "$file" | wc -l) && [ "$have" -lt "$n" ]; do
+		if [ $SECONDS -ge $end ]; then
+			echo "timed out after $3s: $have of $n different lines in $file; stderr:" >&2
+			tail -n 20 "$ERR" >&2
+			return 1
+		fi
+		timeout 1 tail -n 0 -f "$file" 2>/dev/null | head -n $((n - have)) >/dev/null || true
+	done
 }

@@ -38,6 +38,7 @@ load helpers
 
 @test "an unreadable directory is skipped, named in one line, and the rest is watched" {
 	command -v setpriv >/dev/null || skip "setpriv is needed to drop privileges"
+	for_others
 	chmod 755 "$TEST_DIR"
 	mkdir -p "$W/open/deep" "$W/closed/inner" "$W/zz/deep"
 	chmod 000 "$W/closed"

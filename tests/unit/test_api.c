@@ -318,6 +318,30 @@ static void fd_is_pollable(void **state)
 	assert_int_equal(vigil_next_deadline_ms(f->v), -1);
 }
 
+/* What waits to be read, in inotify's bytes: the kernel's queue behind the
+ * epoll descriptor, then nothing once every event is taken. */
+static void pending_counts_unread_records(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(vigil_add(f->v, f->dir, IN_CREATE, 0), 1);
+	size_t bytes = 1;
+	assert_int_equal(vigil_pending(f->v, &bytes), 0);
+	assert_int_equal(bytes, 0);
+	touch(f, "one");
+	touch(f, "two");
+	struct pollfd p = {.fd = vigil_fd(f->v), .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_int_equal(vigil_pending(f->v, &bytes), 0);
+	/* two records, each 16 bytes and a padded name */
+	assert_true(bytes >= 2 * 17);
+	const struct vigil_event *ev = next(f->v);
+	assert_string_equal(ev->name, "one");
+	ev = next(f->v);
+	assert_string_equal(ev->name, "two");
+	assert_int_equal(vigil_pending(f->v, &bytes), 0);
+	assert_int_equal(bytes, 0);
+}
+
 static void ignored_when_root_goes(void **state)
 {
 	struct fixture *f = *state;
@@ -333,6 +357,61 @@ static void ignored_when_root_goes(void **state)
 	ev = next(f->v);
 	assert_true(ev->mask & IN_IGNORED);
 	assert_int_equal(vigil_watch_count(f->v), 0);
+}
+
+struct wd_seen {
+	vigil *v;
+	size_t checked;
+};
+
+static int check_wd(void *ctx, int wd, const char *path)
+{
+	struct wd_seen *s = ctx;
+	char slash[600];
+	snprintf(slash, sizeof(slash), "%s/", path);
+	assert_int_equal(vigil_watch_wd(s->v, path, strlen(path)), wd);
+	assert_int_equal(vigil_watch_wd(s->v, slash, strlen(slash)), wd);
+	s->checked++;
+	return 0;
+}
+
+/* Every watch is found by the path vigil_foreach_watch() gives it, and by
+ * the dir of an event in it; after a rename, by its new path only. */
+static void watch_wd_follows_the_tree(void **state)
+{
+	struct fixture *f = *state;
+	make_dir(f, "a");
+	make_dir(f, "a/b");
+	make_dir(f, "ab");
+	assert_int_equal(vigil_add(f->v, f->dir, IN_CREATE | IN_MOVE, VIGIL_RECURSIVE), 4);
+	struct wd_seen s = {.v = f->v};
+	assert_int_equal(vigil_foreach_watch(f->v, check_wd, &s), 0);
+	assert_int_equal(s.checked, 4);
+
+	touch(f, "a/b/x");
+	const struct vigil_event *ev = next(f->v);
+	int b = vigil_watch_wd(f->v, ev->dir, ev->dir_len);
+	assert_true(b > 0);
+	char p[600], q[600];
+	path_in(f, "a", p, sizeof(p));
+	path_in(f, "c", q, sizeof(q));
+	assert_int_equal(rename(p, q), 0);
+	for (;;) {
+		ev = next(f->v);
+		if (ev->mask & IN_MOVED_TO)
+			break;
+	}
+	path_in(f, "c/b", p, sizeof(p));
+	assert_int_equal(vigil_watch_wd(f->v, p, strlen(p)), b);
+	path_in(f, "a/b", p, sizeof(p));
+	assert_int_equal(vigil_watch_wd(f->v, p, strlen(p)), -ENOENT);
+	/* a name that only starts like a watched one */
+	path_in(f, "c/bb", p, sizeof(p));
+	assert_int_equal(vigil_watch_wd(f->v, p, strlen(p)), -ENOENT);
+	snprintf(p, sizeof(p), "%sx", f->dir);
+	assert_int_equal(vigil_watch_wd(f->v, p, strlen(p)), -ENOENT);
+	assert_int_equal(vigil_watch_wd(f->v, "/", 1), -ENOENT);
+	assert_int_equal(vigil_watch_wd(f->v, NULL, 0), -EINVAL);
 }
 
 int main(void)
@@ -352,7 +431,9 @@ int main(void)
 		cmocka_unit_test(regex_too_costly_to_compile_is_refused),
 		cmocka_unit_test_setup_teardown(filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(fd_is_pollable, setup, teardown),
+		cmocka_unit_test_setup_teardown(pending_counts_unread_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(ignored_when_root_goes, setup, teardown),
+		cmocka_unit_test_setup_teardown(watch_wd_follows_the_tree, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }

@@ -178,10 +178,12 @@ static void path_globs(void **state)
 	CHECK_CASES(c);
 }
 
+/* The CPU time this process has used: the matcher's work, which a busy
+ * machine does not lengthen, as it does the time on the clock. */
 static double seconds(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -217,7 +219,7 @@ static void no_blow_up(void **state)
 	assert_false(glob_match(name_glob, name, name));
 	double took = seconds() - t0;
 	if (took > 1.0)
-		fail_msg("took %.2fs, expected well under a second", took);
+		fail_msg("took %.2fs of CPU, expected well under a second", took);
 	free(rel);
 	free(name);
 }

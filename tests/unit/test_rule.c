@@ -107,9 +107,17 @@ static void defaults(void **state)
 	check_eq(r->timeout_ns, 0);
 	assert_false(r->initial);
 	check_eq(r->stdin_mode, STDIN_NONE);
-	check_eq(r->loop_burst, 100);
-	check_eq(r->loop_window_ns, 10 * SEC);
+	check_eq(r->loop_burst, 10);
+	check_eq(r->loop_window_ns, 1 * SEC);
 	check_eq(r->argv.len, 0);
+	assert_null(r->state);
+	check_eq(r->state_sync, 2); /* group */
+	check_eq(r->retry, 0);
+	check_eq(r->retry_delay_ns, 10 * SEC);
+	check_eq(r->retry_max_delay_ns, 3600 * SEC);
+	assert_true(rule_success(r, 0));
+	assert_false(rule_success(r, 1 << 8));
+	assert_false(rule_success(r, SIGKILL));
 	assert_null(r->file);
 	check_eq(r->line, 0);
 }
@@ -121,7 +129,8 @@ static void key_table(void **state)
 		"path", "event", "events", "match", "exclude", "exclude-regex",
 		"settle", "batch", "batch-wait", "jobs", "min-interval", "on-busy",
 		"stop-signal", "stop-timeout", "timeout", "stdin", "loop-burst",
-		"loop-window", "command", "backend", "poll-interval",
+		"loop-window", "command", "backend", "poll-interval", "state", "state-sync", "retry", "retry-delay",
+		"retry-max-delay", "success-exit-status",
 	};
 	static const char *const flags[] = {
 		"recursive", "files", "dirs", "hidden", "initial",
@@ -252,7 +261,7 @@ static void durations_keys(void **state)
 		}
 	}
 	set_err(r, "loop-window", "0",
-		"a loop window of 0 never throttles; to turn the loop guard off, "
+		"a loop window of 0 sees no loop; to turn the loop guard off, "
 		"give loop-burst 0");
 	set_err(r, "settle", NULL, "'settle' needs a value");
 }
@@ -309,6 +318,48 @@ static void choices(void **state)
 	set_err(r, "stop-signal", "SIGFOO",
 		"'SIGFOO' is not a signal; give a name such as TERM, INT or HUP, "
 		"or a number");
+}
+
+/* The keys of --state and --retry, and what success is. */
+static void state_keys(void **state)
+{
+	struct rule *r = *state;
+	set_ok(r, "state", "/var/lib/vigil/x");
+	check_str("state", r->state, "/var/lib/vigil/x");
+	set_err(r, "state", "", "an empty path names no state directory");
+	static const char *const syncs[] = { "off", "normal", "group", "full" };
+	for (int i = 0; i < 4; i++) {
+		set_ok(r, "state-sync", syncs[i]);
+		check_eq(r->state_sync, i);
+	}
+	set_err(r, "state-sync", "always", "'always' is not one of group, full, normal or off");
+	set_ok(r, "retry", "5");
+	check_eq(r->retry, 5);
+	set_ok(r, "retry-delay", "250ms");
+	check_eq(r->retry_delay_ns, 250 * MS);
+	set_ok(r, "retry-max-delay", "1m");
+	check_eq(r->retry_max_delay_ns, 60 * SEC);
+	set_ok(r, "success-exit-status", "0,75 TERM,SIGHUP");
+	assert_true(rule_success(r, 0));
+	assert_true(rule_success(r, 75 << 8));
+	assert_false(rule_success(r, 74 << 8));
+	assert_true(rule_success(r, SIGTERM));
+	assert_true(rule_success(r, SIGHUP));
+	assert_false(rule_success(r, SIGKILL));
+	set_ok(r, "success-exit-status", "255");
+	assert_false(rule_success(r, 0));
+	assert_true(rule_success(r, 255 << 8));
+	set_err(r, "success-exit-status", "256",
+		"'256' is neither an exit status (0 to 255) nor a signal name");
+	set_err(r, "success-exit-status", "FOO",
+		"'FOO' is neither an exit status (0 to 255) nor a signal name");
+	set_err(r, "success-exit-status", ",",
+		"',' is not a list of exit statuses and signals; give such as 0,75 or 0,TERM");
+	assert_true(rule_success(r, 255 << 8)); /* a refused value changes nothing */
+	assert_int_equal(rule_unset(r, "success-exit-status"), 0);
+	assert_true(rule_success(r, 0));
+	assert_int_equal(rule_unset(r, "state"), 0);
+	assert_null(r->state);
 }
 
 static void unknown_key(void **state)
@@ -762,6 +813,7 @@ int main(void)
 		T(counts),
 		T(choices),
 		T(unknown_key),
+		T(state_keys),
 		T(command),
 		T(unset),
 		T(durations),
