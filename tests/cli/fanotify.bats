@@ -57,9 +57,11 @@ teardown() {
 	[ -z "${W:-}" ] || rm -rf "$W" "$O"
 }
 
-# as_nobody CMD...: CMD without root's privilege (no capabilities at all)
+# as_nobody CMD...: CMD without root's privilege (no capabilities at all),
+# run in a subshell (run, or &): exec'd, so that $! is CMD's own pid and
+# stop_vigil ends it (else it outlived the test and held the image's mount)
 as_nobody() {
-	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+	exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
 		--bounding-set=-all -- "$@"
 }
 
