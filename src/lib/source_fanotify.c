@@ -70,6 +70,14 @@ struct fan_rec {
 };
 
 #define KBUF_SIZE (128 * 1024)
+/* The longest event: its metadata and three file handles with names
+ * (a rename's old and new directory and the file), each at most
+ * MAX_HANDLE_SZ bytes and a NAME_MAX name, with room to spare. */
+#define EV_MAX 2048
+_Static_assert(EV_MAX >= FAN_EVENT_METADATA_LEN +
+			 3 * (sizeof(struct fanotify_event_info_fid) +
+			      sizeof(struct file_handle) + MAX_HANDLE_SZ + NAME_MAX + 1 + 4),
+	       "EV_MAX holds the longest event");
 #define COMMS 8
 
 struct fan_fs {
@@ -108,6 +116,13 @@ struct fan {
 	uint64_t handed;       /* bytes handed out, ever: the engine's position */
 	uint32_t cookie;
 	char *kbuf;
+	/* the event being translated, copied out of kbuf: the kernel aligns
+	 * events to 4 bytes only (its info records are padded so), and the
+	 * metadata's 64-bit mask wants 8 */
+	union {
+		struct fanotify_event_metadata m;
+		unsigned char bytes[EV_MAX];
+	} ev;
 	struct fan_log *log;
 	size_t log_head, log_len, log_cap;
 	struct buf log_bytes;
@@ -575,12 +590,21 @@ static int read_kernel(struct fan *f)
 	if (f->out_off == f->out.len)
 		f->out.len = f->out_off = 0;
 	f->batch++;
-	const struct fanotify_event_metadata *m = (const void *)f->kbuf;
-	size_t len = (size_t)n;
+	size_t len = (size_t)n, off = 0;
 	int e = 0;
-	for (; e == 0 && FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len))
-		if (m->vers == FANOTIFY_METADATA_VERSION)
-			e = translate(f, m);
+	while (e == 0 && len - off >= FAN_EVENT_METADATA_LEN) {
+		struct fanotify_event_metadata h;
+		memcpy(&h, f->kbuf + off, sizeof(h));
+		if (h.event_len < FAN_EVENT_METADATA_LEN || h.event_len > len - off)
+			break; /* malformed: the rest cannot be told apart */
+		if (h.vers == FANOTIFY_METADATA_VERSION && h.event_len <= sizeof(f->ev)) {
+			memcpy(f->ev.bytes, f->kbuf + off, h.event_len);
+			e = translate(f, &f->ev.m);
+		} else if (h.vers == FANOTIFY_METADATA_VERSION && h.fd >= 0) {
+			close(h.fd); /* too long to be ours (never seen) */
+		}
+		off += h.event_len;
+	}
 	if (e == 0 && f->late.len) {
 		/* what was merged ahead goes after all that is queued */
 		struct buf late = f->late;
@@ -825,7 +849,8 @@ static ssize_t fan_read(struct source *s, void *buf, size_t size)
 				     &rec) > 0 &&
 	       n + rec.size <= size)
 		n += rec.size;
-	memcpy(buf, f->out.data + f->out_off, n);
+	if (n) /* (out.data is NULL before the first record) */
+		memcpy(buf, f->out.data + f->out_off, n);
 	f->out_off += n;
 	f->handed += n;
 	if (f->out_off == f->out.len)
