@@ -22,7 +22,7 @@ VIGIL=${VIGIL:-$here/../build/vigil}
 writer=$here/../tests/cli/churn-writer.pl
 fast_writer=$here/../tests/cli/churn-fast.pl
 check=$here/../tests/cli/churn-check.py
-writers=1 ops=3000 seeds=10 first=1 events=0 keep= fast= watcher=vigil queue=
+writers=1 ops=3000 seeds=10 first=1 events=0 keep= fast= watcher=vigil queue= backend=
 QUEUE=/proc/sys/fs/inotify/max_queued_events
 
 usage() {
@@ -43,6 +43,9 @@ usage: bench/churn.sh [--writers N] [--ops N | --fast S] [--seeds N] [--first N]
                overflows on the way (fs.inotify.max_queued_events is set
                to N while the watcher starts, as root, and put back at
                once); the events are replayed across each overflow
+  --backend B  fanotify: a fanotify mark per directory (vigil wait -F);
+               filesystem: one mark for the filesystem (-S), on an ext4
+               image loop-mounted for the run (root)
   --keep DIR   keep each diverging run in DIR/seed-N: vigil's events
                (out), its view and messages (err), the tree (tree), and
                each writer's changes (writer-I.log)
@@ -59,6 +62,7 @@ while (($#)); do
 	--watcher) watcher=$2; shift ;;
 	--keep) keep=$2; shift ;;
 	--queue) queue=$2; shift ;;
+	--backend) backend=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "churn.sh: unknown argument '$1'" >&2; usage >&2; exit 1 ;;
 	esac
@@ -72,6 +76,31 @@ if [[ -n $queue ]]; then
 	saved_queue=$(cat "$QUEUE")
 	restore[$QUEUE]=$saved_queue # put back on any exit (bench/lib.sh)
 fi
+opt=() mode=()
+case $backend in
+'') ;;
+fanotify) opt=(-F) mode=(--fanotify) ;;
+filesystem)
+	# the tree on a loop-mounted ext4 image: what the rest of the machine
+	# does is not in the filesystem mark's queue
+	((EUID == 0)) || { echo "churn.sh: --backend filesystem needs root" >&2; exit 1; }
+	opt=(-S) mode=(--filesystem)
+	truncate -s 256M "$tmp/img"
+	mkfs.ext4 -q -F "$tmp/img"
+	tmp0=$tmp
+	tmp=$tmp0/mnt
+	mkdir "$tmp"
+	mount -o loop "$tmp0/img" "$tmp"
+	# unmounted first, then bench/lib.sh's clean-up of the scratch directory
+	fs_cleanup() {
+		cd /
+		umount -d "$tmp" 2>/dev/null || umount -l -d "$tmp" 2>/dev/null || true
+		tmp=$tmp0
+		bench_cleanup
+	}
+	trap fs_cleanup EXIT ;;
+*) echo "churn.sh: --backend is fanotify or filesystem, not '$backend'" >&2; exit 1 ;;
+esac
 
 run() { # run SEED: prints one result line
 	local seed=$1 w=$tmp/w vp i pids=()
@@ -83,7 +112,7 @@ run() { # run SEED: prints one result line
 			-e create,moved_from,moved_to,delete,q_overflow \
 			--format $'%e\t%c\t%w%f' -t 2 . >"$tmp/out" 2>"$tmp/err") &
 	else
-		(cd "$w" && exec "$VIGIL" wait -m -r --json \
+		(cd "$w" && exec "$VIGIL" wait -m -r ${opt[@]+"${opt[@]}"} --json \
 			-e create,moved_from,moved_to,delete,q_overflow \
 			-t 2 --debug-watches . >"$tmp/out" 2>"$tmp/err") &
 	fi
@@ -114,9 +143,9 @@ run() { # run SEED: prints one result line
 	if [[ $watcher == inotifywait ]]; then
 		python3 "$check" "$w" - "lines:$tmp/out" || true
 	elif ((events)); then
-		python3 "$check" "$w" "$tmp/err" "$tmp/out" || true
+		python3 "$check" ${mode[@]+"${mode[@]}"} "$w" "$tmp/err" "$tmp/out" || true
 	else
-		python3 "$check" "$w" "$tmp/err" || true
+		python3 "$check" ${mode[@]+"${mode[@]}"} "$w" "$tmp/err" || true
 	fi
 }
 
@@ -126,9 +155,9 @@ inotifywait) what=${INOTIFYWAIT:-inotifywait} ;;
 *) echo "churn.sh: unknown watcher '$watcher'" >&2; exit 1 ;;
 esac
 if [[ -n $fast ]]; then
-	echo "churn: $writers fast writer(s) x $fast s, $seeds seeds ($what)${queue:+, a queue of $queue}"
+	echo "churn: $writers fast writer(s) x $fast s, $seeds seeds ($what${backend:+, $backend})${queue:+, a queue of $queue}"
 else
-	echo "churn: $writers writer(s) x $ops changes, $seeds seeds ($what)${queue:+, a queue of $queue}"
+	echo "churn: $writers writer(s) x $ops changes, $seeds seeds ($what${backend:+, $backend})${queue:+, a queue of $queue}"
 fi
 bad=0
 for seed in $(seq "$first" $((first + seeds - 1))); do

@@ -75,6 +75,17 @@ static void model(struct sbuf *b, const struct out *o, const struct vigil_event 
 				put(b, tmp, strftime(tmp, 512, o->timefmt, &tm));
 			break;
 		}
+		case 'p': /* who: %p the pid, %P the command, empty when not known */
+		case 'P':
+			if (f[i + 1] == 'e') {
+				put_mask(b, ev->mask, c);
+				i++;
+			} else if (c == 'p' && ev->pid > 0) {
+				put(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), "%d", ev->pid));
+			} else if (c == 'P' && ev->comm) {
+				put(b, ev->comm, strlen(ev->comm));
+			}
+			break;
 		default:
 			if (f[i + 1] == 'e') {
 				put_mask(b, ev->mask, c);

@@ -230,7 +230,8 @@ static void check_json(const struct vigil_event *ev)
 	char events[512];
 	size_t en = vigil_mask_format(ev->mask, ',', events, sizeof(events));
 	bool seen_path = false, seen_dir = false, seen_name = false, seen_events = false,
-	     seen_from = false, seen_cookie = false, seen_synthetic = false;
+	     seen_from = false, seen_cookie = false, seen_synthetic = false, seen_pid = false,
+	     seen_comm = false;
 	fuzz_assert(lit(&t, "{"), "JSON: not an object: '%s'", text);
 	for (bool first = true; !lit(&t, "}"); first = false) {
 		fuzz_assert(first || lit(&t, ","), "JSON: no ',' between members at '%.20s'", t.p);
@@ -282,6 +283,29 @@ static void check_json(const struct vigil_event *ev)
 			uint32_t bit = key[0] == 's' ? VIGIL_EVENT_SYNTHETIC : VIGIL_EVENT_OVERFLOW;
 			fuzz_assert(on == !!(ev->flags & bit), "JSON: %s is %d", key, on);
 			seen_synthetic |= key[0] == 's';
+		} else if (!strcmp(key, "pid")) {
+			/* who (fanotify): a number, or null when not known */
+			if (!lit(&t, "null")) {
+				unsigned long long pid = json_uint(&t);
+				fuzz_assert(ev->pid > 0 && pid == (unsigned long long)ev->pid,
+					    "JSON: pid %llu, want %d", pid, ev->pid);
+			} else {
+				fuzz_assert(ev->pid <= 0, "JSON: pid null, want %d", ev->pid);
+			}
+			seen_pid = true;
+		} else if (!strcmp(key, "comm")) {
+			if (!lit(&t, "null")) {
+				v = json_str(&t, &vn);
+				fuzz_assert(ev->comm, "JSON: a comm without one");
+				check_field("JSON comm", v, vn, ev->comm, strlen(ev->comm));
+			} else {
+				fuzz_assert(!ev->comm, "JSON: comm null, want '%s'", ev->comm);
+			}
+			seen_comm = true;
+		} else if (!strcmp(key, "polled") || !strcmp(key, "unresolved")) {
+			fuzz_assert(lit(&t, "true"), "JSON: %s is not true", key);
+			uint32_t bit = key[0] == 'p' ? VIGIL_EVENT_POLLED : VIGIL_EVENT_UNRESOLVED;
+			fuzz_assert(ev->flags & bit, "JSON: %s without its flag", key);
 		} else {
 			fuzz_assert(false, "JSON: an unknown member \"%s\"", key);
 		}
@@ -290,7 +314,7 @@ static void check_json(const struct vigil_event *ev)
 	}
 	fuzz_assert(t.p == t.end, "JSON: more after the object: '%s'", t.p);
 	fuzz_assert(seen_path && seen_dir && seen_name && seen_events && seen_cookie &&
-		    seen_synthetic && seen_from == !!ev->from_path,
+		    seen_synthetic && seen_pid && seen_comm && seen_from == !!ev->from_path,
 		    "JSON: a member missing in '%s'", text);
 	free(text);
 }

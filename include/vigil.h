@@ -68,8 +68,10 @@ enum {
 	 * VIGIL_EVENT_POLLED; see there for what polling can and cannot tell.
 	 * VIGIL_BACKEND_INOTIFY: inotify everywhere, blind mounts too (what
 	 * inotifywait does); vigil_mount() still lists them, unpolled.
-	 * VIGIL_BACKEND_POLL: poll every directory, local ones too. Giving both
-	 * is -EINVAL. */
+	 * VIGIL_BACKEND_POLL: poll every directory, local ones too.
+	 * VIGIL_BACKEND_FANOTIFY: fanotify instead of inotify (Linux 5.13 and
+	 * later unprivileged), see below. At most one VIGIL_BACKEND_* may be
+	 * given (-EINVAL). */
 	VIGIL_BACKEND_INOTIFY = 1u << 1,
 	VIGIL_BACKEND_POLL = 1u << 2,
 	/* Do not keep the names each watched directory holds. By default a
@@ -80,7 +82,47 @@ enum {
 	 * memory: about 31 bytes and the name for each file (measured: see
 	 * vigil-wait(1), NOTES); without it an overflow's re-scan reports
 	 * only what directories new in the gap hold. */
-	VIGIL_NO_NAMES = 1u << 3,
+	VIGIL_NO_NAMES = 1u << 6,
+	/* fanotify (fanotify(7)) with file handles and names: every event
+	 * says which process made it (vigil_event.pid, .comm; the kernel
+	 * tells inotify nothing of the kind).
+	 * - Alone, each directory gets a mark of its own (an inode mark),
+	 *   found by the same walk as inotify's watches, with the same
+	 *   promises; it needs no privilege, counts against
+	 *   fs.fanotify.max_user_marks (not inotify's limits), and the
+	 *   kernel hides from an unprivileged process the pids of the
+	 *   others (pid 0).
+	 * - With VIGIL_MARK_FILESYSTEM, vigil_add() marks the whole
+	 *   filesystem PATH is on, in one call and without a walk, whatever
+	 *   the size of the tree; events outside the paths added are
+	 *   dropped. A directory is learnt when an event first names it: from
+	 *   the event itself when it was created or moved (the kernel gives
+	 *   its file handle), else by opening its handle once
+	 *   (open_by_handle_at()) and taking its name and parent as they were
+	 *   at that point of the event stream. The tree follows every rename
+	 *   and delete from then on, at any depth, with no lookup per event.
+	 *   Needs CAP_SYS_ADMIN: without it vigil_add() fails with -EPERM.
+	 * - With VIGIL_MARK_MOUNT, the same, but open, access, modify,
+	 *   close_write and close_nowrite are asked of PATH's mount only
+	 *   (events made through another mount of that filesystem, a bind
+	 *   mount or another namespace's, are not seen); the kernel gives the
+	 *   others (create, delete, moves, attrib, *_self) only for a whole
+	 *   filesystem, so those still come from a filesystem mark.
+	 * What does not map: IN_UNMOUNT never comes (fanotify drops its marks
+	 * silently when a filesystem goes), and IN_IGNORED is vigil's own,
+	 * after IN_DELETE_SELF or vigil_remove(). fanotify merges an event
+	 * with one of the same kind on the same file by the same process
+	 * still queued (two writes are one IN_MODIFY), and reports an event
+	 * on a directory once, on the directory itself (inotify also reports
+	 * open, access, attrib and close of a directory in its parent; vigil
+	 * does so for fanotify too, below the paths added). Blind mounts
+	 * (see above) are not polled. Filesystems that cannot give file
+	 * handles (FUSE, many network filesystems) fail with -EOPNOTSUPP,
+	 * -ENODEV or -EXDEV. */
+	VIGIL_BACKEND_FANOTIFY = 1u << 3,
+	/* With VIGIL_BACKEND_FANOTIFY (implied): see there. Not both. */
+	VIGIL_MARK_FILESYSTEM = 1u << 4,
+	VIGIL_MARK_MOUNT = 1u << 5,
 };
 
 /* Flags for vigil_add(). */
@@ -131,7 +173,11 @@ enum {
 	 * old one and an IN_CREATE of the new one, with all it holds: a reader
 	 * replaying the events has the tree on disk again, as far as names go.
 	 * Changes to the contents of files that already existed cannot be
-	 * recovered; consumers that need them keep their own snapshot. */
+	 * recovered; consumers that need them keep their own snapshot.
+	 * With VIGIL_MARK_FILESYSTEM or VIGIL_MARK_MOUNT nothing was left
+	 * unwatched and nothing is walked: the directories learnt are looked
+	 * up again from their file handles, each when an event next names
+	 * it (see VIGIL_EVENT_UNRESOLVED). */
 	VIGIL_EVENT_OVERFLOW = 1u << 2,
 	/* Something could not be watched (error is a negative errno, path says
 	 * what): a directory that appeared, or that vigil_add()'s walk found,
@@ -159,6 +205,14 @@ enum {
 	 * polled mount goes away (even lazily), each of its watches ends with
 	 * IN_UNMOUNT and IN_IGNORED, as the kernel ends inotify's. */
 	VIGIL_EVENT_POLLED = 1u << 4,
+	/* With VIGIL_MARK_FILESYSTEM or VIGIL_MARK_MOUNT, after an overflow:
+	 * the directory of the event could not be found again from its file
+	 * handle (it is gone), so it is reported at the last path the handle
+	 * knew, which the lost events may have made stale. (Without an
+	 * overflow every path is followed exactly; a directory never met
+	 * before that is gone by the time its first event is read cannot be
+	 * placed at all, and its events are dropped.) */
+	VIGIL_EVENT_UNRESOLVED = 1u << 5,
 };
 
 /* One event. Every pointer stays valid until the next call on the handle. */
@@ -179,6 +233,15 @@ struct vigil_event {
 	int error;             /* with VIGIL_EVENT_ERROR: a negative errno */
 	struct timespec time;  /* CLOCK_REALTIME when the event was read */
 	size_t dirs;           /* with error -ENOSPC: directories not watched */
+	/* Who made the change (VIGIL_BACKEND_FANOTIFY): the process ID, or 0
+	 * when not known: always with inotify and polling (the kernel does
+	 * not say), for synthetic, overflow and error events, for a half of
+	 * a rename held back, and for other processes' events when the
+	 * fanotify group is unprivileged (the kernel hides them). */
+	int pid;
+	/* Its command name (/proc/PID/comm, at most 15 bytes), read when the
+	 * event was read; NULL when pid is 0 or the process had gone. */
+	const char *comm;
 };
 
 /* Filter kinds for vigil_filter_add(). */
@@ -203,10 +266,12 @@ enum {
 	VIGIL_FILTER_ICASE = 1u << 0, /* case-insensitive regex */
 };
 
-/* Create a handle. flags: VIGIL_PAIR_MOVES, VIGIL_BACKEND_INOTIFY or
- * VIGIL_BACKEND_POLL, or 0.
+/* Create a handle. flags: VIGIL_PAIR_MOVES, one of VIGIL_BACKEND_INOTIFY,
+ * VIGIL_BACKEND_POLL or VIGIL_BACKEND_FANOTIFY (with VIGIL_MARK_FILESYSTEM
+ * or VIGIL_MARK_MOUNT), or 0.
  * Fails with -EMFILE when the per-user inotify instance limit
- * (fs.inotify.max_user_instances) is reached, -ENOMEM, -EINVAL. */
+ * (fs.inotify.max_user_instances, or fs.fanotify.max_user_groups) is
+ * reached, -ENOSYS when the kernel has no fanotify, -ENOMEM, -EINVAL. */
 VIGIL_API int vigil_new(unsigned flags, vigil **ret);
 
 /* Free a handle, its watches and its descriptor. Accepts NULL; returns NULL. */
@@ -252,7 +317,11 @@ VIGIL_API int vigil_regex_check(const char *pattern);
  * -ENOENT, -EACCES, -ENOTDIR (VIGIL_ONLYDIR), -ENOSPC (the per-user watch
  * limit fs.inotify.max_user_watches is reached: when PATH itself could be
  * watched, it stays watched with what else could be, and each directory
- * left out is an error event waiting in vigil_queued()), -ENOMEM. */
+ * left out is an error event waiting in vigil_queued(); with fanotify,
+ * fs.fanotify.max_user_marks), -ENOMEM. With VIGIL_MARK_FILESYSTEM or
+ * VIGIL_MARK_MOUNT: no walk, and 1; -EPERM without CAP_SYS_ADMIN;
+ * -EOPNOTSUPP, -ENODEV, -EXDEV where the filesystem gives no file
+ * handles. */
 VIGIL_API int vigil_add(vigil *v, const char *path, uint32_t mask,
 			unsigned flags);
 
@@ -321,7 +390,9 @@ VIGIL_API size_t vigil_queued(const vigil *v);
 /* How many bytes of records wait to be made into events: queued in the
  * kernel (inotify's FIONREAD, which vigil_fd() cannot answer: it is an
  * epoll descriptor), found by polling, or read and not yet taken, as
- * inotify's records (16 bytes and the padded name each). What a binding
+ * inotify's records (16 bytes and the padded name each; with
+ * VIGIL_BACKEND_FANOTIFY, the records its events are read into, 24 bytes
+ * and the padded name each, the kernel's queue read first). What a binding
  * that speaks in inotify's terms (pyinotify's read threshold) asks. 0 and
  * *RET_BYTES, or a negative errno. */
 VIGIL_API int vigil_pending(vigil *v, size_t *ret_bytes);

@@ -15,6 +15,12 @@ extern const char *cli_prog;
  * wording of its messages, for scripts that read them. */
 enum cli_compat { CLI_NATIVE, CLI_INOTIFYWAIT, CLI_INOTIFYWATCH };
 extern enum cli_compat cli_compat;
+/* Invoked as fsnotifywait or fsnotifywatch (inotify-tools 4.x's names for
+ * the same tools over fanotify): fanotify is the default. */
+extern bool cli_fsnotify;
+/* The vigil_new() backend flags in use (VIGIL_BACKEND_*, VIGIL_MARK_*), so
+ * that messages name the right limits. */
+extern unsigned cli_backend;
 
 /* "PROG: message\n" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

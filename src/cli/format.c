@@ -70,6 +70,17 @@ static void put_format(struct out *o, const struct vigil_event *ev)
 		case 'c': /* in hex, as inotifywait prints it */
 			fprintf(f, "%x", ev->cookie);
 			break;
+		case 'p': /* who: empty when not known (inotify never says) */
+		case 'P':
+			if (p[1] == 'e') { /* %pe, %Pe: events separated by p, P */
+				put_events(f, ev->mask, c);
+				p++;
+			} else if (c == 'p' && ev->pid > 0) {
+				fprintf(f, "%d", ev->pid);
+			} else if (c == 'P' && ev->comm) {
+				fputs(ev->comm, f);
+			}
+			break;
 		case '0':
 			putc('\0', f);
 			break;
@@ -212,6 +223,18 @@ static void put_json(FILE *f, const struct vigil_event *ev)
 		fputs(",\"overflow\":true", f);
 	if (ev->flags & VIGIL_EVENT_POLLED)
 		fputs(",\"polled\":true", f);
+	if (ev->flags & VIGIL_EVENT_UNRESOLVED)
+		fputs(",\"unresolved\":true", f);
+	/* who: null when not known (inotify and polling never know) */
+	if (ev->pid > 0)
+		fprintf(f, ",\"pid\":%d", ev->pid);
+	else
+		fputs(",\"pid\":null", f);
+	fputs(",\"comm\":", f);
+	if (ev->comm)
+		json_string(f, ev->comm, strlen(ev->comm));
+	else
+		fputs("null", f);
 	struct tm tm;
 	time_t t = ev->time.tv_sec;
 	char ts[64];

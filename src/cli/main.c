@@ -31,7 +31,8 @@ static void usage(FILE *f)
 		   "  -V, --version  show the version and exit\n"
 		   "\n'vigil help COMMAND' or 'vigil COMMAND --help' tells more.\n"
 		   "Invoked as 'inotifywait', vigil is 'vigil wait'; as 'inotifywatch',\n"
-		   "'vigil stats'.\n");
+		   "'vigil stats'; as 'fsnotifywait' and 'fsnotifywatch', the same with\n"
+		   "fanotify by default.\n");
 }
 
 static const struct command *find(const char *name)
@@ -45,13 +46,15 @@ static const struct command *find(const char *name)
 int main(int argc, char **argv)
 {
 	const char *self = argc > 0 ? basename(argv[0]) : "vigil";
-	if (strcmp(self, "inotifywait") == 0) {
-		cli_prog = "inotifywait";
+	/* inotify-tools 4.x's fsnotify* names: the same tools, over fanotify */
+	cli_fsnotify = strcmp(self, "fsnotifywait") == 0 || strcmp(self, "fsnotifywatch") == 0;
+	if (strcmp(self, "inotifywait") == 0 || strcmp(self, "fsnotifywait") == 0) {
+		cli_prog = self;
 		cli_compat = CLI_INOTIFYWAIT;
 		return cmd_wait(argc, argv);
 	}
-	if (strcmp(self, "inotifywatch") == 0) {
-		cli_prog = "inotifywatch";
+	if (strcmp(self, "inotifywatch") == 0 || strcmp(self, "fsnotifywatch") == 0) {
+		cli_prog = self;
 		cli_compat = CLI_INOTIFYWATCH;
 		return cmd_stats(argc, argv);
 	}

@@ -931,7 +931,7 @@ int cmd_stats(int argc, char **argv)
 
 	argv[0] = (char *)cli_prog; /* getopt's messages */
 	opterr = 1;
-	while ((opt = getopt_long(argc, argv, "hvzra:d:Pe:t:", stats_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "hvzra:d:Pe:t:IFSM", stats_options, NULL)) != -1) {
 		if ((r = watchargs_option(&args, opt, optarg)) != 0) {
 			if (r < 0)
 				goto out;
@@ -981,7 +981,10 @@ int cmd_stats(int argc, char **argv)
 		if (!table_get(&s.operands, w, strlen(w)))
 			out_of_memory();
 	}
-	if ((r = vigil_new(VIGIL_PAIR_MOVES | watchargs_backend(&args), &v)) < 0) {
+	unsigned backend;
+	if (watchargs_backend(&args, &backend) < 0)
+		goto out;
+	if ((r = vigil_new(VIGIL_PAIR_MOVES | backend, &v)) < 0) {
 		cli_instance_error(r);
 		goto out;
 	}
@@ -1010,7 +1013,7 @@ int cmd_stats(int argc, char **argv)
 	}
 	cli_raw("Finished establishing watches, now collecting statistics.");
 	if (timeout > 0 && verbose) {
-		if (timeout == floor(timeout) && timeout < 1e15)
+		if (timeout < 1e15 && timeout == (double)(long long)timeout)
 			cli_raw("Will listen for events for %.0f seconds.", timeout);
 		else
 			cli_raw("Will listen for events for %g seconds.", timeout);

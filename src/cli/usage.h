@@ -63,6 +63,10 @@ struct usage_proc {
 	size_t instances, watches; /* distinct instances, their watches */
 	struct usage_fs *polled; /* directories vigil polls, per mount */
 	size_t n_polled;
+	/* fanotify: groups held (as fds), and their marks by kind, from the
+	 * "fanotify ino:", "fanotify mnt_id:" and "fanotify sdev:" lines of
+	 * their fdinfo */
+	size_t fan_groups, fan_inode, fan_mount, fan_fs;
 };
 
 /* A watched inode and where it was found. */
@@ -99,7 +103,10 @@ struct usage_scan {
 	struct usage_target *targets;
 	size_t n_targets;
 	struct usage_limit instances, watches, queued;
+	long fan_groups_max, fan_marks_max; /* fs.fanotify.max_user_*, -1 unread */
 };
+/* Count the marks of one fanotify fd's fdinfo (TEXT, NUL-terminated) into P. */
+void usage_parse_fanotify(const char *text, struct usage_proc *p);
 
 /* Read every process the filters leave (a vanished one is skipped). A pid
  * asked for that is not there is -ENOENT with *ret_bad set to it; one that

@@ -229,6 +229,38 @@ static void print_blind(const struct usage_report *r, FILE *f)
 		   " POLLED: directories vigil polls there)\n");
 }
 
+/* The fanotify groups and marks of the processes shown, if any. */
+static bool print_fanotify(const struct usage_report *r, FILE *f)
+{
+	int w_pid = 3, w_user = 4;
+	char ubuf[32];
+	bool any = false;
+	for (size_t i = 0; i < r->n_shown; i++) {
+		const struct usage_proc *p = r->shown[i];
+		if (!p->fan_groups)
+			continue;
+		any = true;
+		fit(&w_pid, (unsigned long long)p->pid);
+		fit_text(&w_user, usage_user_name(r, p->uid, ubuf, sizeof(ubuf)));
+	}
+	if (!any)
+		return false;
+	fprintf(f, "\nfanotify groups and marks:\n%*s %-*s %6s %11s %11s %16s COMMAND\n",
+		w_pid, "PID", w_user, "USER", "GROUPS", "INODE_MARKS", "MOUNT_MARKS",
+		"FILESYSTEM_MARKS");
+	for (size_t i = 0; i < r->n_shown; i++) {
+		const struct usage_proc *p = r->shown[i];
+		if (!p->fan_groups)
+			continue;
+		fprintf(f, "%*d %-*s %6zu %11zu %11zu %16zu ", w_pid, (int)p->pid, w_user,
+			usage_user_name(r, p->uid, ubuf, sizeof(ubuf)), p->fan_groups, p->fan_inode,
+			p->fan_mount, p->fan_fs);
+		put_text(f, p->cmdline, p->cmdline_len, ' ');
+		fputc('\n', f);
+	}
+	return true;
+}
+
 void usage_print_text(const struct usage_report *r, FILE *f)
 {
 	int w_pid = print_procs(r, f);
@@ -236,10 +268,15 @@ void usage_print_text(const struct usage_report *r, FILE *f)
 		print_watches(r, f, w_pid);
 	print_users(r, f);
 	print_blind(r, f);
+	bool fan = print_fanotify(r, f);
 	fputc('\n', f);
 	print_limit(f, &r->scan.instances);
 	print_limit(f, &r->scan.watches);
 	print_limit(f, &r->scan.queued);
+	if (fan && r->scan.fan_groups_max >= 0)
+		fprintf(f, "fs.fanotify.max_user_groups = %ld\n", r->scan.fan_groups_max);
+	if (fan && r->scan.fan_marks_max >= 0)
+		fprintf(f, "fs.fanotify.max_user_marks = %ld\n", r->scan.fan_marks_max);
 }
 
 /* JSON */
@@ -307,8 +344,10 @@ static void json_proc(FILE *f, const struct usage_report *r, const struct usage_
 		json_string(f, p->cmdline + at, n);
 		at += n + 1;
 	}
-	fprintf(f, "], \"instances\": %zu, \"watches\": %zu, \"fds\": [", p->instances,
-		p->watches);
+	fprintf(f, "], \"instances\": %zu, \"watches\": %zu, \"fanotify\": {\"groups\": %zu, "
+		"\"inode_marks\": %zu, \"mount_marks\": %zu, \"filesystem_marks\": %zu}, "
+		"\"fds\": [", p->instances, p->watches, p->fan_groups, p->fan_inode, p->fan_mount,
+		p->fan_fs);
 	for (size_t j = 0; j < p->n_inst; j++) {
 		const struct usage_instance *in = &p->inst[j];
 		fprintf(f, "%s\n      {\"fd\": %d, \"watches\": %zu", j ? "," : "", in->fd,

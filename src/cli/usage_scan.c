@@ -268,6 +268,35 @@ static int read_census(int pid_dir, int fd, struct usage_proc *p)
 	return r;
 }
 
+void usage_parse_fanotify(const char *text, struct usage_proc *p)
+{
+	p->fan_groups++;
+	for (const char *line = text; line && *line;) {
+		if (strncmp(line, "fanotify ino:", 13) == 0)
+			p->fan_inode++;
+		else if (strncmp(line, "fanotify mnt_id:", 16) == 0)
+			p->fan_mount++;
+		else if (strncmp(line, "fanotify sdev:", 14) == 0)
+			p->fan_fs++;
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+}
+
+static int read_fanotify(int pid_dir, int fd, struct usage_proc *p)
+{
+	char name[32], *text;
+	size_t len;
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	int r = read_all(pid_dir, name, &text, &len);
+	if (r < 0)
+		return r == -ENOENT || r == -EACCES ? 0 : r;
+	usage_parse_fanotify(text, p);
+	free(text);
+	return 0;
+}
+
 /* Read one inotify fd's fdinfo: its watches (or their number only). */
 static int read_instance(int pid_dir, pid_t pid, int fd, bool details,
 			 struct usage_instance *inst)
@@ -424,6 +453,11 @@ static int scan_proc(struct usage_scan *s, int proc_dir, pid_t pid, bool asked,
 				goto out;
 			continue;
 		}
+		if (strcmp(link, "anon_inode:[fanotify]") == 0) {
+			if ((r = read_fanotify(pid_dir, fd, &p)) < 0)
+				goto out;
+			continue;
+		}
 		if (strcmp(link, "anon_inode:inotify") != 0)
 			continue;
 		if (p.n_inst == cap) {
@@ -449,7 +483,7 @@ static int scan_proc(struct usage_scan *s, int proc_dir, pid_t pid, bool asked,
 		r = -errno;
 		goto out;
 	}
-	if (p.n_inst == 0 && !asked)
+	if (p.n_inst == 0 && !p.fan_groups && !asked)
 		goto out;
 	if (p.shown && (r = read_cmdline(pid_dir, &p)) < 0)
 		goto out;
@@ -610,6 +644,8 @@ int usage_scan_run(struct usage_scan *s, pid_t *ret_bad)
 	read_limit(&s->instances, "max_user_instances", "max_inotify_instances");
 	read_limit(&s->watches, "max_user_watches", "max_inotify_watches");
 	/* per instance, and not a ucount: there is no user.* one */
+	s->fan_groups_max = read_long("/proc/sys/fs/fanotify/max_user_groups");
+	s->fan_marks_max = read_long("/proc/sys/fs/fanotify/max_user_marks");
 	long queued = read_long("/proc/sys/fs/inotify/max_queued_events");
 	s->queued = (struct usage_limit){.value = queued, .fs_value = queued,
 					 .sysctl = "fs.inotify.max_queued_events",

@@ -12,6 +12,13 @@
 
 const char *cli_prog = "vigil";
 enum cli_compat cli_compat = CLI_NATIVE;
+bool cli_fsnotify;
+unsigned cli_backend;
+
+static bool fanotify_in_use(void)
+{
+	return cli_backend & (VIGIL_BACKEND_FANOTIFY | VIGIL_MARK_FILESYSTEM | VIGIL_MARK_MOUNT);
+}
 
 static bool to_syslog;
 
@@ -81,9 +88,10 @@ static void limit_error(const char *what, const char *problem,
 			const char *fs_name, const char *user_name, size_t need)
 {
 	char path[128], name[64];
-	snprintf(path, sizeof(path), "/proc/sys/fs/inotify/%s", fs_name);
+	const char *api = fanotify_in_use() ? "fanotify" : "inotify";
+	snprintf(path, sizeof(path), "/proc/sys/fs/%s/%s", api, fs_name);
 	long cur = read_long(path);
-	snprintf(name, sizeof(name), "fs.inotify.%s", fs_name);
+	snprintf(name, sizeof(name), "fs.%s.%s", api, fs_name);
 	snprintf(path, sizeof(path), "/proc/sys/user/%s", user_name);
 	long ns = read_long(path);
 	if (ns >= 0 && (cur < 0 || ns < cur)) {
@@ -107,11 +115,19 @@ static void limit_error(const char *what, const char *problem,
 static void watch_error(const char *path, int err, size_t below, size_t left,
 			size_t total)
 {
+	bool whole = cli_backend & (VIGIL_MARK_FILESYSTEM | VIGIL_MARK_MOUNT);
+	const char *scope = (cli_backend & VIGIL_MARK_MOUNT) ? "mount" : "filesystem";
 	if (cli_compat != CLI_NATIVE) {
-		if (err == -ENOSPC) {
+		if (err == -ENOSPC && fanotify_in_use()) {
+			cli_raw("Failed to watch %s; upper limit on fanotify marks reached!", path);
+			cli_raw("Please increase the amount of fanotify marks allowed per "
+				"user via `/proc/sys/fs/fanotify/max_user_marks'.");
+		} else if (err == -ENOSPC) {
 			cli_raw("Failed to watch %s; upper limit on inotify watches reached!", path);
 			cli_raw("Please increase the amount of inotify watches allowed per "
 				"user via `/proc/sys/fs/inotify/max_user_watches'.");
+		} else if (whole) {
+			cli_raw("Couldn't add %s watch %s: %s", scope, path, strerror(-err));
 		} else {
 			cli_raw(cli_compat == CLI_INOTIFYWAIT ? "Couldn't watch %s: %s"
 							      : "Failed to watch %s: %s",
@@ -128,9 +144,24 @@ static void watch_error(const char *path, int err, size_t below, size_t left,
 			asprintf(&what, "cannot watch '%s'", path);
 	if (n < 0)
 		cli_error("out of memory");
+	else if (err == -ENOSPC && fanotify_in_use())
+		limit_error(what, "fanotify mark limit reached", "max_user_marks",
+			    "max_fanotify_marks", left ? left : below + 1);
 	else if (err == -ENOSPC)
 		limit_error(what, "inotify watch limit reached", "max_user_watches",
 			    "max_inotify_watches", left ? left : below + 1);
+	else if (whole && err == -EPERM)
+		cli_error("cannot mark the %s of '%s': marking a whole %s needs "
+			  "CAP_SYS_ADMIN; run as root, or leave out '--%s' to mark each "
+			  "directory (which needs no privilege)", scope, path, scope, scope);
+	else if (whole && (err == -EOPNOTSUPP || err == -ENODEV || err == -EXDEV))
+		cli_error("cannot mark the %s of '%s': fanotify cannot report file "
+			  "handles there (%s); give '--backend auto' to watch it with "
+			  "inotify, or poll it", scope, path, cli_strerror(-err));
+	else if (fanotify_in_use() && (err == -EOPNOTSUPP || err == -ENODEV || err == -EXDEV))
+		cli_error("%s: fanotify cannot report file handles there (%s); give "
+			  "'--backend auto' to watch it with inotify, or poll it", what,
+			  cli_strerror(-err));
 	else
 		cli_error("%s: %s", what, cli_strerror(-err));
 	free(n < 0 ? NULL : what);
@@ -154,12 +185,24 @@ void cli_left_out_error(const char *path, size_t left, size_t total)
 
 void cli_instance_error(int err)
 {
-	const char *what = "cannot create an inotify instance";
+	bool fan = fanotify_in_use();
+	const char *what = fan ? "cannot create a fanotify group" : "cannot create an inotify instance";
 	if (cli_compat != CLI_NATIVE) {
-		cli_raw("Couldn't initialize inotify: %s", strerror(-err));
+		cli_raw("Couldn't initialize %s: %s", fan ? "fanotify" : "inotify", strerror(-err));
 		if (err == -EMFILE)
-			cli_raw("Try increasing the value of "
-				"/proc/sys/fs/inotify/max_user_instances");
+			cli_raw(fan ? "Try increasing the value of /proc/sys/fs/fanotify/max_user_groups"
+				    : "Try increasing the value of "
+				      "/proc/sys/fs/inotify/max_user_instances");
+		return;
+	}
+	if (fan && err == -ENOSYS) {
+		cli_error("%s: this kernel has no fanotify with file handles and names "
+			  "(Linux 5.17 or later is needed); give '--backend inotify'", what);
+		return;
+	}
+	if (fan && err == -EPERM) {
+		cli_error("%s: not permitted (fanotify needs Linux 5.13 or later without "
+			  "privilege); give '--backend inotify'", what);
 		return;
 	}
 	if (err == -EMFILE) {
@@ -167,8 +210,12 @@ void cli_instance_error(int err)
 		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			close(fd);
-			limit_error(what, "inotify instance limit reached",
-				    "max_user_instances", "max_inotify_instances", 0);
+			if (fan)
+				limit_error(what, "fanotify group limit reached",
+					    "max_user_groups", "max_fanotify_groups", 0);
+			else
+				limit_error(what, "inotify instance limit reached",
+					    "max_user_instances", "max_inotify_instances", 0);
 			return;
 		}
 		struct rlimit rl;

@@ -51,11 +51,13 @@ static const char wait_help[] =
 	"      --format FMT        print events as FMT: %%w watched directory, %%f\n"
 	"                          name, %%e events, %%Xe events separated by X, %%T\n"
 	"                          time (see --timefmt), %%c cookie, %%F old path of\n"
-	"                          a paired move, %%0 NUL, %%n newline, %%%% a %%\n"
+	"                          a paired move, %%p pid and %%P command name of the\n"
+	"                          process that made the change (fanotify only;\n"
+	"                          empty when not known), %%0 NUL, %%n newline, %%%% a %%\n"
 	"      --no-newline        do not end each --format line with a newline\n"
 	"      --timefmt FMT       strftime(3) format for %%T\n"
 	"      --json              print one JSON object per event (path, dir, name,\n"
-	"                          events, cookie, from, synthetic, time)\n"
+	"                          events, cookie, from, synthetic, time, pid, comm)\n"
 	"      --pair-moves        report a rename as one MOVE event; its old path is\n"
 	"                          %%F, or \"from\" in --json\n"
 	"      --publish URL       send each event, as its --json object with \"host\",\n"
@@ -296,7 +298,7 @@ int cmd_wait(int argc, char **argv)
 	if (cli_compat == CLI_NATIVE)
 		argv[0] = (char *)cli_prog; /* getopt's messages */
 	opterr = 1;
-	while ((opt = getopt_long(argc, argv, "hmdsrPe:t:qo:c", wait_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "hmdsrPe:t:qo:cIFSM", wait_options, NULL)) != -1) {
 		if ((r = watchargs_option(&args, opt, optarg)) != 0) {
 			if (r < 0)
 				goto out;
@@ -432,9 +434,10 @@ int cmd_wait(int argc, char **argv)
 	static char obuf[64 * 1024];
 	setvbuf(out.f, obuf, _IOFBF, sizeof(obuf));
 
-	if ((r = vigil_new((pair ? VIGIL_PAIR_MOVES : 0) | (no_names ? VIGIL_NO_NAMES : 0) |
-				   watchargs_backend(&args),
-			   &v)) < 0) {
+	unsigned backend;
+	if (watchargs_backend(&args, &backend) < 0)
+		goto out;
+	if ((r = vigil_new((pair ? VIGIL_PAIR_MOVES : 0) | (no_names ? VIGIL_NO_NAMES : 0) | backend, &v)) < 0) {
 		cli_instance_error(r);
 		goto out;
 	}
@@ -444,9 +447,7 @@ int cmd_wait(int argc, char **argv)
 		cli_use_syslog();
 
 	if (!quiet)
-		cli_raw(args.recursive ? "Setting up watches.  Beware: since -r was given, "
-					 "this may take a while!"
-				       : "Setting up watches.");
+		cli_raw("%s", watchargs_setting_up(&args));
 	if (watchargs_watch(&args, v, mask) < 0)
 		goto out;
 	watchargs_mounts(&args, v, quiet);

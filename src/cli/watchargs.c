@@ -41,6 +41,19 @@ static int add_operand(struct watchargs *a, const char *s, size_t n)
 	return r;
 }
 
+/* -S or -M (SCOPE): 1, or -1 when the other was given (said). */
+static int take_scope(struct watchargs *a, char scope)
+{
+	if (a->scope && a->scope != scope) {
+		cli_say(("Please specify -S or -M once only!"),
+			("'--filesystem' and '--mount' cannot both be given"));
+		return -1;
+	}
+	a->scope = scope;
+	a->recursive = true; /* the whole tree below each FILE, as in fsnotifywait */
+	return 1;
+}
+
 int watchargs_option(struct watchargs *a, int opt, const char *arg)
 {
 	switch (opt) {
@@ -87,11 +100,27 @@ int watchargs_option(struct watchargs *a, int opt, const char *arg)
 		a->keep_going = true;
 		return 1;
 	case OPT_BACKEND:
-		if (strcmp(arg, "auto") && strcmp(arg, "inotify") && strcmp(arg, "poll")) {
-			cli_error("'%s' is not a backend; give auto, inotify or poll", arg);
+		if (!strcmp(arg, "filesystem") || !strcmp(arg, "mount")) {
+			/* -S and -M, as vigil run spells them */
+			a->backend = "fanotify";
+			return take_scope(a, arg[0] == 'f' ? 'S' : 'M');
+		}
+		if (strcmp(arg, "auto") && strcmp(arg, "inotify") && strcmp(arg, "poll") &&
+		    strcmp(arg, "fanotify")) {
+			cli_error("'%s' is not a backend; give auto, inotify, poll, fanotify, "
+				  "filesystem or mount", arg);
 			return -1;
 		}
 		a->backend = arg;
+		return 1;
+	case 'S':
+	case 'M':
+		return take_scope(a, (char)opt);
+	case 'I':
+		a->backend = "inotify";
+		return 1;
+	case 'F':
+		a->backend = "fanotify";
 		return 1;
 	case OPT_POLL_INTERVAL: {
 		uint64_t ns;
@@ -176,13 +205,35 @@ int watchargs_finish(struct watchargs *a, int argc, char **argv, int first)
 	return 0;
 }
 
-unsigned watchargs_backend(const struct watchargs *a)
+int watchargs_backend(const struct watchargs *a, unsigned *ret)
 {
 	const char *b = a->backend;
 	if (!b) /* inotifywait and inotifywatch see what inotify sees */
-		b = cli_compat == CLI_NATIVE ? "auto" : "inotify";
-	return strcmp(b, "inotify") == 0 ? VIGIL_BACKEND_INOTIFY :
-	       strcmp(b, "poll") == 0 ? VIGIL_BACKEND_POLL : 0;
+		b = a->scope || cli_fsnotify ? "fanotify" :
+		    cli_compat == CLI_NATIVE ? "auto" : "inotify";
+	if (a->scope && strcmp(b, "fanotify")) {
+		cli_say(("-%c needs fanotify; it cannot be used with -I", a->scope),
+			("'--%s' marks with fanotify; it cannot be used with '--backend %s'",
+			 a->scope == 'S' ? "filesystem" : "mount", b));
+		return -1;
+	}
+	*ret = strcmp(b, "inotify") == 0 ? VIGIL_BACKEND_INOTIFY :
+	       strcmp(b, "poll") == 0 ? VIGIL_BACKEND_POLL :
+	       a->scope == 'S' ? VIGIL_MARK_FILESYSTEM :
+	       a->scope == 'M' ? VIGIL_MARK_MOUNT :
+	       strcmp(b, "fanotify") == 0 ? VIGIL_BACKEND_FANOTIFY : 0;
+	cli_backend = *ret;
+	return 0;
+}
+
+const char *watchargs_setting_up(const struct watchargs *a)
+{
+	if (a->scope)
+		return a->scope == 'S' ? "Setting up filesystem watches."
+				       : "Setting up mount watches.";
+	return a->recursive ? "Setting up watches.  Beware: since -r was given, "
+			      "this may take a while!"
+			    : "Setting up watches.";
 }
 
 int watchargs_poll_setup(const struct watchargs *a, vigil *v)

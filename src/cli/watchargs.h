@@ -31,6 +31,10 @@ enum {
 	{"fromfile", required_argument, NULL, OPT_FROMFILE},                   \
 	{"keep-going", no_argument, NULL, OPT_KEEP_GOING},                     \
 	{"backend", required_argument, NULL, OPT_BACKEND},                     \
+	{"inotify", no_argument, NULL, 'I'},                                   \
+	{"fanotify", no_argument, NULL, 'F'},                                  \
+	{"filesystem", no_argument, NULL, 'S'},                                \
+	{"mount", no_argument, NULL, 'M'},                                     \
 	{"poll-interval", required_argument, NULL, OPT_POLL_INTERVAL}
 
 struct pathlist {
@@ -51,8 +55,11 @@ struct watchargs {
 	bool recursive, nofollow;
 	bool keep_going; /* a FILE, or directories below one, that cannot be
 			    watched are said, and the rest is watched */
-	const char *backend;  /* --backend: auto, inotify or poll (NULL: auto,
-				 or inotify under the inotify-tools names) */
+	const char *backend;  /* --backend: auto, inotify, poll or fanotify
+				 (filesystem and mount set scope)
+				 (NULL: auto; inotify under the inotifywait
+				 names, fanotify under fsnotifywait's) */
+	char scope;           /* 'S' (--filesystem), 'M' (--mount), or 0 */
 	unsigned poll_ms;     /* --poll-interval, 0 when not given */
 	struct cli_mounts mounts; /* what has been said of the blind mounts */
 };
@@ -63,7 +70,18 @@ struct watchargs {
 	"                          (NFS, SMB, sshfs and every FUSE mount, 9p, ...):\n"    \
 	"                          auto polls those and nothing else (the default),\n"    \
 	"                          inotify watches them with inotify anyway, with a\n"     \
-	"                          warning, poll polls everything\n"                      \
+	"                          warning, poll polls everything; fanotify watches\n"    \
+	"                          with fanotify, which says who made each change;\n"    \
+	"                          filesystem and mount are -S and -M\n"                  \
+	"  -I, --inotify           --backend inotify\n"                                   \
+	"  -F, --fanotify          --backend fanotify: a mark per directory (no\n"        \
+	"                          privilege needed)\n"                                   \
+	"  -S, --filesystem        fanotify, marking the whole filesystem of each FILE\n"  \
+	"                          in one call: nothing is walked, however big the\n"    \
+	"                          tree (needs CAP_SYS_ADMIN); events outside the\n"     \
+	"                          FILEs are dropped\n"                                   \
+	"  -M, --mount             like -S, with open, access, modify and close seen\n"  \
+	"                          only when made through the FILE's mount\n"            \
 	"      --poll-interval DURATION  how often a polled directory is looked at\n"     \
 	"                          (default 2s; 500ms, 1.5s, 1m)\n"
 
@@ -78,8 +96,12 @@ int watchargs_finish(struct watchargs *a, int argc, char **argv, int first);
 /* Read a --fromfile list from F (named NAME in messages): one path per
  * line, "@path" excludes. 0, or -1 when reading failed (said on stderr). */
 int watchargs_read_list(struct watchargs *a, FILE *f, const char *name);
-/* The vigil_new() flags --backend asks for: VIGIL_BACKEND_*, or 0. */
-unsigned watchargs_backend(const struct watchargs *a);
+/* The vigil_new() flags --backend, -I, -F, -S and -M ask for
+ * (VIGIL_BACKEND_*, VIGIL_MARK_*, or 0) into *RET: 0, or -1 when they
+ * conflict (said). */
+int watchargs_backend(const struct watchargs *a, unsigned *ret);
+/* What to say as the watches are being set up, as inotifywait says it. */
+const char *watchargs_setting_up(const struct watchargs *a);
 /* Set what --poll-interval says in V: 0 or -1 (said). */
 int watchargs_poll_setup(const struct watchargs *a, vigil *v);
 /* Say what is new of the blind mounts met so far: each newly polled one

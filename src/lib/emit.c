@@ -1,5 +1,6 @@
 /* Building delivered events: paths, filters, and the queue they wait in. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,6 +115,17 @@ int engine_emit(struct vigil *v, const char *dir, size_t dir_len,
 		if (r < 0)
 			return r;
 		e->has_from = true;
+	}
+	e->comm = SIZE_MAX;
+	if (v->cur_pid > 0 && !(flags & (VIGIL_EVENT_SYNTHETIC | VIGIL_EVENT_OVERFLOW |
+					 VIGIL_EVENT_ERROR))) {
+		e->pid = v->cur_pid;
+		const char *comm = v->src.ops->comm ? v->src.ops->comm(&v->src, e->pid) : NULL;
+		if (comm) {
+			e->comm = q->text.len;
+			if ((r = buf_append(&q->text, comm, strlen(comm) + 1)) < 0)
+				return r;
+		}
 	}
 	e->mask = mask;
 	e->cookie = cookie;

@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "filter.h"
 #include "held.h"
+#include "learn.h"
 #include "moves.h"
 #include "seen.h"
 #include "source.h"
@@ -66,6 +67,8 @@ struct root {
 struct qevent {
 	uint32_t mask, cookie, flags;
 	int error;
+	int pid;
+	size_t comm;    /* offset of its command name, or SIZE_MAX */
 	size_t dirs;
 	struct timespec time;
 	size_t dir, name, path, from_dir, from_name, from_path; /* offsets */
@@ -166,6 +169,8 @@ struct vigil {
 	bool mute;
 
 	struct vigil_event ev;
+	int cur_pid;            /* the pid of the record being processed */
+	struct learn *learn;    /* whole-filesystem marks (learn.h), or NULL */
 };
 
 /* vigil.c */
@@ -185,6 +190,9 @@ bool engine_caught_up(struct vigil *v);
 /* Recursive root RI's directory, open (O_PATH), until
  * engine_release_roots() when it is not pinned; -ENOENT once it is gone. */
 int engine_root_fd(struct vigil *v, uint32_t ri);
+
+/* Root RI's watch is over (its directory deleted or unmounted). */
+void engine_root_gone(struct vigil *v, uint32_t ri);
 
 /* VIGIL_EVENT_POLLED if NODE's watch is polled, else 0. */
 uint32_t engine_polled(const struct vigil *v, uint32_t node);

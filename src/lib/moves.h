@@ -25,6 +25,7 @@ struct move_half {
 	char *path;           /* old full path */
 	size_t dir_len, name_len, path_len;
 	struct timespec time; /* when it was read */
+	int pid;              /* who made it (vigil_event.pid) */
 	uint64_t deadline;    /* monotonic ns; 0 until armed */
 	bool delivered;       /* already delivered on its own */
 	bool news;            /* it left a directory whose own rename was

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "buf.h"
+
 struct source_record {
 	int wd;
 	uint32_t mask;
@@ -18,6 +20,9 @@ struct source_record {
 	const char *name; /* NUL-terminated, "" when none */
 	size_t name_len;
 	size_t size;      /* bytes the record takes in the stream */
+	int pid;          /* who made it, 0 when the source cannot tell */
+	int child;        /* fanotify: the watch id of the directory a CREATE,
+			     DELETE or MOVED_* is about, when it has one, else 0 */
 };
 
 struct source;
@@ -45,6 +50,22 @@ struct source_ops {
 	void (*close)(struct source *s);
 	/* Whether records on WD come from polling (NULL: never). */
 	bool (*polled)(const struct source *s, int wd);
+	/* Sources that mark whole filesystems (source_fanotify.c; NULL
+	 * elsewhere) hand out records on directories nobody asked to watch,
+	 * each under an id of its own. Where the directory WD was at stream
+	 * position POS: its parent's id and its name, into NAME. -EXDEV when
+	 * the parent is outside everything watched (the filesystem's root
+	 * reached, or a directory said to be outside()), -ESTALE when it is
+	 * gone, -ENOENT for an id not handed out. */
+	int (*resolve)(struct source *s, int wd, uint64_t pos, int *ret_parent,
+		       struct buf *name);
+	/* The directory WD was not watched at stream position POS: drop its
+	 * records from now on (and those of what is below it) until it is
+	 * watched again, unless a directory came in from outside since POS
+	 * (it may have come with it). */
+	void (*outside)(struct source *s, int wd, uint64_t pos);
+	/* PID's command name as read with the last batch, or NULL. */
+	const char *(*comm)(struct source *s, int pid);
 };
 
 struct source {
@@ -60,6 +81,16 @@ int source_inotify_open(struct source *ret);
 /* The inotify record decoder, exposed for tests and fuzzing. */
 int source_inotify_parse(const void *buf, size_t size,
 			 struct source_record *ret);
+
+/* A fanotify source (fanotify(7)): with MARK 0, an inode mark per
+ * directory watched (add_*), which works unprivileged since Linux 5.13;
+ * with FAN_MARK_FILESYSTEM or FAN_MARK_MOUNT, add_fd() of a directory
+ * marks its filesystem (or mount), and every directory met there gets an
+ * id (see resolve). Records carry the pid. -ENOSYS without fanotify,
+ * -EMFILE at fs.fanotify.max_user_groups, -ENOMEM. */
+int source_fanotify_open(unsigned mark, struct source *ret);
+/* The decoder of its records, for tests and fuzzing. */
+int source_fanotify_parse(const void *buf, size_t size, struct source_record *ret);
 
 /* inotify where it sees everything, the poller (source_poll.h) where it
  * is blind (blind.h), behind one source (source_mux.c). */

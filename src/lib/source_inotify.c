@@ -103,6 +103,8 @@ int source_inotify_parse(const void *buf, size_t size,
 	ret->name = h.len ? name : "";
 	ret->name_len = name_len;
 	ret->size = sizeof(h) + h.len;
+	ret->pid = 0; /* inotify never says who */
+	ret->child = 0;
 	return 1;
 }
 

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
+#include <sys/fanotify.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -103,6 +105,13 @@ static void release_roots(struct vigil *v)
 	}
 }
 
+void engine_root_gone(struct vigil *v, uint32_t ri)
+{
+	struct root *r = &v->roots[ri];
+	r->node = NODE_NONE;
+	root_close(r);
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -110,11 +119,21 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The backend flags of vigil_new(), VIGIL_MARK_* implying fanotify. */
+#define BACKENDS (VIGIL_BACKEND_INOTIFY | VIGIL_BACKEND_POLL | VIGIL_BACKEND_FANOTIFY)
+#define MARKS (VIGIL_MARK_FILESYSTEM | VIGIL_MARK_MOUNT)
+
+static bool fanotify(const struct vigil *v)
+{
+	return v->flags & (VIGIL_BACKEND_FANOTIFY | MARKS);
+}
+
 int vigil_new(unsigned flags, vigil **ret)
 {
-	if ((flags & ~(unsigned)(VIGIL_PAIR_MOVES | VIGIL_BACKEND_INOTIFY | VIGIL_BACKEND_POLL |
-	                         VIGIL_NO_NAMES)) ||
-	    ((flags & VIGIL_BACKEND_INOTIFY) && (flags & VIGIL_BACKEND_POLL)))
+	unsigned b = flags & BACKENDS;
+	if ((flags & ~(unsigned)(VIGIL_PAIR_MOVES | BACKENDS | MARKS | VIGIL_NO_NAMES)) || (b & (b - 1)) ||
+	    ((flags & MARKS) && (b & ~(unsigned)VIGIL_BACKEND_FANOTIFY)) ||
+	    (flags & MARKS) == MARKS)
 		return -EINVAL;
 	struct vigil *v = calloc(1, sizeof(*v));
 	if (!v)
@@ -128,9 +147,18 @@ int vigil_new(unsigned flags, vigil **ret)
 		free(v);
 		return -ENOMEM;
 	}
-	int r = source_mux_open((flags & VIGIL_BACKEND_POLL) ? BACKEND_POLL :
-				(flags & VIGIL_BACKEND_INOTIFY) ? BACKEND_INOTIFY : BACKEND_AUTO,
-				0, &v->src);
+	int r;
+	if (fanotify(v))
+		r = source_fanotify_open((flags & VIGIL_MARK_FILESYSTEM) ? FAN_MARK_FILESYSTEM :
+					 (flags & VIGIL_MARK_MOUNT) ? FAN_MARK_MOUNT : 0, &v->src);
+	else
+		r = source_mux_open((flags & VIGIL_BACKEND_POLL) ? BACKEND_POLL :
+				    (flags & VIGIL_BACKEND_INOTIFY) ? BACKEND_INOTIFY : BACKEND_AUTO,
+				    0, &v->src);
+	if (r == 0 && (flags & MARKS) && !(v->learn = calloc(1, sizeof(*v->learn)))) {
+		v->src.ops->close(&v->src);
+		r = -ENOMEM;
+	}
 	if (r < 0) {
 		free(v->rbuf);
 		free(v);
@@ -145,6 +173,10 @@ vigil *vigil_free(vigil *v)
 	if (!v)
 		return NULL;
 	v->src.ops->close(&v->src);
+	if (v->learn) {
+		learn_fini(v->learn);
+		free(v->learn);
+	}
 	tree_fini(&v->tree);
 	filter_fini(&v->filter);
 	moves_fini(&v->moves);
@@ -193,12 +225,16 @@ int vigil_set_poll_interval(vigil *v, unsigned ms)
 {
 	if (!ms)
 		return -EINVAL;
+	if (fanotify(v))
+		return 0; /* nothing is polled */
 	return source_mux_set_interval(&v->src, (uint64_t)ms * 1000000u);
 }
 
 int vigil_mount(vigil *v, size_t i, struct vigil_mount *ret)
 {
 	struct source_mount m;
+	if (fanotify(v))
+		return 0; /* blind mounts are not told apart */
 	int r = source_mux_mount(&v->src, i, &m);
 	if (r <= 0)
 		return r;
@@ -411,7 +447,9 @@ int vigil_add(vigil *v, const char *path, uint32_t mask, unsigned flags)
 			err = -errno;
 			goto fail;
 		}
-		err = v->src.ops->add_fd(&v->src, r->fd, crawl_quiet_mask(v, r) | extra, &wd);
+		err = v->src.ops->add_fd(&v->src, r->fd, (v->learn ? engine_kernel_mask(v, r)
+								  : crawl_quiet_mask(v, r)) | extra,
+					 &wd);
 	} else {
 		/* no open at all: watching is not an event */
 		err = v->src.ops->add_path(&v->src, path, engine_kernel_mask(v, r) | extra |
@@ -440,6 +478,12 @@ int vigil_add(vigil *v, const char *path, uint32_t mask, unsigned flags)
 	v->n_roots++;
 	if (!crawl)
 		return 1;
+	if (v->learn) {
+		/* the filesystem is marked: its directories are learnt from
+		 * the events that name them, none is walked */
+		root_unpin(r);
+		return 1;
+	}
 	err = crawl_root(v, ri, CRAWL_INITIAL);
 	root_unpin(r);
 	return err < 0 ? err : err + 1;
@@ -840,7 +884,7 @@ static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,
 	struct move_half h = {
 		.cookie = rec->cookie, .mask = rec->mask, .dir_node = node,
 		.node = is_dir ? moving_node(v, node, rec->name, rec->name_len, pos) : NODE_NONE,
-		.time = v->read_time,
+		.time = v->read_time, .pid = rec->pid,
 		.news = is_dir && below_held_move(v, node),
 	};
 	if (h.node != NODE_NONE)
@@ -920,10 +964,13 @@ static int moved_out(struct vigil *v, struct move_half *h,
 		uint32_t ri = engine_root_index(v, h->dir_node);
 		if (ri != NODE_NONE && wanted(&v->roots[ri], h->mask)) {
 			struct timespec t = v->read_time;
+			int pid = v->cur_pid;
 			v->read_time = h->time;
+			v->cur_pid = h->pid;
 			e = engine_emit(v, h->dir, h->dir_len, h->name, h->name_len,
 					h->mask, h->cookie, engine_polled(v, h->dir_node), 0, NULL);
 			v->read_time = t;
+			v->cur_pid = pid;
 		}
 	}
 	if (gone != NODE_NONE) {
@@ -1120,7 +1167,19 @@ int engine_sweep(struct vigil *v, bool orphans, bool tell)
 	return e;
 }
 
+static int process_record(struct vigil *v, const struct source_record *rec, uint64_t pos);
+
+/* What REC says, with its pid on the events it makes. */
 static int process(struct vigil *v, const struct source_record *rec, uint64_t pos)
+{
+	int pid = v->cur_pid;
+	v->cur_pid = rec->pid;
+	int r = v->learn ? learn_process(v, rec, pos) : process_record(v, rec, pos);
+	v->cur_pid = pid;
+	return r;
+}
+
+static int process_record(struct vigil *v, const struct source_record *rec, uint64_t pos)
 {
 	if (rec->mask & IN_Q_OVERFLOW) {
 		int e = engine_emit(v, "", 0, "", 0, IN_Q_OVERFLOW, 0,
@@ -1139,10 +1198,8 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 		int e = 0;
 		if (r && (r->node == node || (r->mask & IN_IGNORED)))
 			e = emit_record(v, node, "", 0, IN_IGNORED, 0);
-		if (r && r->node == node) {
-			r->node = NODE_NONE;
-			root_close(r);
-		}
+		if (r && r->node == node)
+			engine_root_gone(v, ri);
 		tree_remove(&v->tree, node, engine_unwatch, v);
 		v->tree_gen++;
 		return e;
@@ -1242,6 +1299,8 @@ static void pop_event(struct vigil *v, const struct vigil_event **ret)
 	ev->error = e->error;
 	ev->dirs = e->dirs;
 	ev->time = e->time;
+	ev->pid = e->pid;
+	ev->comm = e->comm == SIZE_MAX ? NULL : t + e->comm;
 	q->head++;
 	q->len--;
 	*ret = ev;

@@ -109,4 +109,8 @@ void on_event(struct run *run, struct rrule *rr, const struct vigil_event *ev,
 	c.wanted = c.kind != CHANGE_LEFT && (c.kind != CHANGE_GONE || c.events) &&
 		   wants(rr, ev->path, is_dir);
 	apply_change(run, rr, &c);
+	/* its job is told who made the change (VIGIL_PID): the path waits now,
+	 * or this does nothing */
+	if (c.wanted)
+		store_who(rr->store, c.path, ev->pid, ev->comm);
 }

@@ -216,6 +216,14 @@ static int build_env(struct words *env, const struct rule *rule,
 			r = env_add(env, "VIGIL_EVENT", ev);
 		if (r >= 0)
 			r = env_add(env, "VIGIL_FROM", p->from ? p->from : "");
+		/* who made the last change: known with fanotify only */
+		char pid[16] = "";
+		if (p->pid > 0)
+			snprintf(pid, sizeof(pid), "%d", p->pid);
+		if (r >= 0)
+			r = env_add(env, "VIGIL_PID", pid);
+		if (r >= 0)
+			r = env_add(env, "VIGIL_COMM", p->comm);
 		free(dir);
 	}
 	return r;
@@ -239,6 +247,10 @@ static int build_stdin(char **ret, size_t *ret_len, const struct rule *rule,
 			if (paths[i].from) {
 				fputs(",\"from\":", f);
 				json_string(f, paths[i].from, strlen(paths[i].from));
+			}
+			if (paths[i].pid > 0) { /* fanotify: who made the last change */
+				fprintf(f, ",\"pid\":%d,\"comm\":", paths[i].pid);
+				json_string(f, paths[i].comm, strlen(paths[i].comm));
 			}
 			fputs(",\"rule\":", f);
 			json_string(f, rule->name, strlen(rule->name));

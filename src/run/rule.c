@@ -681,8 +681,10 @@ int rule_set(struct rule *r, const char *key, const char *value, char **err)
 		r->loop_window_ns = ns;
 		return 0;
 	case K_BACKEND: {
-		static const char *const backends[] = { "auto", "inotify", "poll" };
-		if (set_choice(value, backends, 3, "auto, inotify or poll", &choice, err) < 0)
+		static const char *const backends[] = { "auto", "inotify", "poll", "fanotify",
+							"filesystem", "mount" };
+		if (set_choice(value, backends, 6,
+			       "auto, inotify, poll, fanotify, filesystem or mount", &choice, err) < 0)
 			return -1;
 		r->backend = (enum rule_backend)choice;
 		return 0;

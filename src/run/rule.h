@@ -44,7 +44,10 @@ struct strv {
  * signal). */
 /* Where inotify cannot see other machines' changes: poll there (auto),
  * use inotify anyway, or poll everywhere. */
-enum rule_backend { RULE_BACKEND_AUTO, RULE_BACKEND_INOTIFY, RULE_BACKEND_POLL };
+enum rule_backend {
+	RULE_BACKEND_AUTO, RULE_BACKEND_INOTIFY, RULE_BACKEND_POLL,
+	RULE_BACKEND_FANOTIFY, RULE_BACKEND_FILESYSTEM, RULE_BACKEND_MOUNT,
+};
 
 struct rule {
 	char *name;            /* the section name; "run" for the command line */
@@ -73,7 +76,7 @@ struct rule {
 				* change of it while it ran or within
 				* loop_window_ns after (store_set_guard()); 0 = off */
 	uint64_t loop_window_ns;
-	enum rule_backend backend; /* where inotify is blind: VIGIL_BACKEND_* */
+	enum rule_backend backend; /* VIGIL_BACKEND_*, VIGIL_MARK_* */
 	unsigned poll_ms;      /* poll interval; 0 = the library's (2 s) */
 	struct strv argv;      /* the command, with placeholders left as written */
 	char *state;           /* the state directory (a journal), or NULL */

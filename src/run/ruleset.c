@@ -239,7 +239,11 @@ static int rrule_new(struct run *run, struct rule *rule, struct rrule **ret)
 	if (!rr->r.paths.len)
 		goto brokers;
 	unsigned backend = rr->r.backend == RULE_BACKEND_INOTIFY ? VIGIL_BACKEND_INOTIFY :
-			   rr->r.backend == RULE_BACKEND_POLL ? VIGIL_BACKEND_POLL : 0;
+			   rr->r.backend == RULE_BACKEND_POLL ? VIGIL_BACKEND_POLL :
+			   rr->r.backend == RULE_BACKEND_FANOTIFY ? VIGIL_BACKEND_FANOTIFY :
+			   rr->r.backend == RULE_BACKEND_FILESYSTEM ? VIGIL_MARK_FILESYSTEM :
+			   rr->r.backend == RULE_BACKEND_MOUNT ? VIGIL_MARK_MOUNT : 0;
+	cli_backend = backend; /* for the messages that name limits */
 	if ((r = vigil_new(VIGIL_PAIR_MOVES | backend, &rr->v)) < 0) {
 		cli_instance_error(r);
 		goto fail;

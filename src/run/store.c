@@ -20,6 +20,8 @@ struct entry {
 	char *from;
 	uint32_t events;
 	uint32_t hash;
+	int pid;
+	char comm[16];
 	uint64_t due;
 	uint32_t hnext;      /* chain of its bucket, or the free list */
 	uint32_t prev, next; /* in the settling or the ready list */
@@ -552,6 +554,16 @@ nomem:
 	return -ENOMEM;
 }
 
+void store_who(struct store *s, const char *path, int pid, const char *comm)
+{
+	uint32_t i = find_entry(s, path, hash_str(path));
+	if (i == NONE)
+		return;
+	struct entry *e = &s->e[i];
+	e->pid = pid;
+	snprintf(e->comm, sizeof(e->comm), "%s", pid > 0 && comm ? comm : "");
+}
+
 int store_touch(struct store *s, const char *path, uint32_t events,
 		const char *from, uint64_t due)
 {
@@ -806,7 +818,9 @@ static void take_entry(struct store *s, uint32_t i, struct store_path *ret)
 	struct entry *e = &s->e[i];
 	list_unlink(s, i);
 	entry_unindex(s, i);
-	*ret = (struct store_path){.path = e->path, .from = e->from, .events = e->events};
+	*ret = (struct store_path){.path = e->path, .from = e->from, .events = e->events,
+				   .pid = e->pid};
+	memcpy(ret->comm, e->comm, sizeof(ret->comm));
 	e->path = e->from = NULL;
 	entry_release(s, i);
 }

@@ -33,6 +33,8 @@ struct store_path {
 	uint32_t events;  /* every event seen while it waited */
 	uint32_t attempt; /* which attempt this is: 1, 2 after a failure or
 			   * after a job on it was cut short (a crash) */
+	int pid;          /* who made its last change (vigil_event.pid), or 0 */
+	char comm[16];    /* and its command name, or "" */
 };
 
 int store_new(struct store **ret);
@@ -59,6 +61,9 @@ void store_set_retry(struct store *s, unsigned retries, uint64_t delay_ns,
  * attempts start again from the first. Returns 0 or -ENOMEM. */
 int store_touch(struct store *s, const char *path, uint32_t events,
 		const char *from, uint64_t due);
+/* The last change to PATH, waiting, was made by PID (COMM, or NULL):
+ * handed to its job (store_path). */
+void store_who(struct store *s, const char *path, int pid, const char *comm);
 /* Whether PATH waits (settling or settled). */
 bool store_has(const struct store *s, const char *path);
 

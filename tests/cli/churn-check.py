@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""churn-check.py ROOT VIEW [EVENTS]: check vigil's view of a tree against
-the disk, after random changes (tests/cli/churn.bats, bench/churn.sh).
+"""churn-check.py [--fanotify|--filesystem] ROOT VIEW [EVENTS]: check
+vigil's view of a tree against the disk, after random changes
+(tests/cli/churn.bats, bench/churn.sh).
 
 ROOT is the watched directory, VIEW what `vigil wait -r --debug-watches`
 printed on stderr at its exit (run in ROOT, watching "."), EVENTS what it
@@ -24,6 +25,13 @@ another watcher's, a line per event as `inotifywait --format
    checked after an overflow. With --stale-not-fatal, stale paths are
    counted and said, and fail nothing (churn.bats's slow writers on six
    names, where shapes remain, about one run in 30).
+
+With --fanotify (vigil wait -F: a fanotify mark per directory, which the
+kernel lists by inode, not by vigil's ids), 1 is checked as far as vigil's
+own view goes: every directory on disk watched under its path, and every
+watch on a directory that is at that path. With --filesystem (vigil wait
+-S: one mark for the filesystem, directories learnt as events name them),
+only that every directory vigil knows is at the path it has for it.
 
 Prints what diverged (a few of each) and exits 1, or prints a summary and
 exits 0."""
@@ -166,6 +174,19 @@ def replay(events_path, overflows, past_overflow):
     return known
 
 
+def check_fanotify(view, dirs, every, problems):
+    """vigil's view alone: each watch on a directory at that path, and
+    (EVERY) each directory watched."""
+    paths = set(view.values())
+    for wd, p in view.items():
+        if p not in dirs:
+            problems.append("vigil has watch %d at %r, where there is no directory" % (wd, p))
+    if every:
+        for p in sorted(dirs, key=len):
+            if p not in paths:
+                problems.append("directory %r is not watched where vigil believes" % p)
+
+
 def main():
     past_overflow = "--no-overflow-replay" not in sys.argv
     if not past_overflow:
@@ -173,13 +194,18 @@ def main():
     stale_fatal = "--stale-not-fatal" not in sys.argv
     if not stale_fatal:
         sys.argv.remove("--stale-not-fatal")
+    mode = None
+    if len(sys.argv) > 1 and sys.argv[1] in ("--fanotify", "--filesystem"):
+        mode = sys.argv.pop(1)
     if len(sys.argv) not in (3, 4):
         sys.exit(__doc__.split("\n\n")[0])
     root, view_path = sys.argv[1], sys.argv[2]
     dirs, files = disk_entries(root)
     view, kernel = read_view(view_path) if view_path != "-" else ({}, {})
     problems = []
-    if view_path != "-":
+    if mode:
+        check_fanotify(view, dirs, mode == "--fanotify", problems)
+    elif view_path != "-":
         check_watches(root, view, kernel, dirs, problems)
     missed = stale = 0
     known = None

@@ -52,7 +52,7 @@ check() {
 	wait_vigil
 	expect_eq "vigil's exit status (2: the -t timeout)" 2 "$status"
 	run python3 "$CHECK" --no-overflow-replay ${STALE_NOT_FATAL:+--stale-not-fatal} \
-		"$W" "$ERR" ${2:+"$2"}
+		${CHECK_MODE:+"$CHECK_MODE"} "$W" "$ERR" ${2:+"$2"}
 	echo "$1: $output"
 	expect_eq "$1: churn-check's status" 0 "$status"
 }
@@ -65,8 +65,8 @@ fresh_tree() {
 }
 
 start_churn_vigil() {
-	start_vigil wait -m -r --json -e create,moved_from,moved_to,delete,q_overflow \
-		-t 4 --debug-watches .
+	start_vigil wait -m -r ${BACKEND:+"$BACKEND"} --json \
+		-e create,moved_from,moved_to,delete,q_overflow -t 4 --debug-watches .
 }
 
 # churn N OPS [EVENTS]: for seeds 1 to 3, N writers of OPS changes each in
@@ -145,4 +145,11 @@ churn() {
 		check "seed $seed"
 		grep -q 'overflowed' "$ERR"
 	done
+}
+
+# fanotify: the same writers, the events replayed against the disk. With a
+# mark per directory (-F), found by the same walk as inotify's watches.
+@test "churn with fanotify marks per directory (-F): every directory watched, every path reported" {
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	BACKEND=-F CHECK_MODE=--fanotify churn 3 1500 "$OUT"
 }

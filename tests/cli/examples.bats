@@ -259,7 +259,7 @@ EOF
 	echo 'Port 22' >"$etc/ssh/sshd_config"
 	echo 'untouched' >"$etc/motd"
 	start_rules etc-integrity.ini
-	echo '10.0.0.1 db' >>"$etc/hosts"                           # written
+	sh -c 'echo $$ >"$1"; echo "10.0.0.1 db" >>"$2"' sh "$ROOT/writer" "$etc/hosts" # written
 	echo 'Port 2222' >"$etc/ssh/sshd_config.new"                # renamed into place
 	mv "$etc/ssh/sshd_config.new" "$etc/ssh/sshd_config"
 	chmod 600 "$etc/passwd"                                     # attrib
@@ -273,13 +273,17 @@ EOF
 		local f
 		[ -e "$log" ] || return 1
 		for f in "${want[@]}"; do
-			grep -qxF -- "$(sha256sum -- "$f")" "$log" || return 1
+			grep -qF -- "Z $(sha256sum -- "$f") by " "$log" || return 1
 		done
 	}
 	until_true 20 all_logged
-	grep -q '^# [0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9:]*Z$' "$log"
-	expect_eq "hash lines" 4 "$(grep -vc '^#' "$log")"
+	expect_eq "hash lines" 4 "$(grep -c '^[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9:]*Z ' "$log")"
 	! grep -q -e '\.git' -e 'swp' -e '~' -e 'dpkg' -e motd "$log"
+	# who: the writer, by its pid (the kernel tells root of all), and its
+	# name when it was still there to be read
+	if [ "$(id -u)" = 0 ]; then
+		grep -E -q -- "/etc/hosts by $(cat "$ROOT/writer") \((sh|\?)\)$" "$log"
+	fi
 }
 
 @test "rsync.ini: a burst of changes makes one rsync, and the copy matches, deletions included" {

@@ -281,7 +281,7 @@ EOF
 	expect_eq "message" "vigil wait: '--poll-interval': 'soon' is not a valid duration; give 500ms, 2s, 1.5m or 1h" "$output"
 	run "$VIGIL" wait --backend nfs "$W"
 	expect_eq "status" 1 "$status"
-	expect_eq "message" "vigil wait: 'nfs' is not a backend; give auto, inotify or poll" "$output"
+	expect_eq "message" "vigil wait: 'nfs' is not a backend; give auto, inotify, poll, fanotify, filesystem or mount" "$output"
 }
 
 @test "a polled mount unmounted lazily while watched ends in one clear line" {

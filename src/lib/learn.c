@@ -1,0 +1,489 @@
+/* The engine of a handle that marks whole filesystems (learn.h). */
+#include "learn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+void learn_fini(struct learn *l)
+{
+	move_half_free(&l->from);
+	free(l->checked);
+	buf_free(&l->name);
+	buf_free(&l->chain);
+	memset(l, 0, sizeof(*l));
+}
+
+static bool wanted(const struct root *r, uint32_t mask)
+{
+	return (mask & r->mask & IN_ALL_EVENTS) != 0;
+}
+
+/* Note that NODE's place is known as of this generation (or, GONE, that
+ * it cannot be found again). */
+static void set_checked(struct vigil *v, uint32_t node, bool gone)
+{
+	struct learn *l = v->learn;
+	if (node >= l->checked_cap) {
+		uint32_t cap = l->checked_cap ? l->checked_cap : 64;
+		while (cap <= node)
+			cap *= 2;
+		uint32_t *c = realloc(l->checked, (size_t)cap * sizeof(*c));
+		if (!c)
+			return; /* looked up again when next met: no harm */
+		memset(c + l->checked_cap, 0, (size_t)(cap - l->checked_cap) * sizeof(*c));
+		l->checked = c;
+		l->checked_cap = cap;
+	}
+	l->checked[node] = l->gen | (gone ? LEARN_GONE : 0);
+}
+
+static bool is_checked(const struct vigil *v, uint32_t node, bool *ret_gone)
+{
+	const struct learn *l = v->learn;
+	uint32_t c = node < l->checked_cap ? l->checked[node] : 0;
+	*ret_gone = c & LEARN_GONE;
+	return !l->gen || (c & ~LEARN_GONE) == l->gen;
+}
+
+/* Whether NAME under NODE is a directory to have in the tree: below a
+ * recursive root, and not excluded. */
+static bool watchable(struct vigil *v, uint32_t node, const char *name, size_t len)
+{
+	uint32_t ri = engine_root_index(v, node);
+	if (ri == NODE_NONE || !(v->roots[ri].flags & VIGIL_RECURSIVE))
+		return false;
+	if (!filter_active(&v->filter) || engine_entry_path(v, node, name, len, &v->scratch) < 0)
+		return true;
+	return !filter_excludes(&v->filter, v->scratch.data, v->scratch.len);
+}
+
+/* Put directory WD, NAME under PARENT, into the tree: its node, or
+ * NODE_NONE when it is not to be watched (said to the source). */
+static uint32_t place(struct vigil *v, uint32_t parent, int wd, const char *name, size_t len)
+{
+	struct tree *t = &v->tree;
+	if (!watchable(v, parent, name, len)) {
+		v->src.ops->outside(&v->src, wd, v->learn->pos);
+		return NODE_NONE;
+	}
+	uint32_t n = tree_find_wd(t, wd);
+	uint32_t there = tree_find_child(t, parent, name, len);
+	if (there != NODE_NONE && there != n) {
+		/* a place the events have not cleared: what was there is gone */
+		tree_remove(t, there, engine_unwatch, v);
+	}
+	if (n != NODE_NONE) {
+		if (tree_node(t, n)->root != NODE_NONE || there == n)
+			return n; /* a root keeps the path it was given */
+		if (tree_rename(t, n, parent, name, len) < 0) {
+			tree_remove(t, n, engine_unwatch, v);
+			return NODE_NONE;
+		}
+	} else if ((n = tree_add_child(t, parent, name, len, wd)) == NODE_NONE) {
+		return NODE_NONE;
+	}
+	v->tree_gen++;
+	set_checked(v, n, false);
+	return n;
+}
+
+/* Directory WD, first met at stream position POS: climb to a directory
+ * the tree knows, asking the source where each one was, then place what
+ * was climbed from the top down. Its node, or NODE_NONE. */
+static uint32_t learn_dir(struct vigil *v, int wd, uint64_t pos)
+{
+	struct learn *l = v->learn;
+	struct buf *c = &l->chain; /* (wd, name length, name) from WD up */
+	buf_clear(c);
+	uint32_t top = NODE_NONE;
+	for (int w = wd, depth = 0; depth < 4096; depth++) {
+		int p;
+		int e = v->src.ops->resolve(&v->src, w, pos, &p, &l->name);
+		if (e == -EXDEV) {
+			/* outside: so is everything climbed */
+			v->src.ops->outside(&v->src, w, v->learn->pos);
+			for (size_t off = 0; off < c->len;) {
+				int x;
+				size_t n;
+				memcpy(&x, c->data + off, sizeof(x));
+				memcpy(&n, c->data + off + sizeof(x), sizeof(n));
+				v->src.ops->outside(&v->src, x, v->learn->pos);
+				off += sizeof(x) + sizeof(n) + n;
+			}
+			return NODE_NONE;
+		}
+		if (e < 0) {
+			/* gone (its events are the last): nothing to place
+			 * it by. Learnt again if it comes back. */
+			v->src.ops->remove(&v->src, w);
+			return NODE_NONE;
+		}
+		size_t n = l->name.len;
+		if (buf_append(c, (const char *)&w, sizeof(w)) < 0 ||
+		    buf_append(c, (const char *)&n, sizeof(n)) < 0 ||
+		    buf_append(c, l->name.data, n) < 0)
+			return NODE_NONE;
+		if ((top = tree_find_wd(&v->tree, p)) != NODE_NONE)
+			break;
+		w = p;
+	}
+	if (top == NODE_NONE)
+		return NODE_NONE;
+	/* from the top down: the chain is bottom-up, so walk it backwards */
+	size_t count = 0;
+	for (size_t off = 0; off < c->len; count++) {
+		size_t n;
+		memcpy(&n, c->data + off + sizeof(int), sizeof(n));
+		off += sizeof(int) + sizeof(n) + n;
+	}
+	uint32_t node = top;
+	for (size_t k = count; k-- > 0 && node != NODE_NONE;) {
+		size_t off = 0;
+		for (size_t j = 0; j < k; j++) {
+			size_t n;
+			memcpy(&n, c->data + off + sizeof(int), sizeof(n));
+			off += sizeof(int) + sizeof(n) + n;
+		}
+		int w;
+		size_t n;
+		memcpy(&w, c->data + off, sizeof(w));
+		memcpy(&n, c->data + off + sizeof(w), sizeof(n));
+		node = place(v, node, w, c->data + off + sizeof(w) + sizeof(n), n);
+	}
+	return node;
+}
+
+/* After an overflow, where NODE is now (as of POS): moved in the tree if
+ * it moved, dropped if it left, flagged if it cannot be found. */
+static uint32_t check_place(struct vigil *v, uint32_t node, uint64_t pos, uint32_t *flags)
+{
+	struct tree *t = &v->tree;
+	struct node *x = tree_node(t, node);
+	if (x->root != NODE_NONE || x->parent == NODE_NONE) {
+		set_checked(v, node, false);
+		return node;
+	}
+	bool gone;
+	if (is_checked(v, node, &gone)) {
+		if (gone)
+			*flags |= VIGIL_EVENT_UNRESOLVED;
+		return node;
+	}
+	struct learn *l = v->learn;
+	int p;
+	int wd = x->wd;
+	int e = v->src.ops->resolve(&v->src, wd, pos, &p, &l->name);
+	char *name = e == 0 ? strndup(l->name.data, l->name.len) : NULL;
+	if (e == 0 && !name)
+		return node;
+	if (e == -ESTALE || e == -ENOENT) {
+		set_checked(v, node, true);
+		*flags |= VIGIL_EVENT_UNRESOLVED;
+		return node;
+	}
+	if (e < 0) {
+		tree_remove(t, node, engine_unwatch, v);
+		v->tree_gen++;
+		if (e == -EXDEV)
+			v->src.ops->outside(&v->src, wd, v->learn->pos);
+		return NODE_NONE;
+	}
+	uint32_t pn = tree_find_wd(t, p);
+	if (pn != NODE_NONE)
+		pn = check_place(v, pn, pos, flags);
+	else
+		pn = learn_dir(v, p, pos);
+	if (pn == NODE_NONE || tree_is_ancestor(t, node, pn)) {
+		free(name);
+		tree_remove(t, node, engine_unwatch, v);
+		v->tree_gen++;
+		return NODE_NONE;
+	}
+	uint32_t n = place(v, pn, wd, name, strlen(name));
+	free(name);
+	return n;
+}
+
+/* Put the detached node N (a listing took its place: crawl.c) back where
+ * its directory was at POS, or drop it. */
+static uint32_t reattach(struct vigil *v, uint32_t n, uint64_t pos)
+{
+	struct learn *l = v->learn;
+	int wd = tree_node(&v->tree, n)->wd, p;
+	int e = v->src.ops->resolve(&v->src, wd, pos, &p, &l->name);
+	char *name = e == 0 ? strndup(l->name.data, l->name.len) : NULL;
+	uint32_t pn = NODE_NONE;
+	if (name && (pn = tree_find_wd(&v->tree, p)) == NODE_NONE)
+		pn = learn_dir(v, p, pos);
+	if (pn == NODE_NONE || engine_root_index(v, pn) == NODE_NONE ||
+	    tree_is_ancestor(&v->tree, n, pn)) {
+		free(name);
+		tree_remove(&v->tree, n, engine_unwatch, v);
+		v->tree_gen++;
+		return NODE_NONE;
+	}
+	uint32_t r = place(v, pn, wd, name, strlen(name));
+	free(name);
+	return r;
+}
+
+/* The listing of a directory moved in may find, under a name, another
+ * directory than the tree has there: the engine then puts the node aside
+ * (an orphan, which its own rename events find again, without a
+ * filesystem mark). Here the events place directories by their handles:
+ * an orphan is dropped, and learnt again where an event next names it. */
+static void drop_orphans(struct vigil *v)
+{
+	struct tree *t = &v->tree;
+	for (size_t i = 0; i < v->n_orphans; i++) {
+		const struct orphan *o = &v->orphans[i];
+		struct node *x = tree_node(t, o->node);
+		if (x->used && x->serial == o->serial && x->parent == NODE_NONE &&
+		    x->root == NODE_NONE) {
+			tree_remove(t, o->node, engine_unwatch, v);
+			v->tree_gen++;
+		}
+	}
+	v->n_orphans = 0;
+}
+
+/* The node of the directory WD, learnt now if it is new. */
+static uint32_t node_of(struct vigil *v, int wd, uint64_t pos, uint32_t *flags)
+{
+	if (wd <= 0)
+		return NODE_NONE;
+	uint32_t n = tree_find_wd(&v->tree, wd);
+	if (n == NODE_NONE)
+		return learn_dir(v, wd, pos);
+	if (engine_root_index(v, n) == NODE_NONE)
+		return reattach(v, n, pos);
+	if (v->learn->gen)
+		n = check_place(v, n, pos, flags);
+	return n;
+}
+
+static int emit_at(struct vigil *v, uint32_t node, const char *name, size_t len,
+		   uint32_t mask, uint32_t cookie, uint32_t flags)
+{
+	const char *dir;
+	size_t dir_len;
+	int e = engine_node_dir(v, node, &dir, &dir_len);
+	if (e < 0)
+		return e;
+	return engine_emit(v, dir, dir_len, name, len, mask, cookie, flags, 0, NULL);
+}
+
+/* The watch on NODE is over (its directory deleted): said for a root, and
+ * for a directory below one when asked, as inotify's IN_IGNORED. */
+static int watch_over(struct vigil *v, uint32_t node, uint32_t flags)
+{
+	uint32_t ri = engine_root_index(v, node);
+	int e = 0;
+	if (ri != NODE_NONE) {
+		struct root *r = &v->roots[ri];
+		if (r->node == node || (r->mask & IN_IGNORED))
+			e = emit_at(v, node, "", 0, IN_IGNORED, 0, flags);
+		if (r->node == node)
+			engine_root_gone(v, ri);
+	}
+	tree_remove(&v->tree, node, engine_unwatch, v);
+	v->tree_gen++;
+	return e;
+}
+
+/* A MOVED_FROM: held until its MOVED_TO, the next record. */
+static int moved_from(struct vigil *v, const struct source_record *rec, uint64_t pos)
+{
+	struct learn *l = v->learn;
+	uint32_t flags = 0;
+	uint32_t node = node_of(v, rec->wd, pos, &flags);
+	struct move_half *h = &l->from;
+	*h = (struct move_half){
+		.cookie = rec->cookie, .mask = rec->mask, .dir_node = node, .node = NODE_NONE,
+		.time = v->read_time, .pid = rec->pid,
+	};
+	l->has_from = true;
+	if (node == NODE_NONE)
+		return 0; /* from outside */
+	const char *dir;
+	size_t dir_len;
+	int e = engine_node_dir(v, node, &dir, &dir_len);
+	if (e < 0)
+		return e;
+	h->dir = strndup(dir, dir_len);
+	h->name = strndup(rec->name, rec->name_len);
+	h->path = malloc(dir_len + rec->name_len + 1);
+	if (!h->dir || !h->name || !h->path) {
+		move_half_free(h);
+		h->dir_node = NODE_NONE;
+		return -ENOMEM;
+	}
+	memcpy(h->path, dir, dir_len);
+	memcpy(h->path + dir_len, rec->name, rec->name_len + 1);
+	h->dir_len = dir_len;
+	h->name_len = rec->name_len;
+	h->path_len = dir_len + rec->name_len;
+	l->from_flags = flags;
+	return 0;
+}
+
+/* A directory came in from outside (MOVED_TO alone) as NAME under NODE:
+ * what it holds is listed and reported, as for inotify. By its handle
+ * (CHILD) when the event gave it: placed at once, and listed where the
+ * tree has it, which is checked by identity (the directory may have moved
+ * on since; the listing then waits until the queue is dry, when the tree
+ * has caught up). */
+static int moved_in(struct vigil *v, uint32_t node, const char *name, size_t len, int child)
+{
+	uint32_t ri = engine_root_index(v, node);
+	if (child > 0) {
+		uint32_t c = place(v, node, child, name, len);
+		if (c == NODE_NONE)
+			return 0;
+		int e = crawl_relist(v, ri, c, true);
+		drop_orphans(v);
+		if (e == -ESTALE)
+			return engine_retry_relist(v, ri, c, true);
+		return e == -ENOMEM ? e : 0;
+	}
+	int n = crawl_new(v, ri, node, name, len, CRAWL_MOVED_IN, CRAWL_NEW, NODE_NONE);
+	drop_orphans(v);
+	if (n == -EINPROGRESS || (n == -ESTALE && !engine_caught_up(v)))
+		return engine_retry(v, ri, node, name, len, CRAWL_MOVED_IN, CRAWL_NEW);
+	if (n >= 0 || n == -ENOENT || n == -ENOTDIR || n == -ELOOP || n == -ENOSPC ||
+	    n == -ESTALE)
+		return 0;
+	if (n == -ENOMEM)
+		return n;
+	if (engine_entry_path(v, node, name, len, &v->scratch) == 0)
+		return engine_emit_error(v, v->scratch.data, v->scratch.len, n);
+	return 0;
+}
+
+static int moved_to(struct vigil *v, const struct source_record *rec, uint64_t pos)
+{
+	struct learn *l = v->learn;
+	struct tree *t = &v->tree;
+	bool paired = l->has_from && l->from.cookie == rec->cookie;
+	struct move_half h = paired ? l->from : (struct move_half){.dir_node = NODE_NONE};
+	l->from = (struct move_half){0};
+	l->has_from = false;
+	uint32_t flags = 0;
+	uint32_t to = node_of(v, rec->wd, pos, &flags);
+	bool from_in = h.dir_node != NODE_NONE && tree_node(t, h.dir_node)->used;
+	/* what it holds was in the trees already: not news where it lands */
+	bool known = from_in && (rec->mask & IN_ISDIR) &&
+		     watchable(v, h.dir_node, h.name, h.name_len);
+	int e = 0;
+	uint32_t ri = to != NODE_NONE ? engine_root_index(v, to) : NODE_NONE;
+	uint32_t fri = from_in ? engine_root_index(v, h.dir_node) : NODE_NONE;
+	if (ri != NODE_NONE && fri != NODE_NONE && (v->flags & VIGIL_PAIR_MOVES)) {
+		if (wanted(&v->roots[ri], rec->mask | h.mask)) {
+			const char *dir;
+			size_t dir_len;
+			if ((e = engine_node_dir(v, to, &dir, &dir_len)) == 0)
+				e = engine_emit(v, dir, dir_len, rec->name, rec->name_len,
+						rec->mask | IN_MOVED_FROM, rec->cookie, flags, 0, &h);
+		}
+	} else {
+		if (fri != NODE_NONE && wanted(&v->roots[fri], h.mask))
+			e = engine_emit(v, h.dir, h.dir_len, h.name, h.name_len, h.mask, h.cookie,
+					l->from_flags, 0, NULL);
+		if (e == 0 && ri != NODE_NONE && wanted(&v->roots[ri], rec->mask))
+			e = emit_at(v, to, rec->name, rec->name_len, rec->mask, rec->cookie, flags);
+	}
+	move_half_free(&h);
+	if (e < 0 || !(rec->mask & IN_ISDIR))
+		return e;
+	/* the tree follows the directory, by the handle the event gave */
+	uint32_t c = rec->child > 0 ? tree_find_wd(t, rec->child) : NODE_NONE;
+	if (c != NODE_NONE && tree_node(t, c)->root != NODE_NONE)
+		return 0; /* a root renamed keeps the path it was given */
+	if (to != NODE_NONE && watchable(v, to, rec->name, rec->name_len)) {
+		if (!known)
+			return moved_in(v, to, rec->name, rec->name_len, rec->child);
+		if (rec->child > 0)
+			place(v, to, rec->child, rec->name, rec->name_len);
+		return 0;
+	}
+	if (c != NODE_NONE) {
+		/* out of the trees, or to where it is not watched */
+		tree_remove(t, c, engine_unwatch, v);
+		v->tree_gen++;
+	}
+	if (rec->child > 0 && to == NODE_NONE)
+		v->src.ops->outside(&v->src, rec->child, v->learn->pos);
+	return 0;
+}
+
+int learn_process(struct vigil *v, const struct source_record *rec, uint64_t pos)
+{
+	struct learn *l = v->learn;
+	l->pos = pos;
+	struct tree *t = &v->tree;
+	int e = 0;
+	if (l->has_from && !((rec->mask & IN_MOVED_TO) && rec->cookie == l->from.cookie)) {
+		/* never expected: the halves come together. Out it went. */
+		struct source_record out = {.wd = -1, .mask = IN_MOVED_TO | (l->from.mask & IN_ISDIR),
+					    .cookie = l->from.cookie, .name = "", .pid = l->from.pid};
+		if ((e = moved_to(v, &out, pos)) < 0)
+			return e;
+	}
+	if (rec->mask & IN_Q_OVERFLOW) {
+		/* every place learnt is to be looked up again when next used */
+		if (!++l->gen)
+			l->gen = 1;
+		l->gen &= ~LEARN_GONE;
+		return engine_emit(v, "", 0, "", 0, IN_Q_OVERFLOW, 0, VIGIL_EVENT_OVERFLOW, 0, NULL);
+	}
+	if (rec->mask & IN_MOVED_FROM)
+		return moved_from(v, rec, pos);
+	if (rec->mask & IN_MOVED_TO)
+		return moved_to(v, rec, pos);
+	uint32_t flags = 0;
+	uint32_t node = node_of(v, rec->wd, pos, &flags);
+	if (node == NODE_NONE)
+		return 0;
+	uint32_t ri = engine_root_index(v, node);
+	if (ri == NODE_NONE)
+		return 0;
+	const struct root *r = &v->roots[ri];
+	bool is_dir = rec->mask & IN_ISDIR;
+	if (rec->mask & IN_IGNORED)
+		return watch_over(v, node, flags);
+	if (wanted(r, rec->mask)) {
+		struct node *x = tree_node(t, node);
+		if (!rec->name_len && is_dir && x->parent != NODE_NONE &&
+		    (rec->mask & (IN_OPEN | IN_ACCESS | IN_CLOSE | IN_ATTRIB | IN_MODIFY))) {
+			/* inotify says it in the parent too, first */
+			char *name = strndup(tree_name(t, node), x->name_len);
+			if (!name)
+				return -ENOMEM;
+			e = emit_at(v, x->parent, name, strlen(name), rec->mask, 0, flags);
+			free(name);
+		}
+		if (e == 0)
+			e = emit_at(v, node, rec->name, rec->name_len, rec->mask, rec->cookie, flags);
+		if (e < 0)
+			return e;
+	}
+	if (!is_dir)
+		return 0;
+	if ((rec->mask & IN_DELETE_SELF) && !rec->name_len)
+		return watch_over(v, node, flags);
+	if ((rec->mask & IN_CREATE) && rec->child > 0)
+		place(v, node, rec->child, rec->name, rec->name_len);
+	if (rec->mask & IN_DELETE) {
+		uint32_t c = rec->child > 0 ? tree_find_wd(t, rec->child) : NODE_NONE;
+		if (c == NODE_NONE)
+			c = tree_find_child(t, node, rec->name, rec->name_len);
+		if (c != NODE_NONE && tree_node(t, c)->root == NODE_NONE) {
+			tree_remove(t, c, engine_unwatch, v);
+			v->tree_gen++;
+		}
+	}
+	return 0;
+}

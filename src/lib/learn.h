@@ -1,0 +1,52 @@
+/* The engine of a handle that marks whole filesystems (VIGIL_MARK_FILESYSTEM,
+ * VIGIL_MARK_MOUNT): nothing is walked, and a directory enters the tree
+ * when an event first names it.
+ *
+ * The source (source_fanotify.c) gives every directory met an id. A
+ * directory created or renamed is placed from the event itself (its id is
+ * the record's child); one that was there before is placed by asking the
+ * source where it was at that point of the stream (resolve()), up to a
+ * directory the tree knows, once. What lies outside the paths added (or
+ * is excluded, or below a root added without VIGIL_RECURSIVE) is told to
+ * the source, which drops its records from then on. The tree follows
+ * renames (the two halves come together, one after the other) and
+ * deletes, so paths stay right at any depth without a lookup per event.
+ *
+ * After an overflow nothing is walked: the places learnt may be stale, so
+ * each directory is looked up again from its handle when an event next
+ * names it, and one that is gone is reported where it was last known,
+ * flagged VIGIL_EVENT_UNRESOLVED.
+ */
+#ifndef VIGIL_LEARN_H
+#define VIGIL_LEARN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "moves.h"
+#include "source.h"
+
+struct vigil;
+
+struct learn {
+	struct move_half from;  /* a MOVED_FROM; its MOVED_TO is the next record */
+	bool has_from;
+	uint32_t from_flags;    /* VIGIL_EVENT_* its events carry */
+	uint32_t gen;           /* overflows so far */
+	uint32_t *checked;      /* per node: the gen its place was last known in;
+				   LEARN_GONE set: not found again */
+	uint32_t checked_cap;
+	uint64_t pos;           /* of the record being processed */
+	struct buf name;
+	struct buf chain;       /* resolve()'s answers, while climbing */
+};
+
+#define LEARN_GONE 0x80000000u
+
+void learn_fini(struct learn *l);
+/* What record REC (at stream position POS) says, on a handle with
+ * whole-filesystem marks: events queued, the tree kept. 0, or -ENOMEM. */
+int learn_process(struct vigil *v, const struct source_record *rec, uint64_t pos);
+
+#endif

@@ -1,0 +1,393 @@
+#!/usr/bin/env bats
+# fanotify: a mark per directory (-F, unprivileged), or one mark for a
+# whole filesystem (-S) or mount (-M), with the process behind each event.
+# As root, the filesystem marks go on a loop-mounted ext4 image made here,
+# so that what the rest of the machine does elsewhere is not in the queue.
+
+load helpers
+
+setup_file() {
+	export FAN_SKIP= FAN_TMP= FAN_MNT=
+	if [ "$(id -u)" != 0 ]; then
+		FAN_SKIP="needs root: a loop-mounted ext4 image and filesystem marks"
+		return 0
+	fi
+	if ! command -v mkfs.ext4 >/dev/null; then
+		FAN_SKIP="mkfs.ext4 is not installed (apt-get install e2fsprogs)"
+		return 0
+	fi
+	FAN_TMP=$(mktemp -d /tmp/vigil-fan.XXXXXX)
+	chmod 755 "$FAN_TMP" # for the unprivileged tests
+	FAN_MNT=$FAN_TMP/mnt
+	mkdir "$FAN_MNT"
+	truncate -s 96M "$FAN_TMP/img"
+	if ! mkfs.ext4 -q -F -N 40000 "$FAN_TMP/img" 2>"$FAN_TMP/mkfs.err"; then
+		FAN_SKIP="cannot make an ext4 image: $(cat "$FAN_TMP/mkfs.err")"
+		return 0
+	fi
+	if ! mount -o loop "$FAN_TMP/img" "$FAN_MNT" 2>"$FAN_TMP/mount.err"; then
+		FAN_SKIP="cannot loop-mount an image here: $(cat "$FAN_TMP/mount.err")"
+		return 0
+	fi
+}
+
+teardown_file() {
+	if [ -n "$FAN_MNT" ] && mountpoint -q "$FAN_MNT"; then
+		# -d: the loop device goes with it (mount -o loop sets autoclear too)
+		umount -d "$FAN_MNT" 2>/dev/null || umount -l -d "$FAN_MNT"
+	fi
+	[ -z "$FAN_TMP" ] || rm -rf "$FAN_TMP"
+}
+
+setup() {
+	[ -z "$FAN_SKIP" ] || skip "$FAN_SKIP"
+	TEST_DIR=$(mktemp -d "${BATS_TMPDIR:-/tmp}/vigil-fan.XXXXXX")
+	OUT=$TEST_DIR/out
+	ERR=$TEST_DIR/err
+	W=$(mktemp -d "$FAN_MNT/w.XXXXXX")
+	O=$(mktemp -d "$FAN_MNT/o.XXXXXX") # on the same filesystem, not watched
+	cd "$W" || return 1
+	VIGIL_PID=
+}
+
+teardown() {
+	stop_vigil
+	cd /
+	[ -z "${TEST_DIR:-}" ] || rm -rf "$TEST_DIR"
+	[ -z "${W:-}" ] || rm -rf "$W" "$O"
+}
+
+# as_nobody CMD...: CMD without root's privilege (no capabilities at all),
+# run in a subshell (run, or &): exec'd, so that $! is CMD's own pid and
+# stop_vigil ends it (else it outlived the test and held the image's mount)
+as_nobody() {
+	exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+		--bounding-set=-all -- "$@"
+}
+
+@test "--filesystem sets up with one mark and no walk, whatever is below" {
+	mkdir -p a/b/c
+	for i in $(seq 1 300); do mkdir "a/d$i"; done
+	start_vigil wait -m -S --format '%w%f %e' "$W"
+	grep -q 'Setting up filesystem watches\.' "$ERR"
+	touch a/b/c/deep
+	wait_for_line "$OUT" "^$W/a/b/c/deep CREATE$"
+	# only the root and the directories events named were learnt
+	kill "$VIGIL_PID"
+	wait "$VIGIL_PID" || true
+	VIGIL_PID=
+	start_vigil wait -m -S --debug-watches -t 1 "$W"
+	wait_vigil
+	n=$(grep -c '^[0-9]' "$ERR")
+	[ "$n" = 1 ] || { cat "$ERR"; false; }
+}
+
+@test "--filesystem: a tree renamed at every depth keeps its paths right" {
+	mkdir -p a/b/c/d/e
+	touch a/b/c/d/e/f
+	start_vigil wait -m -S -e create,modify,moved_from,moved_to --format '%w%f|%e' "$W"
+	# learnt from an event, before any rename
+	echo 1 >>a/b/c/d/e/f
+	wait_for_line "$OUT" "^$W/a/b/c/d/e/f\|MODIFY$"
+	mv a/b/c/d/e a/b/c/d/E
+	mv a/b/c/d a/b/c/D
+	mv a/b/c a/b/C
+	mv a/b a/B
+	mv a A
+	echo 2 >>A/B/C/D/E/f
+	wait_for_line "$OUT" "^$W/A/B/C/D/E/f\|MODIFY$"
+	# a move across levels, then new files at each depth
+	mv A/B/C/D A/D2
+	touch A/D2/E/g A/D2/h A/B/C/i
+	wait_for_line "$OUT" "^$W/A/B/C/i\|CREATE$"
+	grep -q "^$W/A/D2/E/g|CREATE$" "$OUT"
+	grep -q "^$W/A/D2/h|CREATE$" "$OUT"
+	grep -q "^$W/a/b/c/d/e|MOVED_FROM,ISDIR$" "$OUT"
+	grep -q "^$W/a/b/c/d/E|MOVED_TO,ISDIR$" "$OUT"
+	grep -q "^$W/A|MOVED_TO,ISDIR$" "$OUT"
+	# each rename said where it was then, and nothing under a stale path
+	run grep -E '\|(CREATE|MODIFY)$' "$OUT"
+	[ "${lines[0]}" = "$W/a/b/c/d/e/f|MODIFY" ]
+	[ "${lines[1]}" = "$W/A/B/C/D/E/f|MODIFY" ]
+	[ "${#lines[@]}" = 5 ]
+	for l in "${lines[@]:2}"; do
+		[[ "$l" == "$W/A/"* && "$l" != "$W/A/B/C/D/"* ]] || { echo "stale: $l"; false; }
+	done
+}
+
+@test "a directory renamed before its first event is read is placed where it was then" {
+	mkdir -p x/y
+	touch x/y/f
+	start_vigil wait -m -S -e modify,moved_to --format '%w%f|%e' "$W"
+	# both happen before vigil reads either: the modify is reported
+	# under the old name, as it was then, and the tree follows the rename
+	kill -STOP "$VIGIL_PID"
+	# (processes of their own: fanotify merges one process's events on
+	# a file while they wait)
+	sh -c 'echo 1 >>x/y/f'
+	mv x/y x/z
+	sh -c 'echo 2 >>x/z/f'
+	kill -CONT "$VIGIL_PID"
+	wait_for_line "$OUT" "^$W/x/z/f\|MODIFY$"
+	run grep -c "|MODIFY$" "$OUT"
+	[ "$output" = 2 ]
+	[ "$(grep '|MODIFY$' "$OUT" | head -1)" = "$W/x/y/f|MODIFY" ]
+}
+
+# writer NAME: a shell that creates NAME in the watched tree, then waits
+# (its command name is read while it lives) until release; its pid in
+# $TEST_DIR/pid
+writer() {
+	mkfifo "$TEST_DIR/hold"
+	sh -c 'echo $$ >"$1"; : >"$2"; read -r x <"$3"' sh "$TEST_DIR/pid" "$W/$1" "$TEST_DIR/hold" &
+	WRITER=$!
+}
+release() {
+	echo go >"$TEST_DIR/hold"
+	wait "$WRITER"
+}
+
+@test "each event carries the pid and command name of the process that made it" {
+	start_vigil wait -m -S -e close_write --format '%f %p %P' "$W"
+	writer made
+	wait_for_line "$OUT" '^made '
+	release
+	read -r name pid comm <"$OUT"
+	[ "$pid" = "$(cat "$TEST_DIR/pid")" ]
+	[ "$comm" = sh ]
+}
+
+@test "inode marks (-F) report the writer's pid too, and follow a recursive tree" {
+	mkdir -p d/e
+	start_vigil wait -m -r -F -e create --format '%w%f %p' "$W"
+	sh -c 'echo $$ >"$1"; exec mkdir "$2"' sh "$TEST_DIR/pid" "$W/d/e/new"
+	wait_for_line "$OUT" "^$W/d/e/new "
+	touch d/e/new/inside
+	wait_for_line "$OUT" "^$W/d/e/new/inside "
+	[ "$(grep "/new " "$OUT" | cut -d' ' -f2)" = "$(cat "$TEST_DIR/pid")" ]
+}
+
+@test "--json gives pid and comm; inotify gives null for both" {
+	start_vigil wait -m -S --json -e create "$W"
+	writer j
+	wait_for_line "$OUT" '"name":"j"'
+	release
+	grep -q "\"pid\":$(cat "$TEST_DIR/pid"),\"comm\":\"sh\"" "$OUT"
+	stop_vigil
+	start_vigil wait -m --backend inotify --json -e create "$W"
+	touch "$W/k"
+	wait_for_line "$OUT" '"name":"k"'
+	grep '"name":"k"' "$OUT" | grep -q '"pid":null,"comm":null'
+}
+
+@test "%pe and %Pe still separate event names, as inotifywait reads them" {
+	start_vigil wait -m -S -e close_write --format '%pe|%Pe' "$W"
+	touch "$W/s"
+	wait_for_line "$OUT" 'CLOSE_WRITEpCLOSE\|CLOSE_WRITEPCLOSE'
+}
+
+@test "a queue overflow is announced, and the paths are found again after it" {
+	mkdir -p keep/sub
+	touch keep/sub/f
+	start_vigil wait -m -S -e create,modify,q_overflow --format '%w%f|%e' "$W"
+	echo 1 >>keep/sub/f
+	wait_for_line "$OUT" "^$W/keep/sub/f\|MODIFY$"
+	# vigil stopped: more events than the queue holds (16384 by default)
+	kill -STOP "$VIGIL_PID"
+	limit=$(cat /proc/sys/fs/fanotify/max_queued_events)
+	mkdir flood
+	seq 1 $((limit + 500)) | (cd flood && xargs touch)
+	mv keep/sub keep/moved # lost in the overflow: found again by handle
+	kill -CONT "$VIGIL_PID"
+	wait_for_line "$OUT" 'Q_OVERFLOW' 60
+	wait_for_line "$ERR" 'overflowed' 5
+	echo 2 >>keep/moved/f
+	wait_for_line "$OUT" "^$W/keep/moved/f\|MODIFY$" 60
+}
+
+@test "without CAP_SYS_ADMIN --filesystem fails naming the need, and -F still works" {
+	chmod 777 "$W"
+	run as_nobody "$VIGIL" wait -S -t 1 "$W"
+	[ "$status" = 1 ]
+	[[ "$output" == *"cannot mark the filesystem of '$W'"*"needs CAP_SYS_ADMIN"* ]]
+	run as_nobody "$VIGIL" wait -M -t 1 "$W"
+	[ "$status" = 1 ]
+	[[ "$output" == *"needs CAP_SYS_ADMIN"* ]]
+	# inode marks need no privilege; the kernel hides others' pids then
+	: >"$OUT"
+	: >"$ERR"
+	as_nobody "$VIGIL" wait -m -r -F -e create --format '%f pid=%p' "$W" >"$OUT" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	wait_for_line "$ERR" 'Watches established' 30
+	touch "$W/unpriv"
+	wait_for_line "$OUT" '^unpriv pid=$'
+}
+
+@test "a hard link is reported by the name it was changed through" {
+	echo x >"$O/outside"
+	start_vigil wait -m -S -e create,modify,attrib --format '%w%f|%e' "$W"
+	ln "$O/outside" "$W/linked"
+	wait_for_line "$OUT" "^$W/linked\|CREATE$"
+	echo y >>"$O/outside"   # through the name outside: not ours
+	echo z >>"$W/linked"    # through the name inside
+	wait_for_line "$OUT" "^$W/linked\|MODIFY$"
+	! grep -q outside "$OUT"
+	[ "$(grep -c '|MODIFY$' "$OUT")" = 1 ]
+}
+
+@test "a directory moved out of the marked tree and back is followed both ways" {
+	mkdir -p d/e
+	touch d/e/f
+	start_vigil wait -m -S -e create,modify,moved_from,moved_to --format '%w%f|%e' "$W"
+	echo 1 >>d/e/f
+	wait_for_line "$OUT" "^$W/d/e/f\|MODIFY$"
+	mv d "$O/d"
+	wait_for_line "$OUT" "^$W/d\|MOVED_FROM,ISDIR$"
+	echo 2 >>"$O/d/e/f"     # outside now: dropped
+	touch "$O/d/e/made-outside"
+	mv "$O/d" back
+	wait_for_line "$OUT" "^$W/back\|MOVED_TO,ISDIR$"
+	# what it brought is reported, as for a directory new to the tree
+	wait_for_line "$OUT" "^$W/back/e/made-outside\|CREATE$"
+	echo 3 >>back/e/f
+	wait_for_line "$OUT" "^$W/back/e/f\|MODIFY$"
+	[ "$(grep -c '|MODIFY$' "$OUT")" = 2 ]
+	! grep -q "^$O" "$OUT"
+}
+
+@test "events outside the paths given, on the same filesystem, are dropped" {
+	mkdir -p "$O/busy"
+	start_vigil wait -m -S --format '%w%f|%e' "$W"
+	for i in $(seq 1 50); do touch "$O/busy/f$i"; done
+	sentinel
+	! grep -q "^$O" "$OUT"
+}
+
+@test "--exclude keeps a directory out with a filesystem mark too" {
+	mkdir -p skip/deep keep
+	start_vigil wait -m -S -e create --exclude '/skip(/|$)' --format '%w%f' "$W"
+	touch skip/deep/no keep/yes
+	wait_for_line "$OUT" "^$W/keep/yes$"
+	sentinel
+	! grep -q skip "$OUT"
+}
+
+@test "--mount sees open and close only through the mount given" {
+	mkdir -p "$TEST_DIR/bind"
+	mount --bind "$FAN_MNT" "$TEST_DIR/bind" || skip "cannot bind-mount here"
+	rel=${W#"$FAN_MNT"/}
+	start_vigil wait -m -M -e create,close_write --format '%w%f|%e' "$W"
+	touch "$TEST_DIR/bind/$rel/other-mount"  # create: the filesystem says
+	touch "$W/this-mount"
+	wait_for_line "$OUT" "^$W/this-mount\|CLOSE_WRITE,CLOSE$"
+	umount "$TEST_DIR/bind"
+	grep -q "^$W/other-mount|CREATE$" "$OUT"
+	! grep -q "^$W/other-mount|CLOSE_WRITE" "$OUT"
+}
+
+@test "-S and -M together, or -S with another backend, are refused" {
+	run "$VIGIL" wait -S -M -t 1 "$W"
+	[ "$status" = 1 ]
+	[[ "$output" == *"'--filesystem' and '--mount' cannot both be given"* ]]
+	run "$VIGIL" wait -S --backend poll -t 1 "$W"
+	[ "$status" = 1 ]
+	[[ "$output" == *"'--filesystem' marks with fanotify"* ]]
+}
+
+@test "--backend filesystem and --backend mount are -S and -M, in wait and stats" {
+	start_vigil wait -m --backend filesystem --format '%w%f %p' "$W"
+	grep -q 'Setting up filesystem watches\.' "$ERR"
+	mkdir -p deep/er
+	touch deep/er/x
+	wait_for_line "$OUT" "^$W/deep/er/x [0-9]+$"
+	run "$VIGIL" usage -p "$VIGIL_PID" --json
+	[[ "$output" == *'"filesystem_marks": 1}'* ]]
+	stop_vigil
+	start_vigil wait -m --backend mount "$W"
+	grep -q 'Setting up mount watches\.' "$ERR"
+	run "$VIGIL" usage -p "$VIGIL_PID" --json
+	[[ "$output" == *'"mount_marks": 1,'* ]]
+	stop_vigil
+	run "$VIGIL" stats --backend filesystem -t 1 "$W"
+	[ "$status" = 0 ]
+	[[ "$output" == *"Finished establishing watches"* ]]
+	run "$VIGIL" wait --backend filesystem -M -t 1 "$W"
+	[ "$status" = 1 ]
+	[[ "$output" == *"'--filesystem' and '--mount' cannot both be given"* ]]
+}
+
+@test "as fsnotifywait and fsnotifywatch, fanotify is the default" {
+	ln -s "$VIGIL" "$TEST_DIR/fsnotifywait"
+	ln -s "$VIGIL" "$TEST_DIR/fsnotifywatch"
+	: >"$OUT"
+	: >"$ERR"
+	"$TEST_DIR/fsnotifywait" -m -e create --format '%f %p' "$W" >"$OUT" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	wait_for_line "$ERR" 'Watches established' 30
+	touch "$W/fs"
+	wait_for_line "$OUT" '^fs [0-9]+$'
+	stop_vigil
+	run "$TEST_DIR/fsnotifywatch" -S -t 1 "$W"
+	[ "$status" = 0 ]
+	[[ "$output" == *"Finished establishing watches"* ]]
+}
+
+@test "vigil stats counts with a filesystem mark" {
+	"$VIGIL" stats -S -e create -t 3 "$W" >"$OUT" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	wait_for_line "$ERR" 'Finished establishing watches' 30
+	mkdir -p sub
+	touch sub/a sub/b
+	wait_vigil
+	grep -q "$W/sub/" "$OUT"
+}
+
+@test "vigil usage counts fanotify groups and marks" {
+	mkdir -p u/v
+	start_vigil wait -m -r -F "$W"
+	run "$VIGIL" usage -p "$VIGIL_PID"
+	[ "$status" = 0 ]
+	[[ "$output" == *"fanotify groups and marks:"* ]]
+	# one group, an inode mark for each of w, u, u/v
+	echo "$output" | grep -E -q "^ *$VIGIL_PID +[^ ]+ +1 +3 +0 +0 "
+	stop_vigil
+	start_vigil wait -m -S "$W"
+	run "$VIGIL" usage -p "$VIGIL_PID" --json
+	[[ "$output" == *'"fanotify": {"groups": 1, "inode_marks": 0, "mount_marks": 0, "filesystem_marks": 1}'* ]]
+}
+
+@test "vigil run --backend filesystem gives each job VIGIL_PID and VIGIL_COMM" {
+	log=$TEST_DIR/jobs
+	: >"$OUT"
+	: >"$ERR"
+	"$VIGIL" run -r --backend filesystem --settle 100ms "$W" -- \
+		sh -c 'echo "$VIGIL_PATH $VIGIL_PID $VIGIL_COMM" >>"$1"' sh "$log" \
+		>"$OUT" 2>"$ERR" 3>&- &
+	VIGIL_PID=$!
+	wait_for_line "$ERR" 'watching: ' 30
+	mkdir -p deep/er
+	# the writer lives on until the job has run: a process gone by the
+	# time vigil reads its event has no command name left to read
+	writer deep/er/copied
+	wait_for_line "$log" "copied" || { echo "vigil run said:"; cat "$ERR" "$OUT"; false; }
+	release
+	expect_eq "the job's line" "$W/deep/er/copied $(cat "$TEST_DIR/pid") sh" "$(cat "$log")"
+}
+
+@test "a rules file chooses the backend per rule" {
+	cat >"$TEST_DIR/rules" <<RULES
+[fan]
+path = $W
+backend = fanotify
+command = true
+
+[bad]
+path = $W
+backend = fanotify-please
+command = true
+RULES
+	chmod 600 "$TEST_DIR/rules"
+	run "$VIGIL" run --check "$TEST_DIR/rules"
+	[ "$status" != 0 ]
+	[[ "$output" == *"'fanotify-please'"*"auto, inotify, poll, fanotify, filesystem or mount"* ]]
+}
