@@ -86,6 +86,31 @@ have() {
 	same_options fish
 }
 
+# vigil's own parser says which options take an argument: given
+# --no-such-option-x after an option, a flag lets the parser go on to it
+# (unrecognized), while an option that takes an argument takes it as that.
+# The completion must agree, or it offers options where a value goes (or
+# the reverse).
+@test "bash completes an argument after just the options vigil's parser gives one" {
+	local sub opt err arg bad=
+	for sub in $(commands); do
+		for opt in $(help_options "$sub" | sort -u); do
+			case $opt in -h | --help) continue ;; esac
+			err=$(timeout 60 "$VIGIL" "$sub" "$opt" --no-such-option-x </dev/null 2>&1 >/dev/null) || true
+			arg=$(bash --norc -c 'source "$1/vigil"; _vigil_arg "$2" "$3"' x "$C" "$sub" "$opt")
+			if [[ $err == *"unrecognized option '--no-such-option-x'"* ]]; then
+				# a flag, or an optional argument ([a|b])
+				[[ -z $arg || $arg == optchoice* ]] ||
+					bad+="vigil $sub $opt: a flag to the parser, completed as taking '$arg'"$'\n'
+			else
+				[[ -n $arg && $arg != optchoice* ]] ||
+					bad+="vigil $sub $opt: takes an argument (the parser: $err), completed as a flag"$'\n'
+			fi
+		done
+	done
+	[ -z "$bad" ] || { printf '%s' "$bad"; return 1; }
+}
+
 @test "bash completes the commands, and after help the commands" {
 	run in_bash vigil ''
 	[[ "$output" == *wait*stats* || "$output" == *run*stats*usage*wait* ]]
