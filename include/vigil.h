@@ -42,6 +42,9 @@ extern "C" {
 #define VIGIL_API
 #endif
 
+/* The release this header is from (meson.build's project version; the
+ * build checks that they agree). vigil_version() is the library's own,
+ * which says more: in a build from a git checkout, the commit too. */
 #define VIGIL_VERSION "0.1.0"
 
 typedef struct vigil vigil;
@@ -265,6 +268,12 @@ enum vigil_filter_kind {
 enum {
 	VIGIL_FILTER_ICASE = 1u << 0, /* case-insensitive regex */
 };
+
+/* The version of the library running: VIGIL_VERSION for a release (a
+ * tarball), and in a build from a git checkout the commit after a '+', as
+ * "0.1.0+g1a2b3c4d5e6f" (".dirty" after it when the tree had changes).
+ * The same string as `vigil --version` and Python's vigil.__version__. */
+VIGIL_API const char *vigil_version(void);
 
 /* Create a handle. flags: VIGIL_PAIR_MOVES, one of VIGIL_BACKEND_INOTIFY,
  * VIGIL_BACKEND_POLL or VIGIL_BACKEND_FANOTIFY (with VIGIL_MARK_FILESYSTEM

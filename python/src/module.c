@@ -158,7 +158,7 @@ static int module_exec(PyObject *m)
 	for (size_t i = 0; i < sizeof(consts) / sizeof(*consts); i++)
 		if (PyModule_AddIntConstant(m, consts[i].name, consts[i].value) < 0)
 			return -1;
-	return PyModule_AddStringConstant(m, "LIBVIGIL_VERSION", VIGIL_VERSION);
+	return PyModule_AddStringConstant(m, "LIBVIGIL_VERSION", vigil_version());
 }
 
 static PyModuleDef_Slot module_slots[] = {

@@ -59,6 +59,7 @@ __all__ = [
     "EVENT_SYNTHETIC", "EVENT_PAIRED", "EVENT_OVERFLOW", "EVENT_ERROR",
 ]
 
+# the engine's vigil_version(): the release, and the commit in a build from git
 __version__ = _vigil.LIBVIGIL_VERSION
 
 #: Every event a watch can ask for (IN_ALL_EVENTS).

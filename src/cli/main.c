@@ -68,7 +68,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(arg, "-V") == 0 || strcmp(arg, "--version") == 0) {
-		printf("vigil %s\n", VIGIL_VERSION);
+		printf("vigil %s\n", vigil_version());
 		return 0;
 	}
 	if (strcmp(arg, "help") == 0) {

@@ -170,8 +170,15 @@ command = no-such-command-anywhere {}"
 	jobs_done 1
 	kill -TERM "$VIGIL_PID"
 	wait_vigil
+	# Signals 32 and 33 are the C library's own (NPTL's): glibc's
+	# sigaction() refuses them, so no program resets them through it; they
+	# stay as the test itself got them (ninja starts its commands with
+	# both ignored, and meson dist runs the tests under ninja)
+	local own reserved
+	own=$(awk '/^SigIgn:/ { print $2 }' /proc/self/status)
+	reserved=$(printf '%016x' $((0x$own & 0x180000000)))
 	expect_eq masks "SigBlk:	0000000000000000
-SigIgn:	0000000000000000" "$(cat "$OUT")"
+SigIgn:	$reserved" "$(cat "$OUT")"
 }
 
 @test "vigil started with stdin and stdout closed: its jobs get /dev/null there, not a stray descriptor" {

@@ -12,7 +12,8 @@ load helpers
 @test "vigil --version prints the version" {
 	run "$VIGIL" --version
 	[ "$status" -eq 0 ]
-	[[ "$output" =~ ^vigil\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
+	# the release, and in a build from git the commit (scripts/version-string)
+	[[ "$output" =~ ^vigil\ [0-9]+\.[0-9]+\.[0-9]+(\+g[0-9a-f]{12}(\.dirty)?)?$ ]]
 }
 
 @test "vigil help wait shows the wait options" {
