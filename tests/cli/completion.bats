@@ -142,7 +142,7 @@ have() {
 	for sub in $(commands); do
 		"$VIGIL" "$sub" --help | grep -q -- --backend || continue
 		run in_bash vigil "$sub" --backend ''
-		[ "$output" = "$(printf '%s\n' auto inotify poll)" ]
+		[ "$(sort <<<"$output")" = "$(printf '%s\n' auto fanotify filesystem inotify mount poll)" ]
 		n=$((n + 1))
 	done
 	[ "$n" -ge 3 ]
@@ -203,7 +203,7 @@ have() {
 	run in_zsh "vigil wait -e close_write,mo"
 	[ "$output" = "$(printf '%s\n' modify move move_self moved_from moved_to)" ]
 	run in_zsh "vigil stats --backend "
-	[ "$output" = "$(printf '%s\n' auto inotify poll)" ]
+	[ "$(sort <<<"$output")" = "$(printf '%s\n' auto fanotify filesystem inotify mount poll)" ]
 	run in_zsh "vigil run --settle 5"
 	[ "$output" = "$(printf '%s\n' 5h 5m 5ms 5s)" ]
 	run in_zsh "vigil run --rules ru"
@@ -220,7 +220,7 @@ have() {
 	run in_fish "vigil wait -e close_write,mo"
 	[ "$output" = "$(printf 'close_write,%s\n' modify move move_self moved_from moved_to)" ]
 	run in_fish "vigil stats --backend "
-	[ "$output" = "$(printf '%s\n' auto inotify poll)" ]
+	[ "$(sort <<<"$output")" = "$(printf '%s\n' auto fanotify filesystem inotify mount poll)" ]
 	run in_fish "vigil run --settle 5"
 	[ "$output" = "$(printf '%s\n' 5h 5m 5ms 5s)" ]
 	run in_fish "vigil run --rules ru"
