@@ -139,7 +139,7 @@ as_nobody() {
 # $TEST_DIR/pid
 writer() {
 	mkfifo "$TEST_DIR/hold"
-	sh -c 'echo $$ >"$1"; : >"$2"; read -r x <"$3"' sh "$TEST_DIR/pid" "$W/$1" "$TEST_DIR/hold" &
+	sh -c 'echo $$ >"$1"; : >"$2"; read -r x <"$3"' sh "$TEST_DIR/pid" "$W/$1" "$TEST_DIR/hold" 3>&- &
 	WRITER=$!
 }
 release() {

@@ -86,10 +86,11 @@ wait_for_line() {
 	local rc=1
 	# tail -f misses a line written while it sets up its own watch, which
 	# a loaded machine makes likely: it starts again from the top each
-	# second
+	# second. -F, not -f: a file not made yet is waited for, not given up
+	# on at once (that ran the 20 tries out in a blink)
 	for ((i = 0; i < secs && rc != 0; i++)); do
 		rc=0
-		timeout 1 tail -n +1 -f "$file" 2>/dev/null | grep -E -q -m1 -- "$re" || rc=$?
+		timeout 1 tail -n +1 -F "$file" 2>/dev/null | grep -E -q -m1 -- "$re" || rc=$?
 	done
 	if [ "$rc" != 0 ]; then
 		echo "timed out after ${secs}s waiting for /$re/ in $file; it holds:" >&2

@@ -67,7 +67,7 @@ jobs_done() {
 # wait_for_lines FILE REGEX N [SECONDS]: until N lines of FILE match.
 wait_for_lines() {
 	local file=$1 re=$2 n=$3 secs=${4:-20} got
-	got=$(timeout "$secs" tail -n +1 -f "$file" 2>/dev/null | grep -E -m "$n" -- "$re" | wc -l)
+	got=$(timeout "$secs" tail -n +1 -F "$file" 2>/dev/null | grep -E -m "$n" -- "$re" | wc -l)
 	if [ "$got" -lt "$n" ]; then
 		echo "timed out after ${secs}s waiting for $n lines /$re/ in $file ($got); it holds:" >&2
 		head -c 4000 "$file" >&2
