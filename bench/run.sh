@@ -147,8 +147,15 @@ run() {
 	esac
 	r=$("${cmd[@]}") || die "${label[$v]}: the run failed (see above)"
 	read -r wall drop handled jobs failed twice self all seen <<<"$r"
-	((handled == files && failed == 0 && twice == 0)) ||
+	if [[ $v == loop* ]] && ((handled < files)); then
+		# the reference loop losing files is a figure, not a fault of
+		# the run (inotifywait's queue overflows on a busy machine, or
+		# under a lowered fs.inotify.max_queued_events): said, and the
+		# times stand for what it did handle
+		say "${label[$v]}: lost $((files - handled)) of $files files"
+	elif ((handled != files || failed != 0 || twice != 0)); then
 		die "${label[$v]}: $handled of $files files handled, $failed failed, $twice twice"
+	fi
 	# (more is no fault: with --settle 0 on a busy machine a file's
 	# create and its close may come in two reads, and enter twice; it is
 	# still handled once, as twice == 0 says)
