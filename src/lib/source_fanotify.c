@@ -44,6 +44,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,11 +232,18 @@ static int put_to(struct buf *b, int wd, uint32_t mask, uint32_t cookie, int pid
 	size_t padded = name_len ? (name_len + 1 + 7) & ~(size_t)7 : 0;
 	struct fan_rec r = {.wd = wd, .mask = mask, .cookie = cookie, .pid = pid,
 			    .child = child, .len = (uint32_t)padded};
-	static const char zeros[8];
-	int e = buf_append(b, (const char *)&r, sizeof(r));
-	if (e == 0 && padded && (e = buf_append(b, name, name_len)) == 0)
-		e = buf_append(b, zeros, padded - name_len);
-	return e;
+	int e = buf_reserve(b, sizeof(r) + padded);
+	if (e < 0)
+		return e;
+	/* the record, its name, and NULs to the padded length */
+	char *p = b->data + b->len;
+	memcpy(p, &r, sizeof(r));
+	if (padded) {
+		memcpy(p + sizeof(r), name, name_len);
+		memset(p + sizeof(r) + name_len, 0, padded - name_len);
+	}
+	b->len += sizeof(r) + padded;
+	return 0;
 }
 
 static int put(struct fan *f, int wd, uint32_t mask, uint32_t cookie, int pid, int child,
@@ -869,14 +877,16 @@ static ssize_t fan_read(struct source *s, void *buf, size_t size)
 		if (r <= 0)
 			break;
 	}
-	/* whole records, as many as fit */
-	size_t n = 0;
-	struct source_record rec;
-	while (f->out_off + n < f->out.len &&
-	       source_fanotify_parse(f->out.data + f->out_off + n, f->out.len - f->out_off - n,
-				     &rec) > 0 &&
-	       n + rec.size <= size)
-		n += rec.size;
+	/* whole records, as many as fit (put_to() made them: sound) */
+	size_t n = 0, avail = f->out.len - f->out_off;
+	while (avail - n >= sizeof(struct fan_rec)) {
+		uint32_t len;
+		memcpy(&len, f->out.data + f->out_off + n + offsetof(struct fan_rec, len),
+		       sizeof(len));
+		if (len > avail - n - sizeof(struct fan_rec) || n + sizeof(struct fan_rec) + len > size)
+			break;
+		n += sizeof(struct fan_rec) + len;
+	}
 	if (n) /* (out.data is NULL before the first record) */
 		memcpy(buf, f->out.data + f->out_off, n);
 	f->out_off += n;
