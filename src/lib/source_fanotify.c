@@ -44,6 +44,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,15 @@ struct fan_log {
 	size_t off; /* child key, parent key, name, in log_bytes */
 };
 
+/* A process's command name (comm_note()). */
+struct fan_comm {
+	int pid;
+	int fd;      /* its /proc/PID/comm, or -1 */
+	bool ok;
+	uint32_t batch;
+	char comm[16];
+};
+
 struct fan {
 	int fan_fd, event_fd;
 	unsigned mark;         /* 0, FAN_MARK_FILESYSTEM or FAN_MARK_MOUNT */
@@ -126,7 +136,7 @@ struct fan {
 	struct fan_log *log;
 	size_t log_head, log_len, log_cap;
 	struct buf log_bytes;
-	struct { int pid; char comm[16]; bool ok; uint32_t batch; } comms[COMMS];
+	struct fan_comm comms[COMMS];
 	uint32_t batch;
 	size_t comm_next;
 	size_t files;          /* entries of files asked for themselves */
@@ -154,31 +164,50 @@ static void signal_queued(struct fan *f)
 
 /* --- command names ------------------------------------------------------------ */
 
-/* Read PID's command name, once per batch. */
+/* Read PID's command name, once per batch. Each of the last COMMS pids
+ * keeps its /proc/PID/comm open: the next batch reads it again with one
+ * pread() (a process may rename itself, or exec), where an open, a read
+ * and a close cost three syscalls and a lookup in /proc. An open file of
+ * /proc/PID is bound to that process, not to the number: once it has
+ * gone the read fails (ESRCH), even when the pid is someone's again, and
+ * the name is then opened afresh. */
 static void comm_note(struct fan *f, int pid)
 {
 	if (pid <= 0)
 		return;
-	for (size_t i = 0; i < COMMS; i++)
-		if (f->comms[i].pid == pid && f->comms[i].batch == f->batch)
-			return;
-	size_t i = f->comm_next++ % COMMS;
-	f->comms[i].pid = pid;
-	f->comms[i].batch = f->batch;
-	f->comms[i].ok = false;
-	char p[40];
-	snprintf(p, sizeof(p), "/proc/%d/comm", pid);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return; /* gone already */
-	ssize_t n = read(fd, f->comms[i].comm, sizeof(f->comms[i].comm) - 1);
-	close(fd);
-	if (n <= 0)
+	struct fan_comm *c = NULL;
+	for (size_t i = 0; i < COMMS && !c; i++)
+		if (f->comms[i].pid == pid)
+			c = &f->comms[i];
+	if (c && c->batch == f->batch)
 		return;
-	if (f->comms[i].comm[n - 1] == '\n')
-		n--;
-	f->comms[i].comm[n] = '\0';
-	f->comms[i].ok = true;
+	if (!c) {
+		c = &f->comms[f->comm_next++ % COMMS];
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = -1;
+		c->pid = pid;
+	}
+	c->batch = f->batch;
+	c->ok = false;
+	for (int fresh = c->fd < 0; fresh < 2; fresh++) {
+		if (fresh) {
+			char p[40];
+			if (c->fd >= 0)
+				close(c->fd);
+			snprintf(p, sizeof(p), "/proc/%d/comm", pid);
+			if ((c->fd = open(p, O_RDONLY | O_CLOEXEC)) < 0)
+				return; /* gone already */
+		}
+		ssize_t n = pread(c->fd, c->comm, sizeof(c->comm) - 1, 0);
+		if (n > 0) {
+			if (c->comm[n - 1] == '\n')
+				n--;
+			c->comm[n] = '\0';
+			c->ok = true;
+			return;
+		}
+	}
 }
 
 static const char *fan_comm(struct source *s, int pid)
@@ -203,11 +232,18 @@ static int put_to(struct buf *b, int wd, uint32_t mask, uint32_t cookie, int pid
 	size_t padded = name_len ? (name_len + 1 + 7) & ~(size_t)7 : 0;
 	struct fan_rec r = {.wd = wd, .mask = mask, .cookie = cookie, .pid = pid,
 			    .child = child, .len = (uint32_t)padded};
-	static const char zeros[8];
-	int e = buf_append(b, (const char *)&r, sizeof(r));
-	if (e == 0 && padded && (e = buf_append(b, name, name_len)) == 0)
-		e = buf_append(b, zeros, padded - name_len);
-	return e;
+	int e = buf_reserve(b, sizeof(r) + padded);
+	if (e < 0)
+		return e;
+	/* the record, its name, and NULs to the padded length */
+	char *p = b->data + b->len;
+	memcpy(p, &r, sizeof(r));
+	if (padded) {
+		memcpy(p + sizeof(r), name, name_len);
+		memset(p + sizeof(r) + name_len, 0, padded - name_len);
+	}
+	b->len += sizeof(r) + padded;
+	return 0;
 }
 
 static int put(struct fan *f, int wd, uint32_t mask, uint32_t cookie, int pid, int child,
@@ -841,14 +877,16 @@ static ssize_t fan_read(struct source *s, void *buf, size_t size)
 		if (r <= 0)
 			break;
 	}
-	/* whole records, as many as fit */
-	size_t n = 0;
-	struct source_record rec;
-	while (f->out_off + n < f->out.len &&
-	       source_fanotify_parse(f->out.data + f->out_off + n, f->out.len - f->out_off - n,
-				     &rec) > 0 &&
-	       n + rec.size <= size)
-		n += rec.size;
+	/* whole records, as many as fit (put_to() made them: sound) */
+	size_t n = 0, avail = f->out.len - f->out_off;
+	while (avail - n >= sizeof(struct fan_rec)) {
+		uint32_t len;
+		memcpy(&len, f->out.data + f->out_off + n + offsetof(struct fan_rec, len),
+		       sizeof(len));
+		if (len > avail - n - sizeof(struct fan_rec) || n + sizeof(struct fan_rec) + len > size)
+			break;
+		n += sizeof(struct fan_rec) + len;
+	}
 	if (n) /* (out.data is NULL before the first record) */
 		memcpy(buf, f->out.data + f->out_off, n);
 	f->out_off += n;
@@ -1002,6 +1040,9 @@ static void fan_close(struct source *s)
 		for (size_t i = 0; i < f->n_fs; i++)
 			if (f->fs[i].fd >= 0)
 				close(f->fs[i].fd);
+		for (size_t i = 0; i < COMMS; i++)
+			if (f->comms[i].fd >= 0)
+				close(f->comms[i].fd);
 		free(f->fs);
 		fan_handles_fini(&f->h);
 		buf_free(&f->out);
@@ -1038,6 +1079,8 @@ int source_fanotify_open(unsigned mark, struct source *ret)
 	if (!f)
 		return -ENOMEM;
 	f->fan_fd = f->event_fd = -1;
+	for (size_t i = 0; i < COMMS; i++)
+		f->comms[i].fd = -1;
 	f->mark = mark;
 	f->self = getpid();
 	fan_handles_init(&f->h);

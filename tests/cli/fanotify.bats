@@ -157,6 +157,26 @@ release() {
 	[ "$comm" = sh ]
 }
 
+# vigil keeps each recent writer's /proc/PID/comm open and reads it again
+# for each batch: a name cached once per pid would still say sh here
+@test "a process that execs is given its new command name, under the same pid" {
+	start_vigil wait -m -S -e close_write --format '%f %p %P' "$W"
+	mkfifo "$TEST_DIR/hold1" "$TEST_DIR/hold2"
+	sh -c 'echo $$ >"$1"; : >"$2"; read -r x <"$3"
+	       exec bash -c '\'': >"$0"; read -r x <"$1"'\'' "$4" "$5"' \
+		sh "$TEST_DIR/pid" "$W/one" "$TEST_DIR/hold1" "$W/two" "$TEST_DIR/hold2" 3>&- &
+	local w=$!
+	wait_for_line "$OUT" '^one '
+	echo go >"$TEST_DIR/hold1"
+	wait_for_line "$OUT" '^two '
+	echo go >"$TEST_DIR/hold2"
+	wait "$w"
+	local pid
+	pid=$(cat "$TEST_DIR/pid")
+	[ "$(grep '^one ' "$OUT")" = "one $pid sh" ]
+	[ "$(grep '^two ' "$OUT")" = "two $pid bash" ]
+}
+
 @test "inode marks (-F) report the writer's pid too, and follow a recursive tree" {
 	mkdir -p d/e
 	start_vigil wait -m -r -F -e create --format '%w%f %p' "$W"
