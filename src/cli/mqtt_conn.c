@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,6 +61,7 @@ struct mqtt_conn {
 	char *said;           /* the last state line said */
 	char reason[256];     /* the last error libmosquitto logged */
 	uint64_t now;         /* of the call in progress */
+	int wake[2];          /* libmosquitto's socket pair (see drain_wake) */
 	const struct mqtt_events *ev;
 	void *ctx;
 };
@@ -288,8 +290,10 @@ static void on_publish(struct mosquitto *m, void *obj, int mid, int reason,
 {
 	(void)m, (void)props;
 	struct mqtt_conn *c = obj;
+	int e = errno;
 	if (c->ev->acked)
 		c->ev->acked(c->ctx, mid, reason);
+	errno = e; /* libmosquitto reads its socket dry by errno (EAGAIN) */
 }
 
 static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg,
@@ -297,8 +301,10 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 {
 	(void)m, (void)props;
 	struct mqtt_conn *c = obj;
+	int e = errno;
 	if (c->ev->message)
 		c->ev->message(c->ctx, msg->topic, msg->payload, (size_t)msg->payloadlen);
+	errno = e; /* libmosquitto reads its socket dry by errno (EAGAIN) */
 }
 
 /* --- set-up ----------------------------------------------------------------- */
@@ -400,6 +406,28 @@ static void open_fds(unsigned char *map)
 			map[fd / 8] |= (unsigned char)(1u << (fd % 8));
 }
 
+/* libmosquitto opened fds between BEFORE and AFTER (mosquitto_new(), and
+ * the first connect call, which makes its socket pair anew, perhaps under
+ * the numbers of the old one): each is made close-on-exec, and the two
+ * ends of its socket pair are kept (see drain_wake()). */
+static void new_fds(struct mqtt_conn *c, const unsigned char *before, const unsigned char *after)
+{
+	int old[2] = {c->wake[0], c->wake[1]}, n = 0, sock = c->mosq ? mosquitto_socket(c->mosq) : -1;
+	c->wake[0] = c->wake[1] = -1;
+	for (int fd = 0; fd < 4096; fd++) {
+		bool open = after[fd / 8] & (1u << (fd % 8));
+		bool was = before[fd / 8] & (1u << (fd % 8));
+		if (!open || (was && fd != old[0] && fd != old[1]) || fd == sock)
+			continue;
+		cloexec_from(fd);
+		int domain = 0;
+		socklen_t len = sizeof(domain);
+		if (n < 2 && getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+		    domain == AF_UNIX)
+			c->wake[n++] = fd;
+	}
+}
+
 int mqtt_conn_new(const struct mqtt_url *url, const struct mqtt_opts *o, const char *subscribe,
 		  const struct mqtt_events *ev, void *ctx, struct mqtt_conn **ret, char **err)
 {
@@ -410,6 +438,7 @@ int mqtt_conn_new(const struct mqtt_url *url, const struct mqtt_opts *o, const c
 	if (!c)
 		return -ENOMEM;
 	c->fd = -1;
+	c->wake[0] = c->wake[1] = -1;
 	c->ev = ev;
 	c->ctx = ctx;
 	c->clean = o->clean;
@@ -435,9 +464,7 @@ int mqtt_conn_new(const struct mqtt_url *url, const struct mqtt_opts *o, const c
 	open_fds(before);
 	c->mosq = mosquitto_new(o->client_id, o->clean, c);
 	open_fds(after);
-	for (int fd = 0; fd < 4096; fd++)
-		if ((after[fd / 8] & ~before[fd / 8]) & (1u << (fd % 8)))
-			cloexec_from(fd);
+	new_fds(c, before, after);
 	if (!c->mosq) {
 		r = errno == EINVAL ? -EINVAL : -ENOMEM;
 		if (r == -EINVAL)
@@ -531,10 +558,14 @@ static void attempt(struct mqtt_conn *c)
 	c->since = c->now;
 	c->st = C_CONNECTING;
 	c->was_up = false;
+	unsigned char before[512], after[512];
+	open_fds(before);
 	errno = 0;
 	int rc = c->started ? mosquitto_reconnect_async(c->mosq) :
 		 mosquitto_connect_bind_async(c->mosq, c->url.host, c->url.port, KEEPALIVE, NULL);
 	int e = errno;
+	open_fds(after);
+	new_fds(c, before, after);
 	c->started = true;
 	c->gen++;
 	c->fd = mosquitto_socket(c->mosq);
@@ -578,6 +609,22 @@ static void after(struct mqtt_conn *c, int rc, int e)
 	mosquitto_disconnect(c->mosq);
 }
 
+/* libmosquitto, told of threads, writes a byte to a socket pair of its
+ * own for each packet it queues, to wake the thread that would run its
+ * loop. There is none here: the pair fills, and each write then fails
+ * with EAGAIN, which mosquitto_loop_read() takes for a socket read dry,
+ * and so it reads one packet a call (one PUBACK a turn of vigil's loop,
+ * and a journal commit for each). Emptied before each read, it takes
+ * every write of a turn. */
+static void drain_wake(struct mqtt_conn *c)
+{
+	char buf[512];
+	for (int i = 0; i < 2; i++)
+		if (c->wake[i] >= 0)
+			while (recv(c->wake[i], buf, sizeof(buf), MSG_DONTWAIT) > 0)
+				;
+}
+
 static void write_out(struct mqtt_conn *c)
 {
 	if ((c->st != C_CONNECTING && c->st != C_UP) || !mosquitto_want_write(c->mosq))
@@ -598,6 +645,7 @@ void mqtt_conn_io(struct mqtt_conn *c, uint32_t revents, uint64_t now)
 		/* errno cleared: libmosquitto reads packets until one ends on
 		 * EAGAIN, which it tells by errno alone */
 		for (int i = 0; i < 64 && (c->st == C_CONNECTING || c->st == C_UP); i++) {
+			drain_wake(c);
 			errno = 0;
 			int rc = mosquitto_loop_read(c->mosq, IN_FLIGHT);
 			int e = errno;
