@@ -16,6 +16,8 @@
 #include <fcntl.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -629,9 +631,18 @@ static void write_out(struct mqtt_conn *c)
 {
 	if ((c->st != C_CONNECTING && c->st != C_UP) || !mosquitto_want_write(c->mosq))
 		return;
+	/* libmosquitto writes each packet on its own: corked, those of one
+	 * turn of the loop leave in as few segments as they fill (and the
+	 * broker reads them, and answers, in as few) */
+	int fd = mosquitto_socket(c->mosq), on = 1, off = 0;
+	bool corked = fd >= 0 && c->st == C_UP &&
+		      setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == 0;
 	errno = 0;
 	int rc = mosquitto_loop_write(c->mosq, 1);
-	after(c, rc, errno);
+	int e = errno;
+	if (corked)
+		setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+	after(c, rc, e);
 }
 
 void mqtt_conn_io(struct mqtt_conn *c, uint32_t revents, uint64_t now)
