@@ -70,18 +70,6 @@ struct mqtt_conn {
 
 static int lib_users;
 
-__attribute__((format(printf, 1, 2)))
-static char *errf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
-
 /* --- state lines ------------------------------------------------------------ */
 
 /* Say LINE (up or not), unless it is what was said last. */
@@ -321,20 +309,21 @@ static int read_auth(const char *file, const char *user, char **ret_user, char *
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		int e = errno;
-		*err = errf("cannot read the credentials in '%s': %s", file, cli_strerror(e));
+		*err = mqtt_errf("cannot read the credentials in '%s': %s", file, cli_strerror(e));
 		if (fd >= 0)
 			close(fd);
 		return -e;
 	}
 	if (geteuid() == 0 && (st.st_mode & (S_IRWXG | S_IRWXO))) {
-		*err = errf("'%s' can be read or written by others (mode %04o); as root, vigil "
-			    "takes credentials only from a file of mode 0600 or stricter", file,
-			    (unsigned)(st.st_mode & 07777));
+		*err = mqtt_errf("'%s' can be read or written by others (mode %04o); as root, "
+				 "vigil takes credentials only from a file of mode 0600 or "
+				 "stricter", file, (unsigned)(st.st_mode & 07777));
 		close(fd);
 		return -EPERM;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		*err = errf("'%s' is not a regular file; give a file holding the password", file);
+		*err = mqtt_errf("'%s' is not a regular file; give a file holding the password",
+				 file);
 		close(fd);
 		return -EINVAL;
 	}
@@ -343,7 +332,7 @@ static int read_auth(const char *file, const char *user, char **ret_user, char *
 	close(fd);
 	if (n < 0) {
 		int e = errno;
-		*err = errf("cannot read the credentials in '%s': %s", file, cli_strerror(e));
+		*err = mqtt_errf("cannot read the credentials in '%s': %s", file, cli_strerror(e));
 		return -e;
 	}
 	buf[n] = '\0';
@@ -358,9 +347,9 @@ static int read_auth(const char *file, const char *user, char **ret_user, char *
 	} else {
 		char *colon = strchr(buf, ':');
 		if (!colon || colon == buf) {
-			*err = errf("'%s' holds no USER:PASSWORD on its first line (or name the user "
-				    "in the URL, as mqtt://USER@HOST/..., and the file holds the "
-				    "password)", file);
+			*err = mqtt_errf("'%s' holds no USER:PASSWORD on its first line (or name "
+					 "the user in the URL, as mqtt://USER@HOST/..., and the file "
+					 "holds the password)", file);
 			explicit_bzero(buf, sizeof(buf));
 			return -EINVAL;
 		}
@@ -386,7 +375,7 @@ static int readable(const char *what, const char *file, char **err)
 	if (access(file, R_OK) == 0)
 		return 0;
 	int e = errno;
-	*err = errf("cannot read the %s '%s': %s", what, file, cli_strerror(e));
+	*err = mqtt_errf("cannot read the %s '%s': %s", what, file, cli_strerror(e));
 	return -e;
 }
 
@@ -414,7 +403,8 @@ static void open_fds(unsigned char *map)
  * ends of its socket pair are kept (see drain_wake()). */
 static void new_fds(struct mqtt_conn *c, const unsigned char *before, const unsigned char *after)
 {
-	int old[2] = {c->wake[0], c->wake[1]}, n = 0, sock = c->mosq ? mosquitto_socket(c->mosq) : -1;
+	int old[2] = {c->wake[0], c->wake[1]}, n = 0;
+	int sock = c->mosq ? mosquitto_socket(c->mosq) : -1;
 	c->wake[0] = c->wake[1] = -1;
 	for (int fd = 0; fd < 4096; fd++) {
 		bool open = after[fd / 8] & (1u << (fd % 8));
@@ -470,7 +460,7 @@ int mqtt_conn_new(const struct mqtt_url *url, const struct mqtt_opts *o, const c
 	if (!c->mosq) {
 		r = errno == EINVAL ? -EINVAL : -ENOMEM;
 		if (r == -EINVAL)
-			*err = errf("'%s' cannot be a client id", o->client_id);
+			*err = mqtt_errf("'%s' cannot be a client id", o->client_id);
 		goto fail;
 	}
 	mosquitto_threaded_set(c->mosq, true);
@@ -498,8 +488,8 @@ int mqtt_conn_new(const struct mqtt_url *url, const struct mqtt_opts *o, const c
 			rc = mosquitto_int_option(c->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
 		}
 		if (rc != MOSQ_ERR_SUCCESS) {
-			*err = errf("cannot set up TLS for '%s': %s%s%s", c->server,
-				    mosquitto_strerror(rc), c->reason[0] ? ": " : "", c->reason);
+			*err = mqtt_errf("cannot set up TLS for '%s': %s%s%s", c->server,
+					 mosquitto_strerror(rc), c->reason[0] ? ": " : "", c->reason);
 			r = -EINVAL;
 			goto fail;
 		}
@@ -532,7 +522,7 @@ fail:
 	if (!*err && r == -ENOMEM)
 		*err = NULL;
 	else if (!*err)
-		*err = errf("cannot set up the connection to '%s'", c->server);
+		*err = mqtt_errf("cannot set up the connection to '%s'", c->server);
 	mqtt_conn_free(c);
 	return r < 0 ? r : -EINVAL;
 }
