@@ -6,7 +6,9 @@
 # side by side in the same run, in alternated rounds, through one mosquitto
 # of the script's own:
 #   - messages per second published: N files dropped, to the last message
-#     a subscriber receives;
+#     a subscriber receives; and the publisher's CPU time per message
+#     meanwhile (vigil; inotifywait and mosquitto_pub together), which is
+#     what the rate comes down to on a machine busy with other work;
 #   - latency from a file's close() to the remote job's start, p50 and p99:
 #     the far side is `vigil run --subscribe` for vigil, and
 #     `mosquitto_sub | a Python loop` for the pipeline, each starting the
@@ -139,8 +141,10 @@ publisher() {
 	pipeline)
 		# (the braces: one pid to stop, the whole pipeline with it)
 		local id=bench-pub-$RANDOM
+		# (its stderr too: the shell that runs it says "Terminated" when
+		# it is stopped)
 		{ "$inotifywait" -m -e close_write,moved_to --format '{"path":"%w%f"}' "$dir" 2>"$log" |
-			mosquitto_pub -h 127.0.0.1 -p "$port" -l -q 1 -i "$id" -t "$topic" 2>>"$log"; } &
+			mosquitto_pub -h 127.0.0.1 -p "$port" -l -q 1 -i "$id" -t "$topic" 2>>"$log"; } 2>/dev/null &
 		pids+=($!)
 		wait_line "$log" 'Watches established' 30
 		connected "$id" ;;
@@ -149,7 +153,24 @@ publisher() {
 
 # --- throughput -------------------------------------------------------------------
 
-throughput() { # TOOL: messages per second
+# cpu_ticks PID: the CPU time (user and system, in clock ticks) of the
+# publisher started as PID: vigil itself, or both processes of the
+# pipeline (the children of its shell)
+cpu_ticks() {
+	local p procs=("$1") t=0 f
+	mapfile -t -O 1 procs < <(pgrep -P "$1")
+	for p in "${procs[@]}"; do
+		f=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+		f=${f##*) } # past the command's name, which may hold spaces
+		read -r -a f <<<"$f"
+		# (fields 14 and 15 of the line, 12 and 13 past the name)
+		t=$((t + f[11] + f[12]))
+	done
+	echo "$t"
+}
+tck=$(getconf CLK_TCK)
+
+throughput() { # TOOL: "messages/s CPU-us-per-message"
 	local tool=$1 d=$tmp/tp-$1-$RANDOM
 	mkdir -p "$d/in" "$d/stage"
 	"$py" -c 'import os, sys
@@ -162,7 +183,8 @@ for i in range(int(sys.argv[2])):
 	local sub=$!
 	client_in "$id"
 	publisher "$tool" "$d/in" "tp/$tool" "$d/state" "$d/log"
-	local t0 t1
+	local t0 t1 c0 c1
+	c0=$(cpu_ticks "${pids[-1]}")
 	t0=$(now_ns)
 	# N renames into the watched directory: the events come as fast as
 	# the kernel makes them
@@ -172,10 +194,12 @@ for n in os.listdir(s):
     os.rename(os.path.join(s, n), os.path.join(d, n))' "$d/stage" "$d/in"
 	wait "$sub" || true
 	t1=$(now_ns)
+	c1=$(cpu_ticks "${pids[-1]}")
 	stop_all
 	local got
 	got=$(wc -l <"$d/got")
-	awk -v n="$got" -v t="$((t1 - t0))" 'BEGIN { printf "%.0f\n", n / (t / 1e9) }'
+	awk -v n="$got" -v t="$((t1 - t0))" -v c="$((c1 - c0))" -v hz="$tck" \
+		'BEGIN { printf "%.0f %.1f\n", n / (t / 1e9), n ? c / hz * 1e6 / n : 0 }'
 	rm -rf "$d"
 }
 
@@ -196,7 +220,7 @@ latency() { # TOOL: "p50 p99" in ms
 		{ mosquitto_sub -h 127.0.0.1 -p "$port" -q 1 -i "$id" -t "lat/$tool" 2>/dev/null |
 			"$py" -c 'import json, subprocess, sys
 for line in sys.stdin:
-    subprocess.run([sys.argv[1], sys.argv[2], json.loads(line)["path"]])' "$stamp" "$d/stamps"; } &
+    subprocess.run([sys.argv[1], sys.argv[2], json.loads(line)["path"]])' "$stamp" "$d/stamps"; } 2>/dev/null &
 		pids+=($!)
 		client_in "$id" ;;
 	esac
@@ -272,21 +296,23 @@ say "$(machine)"
 say "vigil: $vigil; $(version "$inotifywait" --help | head -n 1); $("$mosquitto" -h 2>&1 | head -n 1)"
 start_broker
 
-declare -A tp lat50 lat99 lost twice
-for tool in vigil pipeline; do tp[$tool]="" lat50[$tool]="" lat99[$tool]="" lost[$tool]="" twice[$tool]=""; done
+declare -A tp cpus lat50 lat99 lost twice
+for tool in vigil pipeline; do
+	tp[$tool]="" cpus[$tool]="" lat50[$tool]="" lat99[$tool]="" lost[$tool]="" twice[$tool]=""
+done
 for ((r = 1; r <= runs; r++)); do
 	# A B, then B A: what the machine does meanwhile falls on both
 	order=(vigil pipeline)
 	((r % 2)) || order=(pipeline vigil)
 	for tool in "${order[@]}"; do
-		v=$(throughput "$tool")
-		tp[$tool]+="$v "
+		read -r v cpu < <(throughput "$tool")
+		tp[$tool]+="$v " cpus[$tool]+="$cpu "
 		read -r p50 p99 < <(latency "$tool")
 		lat50[$tool]+="$p50 " lat99[$tool]+="$p99 "
 		restart "$tool"
 		read -r l t <<<"$rs_result"
 		lost[$tool]+="$l " twice[$tool]+="$t "
-		say "round $r, $tool: $v messages/s; close to remote job p50 $p50 ms, p99 $p99 ms; across a broker restart $l of $restart_files lost, $t twice"
+		say "round $r, $tool: $v messages/s ($cpu us of CPU each); close to remote job p50 $p50 ms, p99 $p99 ms; across a broker restart $l of $restart_files lost, $t twice"
 	done
 done
 
@@ -296,6 +322,8 @@ done
 	printf '%-40s %14s %14s %8s\n' figure vigil pipeline ratio
 	printf '%-40s %14s %14s %8s\n' "messages/s ($files files)" "$(median ${tp[vigil]})" \
 		"$(median ${tp[pipeline]})" "$(median_ratio "${tp[vigil]}" "${tp[pipeline]}")"
+	printf '%-40s %14s %14s %8s\n' "publisher's CPU per message (us)" "$(median ${cpus[vigil]})" \
+		"$(median ${cpus[pipeline]})" "$(median_ratio "${cpus[vigil]}" "${cpus[pipeline]}")"
 	printf '%-40s %14s %14s %8s\n' "close to remote job, p50 (ms)" "$(median ${lat50[vigil]})" \
 		"$(median ${lat50[pipeline]})" "$(median_ratio "${lat50[vigil]}" "${lat50[pipeline]}")"
 	printf '%-40s %14s %14s %8s\n' "close to remote job, p99 (ms)" "$(median ${lat99[vigil]})" \
@@ -308,6 +336,8 @@ done
 }
 result mqtt_rate vigil "$(median ${tp[vigil]})"
 result mqtt_rate pipeline "$(median ${tp[pipeline]})" "$(median_ratio "${tp[vigil]}" "${tp[pipeline]}")"
+result mqtt_cpu vigil "$(median ${cpus[vigil]})"
+result mqtt_cpu pipeline "$(median ${cpus[pipeline]})" "$(median_ratio "${cpus[vigil]}" "${cpus[pipeline]}")"
 result mqtt_p99 vigil "$(median ${lat99[vigil]})"
 result mqtt_p99 pipeline "$(median ${lat99[pipeline]})"
 result mqtt_p50 vigil "$(median ${lat50[vigil]})"

@@ -16,11 +16,14 @@
 #include <fcntl.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,23 +63,12 @@ struct mqtt_conn {
 	char *said;           /* the last state line said */
 	char reason[256];     /* the last error libmosquitto logged */
 	uint64_t now;         /* of the call in progress */
+	int wake[2];          /* libmosquitto's socket pair (see drain_wake) */
 	const struct mqtt_events *ev;
 	void *ctx;
 };
 
 static int lib_users;
-
-__attribute__((format(printf, 1, 2)))
-static char *errf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
 
 /* --- state lines ------------------------------------------------------------ */
 
@@ -288,8 +280,10 @@ static void on_publish(struct mosquitto *m, void *obj, int mid, int reason,
 {
 	(void)m, (void)props;
 	struct mqtt_conn *c = obj;
+	int e = errno;
 	if (c->ev->acked)
 		c->ev->acked(c->ctx, mid, reason);
+	errno = e; /* libmosquitto reads its socket dry by errno (EAGAIN) */
 }
 
 static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg,
@@ -297,8 +291,10 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 {
 	(void)m, (void)props;
 	struct mqtt_conn *c = obj;
+	int e = errno;
 	if (c->ev->message)
 		c->ev->message(c->ctx, msg->topic, msg->payload, (size_t)msg->payloadlen);
+	errno = e; /* libmosquitto reads its socket dry by errno (EAGAIN) */
 }
 
 /* --- set-up ----------------------------------------------------------------- */
@@ -313,20 +309,21 @@ static int read_auth(const char *file, const char *user, char **ret_user, char *
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		int e = errno;
-		*err = errf("cannot read the credentials in '%s': %s", file, cli_strerror(e));
+		*err = mqtt_errf("cannot read the credentials in '%s': %s", file, cli_strerror(e));
 		if (fd >= 0)
 			close(fd);
 		return -e;
 	}
 	if (geteuid() == 0 && (st.st_mode & (S_IRWXG | S_IRWXO))) {
-		*err = errf("'%s' can be read or written by others (mode %04o); as root, vigil "
-			    "takes credentials only from a file of mode 0600 or stricter", file,
-			    (unsigned)(st.st_mode & 07777));
+		*err = mqtt_errf("'%s' can be read or written by others (mode %04o); as root, "
+				 "vigil takes credentials only from a file of mode 0600 or "
+				 "stricter", file, (unsigned)(st.st_mode & 07777));
 		close(fd);
 		return -EPERM;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		*err = errf("'%s' is not a regular file; give a file holding the password", file);
+		*err = mqtt_errf("'%s' is not a regular file; give a file holding the password",
+				 file);
 		close(fd);
 		return -EINVAL;
 	}
@@ -335,7 +332,7 @@ static int read_auth(const char *file, const char *user, char **ret_user, char *
 	close(fd);
 	if (n < 0) {
 		int e = errno;
-		*err = errf("cannot read the credentials in '%s': %s", file, cli_strerror(e));
+		*err = mqtt_errf("cannot read the credentials in '%s': %s", file, cli_strerror(e));
 		return -e;
 	}
 	buf[n] = '\0';
@@ -350,9 +347,9 @@ static int read_auth(const char *file, const char *user, char **ret_user, char *
 	} else {
 		char *colon = strchr(buf, ':');
 		if (!colon || colon == buf) {
-			*err = errf("'%s' holds no USER:PASSWORD on its first line (or name the user "
-				    "in the URL, as mqtt://USER@HOST/..., and the file holds the "
-				    "password)", file);
+			*err = mqtt_errf("'%s' holds no USER:PASSWORD on its first line (or name "
+					 "the user in the URL, as mqtt://USER@HOST/..., and the file "
+					 "holds the password)", file);
 			explicit_bzero(buf, sizeof(buf));
 			return -EINVAL;
 		}
@@ -378,7 +375,7 @@ static int readable(const char *what, const char *file, char **err)
 	if (access(file, R_OK) == 0)
 		return 0;
 	int e = errno;
-	*err = errf("cannot read the %s '%s': %s", what, file, cli_strerror(e));
+	*err = mqtt_errf("cannot read the %s '%s': %s", what, file, cli_strerror(e));
 	return -e;
 }
 
@@ -400,6 +397,29 @@ static void open_fds(unsigned char *map)
 			map[fd / 8] |= (unsigned char)(1u << (fd % 8));
 }
 
+/* libmosquitto opened fds between BEFORE and AFTER (mosquitto_new(), and
+ * the first connect call, which makes its socket pair anew, perhaps under
+ * the numbers of the old one): each is made close-on-exec, and the two
+ * ends of its socket pair are kept (see drain_wake()). */
+static void new_fds(struct mqtt_conn *c, const unsigned char *before, const unsigned char *after)
+{
+	int old[2] = {c->wake[0], c->wake[1]}, n = 0;
+	int sock = c->mosq ? mosquitto_socket(c->mosq) : -1;
+	c->wake[0] = c->wake[1] = -1;
+	for (int fd = 0; fd < 4096; fd++) {
+		bool open = after[fd / 8] & (1u << (fd % 8));
+		bool was = before[fd / 8] & (1u << (fd % 8));
+		if (!open || (was && fd != old[0] && fd != old[1]) || fd == sock)
+			continue;
+		cloexec_from(fd);
+		int domain = 0;
+		socklen_t len = sizeof(domain);
+		if (n < 2 && getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+		    domain == AF_UNIX)
+			c->wake[n++] = fd;
+	}
+}
+
 int mqtt_conn_new(const struct mqtt_url *url, const struct mqtt_opts *o, const char *subscribe,
 		  const struct mqtt_events *ev, void *ctx, struct mqtt_conn **ret, char **err)
 {
@@ -410,6 +430,7 @@ int mqtt_conn_new(const struct mqtt_url *url, const struct mqtt_opts *o, const c
 	if (!c)
 		return -ENOMEM;
 	c->fd = -1;
+	c->wake[0] = c->wake[1] = -1;
 	c->ev = ev;
 	c->ctx = ctx;
 	c->clean = o->clean;
@@ -435,13 +456,11 @@ int mqtt_conn_new(const struct mqtt_url *url, const struct mqtt_opts *o, const c
 	open_fds(before);
 	c->mosq = mosquitto_new(o->client_id, o->clean, c);
 	open_fds(after);
-	for (int fd = 0; fd < 4096; fd++)
-		if ((after[fd / 8] & ~before[fd / 8]) & (1u << (fd % 8)))
-			cloexec_from(fd);
+	new_fds(c, before, after);
 	if (!c->mosq) {
 		r = errno == EINVAL ? -EINVAL : -ENOMEM;
 		if (r == -EINVAL)
-			*err = errf("'%s' cannot be a client id", o->client_id);
+			*err = mqtt_errf("'%s' cannot be a client id", o->client_id);
 		goto fail;
 	}
 	mosquitto_threaded_set(c->mosq, true);
@@ -469,8 +488,8 @@ int mqtt_conn_new(const struct mqtt_url *url, const struct mqtt_opts *o, const c
 			rc = mosquitto_int_option(c->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
 		}
 		if (rc != MOSQ_ERR_SUCCESS) {
-			*err = errf("cannot set up TLS for '%s': %s%s%s", c->server,
-				    mosquitto_strerror(rc), c->reason[0] ? ": " : "", c->reason);
+			*err = mqtt_errf("cannot set up TLS for '%s': %s%s%s", c->server,
+					 mosquitto_strerror(rc), c->reason[0] ? ": " : "", c->reason);
 			r = -EINVAL;
 			goto fail;
 		}
@@ -503,7 +522,7 @@ fail:
 	if (!*err && r == -ENOMEM)
 		*err = NULL;
 	else if (!*err)
-		*err = errf("cannot set up the connection to '%s'", c->server);
+		*err = mqtt_errf("cannot set up the connection to '%s'", c->server);
 	mqtt_conn_free(c);
 	return r < 0 ? r : -EINVAL;
 }
@@ -531,10 +550,14 @@ static void attempt(struct mqtt_conn *c)
 	c->since = c->now;
 	c->st = C_CONNECTING;
 	c->was_up = false;
+	unsigned char before[512], after[512];
+	open_fds(before);
 	errno = 0;
 	int rc = c->started ? mosquitto_reconnect_async(c->mosq) :
 		 mosquitto_connect_bind_async(c->mosq, c->url.host, c->url.port, KEEPALIVE, NULL);
 	int e = errno;
+	open_fds(after);
+	new_fds(c, before, after);
 	c->started = true;
 	c->gen++;
 	c->fd = mosquitto_socket(c->mosq);
@@ -578,13 +601,38 @@ static void after(struct mqtt_conn *c, int rc, int e)
 	mosquitto_disconnect(c->mosq);
 }
 
+/* libmosquitto, told of threads, writes a byte to a socket pair of its
+ * own for each packet it queues, to wake the thread that would run its
+ * loop. There is none here: the pair fills, and each write then fails
+ * with EAGAIN, which mosquitto_loop_read() takes for a socket read dry,
+ * and so it reads one packet a call (one PUBACK a turn of vigil's loop,
+ * and a journal commit for each). Emptied before each read, it takes
+ * every write of a turn. */
+static void drain_wake(struct mqtt_conn *c)
+{
+	char buf[512];
+	for (int i = 0; i < 2; i++)
+		if (c->wake[i] >= 0)
+			while (recv(c->wake[i], buf, sizeof(buf), MSG_DONTWAIT) > 0)
+				;
+}
+
 static void write_out(struct mqtt_conn *c)
 {
 	if ((c->st != C_CONNECTING && c->st != C_UP) || !mosquitto_want_write(c->mosq))
 		return;
+	/* libmosquitto writes each packet on its own: corked, those of one
+	 * turn of the loop leave in as few segments as they fill (and the
+	 * broker reads them, and answers, in as few) */
+	int fd = mosquitto_socket(c->mosq), on = 1, off = 0;
+	bool corked = fd >= 0 && c->st == C_UP &&
+		      setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == 0;
 	errno = 0;
 	int rc = mosquitto_loop_write(c->mosq, 1);
-	after(c, rc, errno);
+	int e = errno;
+	if (corked)
+		setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+	after(c, rc, e);
 }
 
 void mqtt_conn_io(struct mqtt_conn *c, uint32_t revents, uint64_t now)
@@ -598,6 +646,7 @@ void mqtt_conn_io(struct mqtt_conn *c, uint32_t revents, uint64_t now)
 		/* errno cleared: libmosquitto reads packets until one ends on
 		 * EAGAIN, which it tells by errno alone */
 		for (int i = 0; i < 64 && (c->st == C_CONNECTING || c->st == C_UP); i++) {
+			drain_wake(c);
 			errno = 0;
 			int rc = mosquitto_loop_read(c->mosq, IN_FLIGHT);
 			int e = errno;

@@ -293,8 +293,10 @@ void job_done(struct run *run, struct rjob *rj, int status, uint64_t now)
 	/* What the job changed before it ended is in the rule's queue by
 	 * now: read before its paths are recorded, so that a change of its
 	 * own input is seen as made while it ran (the loop guard), and so
-	 * that the journal never holds the job's end without it. */
-	if (rr->v) {
+	 * that the journal never holds the job's end without it. (A job
+	 * that only published changed nothing: what came meanwhile is read
+	 * at the loop's next turn, as any change.) */
+	if (rr->v && rj->j.pid > 0) {
 		const struct vigil_event *ev;
 		while (vigil_next(rr->v, 0, &ev) > 0)
 			on_event(run, rr, ev, now);
