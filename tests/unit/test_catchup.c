@@ -1117,6 +1117,45 @@ static void renamed_as_it_is_found_its_events_follow(void **state)
 	check_known(f, &k);
 }
 
+/* test_sequences.c seed 17921. A directory's rename is read after a
+ * listing ran ahead and found it elsewhere (b/b); the tree follows the
+ * events and puts it where the rename took it (c). Its next MOVED_FROM
+ * (out of the trees, lone) was taken for a record queued before that
+ * listing found it there: the half guessed no directory, the tree kept it
+ * at c, and what happened in it afterwards was said under c, whose way
+ * out a reader had had ('c/b', 'c/b/b': no such paths). */
+static void placed_by_its_rename_its_way_out_is_its_own(void **state)
+{
+	struct fixture *f = *state;
+	make_dir(f, "OUT");
+	make_dir(f, "c");
+	struct known k = {0};
+	strcpy(k.path[k.n++], "c");
+	watch_events(f);
+	move(f, "c", "b");
+	move(f, "b", "c");
+	move(f, "c", "OUT/c");
+	make_dir(f, "OUT/c/c");
+	make_file(f, "OUT/b");
+	make_dir(f, "b");
+	move(f, "OUT/c", "b/b");
+	move(f, "OUT/b", "b/a");
+	remove_file(f, "b/a");
+	make_dir(f, "b/c");
+	replay_some(f, &k, 3);
+	move(f, "b/b/c", "b/a");
+	move(f, "b/c", "b/b/b");
+	make_file(f, "b/a/c");
+	make_file(f, "b/b/b/b");
+	move(f, "b/b", "b/c");
+	make_file(f, "b/b");
+	move(f, "b", "OUT/a");
+	replay(f, &k);
+	expect_unknown(&k, "c/b");
+	expect_unknown(&k, "c/b/b");
+	check_known(f, &k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1159,6 +1198,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(what_a_moved_directory_held_is_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(listing_after_the_walk_waits_for_a_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_as_it_is_found_its_events_follow, setup, teardown),
+		cmocka_unit_test_setup_teardown(placed_by_its_rename_its_way_out_is_its_own, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
