@@ -1102,6 +1102,64 @@ out:
 	return e < 0 ? e : replay_deferred(v);
 }
 
+/* Directory NODE's watch ended: keep its place until its DELETE is read
+ * (struct vigil's ended). */
+static void ended_add(struct vigil *v, uint32_t node)
+{
+	const struct node *x = tree_node(&v->tree, node);
+	if (x->parent == NODE_NONE || x->name_len > NAME_MAX)
+		return;
+	if (v->n_ended == ENDED_LEN)
+		memmove(v->ended, v->ended + 1, --v->n_ended * sizeof(*v->ended));
+	struct ended *d = &v->ended[v->n_ended++];
+	d->parent = x->parent;
+	d->serial = tree_node(&v->tree, x->parent)->serial;
+	d->len = x->name_len;
+	memcpy(d->name, tree_name(&v->tree, node), x->name_len);
+}
+
+/* A DELETE of NAME under NODE was read: not to be said again. */
+static void ended_read(struct vigil *v, uint32_t node, const char *name, size_t len)
+{
+	for (size_t i = 0; i < v->n_ended; i++) {
+		const struct ended *d = &v->ended[i];
+		if (d->parent == node && d->len == len && memcmp(d->name, name, len) == 0) {
+			memmove(v->ended + i, v->ended + i + 1,
+				(v->n_ended - i - 1) * sizeof(*v->ended));
+			v->n_ended--;
+			return;
+		}
+	}
+}
+
+/* At an overflow: each directory whose watch ended and whose DELETE was
+ * not read (lost with the queue) is said gone, where a reader has it;
+ * unless the tree or the names held have something else there now, which
+ * a reader has instead. */
+static int ended_say(struct vigil *v)
+{
+	int e = 0;
+	for (size_t i = 0; i < v->n_ended && e >= 0; i++) {
+		const struct ended *d = &v->ended[i];
+		const struct node *p = d->parent < v->tree.nodes_len ? tree_node(&v->tree, d->parent)
+								     : NULL;
+		if (!p || !p->used || p->serial != d->serial)
+			continue;
+		uint32_t ri = engine_root_index(v, d->parent);
+		if (ri == NODE_NONE || !v->roots[ri].names || !wanted(&v->roots[ri], IN_DELETE) ||
+		    tree_find_child(&v->tree, d->parent, d->name, d->len) != NODE_NONE ||
+		    held_has(&v->held, d->parent, d->serial, d->name, d->len))
+			continue;
+		const char *dir;
+		size_t dir_len;
+		if ((e = engine_node_dir(v, d->parent, &dir, &dir_len)) >= 0)
+			e = engine_emit(v, dir, dir_len, d->name, d->len, IN_DELETE | IN_ISDIR, 0,
+					VIGIL_EVENT_SYNTHETIC, 0, NULL);
+	}
+	v->n_ended = 0;
+	return e;
+}
+
 /* After an overflow: every root is walked again. Directories already
  * watched are found under the same wd (and moved if renamed in the gap),
  * new ones are watched and reported, and those not seen are dropped. */
@@ -1118,6 +1176,9 @@ static int rescan(struct vigil *v)
 		if (e < 0)
 			return e;
 	}
+	int e = ended_say(v);
+	if (e < 0)
+		return e;
 	engine_new_generation(v);
 	bool complete = true;
 	for (size_t i = 0; i < v->n_roots; i++) {
@@ -1135,7 +1196,7 @@ static int rescan(struct vigil *v)
 		}
 	}
 	/* sweep what the walk did not find (unless it stopped short) */
-	int e = complete ? engine_sweep(v, true, true) : 0;
+	e = complete ? engine_sweep(v, true, true) : 0;
 	v->tree_gen++;
 	return e;
 }
@@ -1213,12 +1274,16 @@ static int process_record(struct vigil *v, const struct source_record *rec, uint
 			e = emit_record(v, node, "", 0, IN_IGNORED, 0);
 		if (r && r->node == node)
 			engine_root_gone(v, ri);
+		else if (r && r->names)
+			ended_add(v, node);
 		tree_remove(&v->tree, node, engine_unwatch, v);
 		v->tree_gen++;
 		return e;
 	}
 	if (!r)
 		return 0; /* a detached directory, about to be dropped */
+	if (v->n_ended && (rec->mask & IN_DELETE))
+		ended_read(v, node, rec->name, rec->name_len);
 	/* What happens below a directory that may have left is held back
 	 * until that is known, so that it is reported under the right path, or
 	 * not at all. What changes the tree goes through at once: held back,
