@@ -911,6 +911,17 @@ static int walk(struct crawl *c)
 			if (e != -ENOENT && e != -ENOTDIR && e != -ELOOP &&
 			    engine_entry_path(v, f->node, nm, nl, &v->scratch) == 0)
 				engine_emit_error(v, v->scratch.data, v->scratch.len, e);
+			/* Reported by the listing (whole, or new after an
+			 * overflow), and gone before it was watched: a reader has
+			 * its name, which the tree has not. Held, as crawl_new()
+			 * does, so that the next re-scan tells it gone if its own
+			 * way out is lost with the queue too. */
+			if ((e == -ENOENT || e == -ENOTDIR) && (f->synth || c->gap) &&
+			    v->roots[c->root].names &&
+			    tree_find_child(&v->tree, f->node, nm, nl) == NODE_NONE &&
+			    (err = held_add(&v->held, f->node, tree_node(&v->tree, f->node)->serial,
+					    nm, nl)) < 0)
+				break;
 			continue;
 		}
 		bool fresh;

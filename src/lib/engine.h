@@ -4,6 +4,7 @@
 #ifndef VIGIL_ENGINE_H
 #define VIGIL_ENGINE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -30,6 +31,10 @@
 #define MOVE_WAIT_NS (5 * 1000 * 1000ull)
 /* Listings whose start in the stream is kept (struct vigil's observed). */
 #define OBSERVED_LEN 256
+/* Directories ended and not yet said deleted that are kept (struct
+ * vigil's ended): only a re-scan needs them, and their DELETE is next
+ * but for what other directories queue meanwhile. */
+#define ENDED_LEN 16
 
 #define READ_BUF_SIZE (256 * 1024)
 /* A read that leaves this much of the buffer unused emptied the queue:
@@ -163,6 +168,18 @@ struct vigil {
 	uint64_t retried_at;    /* stream_read at the last retry pass */
 	struct orphan *orphans;
 	size_t n_orphans, cap_orphans;
+	/* Directories whose watch ended (IN_IGNORED) with their DELETE still
+	 * to be read: the kernel queues the IN_IGNORED first, and the
+	 * parent's DELETE after it, so an overflow between the two loses the
+	 * DELETE, and nothing else would tell a reader (the node is gone, and
+	 * a directory's name is not held). Said by the re-scan (rescan());
+	 * the latest ENDED_LEN. */
+	struct ended {
+		uint32_t parent, serial;
+		size_t len;
+		char name[NAME_MAX + 1];
+	} ended[ENDED_LEN];
+	size_t n_ended;
 	/* What is processed now happens inside a directory whose MOVED_FROM a
 	 * reader has had, and no MOVED_TO yet: no path a reader has names it,
 	 * so nothing is delivered (engine_emit()) but errors. */

@@ -785,7 +785,9 @@ void engine_new_generation(struct vigil *v)
 {
 	size_t pending = 0;
 	v->src.ops->pending(&v->src, &pending);
-	v->generation++;
+	/* 0 is no listing's: a node placed by the events (follow_half()) */
+	if (!++v->generation)
+		v->generation = 1;
 	v->observed[v->generation % OBSERVED_LEN] = (struct observed){
 		.generation = v->generation, .pos = v->stream_read + pending,
 	};
@@ -796,6 +798,8 @@ void engine_new_generation(struct vigil *v)
 static bool seen_after(const struct vigil *v, uint32_t node, uint64_t pos)
 {
 	uint32_t g = tree_node(&v->tree, node)->mark;
+	if (!g)
+		return false; /* where it is, the events put it */
 	const struct observed *o = &v->observed[g % OBSERVED_LEN];
 	if (o->generation == g)
 		return pos < o->pos;
@@ -1035,11 +1039,20 @@ static int follow_half(struct vigil *v, const struct move_half *h,
 	if (child != NODE_NONE)
 		engine_orphan(v, child);
 	int e = tree_rename(t, h->node, parent, name, len);
-	if (e < 0) /* nowhere to put it: its watches go */
+	if (e < 0) { /* nowhere to put it: its watches go */
 		tree_remove(t, h->node, engine_unwatch, v);
-	else if (news || was_aside) /* what it holds is new to a reader, and not listed here */
+		return e == -ENOMEM ? e : 0;
+	}
+	/* Here by the events, not by the listing that last found it
+	 * (elsewhere): a MOVED_FROM of this place read later is its own, not
+	 * a record queued before a listing found it here (seen_after()).
+	 * Taken for that, its half guessed no node, the directory stayed here
+	 * in the tree after leaving, and what happened in it was said under
+	 * this path, its MOVED_FROM delivered (test_catchup.c). */
+	tree_node(t, h->node)->mark = 0;
+	if (news || was_aside) /* what it holds is new to a reader, and not listed here */
 		tree_node(t, h->node)->owed = true;
-	return e == -ENOMEM ? e : 0;
+	return 0;
 }
 
 static int moved_to(struct vigil *v, uint32_t ri, uint32_t node,
@@ -1089,6 +1102,64 @@ out:
 	return e < 0 ? e : replay_deferred(v);
 }
 
+/* Directory NODE's watch ended: keep its place until its DELETE is read
+ * (struct vigil's ended). */
+static void ended_add(struct vigil *v, uint32_t node)
+{
+	const struct node *x = tree_node(&v->tree, node);
+	if (x->parent == NODE_NONE || x->name_len > NAME_MAX)
+		return;
+	if (v->n_ended == ENDED_LEN)
+		memmove(v->ended, v->ended + 1, --v->n_ended * sizeof(*v->ended));
+	struct ended *d = &v->ended[v->n_ended++];
+	d->parent = x->parent;
+	d->serial = tree_node(&v->tree, x->parent)->serial;
+	d->len = x->name_len;
+	memcpy(d->name, tree_name(&v->tree, node), x->name_len);
+}
+
+/* A DELETE of NAME under NODE was read: not to be said again. */
+static void ended_read(struct vigil *v, uint32_t node, const char *name, size_t len)
+{
+	for (size_t i = 0; i < v->n_ended; i++) {
+		const struct ended *d = &v->ended[i];
+		if (d->parent == node && d->len == len && memcmp(d->name, name, len) == 0) {
+			memmove(v->ended + i, v->ended + i + 1,
+				(v->n_ended - i - 1) * sizeof(*v->ended));
+			v->n_ended--;
+			return;
+		}
+	}
+}
+
+/* At an overflow: each directory whose watch ended and whose DELETE was
+ * not read (lost with the queue) is said gone, where a reader has it;
+ * unless the tree or the names held have something else there now, which
+ * a reader has instead. */
+static int ended_say(struct vigil *v)
+{
+	int e = 0;
+	for (size_t i = 0; i < v->n_ended && e >= 0; i++) {
+		const struct ended *d = &v->ended[i];
+		const struct node *p = d->parent < v->tree.nodes_len ? tree_node(&v->tree, d->parent)
+								     : NULL;
+		if (!p || !p->used || p->serial != d->serial)
+			continue;
+		uint32_t ri = engine_root_index(v, d->parent);
+		if (ri == NODE_NONE || !v->roots[ri].names || !wanted(&v->roots[ri], IN_DELETE) ||
+		    tree_find_child(&v->tree, d->parent, d->name, d->len) != NODE_NONE ||
+		    held_has(&v->held, d->parent, d->serial, d->name, d->len))
+			continue;
+		const char *dir;
+		size_t dir_len;
+		if ((e = engine_node_dir(v, d->parent, &dir, &dir_len)) >= 0)
+			e = engine_emit(v, dir, dir_len, d->name, d->len, IN_DELETE | IN_ISDIR, 0,
+					VIGIL_EVENT_SYNTHETIC, 0, NULL);
+	}
+	v->n_ended = 0;
+	return e;
+}
+
 /* After an overflow: every root is walked again. Directories already
  * watched are found under the same wd (and moved if renamed in the gap),
  * new ones are watched and reported, and those not seen are dropped. */
@@ -1105,6 +1176,9 @@ static int rescan(struct vigil *v)
 		if (e < 0)
 			return e;
 	}
+	int e = ended_say(v);
+	if (e < 0)
+		return e;
 	engine_new_generation(v);
 	bool complete = true;
 	for (size_t i = 0; i < v->n_roots; i++) {
@@ -1122,7 +1196,7 @@ static int rescan(struct vigil *v)
 		}
 	}
 	/* sweep what the walk did not find (unless it stopped short) */
-	int e = complete ? engine_sweep(v, true, true) : 0;
+	e = complete ? engine_sweep(v, true, true) : 0;
 	v->tree_gen++;
 	return e;
 }
@@ -1200,12 +1274,16 @@ static int process_record(struct vigil *v, const struct source_record *rec, uint
 			e = emit_record(v, node, "", 0, IN_IGNORED, 0);
 		if (r && r->node == node)
 			engine_root_gone(v, ri);
+		else if (r && r->names)
+			ended_add(v, node);
 		tree_remove(&v->tree, node, engine_unwatch, v);
 		v->tree_gen++;
 		return e;
 	}
 	if (!r)
 		return 0; /* a detached directory, about to be dropped */
+	if (v->n_ended && (rec->mask & IN_DELETE))
+		ended_read(v, node, rec->name, rec->name_len);
 	/* What happens below a directory that may have left is held back
 	 * until that is known, so that it is reported under the right path, or
 	 * not at all. What changes the tree goes through at once: held back,
