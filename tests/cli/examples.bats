@@ -138,7 +138,10 @@ counters_until() {
 	stand convert <<'EOF'
 in=$1
 for out; do :; done
-printf '%s|' "$@" >>"$LOG"; echo >>"$LOG"
+# one write per line: two converts run at once, and a line written in
+# two parts can have the other's between them
+line=$(printf '%s|' "$@")
+printf '%s\n' "$line" >>"$LOG"
 until [ -e "${LOG%/*}/go" ]; do sleep 0.01; done
 exec cp -- "$in" "$out"
 EOF
