@@ -417,19 +417,29 @@ static void log_trim(struct fan *f, uint64_t pos)
 /* The kernel merges an event into an identical one still queued (the same
  * process, directories, names and file handle). A directory renamed
  * a -> b, back to a, and to b again by one process while the reader lags
- * reads as a -> b, b -> a: the last move is lost, and so is a file linked,
- * unlinked and linked again under one name. The sign is one file or
+ * reads as a -> b, b -> a: the last move is lost. The sign is one file or
  * directory changed twice (created, deleted or renamed) with no moment in
- * between when the queue was found empty: its directories, those of each
- * of its changes, are then listed again (a record with IN_Q_OVERFLOW on
- * each, source.h) once it is, and the listing tells what the events did
- * not. */
+ * between when the queue was found empty, the second a create or a rename
+ * (merge_note()): the directories of its changes are then listed again (a
+ * record with IN_Q_OVERFLOW on each, source.h) once it is, and the listing
+ * tells what the events did not. Not seen: a hard link made, removed and
+ * made again under one name by one process, which the kernel may merge
+ * into one event with both bits. */
 
 static uint64_t key_hash(const struct key *k)
 {
-	uint64_t h = UINT64_C(14695981039346656037) ^ k->fsid ^ ((uint64_t)(uint32_t)k->type << 32);
-	for (size_t i = 0; i < k->len; i++)
+	/* eight bytes at a time (ext4's directory handles are 8 or 12) */
+	uint64_t h = (k->fsid ^ ((uint64_t)(uint32_t)k->type << 32)) * UINT64_C(0x9e3779b97f4a7c15);
+	size_t i = 0;
+	for (; i + 8 <= k->len; i += 8) {
+		uint64_t w;
+		memcpy(&w, k->bytes + i, sizeof(w));
+		h = (h ^ w) * UINT64_C(0x9e3779b97f4a7c15);
+		h ^= h >> 29;
+	}
+	for (; i < k->len; i++)
 		h = (h ^ k->bytes[i]) * UINT64_C(1099511628211);
+	h ^= h >> 32;
 	return h ? h : 1;
 }
 
@@ -448,8 +458,11 @@ static void recheck_add(struct fan *f, int dir)
 }
 
 /* A change of the file or directory with handle K, in directories A and B
- * (ids, or 0), was read. */
-static void merge_note(struct fan *f, const struct key *k, int a, int b)
+ * (ids, or 0), was read: a rename or a create when BACK (which can bring
+ * it back to where an earlier change took it from), else a delete (a
+ * file made and removed while the reader lags, the common case, is no
+ * sign: a delete repeated needs a create or a rename in between). */
+static void merge_note(struct fan *f, const struct key *k, int a, int b, bool back)
 {
 	if (f->seen_len * 2 >= f->seen_cap) {
 		uint32_t cap = f->seen_cap ? f->seen_cap * 2 : 64;
@@ -480,6 +493,8 @@ static void merge_note(struct fan *f, const struct key *k, int a, int b)
 		f->seen_len++;
 		return;
 	}
+	if (!back)
+		return;
 	/* changed twice: any of its changes may stand for two */
 	recheck_add(f, x->dir[0]);
 	recheck_add(f, x->dir[1]);
@@ -626,7 +641,7 @@ static int translate_rename(struct fan *f, const struct fanotify_event_metadata 
 		return 0;
 	if (f->mark && in->fid) {
 		key_of_info(in->fid, &kc);
-		merge_note(f, &kc, wo, wn);
+		merge_note(f, &kc, wo, wn, true);
 	}
 	if (!++f->cookie)
 		f->cookie = 1;
@@ -699,7 +714,7 @@ static int translate(struct fan *f, const struct fanotify_event_metadata *m)
 	if (f->mark && in.fid && (bits & (IN_CREATE | IN_DELETE))) {
 		struct key kc;
 		key_of_info(in.fid, &kc);
-		merge_note(f, &kc, wd, 0);
+		merge_note(f, &kc, wd, 0, bits & IN_CREATE);
 	}
 	if (isdir && in.fid && (bits & (IN_CREATE | IN_DELETE))) {
 		struct key kc;
