@@ -1105,7 +1105,19 @@ static int watches_node(struct vigil *v, int fd, uint32_t mask, uint32_t node,
  * dropped, what moved within is moved. With REPORT, everything in it is
  * reported (synthetic), as for a directory new to the trees. NODE is
  * attached and watched. */
+static int relist_at(struct vigil *v, uint32_t root, uint32_t node, bool report, bool diff);
+
 int crawl_relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
+{
+	return relist_at(v, root, node, report, false);
+}
+
+int crawl_recheck(struct vigil *v, uint32_t root, uint32_t node)
+{
+	return relist_at(v, root, node, false, true);
+}
+
+static int relist_at(struct vigil *v, uint32_t root, uint32_t node, bool report, bool diff)
 {
 	struct tree *t = &v->tree;
 	engine_new_generation(v); /* before it is opened: see crawl_new() */
@@ -1114,8 +1126,10 @@ int crawl_relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
 		return fd == -ENOMEM ? fd : -ESTALE; /* moved, or gone: its events will tell */
 	struct crawl c;
 	crawl_init(&c, v, root, CRAWL_RESCAN);
-	/* no events were lost here: they tell what changed, not this walk */
-	c.diff = c.gap = false;
+	/* no events were lost here: they tell what changed, not this walk;
+	 * unless the kernel merged some away (crawl_recheck()) */
+	if (!diff)
+		c.diff = c.gap = false;
 	int e = watches_node(v, fd, (c.quiet ? c.quiet_mask : c.full_mask) & ~(uint32_t)IN_MASK_ADD,
 			     node, c.quiet ? c.full_mask : 0);
 	if (e <= 0) {
@@ -1132,8 +1146,9 @@ int crawl_relist(struct vigil *v, uint32_t root, uint32_t node, bool report)
 	e = crawl_run(&c, node, fd, report, 0);
 	if (e < 0)
 		return e;
-	/* drop what the listing did not find below it (orphans are not its) */
-	e = engine_sweep(v, false, false);
+	/* drop what the listing did not find below it (orphans are not its),
+	 * said when events may have been lost */
+	e = engine_sweep(v, false, diff);
 	v->tree_gen++;
 	return e < 0 ? e : 0;
 }

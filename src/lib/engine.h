@@ -270,6 +270,11 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
  * for a directory new to the trees. -ESTALE: NODE is not where the tree
  * has it (a rename still to be read), and nothing was done. */
 int crawl_relist(struct vigil *v, uint32_t root, uint32_t node, bool report);
+/* The same, as after an overflow: what NODE's subtree holds is compared
+ * with what a reader was told, and the difference reported (synthetic
+ * CREATE and DELETE), for a source that says its events there may be
+ * incomplete (source.h, a record with IN_Q_OVERFLOW on a directory). */
+int crawl_recheck(struct vigil *v, uint32_t root, uint32_t node);
 /* Whether NODE's directory is still where the tree has it (by identity:
  * what is at its path is watched under its wd). */
 bool crawl_node_present(struct vigil *v, uint32_t node);

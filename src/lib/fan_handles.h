@@ -36,6 +36,7 @@ struct fan_entry {
 	bool file;        /* a file asked for itself, not a directory */
 	bool oneshot;     /* IN_ONESHOT: unwatched after its first event */
 	bool gone;        /* deleted (its DELETE_SELF was read) */
+	bool recheck;     /* to be listed again (source_fanotify.c, merge_note()) */
 	uint32_t next_free;
 	union {
 		unsigned char inl[FAN_INLINE];

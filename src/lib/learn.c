@@ -2,6 +2,7 @@
 #include "learn.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,8 @@ void learn_fini(struct learn *l)
 {
 	move_half_free(&l->from);
 	free(l->checked);
+	free(l->left);
+	free(l->recheck);
 	buf_free(&l->name);
 	buf_free(&l->chain);
 	memset(l, 0, sizeof(*l));
@@ -46,6 +49,38 @@ static bool is_checked(const struct vigil *v, uint32_t node, bool *ret_gone)
 	uint32_t c = node < l->checked_cap ? l->checked[node] : 0;
 	*ret_gone = c & LEARN_GONE;
 	return !l->gen || (c & ~LEARN_GONE) == l->gen;
+}
+
+/* Note that directory WD left the trees by an event (LEFT), or that it
+ * came back by one. */
+static void set_left(struct learn *l, int wd, bool left)
+{
+	if (wd <= 0)
+		return;
+	size_t byte = (size_t)wd / 8;
+	if (byte >= l->left_cap) {
+		if (!left)
+			return;
+		size_t cap = l->left_cap ? l->left_cap : 64;
+		while (cap <= byte)
+			cap *= 2;
+		uint8_t *b = realloc(l->left, cap);
+		if (!b)
+			return; /* a move back lost meanwhile goes unsaid */
+		memset(b + l->left_cap, 0, cap - l->left_cap);
+		l->left = b;
+		l->left_cap = cap;
+	}
+	if (left)
+		l->left[byte] |= (uint8_t)(1u << (wd % 8));
+	else
+		l->left[byte] &= (uint8_t)~(1u << (wd % 8));
+}
+
+static bool has_left(const struct learn *l, int wd)
+{
+	size_t byte = (size_t)wd / 8;
+	return wd > 0 && byte < l->left_cap && (l->left[byte] >> (wd % 8) & 1);
 }
 
 /* Whether NAME under NODE is a directory to have in the tree: below a
@@ -152,6 +187,11 @@ static uint32_t learn_dir(struct vigil *v, int wd, uint64_t pos)
 		memcpy(&w, c->data + off, sizeof(w));
 		memcpy(&n, c->data + off + sizeof(w), sizeof(n));
 		node = place(v, node, w, c->data + off + sizeof(w) + sizeof(n), n);
+		if (node != NODE_NONE && has_left(l, w)) {
+			/* back with no event a reader had: see learn.h */
+			tree_node(&v->tree, node)->owed = true;
+			set_left(l, w, false);
+		}
 	}
 	return node;
 }
@@ -402,7 +442,24 @@ static int moved_to(struct vigil *v, const struct source_record *rec, uint64_t p
 	uint32_t c = rec->child > 0 ? tree_find_wd(t, rec->child) : NODE_NONE;
 	if (c != NODE_NONE && tree_node(t, c)->root != NODE_NONE)
 		return 0; /* a root renamed keeps the path it was given */
+	if (c != NODE_NONE && !from_in && tree_node(t, c)->parent != NODE_NONE &&
+	    tree_node(t, c)->root == NODE_NONE && engine_root_index(v, c) != NODE_NONE &&
+	    (tree_node(t, c)->parent != to ||
+	     tree_find_child(t, to, rec->name, rec->name_len) != c)) {
+		/* in from outside by the event, and in the trees by the tree:
+		 * its way out was lost (merged by the kernel into an earlier
+		 * one, learn.h), and a reader has it where the tree has it */
+		char old[NAME_MAX + 1];
+		const struct node *x = tree_node(t, c);
+		size_t ol = x->name_len < sizeof(old) ? x->name_len : sizeof(old) - 1;
+		memcpy(old, tree_name(t, c), ol);
+		uint32_t p = x->parent, pri = engine_root_index(v, p);
+		if (pri != NODE_NONE && wanted(&v->roots[pri], IN_DELETE) &&
+		    (e = emit_at(v, p, old, ol, IN_DELETE | IN_ISDIR, 0, VIGIL_EVENT_SYNTHETIC)) < 0)
+			return e;
+	}
 	if (to != NODE_NONE && watchable(v, to, rec->name, rec->name_len)) {
+		set_left(l, rec->child, false);
 		if (!known)
 			return moved_in(v, to, rec->name, rec->name_len, rec->child);
 		if (rec->child > 0)
@@ -413,10 +470,60 @@ static int moved_to(struct vigil *v, const struct source_record *rec, uint64_t p
 		/* out of the trees, or to where it is not watched */
 		tree_remove(t, c, engine_unwatch, v);
 		v->tree_gen++;
+		set_left(l, rec->child, true);
 	}
 	if (rec->child > 0 && to == NODE_NONE)
 		v->src.ops->outside(&v->src, rec->child, v->learn->pos);
 	return 0;
+}
+
+/* The source's word that what the events say of directory WD may be short
+ * of what happened there (the kernel merged a change into an identical one
+ * queued before it: source_fanotify.c): it is listed again, and what a
+ * reader was not told is reported. The source sends such records in a run,
+ * after all else; they are listed together at the last of the run, once
+ * the engine has caught up with the kernel. Before that, a listing would
+ * run ahead of the events, which would then take back what it reported (a
+ * rename read after it moves what it found already moved): the run goes
+ * back to the source, to come again after what is queued now. */
+static int recheck(struct vigil *v, int wd, uint64_t pos)
+{
+	struct learn *l = v->learn;
+	if (array_grow((void **)&l->recheck, &l->cap_recheck, l->n_recheck,
+		       sizeof(*l->recheck), 16) < 0)
+		return -ENOMEM;
+	l->recheck[l->n_recheck++] = wd;
+	if (v->rbuf_off < v->rbuf_len)
+		return 0; /* more of the run, or more events, read already */
+	if (!engine_caught_up(v)) {
+		for (size_t i = 0; i < l->n_recheck; i++)
+			v->src.ops->recheck(&v->src, l->recheck[i]);
+		l->n_recheck = 0;
+		return 0;
+	}
+	int e = 0;
+	for (size_t i = 0; i < l->n_recheck && e == 0; i++) {
+		uint32_t flags = 0;
+		uint32_t node = node_of(v, l->recheck[i], pos, &flags);
+		uint32_t ri = node == NODE_NONE ? NODE_NONE : engine_root_index(v, node);
+		if (ri == NODE_NONE)
+			continue;
+		/* what vanished, compared with what the tree and the names
+		 * held say; then all it holds, as for a directory new to the
+		 * trees: a reader may have had less than the tree says (what
+		 * a move brought, when the move before it was lost) */
+		e = crawl_recheck(v, ri, node);
+		drop_orphans(v);
+		if (e == 0 && tree_node(&v->tree, node)->used)
+			e = crawl_relist(v, ri, node, true);
+		drop_orphans(v);
+		if (e == -ESTALE)
+			e = engine_retry_relist(v, ri, node, true);
+		else if (e != -ENOMEM)
+			e = 0;
+	}
+	l->n_recheck = 0;
+	return e;
 }
 
 int learn_process(struct vigil *v, const struct source_record *rec, uint64_t pos)
@@ -431,6 +538,14 @@ int learn_process(struct vigil *v, const struct source_record *rec, uint64_t pos
 					    .cookie = l->from.cookie, .name = "", .pid = l->from.pid};
 		if ((e = moved_to(v, &out, pos)) < 0)
 			return e;
+	}
+	if ((rec->mask & IN_Q_OVERFLOW) && rec->wd > 0)
+		return recheck(v, rec->wd, pos);
+	if (l->n_recheck) {
+		/* events after a run cut short: it comes again after them */
+		for (size_t i = 0; i < l->n_recheck; i++)
+			v->src.ops->recheck(&v->src, l->recheck[i]);
+		l->n_recheck = 0;
 	}
 	if (rec->mask & IN_Q_OVERFLOW) {
 		/* every place learnt is to be looked up again when next used */

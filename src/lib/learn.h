@@ -12,6 +12,11 @@
  * renames (the two halves come together, one after the other) and
  * deletes, so paths stay right at any depth without a lookup per event.
  *
+ * The kernel merges an event into an identical one still queued, so that
+ * a reader who lags may lose a change (a directory moved back where it
+ * was moved from before); the source says which directories may have
+ * lost one, and those are listed again (recheck()).
+ *
  * After an overflow nothing is walked: the places learnt may be stale, so
  * each directory is looked up again from its handle when an event next
  * names it, and one that is gone is reported where it was last known,
@@ -40,6 +45,16 @@ struct learn {
 	uint64_t pos;           /* of the record being processed */
 	struct buf name;
 	struct buf chain;       /* resolve()'s answers, while climbing */
+	/* A bit per directory id: moved out of the trees by an event, and
+	 * not back by one since. Found in them again by its handle (the move
+	 * back was lost: merged by the kernel into an earlier one), it is
+	 * owed a listing (tree.h): a reader has not had it there. */
+	uint8_t *left;
+	size_t left_cap;
+	/* The directories the source asked to list again (recheck()), held
+	 * until the last of a run of such records. */
+	int *recheck;
+	size_t n_recheck, cap_recheck;
 };
 
 #define LEARN_GONE 0x80000000u

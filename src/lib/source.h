@@ -15,6 +15,9 @@
 
 struct source_record {
 	int wd;
+	/* IN_Q_OVERFLOW on a directory's WD (fanotify only): what the records
+	 * said of it may be short of what happened there, and it is to be
+	 * listed again, as after an overflow */
 	uint32_t mask;
 	uint32_t cookie;
 	const char *name; /* NUL-terminated, "" when none */
@@ -64,6 +67,10 @@ struct source_ops {
 	 * watched again, unless a directory came in from outside since POS
 	 * (it may have come with it). */
 	void (*outside)(struct source *s, int wd, uint64_t pos);
+	/* Hand out a record with IN_Q_OVERFLOW on directory WD again, after
+	 * all that is queued now (source_fanotify.c; NULL elsewhere): the
+	 * engine lists it once it has caught up with the kernel. */
+	void (*recheck)(struct source *s, int wd);
 	/* PID's command name as read with the last batch, or NULL. */
 	const char *(*comm)(struct source *s, int pid);
 };

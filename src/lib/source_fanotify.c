@@ -98,6 +98,13 @@ struct fan_log {
 	size_t off; /* child key, parent key, name, in log_bytes */
 };
 
+/* An entry changed while the queue was not empty: its handle's hash, and
+ * the directories of the first change (merge_note()). */
+struct fan_seen {
+	uint64_t hash; /* 0: a free slot */
+	int dir[2];
+};
+
 /* A process's command name (comm_note()). */
 struct fan_comm {
 	int pid;
@@ -142,6 +149,15 @@ struct fan {
 	size_t files;          /* entries of files asked for themselves */
 	uint64_t moved_in;     /* where the last directory that came in from
 				  outside stands in the stream (outside()) */
+	/* Entries changed since the kernel's queue was last found empty
+	 * (merge_note()), by the handle of the file or directory they name,
+	 * and the directories to list again when it next is. */
+	struct fan_seen *seen;
+	uint32_t seen_cap, seen_len;
+	int *recheck;
+	size_t n_recheck, cap_recheck;
+	bool recheck_lost;     /* out of memory for that: an overflow instead */
+	bool late_drain;       /* read_kernel() drains for what went late */
 };
 
 static struct fan *fan_of(const struct source *s)
@@ -396,6 +412,123 @@ static void log_trim(struct fan *f, uint64_t pos)
 	}
 }
 
+/* --- changes the kernel may have merged ------------------------------------------ */
+
+/* The kernel merges an event into an identical one still queued (the same
+ * process, directories, names and file handle). A directory renamed
+ * a -> b, back to a, and to b again by one process while the reader lags
+ * reads as a -> b, b -> a: the last move is lost. The sign is one file or
+ * directory changed twice (created, deleted or renamed) with no moment in
+ * between when the queue was found empty, the second a create or a rename
+ * (merge_note()): the directories of its changes are then listed again (a
+ * record with IN_Q_OVERFLOW on each, source.h) once it is, and the listing
+ * tells what the events did not. Not seen: a hard link made, removed and
+ * made again under one name by one process, which the kernel may merge
+ * into one event with both bits. */
+
+static uint64_t key_hash(const struct key *k)
+{
+	/* eight bytes at a time (ext4's directory handles are 8 or 12) */
+	uint64_t h = (k->fsid ^ ((uint64_t)(uint32_t)k->type << 32)) * UINT64_C(0x9e3779b97f4a7c15);
+	size_t i = 0;
+	for (; i + 8 <= k->len; i += 8) {
+		uint64_t w;
+		memcpy(&w, k->bytes + i, sizeof(w));
+		h = (h ^ w) * UINT64_C(0x9e3779b97f4a7c15);
+		h ^= h >> 29;
+	}
+	for (; i < k->len; i++)
+		h = (h ^ k->bytes[i]) * UINT64_C(1099511628211);
+	h ^= h >> 32;
+	return h ? h : 1;
+}
+
+static void recheck_add(struct fan *f, int dir)
+{
+	uint32_t i = dir > 0 ? fan_handles_by_id(&f->h, dir) : FAN_NONE;
+	if (i == FAN_NONE || f->h.v[i].recheck)
+		return;
+	if (array_grow((void **)&f->recheck, &f->cap_recheck, f->n_recheck,
+		       sizeof(*f->recheck), 16) < 0) {
+		f->recheck_lost = true;
+		return;
+	}
+	f->h.v[i].recheck = true;
+	f->recheck[f->n_recheck++] = dir;
+}
+
+/* A change of the file or directory with handle K, in directories A and B
+ * (ids, or 0), was read: a rename or a create when BACK (which can bring
+ * it back to where an earlier change took it from), else a delete (a
+ * file made and removed while the reader lags, the common case, is no
+ * sign: a delete repeated needs a create or a rename in between). */
+static void merge_note(struct fan *f, const struct key *k, int a, int b, bool back)
+{
+	if (f->seen_len * 2 >= f->seen_cap) {
+		uint32_t cap = f->seen_cap ? f->seen_cap * 2 : 64;
+		struct fan_seen *t = calloc(cap, sizeof(*t));
+		if (!t) {
+			f->recheck_lost = true;
+			return;
+		}
+		for (uint32_t j = 0; j < f->seen_cap; j++) {
+			if (!f->seen[j].hash)
+				continue;
+			uint32_t x = (uint32_t)f->seen[j].hash & (cap - 1);
+			while (t[x].hash)
+				x = (x + 1) & (cap - 1);
+			t[x] = f->seen[j];
+		}
+		free(f->seen);
+		f->seen = t;
+		f->seen_cap = cap;
+	}
+	uint64_t h = key_hash(k);
+	uint32_t i = (uint32_t)h & (f->seen_cap - 1);
+	while (f->seen[i].hash && f->seen[i].hash != h)
+		i = (i + 1) & (f->seen_cap - 1);
+	struct fan_seen *x = &f->seen[i];
+	if (!x->hash) {
+		*x = (struct fan_seen){.hash = h, .dir = {a, b}};
+		f->seen_len++;
+		return;
+	}
+	if (!back)
+		return;
+	/* changed twice: any of its changes may stand for two */
+	recheck_add(f, x->dir[0]);
+	recheck_add(f, x->dir[1]);
+	recheck_add(f, a);
+	recheck_add(f, b);
+}
+
+/* The kernel's queue was found empty: what was merged, if anything, is
+ * all read. The directories to list again go out, after every record. */
+static int merge_settle(struct fan *f)
+{
+	if (f->seen_len) {
+		memset(f->seen, 0, (size_t)f->seen_cap * sizeof(*f->seen));
+		f->seen_len = 0;
+	}
+	int e = 0;
+	if (f->recheck_lost) {
+		/* a change not noted may stand for two: as after an overflow */
+		f->recheck_lost = false;
+		fan_handles_drop(&f->h, FAN_OUTSIDE);
+		e = put(f, -1, IN_Q_OVERFLOW, 0, 0, 0, "", 0);
+	}
+	for (size_t i = 0; i < f->n_recheck; i++) {
+		uint32_t j = fan_handles_by_id(&f->h, f->recheck[i]);
+		if (j == FAN_NONE)
+			continue;
+		f->h.v[j].recheck = false;
+		if (e == 0 && f->h.v[j].state != FAN_OUTSIDE)
+			e = put(f, f->recheck[i], IN_Q_OVERFLOW, 0, 0, 0, "", 0);
+	}
+	f->n_recheck = 0;
+	return e;
+}
+
 /* --- translating events --------------------------------------------------------- */
 
 struct info {
@@ -506,6 +639,10 @@ static int translate_rename(struct fan *f, const struct fanotify_event_metadata 
 	}
 	if (wo <= 0 && wn <= 0)
 		return 0;
+	if (f->mark && in->fid) {
+		key_of_info(in->fid, &kc);
+		merge_note(f, &kc, wo, wn, true);
+	}
 	if (!++f->cookie)
 		f->cookie = 1;
 	int e = 0;
@@ -574,6 +711,11 @@ static int translate(struct fan *f, const struct fanotify_event_metadata *m)
 	if (wd <= 0)
 		return 0;
 	int child = 0;
+	if (f->mark && in.fid && (bits & (IN_CREATE | IN_DELETE))) {
+		struct key kc;
+		key_of_info(in.fid, &kc);
+		merge_note(f, &kc, wd, 0, bits & IN_CREATE);
+	}
 	if (isdir && in.fid && (bits & (IN_CREATE | IN_DELETE))) {
 		struct key kc;
 		key_of_info(in.fid, &kc);
@@ -619,10 +761,13 @@ static int read_kernel(struct fan *f)
 	do
 		n = read(f->fan_fd, f->kbuf, KBUF_SIZE);
 	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EAGAIN ? 0 : -errno;
-	if (n == 0)
-		return 0;
+	if (n < 0 && errno != EAGAIN)
+		return -errno;
+	if (n <= 0) {
+		/* the queue is empty (what went late waits for this too) */
+		int e = f->late_drain ? 0 : merge_settle(f);
+		return e < 0 ? e : 0;
+	}
 	if (f->out_off == f->out.len)
 		f->out.len = f->out_off = 0;
 	f->batch++;
@@ -646,13 +791,17 @@ static int read_kernel(struct fan *f)
 		struct buf late = f->late;
 		f->late = (struct buf){0};
 		int r;
+		f->late_drain = true;
 		while ((r = read_kernel(f)) > 0)
 			;
+		f->late_drain = false;
 		if (r < 0)
 			e = r;
 		if (e == 0)
 			e = buf_append(&f->out, late.data, late.len);
 		buf_free(&late);
+		if (e == 0 && r == 0)
+			e = merge_settle(f);
 	}
 	return e < 0 ? e : 1;
 }
@@ -865,6 +1014,14 @@ static void fan_outside(struct source *s, int wd, uint64_t pos)
 		f->h.v[i].state = FAN_OUTSIDE;
 }
 
+static void fan_recheck(struct source *s, int wd)
+{
+	struct fan *f = fan_of(s);
+	if (put(f, wd, IN_Q_OVERFLOW, 0, 0, 0, "", 0) < 0)
+		f->recheck_lost = true;
+	signal_queued(f);
+}
+
 static ssize_t fan_read(struct source *s, void *buf, size_t size)
 {
 	struct fan *f = fan_of(s);
@@ -1049,6 +1206,8 @@ static void fan_close(struct source *s)
 		buf_free(&f->late);
 		buf_free(&f->log_bytes);
 		free(f->log);
+		free(f->seen);
+		free(f->recheck);
 		free(f->kbuf);
 		free(f);
 	}
@@ -1070,6 +1229,7 @@ static const struct source_ops fan_ops = {
 	.close = fan_close,
 	.resolve = fan_resolve,
 	.outside = fan_outside,
+	.recheck = fan_recheck,
 	.comm = fan_comm,
 };
 

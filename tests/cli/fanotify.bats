@@ -134,6 +134,29 @@ as_nobody() {
 	[ "$(grep '|MODIFY$' "$OUT" | head -1)" = "$W/x/y/f|MODIFY" ]
 }
 
+@test "a rename the kernel merges into an earlier one while vigil lags is found again by a listing" {
+	mkdir a
+	start_vigil wait -m -S -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	# one process renames a to b, back, and to b again while vigil reads
+	# nothing: the kernel merges the third rename into the first (the
+	# same process, directories, names and handle), and the queue says
+	# a -> b, b -> a; the file made in b then reads as a/f
+	kill -STOP "$VIGIL_PID"
+	perl -e 'rename "a", "b" and rename "b", "a" and rename "a", "b" or die "$!";
+		 open(my $f, ">", "b/f") or die "$!"'
+	kill -CONT "$VIGIL_PID"
+	# the directories of a change read twice are listed again once vigil
+	# has caught up: a is gone, b and what it holds are there
+	wait_for_line "$OUT" "^$W/b/f\|CREATE$"
+	grep -q "^$W/a|DELETE,ISDIR$" "$OUT"
+	grep -q "^$W/b|CREATE,ISDIR$" "$OUT"
+	# in that order, after the events: a reader replaying them has b/f
+	[ "$(grep -n "^$W/a|DELETE,ISDIR$" "$OUT" | cut -d: -f1)" -lt \
+	  "$(grep -n "^$W/b/f|CREATE$" "$OUT" | tail -1 | cut -d: -f1)" ]
+	[ "$(grep -n "^$W/a/f|CREATE$" "$OUT" | cut -d: -f1)" -lt \
+	  "$(grep -n "^$W/a|DELETE,ISDIR$" "$OUT" | cut -d: -f1)" ]
+}
+
 # writer NAME: a shell that creates NAME in the watched tree, then waits
 # (its command name is read while it lives) until release; its pid in
 # $TEST_DIR/pid
