@@ -426,6 +426,10 @@ static void log_trim(struct fan *f, uint64_t pos)
  * made again under one name by one process, which the kernel may merge
  * into one event with both bits. */
 
+/* The most slots the table of changed entries keeps across an empty
+ * queue (16 bytes each): a larger one is freed then. */
+#define SEEN_KEEP 1024
+
 static uint64_t key_hash(const struct key *k)
 {
 	/* eight bytes at a time (ext4's directory handles are 8 or 12) */
@@ -506,10 +510,17 @@ static void merge_note(struct fan *f, const struct key *k, int a, int b, bool ba
  * all read. The directories to list again go out, after every record. */
 static int merge_settle(struct fan *f)
 {
-	if (f->seen_len) {
+	if (f->seen_cap > SEEN_KEEP) {
+		/* grown by a storm that kept the queue from emptying: given
+		 * back, not cleared whole at every later batch */
+		free(f->seen);
+		f->seen = NULL;
+		f->seen_cap = 0;
+	} else if (f->seen_len) {
+		/* (SEEN_KEEP slots at most: 16 KiB) */
 		memset(f->seen, 0, (size_t)f->seen_cap * sizeof(*f->seen));
-		f->seen_len = 0;
 	}
+	f->seen_len = 0;
 	int e = 0;
 	if (f->recheck_lost) {
 		/* a change not noted may stand for two: as after an overflow */
