@@ -8,8 +8,9 @@
  * met so that the caller can warn; BACKEND_POLL polls everything.
  *
  * One epoll descriptor is the source's fd: it holds the inotify fd, a
- * timerfd armed only while something is polled (one tick each
- * interval / POLL_SLICES, or less often with fewer directories), an
+ * timerfd armed only while something is polled (one shot at the poll
+ * source's next deadline: a tick each interval / POLL_SLICES, or less
+ * often with fewer directories, and a file settling in between), an
  * eventfd that says records are waiting in memory, and
  * /proc/self/mountinfo, whose POLLPRI says the mount table changed: a
  * polled mount unmounted (even lazily, which a descriptor held open would
@@ -71,7 +72,7 @@ struct mux {
 	int minfo_wake;      /* in the epoll set: wakes it */
 	int minfo_check;     /* polled here only: says whether it changed */
 	bool event_set;
-	uint64_t armed_ns;
+	uint64_t armed_at;   /* the timer's deadline, CLOCK_MONOTONIC ns; 0 none */
 	struct mount_rec *mounts;
 	size_t n_mounts, cap_mounts;
 	size_t *blind;       /* the blind mounts, in the order met */
@@ -122,17 +123,17 @@ static bool wd_known(const struct mux *m, int wd)
 
 /* --- the timer and the eventfd ---------------------------------------------- */
 
+/* One shot, at the poll source's next deadline (none: disarmed). */
 static void rearm(struct mux *m)
 {
-	uint64_t ns = m->poll ? poll_src_tick_ns(m->poll) : 0;
-	if (ns == m->armed_ns)
+	uint64_t at = m->poll ? poll_src_deadline(m->poll) : 0;
+	if (at == m->armed_at)
 		return;
 	struct itimerspec its = {0};
-	its.it_value.tv_sec = (time_t)(ns / 1000000000u);
-	its.it_value.tv_nsec = (long)(ns % 1000000000u);
-	its.it_interval = its.it_value;
-	if (timerfd_settime(m->timer_fd, 0, &its, NULL) == 0)
-		m->armed_ns = ns;
+	its.it_value.tv_sec = (time_t)(at / 1000000000u);
+	its.it_value.tv_nsec = (long)(at % 1000000000u);
+	if (timerfd_settime(m->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		m->armed_at = at;
 }
 
 /* Keep the epoll fd readable while records wait in memory. */
@@ -502,9 +503,11 @@ static ssize_t mux_read(struct source *s, void *buf, size_t size)
 	if (mounts_moved(m))
 		e = mounts_changed(m);
 	uint64_t ticks = 0;
-	if (e == 0 && m->armed_ns && read(m->timer_fd, &ticks, sizeof(ticks)) == sizeof(ticks) &&
-	    ticks && m->poll)
+	if (e == 0 && m->armed_at && read(m->timer_fd, &ticks, sizeof(ticks)) == sizeof(ticks) &&
+	    ticks && m->poll) {
 		e = poll_src_tick(m->poll); /* one, however many were missed */
+		m->armed_at = UINT64_MAX; /* spent: armed again, whatever the deadline */
+	}
 	rearm(m);
 	if (m->poll)
 		n += poll_src_take(m->poll, out + n, size - n);
@@ -649,7 +652,7 @@ int source_mux_set_interval(struct source *s, uint64_t ns)
 			return e;
 	}
 	poll_src_set_interval(m->poll, ns);
-	m->armed_ns = UINT64_MAX; /* re-arm with the new period */
+	m->armed_at = UINT64_MAX; /* re-arm with the new period */
 	rearm(m);
 	return 0;
 }

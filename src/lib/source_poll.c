@@ -12,6 +12,10 @@
  *    alone is ATTRIB, an entry changed at the last poll and not since is
  *    CLOSE_WRITE (a file stopped changing for an interval; a poll cannot
  *    see a close), a new inode under the same name left and appeared.
+ *  A file found changed is stat'ed again on its own once an interval has
+ *  gone by since its mtime (settle_due()): its CLOSE_WRITE comes about an
+ *  interval after its last write, not up to two (the directory's next
+ *  turn, an interval after the poll that saw the write).
  * At the end of the tick the pool is resolved: what left and appeared with
  * the same inode is a rename (MOVED_FROM and MOVED_TO, one cookie), what
  * left is DELETE (a directory's whole polled subtree goes as rm -r would
@@ -44,6 +48,9 @@
 #define DENTS_SIZE (32 * 1024)
 /* Directories listed again by poll_src_recheck(), at most. */
 #define FRESH_MAX 64
+/* Files waiting to be stat'ed again on their own, at most: past this, a
+ * file's CLOSE_WRITE waits for its directory's turn. */
+#define SETTLE_MAX 4096
 
 #define STATX_WANT (STATX_TYPE | STATX_MODE | STATX_UID | STATX_GID | STATX_INO | \
 		    STATX_SIZE | STATX_MTIME | STATX_CTIME | STATX_NLINK)
@@ -98,6 +105,14 @@ struct item {
 	uint32_t partner;    /* the matching item, or NONE */
 };
 
+/* A file that changed, to be stat'ed again on its own at DUE. */
+struct settle {
+	uint32_t dir, dir_serial;
+	uint64_t due;        /* CLOCK_MONOTONIC ns */
+	char *name;          /* NULL for a polled file (a top) */
+	uint16_t len;
+};
+
 /* Slots holding an index + 1, by a hash of what they index. */
 struct index {
 	uint32_t *slot;
@@ -129,6 +144,8 @@ struct poll_src {
 	size_t n_mounts;
 	uint64_t last_tick, last_sweep; /* CLOCK_MONOTONIC ns */
 	double owed;         /* directories owed to the interval's work */
+	struct settle *settle;
+	size_t n_settle, cap_settle;
 };
 
 /* --- small things ------------------------------------------------------- */
@@ -154,6 +171,13 @@ static uint32_t hash_name(const char *s, size_t n)
 		h *= 16777619u;
 	}
 	return h;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static int64_t ts_ns(struct statx_timestamp t)
@@ -432,6 +456,45 @@ static int emit(struct poll_src *p, uint32_t di, uint32_t mask, uint32_t cookie,
 	return r;
 }
 
+/* File NAME (LEN bytes; none: DI is a polled file) of DI changed, its
+ * mtime now MTIME: stat it again on its own once an interval has gone by
+ * since then, for its CLOSE_WRITE (settle_due()). Past SETTLE_MAX, or out
+ * of memory, its directory's next turn says it instead. */
+static void settle_add(struct poll_src *p, uint32_t di, const char *name, size_t len,
+		       int64_t mtime)
+{
+	const struct pdir *d = dir_at(p, di);
+	if (!d->wd || !(d->mask & IN_CLOSE_WRITE) || p->n_settle == SETTLE_MAX)
+		return;
+	if (p->n_settle == p->cap_settle) {
+		size_t cap = p->cap_settle ? p->cap_settle * 2 : 16;
+		struct settle *v = realloc(p->settle, cap * sizeof(*v));
+		if (!v)
+			return;
+		p->settle = v;
+		p->cap_settle = cap;
+	}
+	char *copy = NULL;
+	if (len && !(copy = malloc(len)))
+		return;
+	if (len)
+		memcpy(copy, name, len);
+	/* an mtime ahead of this clock (another machine's) or long past:
+	 * clamped to an interval from now, and to now */
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	int64_t now_rt = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec;
+	int64_t wait = mtime + (int64_t)p->interval_ns - now_rt;
+	if (wait < 0)
+		wait = 0;
+	if (wait > (int64_t)p->interval_ns)
+		wait = (int64_t)p->interval_ns;
+	p->settle[p->n_settle++] = (struct settle){
+		.dir = di, .dir_serial = d->serial, .due = mono_ns() + (uint64_t)wait,
+		.name = copy, .len = (uint16_t)len,
+	};
+}
+
 /* --- directories ------------------------------------------------------------- */
 
 static int fresh_add(struct poll_src *p, uint32_t di)
@@ -706,8 +769,10 @@ static int resolve(struct poll_src *p)
 			if (r == 0 && written && to->wd)
 				r = emit(p, a->dir, IN_MODIFY, 0, a->name, a->len);
 			to = dir_at(p, a->dir);
-			if (e != NONE && to->wd && (d->writing || written))
+			if (e != NONE && to->wd && (d->writing || written)) {
 				to->ents[e].flags |= E_WRITING;
+				settle_add(p, a->dir, a->name, a->len, to->ents[e].mtime);
+			}
 			uint32_t c = isdir ? find_id(p, a->dev, a->ino) : NONE;
 			if (r == 0 && c != NONE && dir_at(p, a->dir)->wd)
 				r = emit(p, c, IN_MOVE_SELF, 0, "", 0);
@@ -717,6 +782,7 @@ static int resolve(struct poll_src *p)
 		to = dir_at(p, a->dir);
 		if (r == 0 && e != NONE && type_reg(a->type)) {
 			to->ents[e].flags |= E_WRITING; /* CLOSE_WRITE once it settles */
+			settle_add(p, a->dir, a->name, a->len, to->ents[e].mtime);
 			if (a->size > 0)
 				r = emit(p, a->dir, IN_MODIFY, 0, a->name, a->len);
 		}
@@ -793,66 +859,80 @@ static int list_dir(struct poll_src *p, uint32_t di, int fd)
 	return 0;
 }
 
+/* Stat entry I of DI (open at FD) and say what changed. 0 or a negative
+ * errno. */
+static int stat_entry(struct poll_src *p, uint32_t di, int fd, uint32_t i)
+{
+	struct pdir *d = dir_at(p, di);
+	struct pentry *e = &d->ents[i];
+	const char *nm = ent_name(d, e);
+	struct statx sx;
+	if (do_statx(fd, nm, AT_STATX_SYNC_AS_STAT, &sx) < 0) {
+		d->unsettled = true; /* gone: the next listing says so */
+		return 0;
+	}
+	int r = 0;
+	uint8_t type = (uint8_t)((sx.stx_mode & S_IFMT) >> 12);
+	if (sx.stx_ino != e->ino || sx_dev(&sx) != e->dev || type != e->type) {
+		/* another file under the same name */
+		if ((r = pool_add(p, di, true, nm, e->name_len, e->dev, e->ino, e->type,
+				  e->size, e->mtime, e->flags & E_WRITING)) < 0 ||
+		    (r = pool_add(p, di, false, nm, e->name_len, sx_dev(&sx), sx.stx_ino,
+				  type, (int64_t)sx.stx_size, ts_ns(sx.stx_mtime), false)) < 0)
+			return r;
+		d = dir_at(p, di);
+		e = &d->ents[i];
+		ent_set(e, &sx);
+		e->flags &= (uint8_t)~E_WRITING;
+		d->unsettled = true;
+		return 0;
+	}
+	uint32_t attr = attr_hash(&sx);
+	int64_t size = (int64_t)sx.stx_size, mt = ts_ns(sx.stx_mtime), ct = ts_ns(sx.stx_ctime);
+	bool written = false;
+	if (type_dir(type)) {
+		/* its mtime and ctime move with what it holds: only its
+		 * mode and owner are its own */
+		if (attr != e->attr)
+			r = emit(p, di, IN_ATTRIB | IN_ISDIR, 0, nm, e->name_len);
+	} else if (size != e->size || mt != e->mtime) {
+		r = emit(p, di, IN_MODIFY, 0, nm, e->name_len);
+		written = type_reg(type);
+	} else if (ct != e->ctime || attr != e->attr) {
+		r = emit(p, di, IN_ATTRIB, 0, nm, e->name_len);
+	} else if (e->flags & E_WRITING) {
+		e->flags &= (uint8_t)~E_WRITING;
+		r = emit(p, di, IN_CLOSE_WRITE, 0, nm, e->name_len);
+	}
+	d = dir_at(p, di);
+	if (!d->wd)
+		return r; /* one-shot, and done */
+	e = &d->ents[i];
+	e->size = size;
+	e->mtime = mt;
+	e->ctime = ct;
+	e->attr = attr;
+	if (written) {
+		e->flags |= E_WRITING;
+		settle_add(p, di, ent_name(d, e), e->name_len, mt);
+	}
+	return r;
+}
+
 /* Stat every entry of DI (open at FD) not new this tick, and say what
  * changed. */
 static int stat_entries(struct poll_src *p, uint32_t di, int fd)
 {
-	struct pdir *d = dir_at(p, di);
 	int r = 0;
-	for (uint32_t i = 0; i < d->n && r == 0; i++) {
-		struct pentry *e = &d->ents[i];
+	for (uint32_t i = 0; i < dir_at(p, di)->n && r == 0; i++) {
+		struct pentry *e = &dir_at(p, di)->ents[i];
 		if (e->flags & E_NEW) {
 			e->flags &= (uint8_t)~E_NEW;
 			continue;
 		}
-		const char *nm = ent_name(d, e);
-		struct statx sx;
-		if (do_statx(fd, nm, AT_STATX_SYNC_AS_STAT, &sx) < 0) {
-			d->unsettled = true; /* gone: the next listing says so */
-			continue;
-		}
-		uint8_t type = (uint8_t)((sx.stx_mode & S_IFMT) >> 12);
-		if (sx.stx_ino != e->ino || sx_dev(&sx) != e->dev || type != e->type) {
-			/* another file under the same name */
-			if ((r = pool_add(p, di, true, nm, e->name_len, e->dev, e->ino, e->type,
-					  e->size, e->mtime, e->flags & E_WRITING)) < 0 ||
-			    (r = pool_add(p, di, false, nm, e->name_len, sx_dev(&sx), sx.stx_ino,
-					  type, (int64_t)sx.stx_size, ts_ns(sx.stx_mtime), false)) < 0)
-				return r;
-			d = dir_at(p, di);
-			e = &d->ents[i];
-			ent_set(e, &sx);
-			e->flags &= (uint8_t)~E_WRITING;
-			d->unsettled = true;
-			continue;
-		}
-		uint32_t attr = attr_hash(&sx);
-		int64_t size = (int64_t)sx.stx_size, mt = ts_ns(sx.stx_mtime), ct = ts_ns(sx.stx_ctime);
-		if (type_dir(type)) {
-			/* its mtime and ctime move with what it holds: only its
-			 * mode and owner are its own */
-			if (attr != e->attr)
-				r = emit(p, di, IN_ATTRIB | IN_ISDIR, 0, nm, e->name_len);
-		} else if (size != e->size || mt != e->mtime) {
-			r = emit(p, di, IN_MODIFY, 0, nm, e->name_len);
-			d = dir_at(p, di);
-			e = &d->ents[i];
-			if (d->wd && type_reg(type))
-				e->flags |= E_WRITING;
-		} else if (ct != e->ctime || attr != e->attr) {
-			r = emit(p, di, IN_ATTRIB, 0, nm, e->name_len);
-		} else if (e->flags & E_WRITING) {
-			e->flags &= (uint8_t)~E_WRITING;
-			r = emit(p, di, IN_CLOSE_WRITE, 0, nm, e->name_len);
-		}
-		d = dir_at(p, di);
-		if (!d->wd)
-			return r; /* one-shot, and done */
-		e = &d->ents[i];
-		e->size = size;
-		e->mtime = mt;
-		e->ctime = ct;
-		e->attr = attr;
+		r = stat_entry(p, di, fd, i);
+		if (!dir_at(p, di)->wd)
+			break; /* one-shot, and done */
 	}
 	return r;
 }
@@ -875,8 +955,9 @@ static int poll_file(struct poll_src *p, uint32_t di)
 	int64_t size = (int64_t)sx.stx_size, mt = ts_ns(sx.stx_mtime), ct = ts_ns(sx.stx_ctime);
 	uint32_t attr = attr_hash(&sx);
 	int r = 0;
+	bool written = false;
 	if (size != d->size || mt != d->mtime) {
-		d->writing = true;
+		d->writing = written = true;
 		r = emit(p, di, IN_MODIFY, 0, "", 0);
 	} else if (ct != d->ctime || attr != d->attr) {
 		r = emit(p, di, IN_ATTRIB, 0, "", 0);
@@ -890,6 +971,8 @@ static int poll_file(struct poll_src *p, uint32_t di)
 		d->mtime = mt;
 		d->ctime = ct;
 		d->attr = attr;
+		if (written)
+			settle_add(p, di, NULL, 0, mt);
 	}
 	return r;
 }
@@ -1050,6 +1133,62 @@ static int sweep(struct poll_src *p, bool all_dirs)
 	return r;
 }
 
+/* File S, stat'ed again on its own: CLOSE_WRITE if it has not changed
+ * since, MODIFY (and another wait) if it has. Gone, or seen meanwhile by
+ * its directory's turn: nothing. 0, or a negative errno (-ENOMEM). */
+static int settle_one(struct poll_src *p, const struct settle *s)
+{
+	if (s->dir >= p->n_dirs)
+		return 0;
+	struct pdir *d = dir_at(p, s->dir);
+	if (!d->wd || d->serial != s->dir_serial)
+		return 0;
+	if (!d->is_dir)
+		return d->writing ? poll_file(p, s->dir) : 0;
+	uint32_t i = ent_find(d, s->name, s->len);
+	if (i == NONE || (d->ents[i].flags & (E_WRITING | E_NEW)) != E_WRITING)
+		return 0;
+	struct statx sx;
+	int err;
+	int fd = open_checked(p, s->dir, O_PATH, &sx, &err);
+	if (fd < 0)
+		return err;
+	int r = stat_entry(p, s->dir, fd, i);
+	close(fd);
+	return r;
+}
+
+/* The files whose wait is over by NOW (settle_add()). 0, or a negative
+ * errno (-ENOMEM). */
+static int settle_due(struct poll_src *p, uint64_t now)
+{
+	size_t n_due = 0;
+	for (size_t k = 0; k < p->n_settle; k++)
+		n_due += p->settle[k].due <= now;
+	if (!n_due)
+		return 0;
+	/* taken out first: settle_one() may add to the list */
+	struct settle *due = malloc(n_due * sizeof(*due));
+	if (!due)
+		return -ENOMEM;
+	size_t keep = 0, j = 0;
+	for (size_t k = 0; k < p->n_settle; k++) {
+		if (p->settle[k].due <= now)
+			due[j++] = p->settle[k];
+		else
+			p->settle[keep++] = p->settle[k];
+	}
+	p->n_settle = keep;
+	int r = 0;
+	for (size_t k = 0; k < n_due; k++) {
+		if (r == 0)
+			r = settle_one(p, &due[k]);
+		free(due[k].name);
+	}
+	free(due);
+	return r;
+}
+
 /* --- the interface ---------------------------------------------------------- */
 
 int poll_src_new(uint64_t interval_ns, struct poll_src **ret)
@@ -1087,6 +1226,9 @@ void poll_src_free(struct poll_src *p)
 	for (size_t i = 0; i < p->n_pool; i++)
 		free(p->pool[i].name);
 	free(p->pool);
+	for (size_t i = 0; i < p->n_settle; i++)
+		free(p->settle[i].name);
+	free(p->settle);
 	free(p->per_mount);
 	free(p->dirs);
 	free(p->by_id.slot);
@@ -1219,7 +1361,8 @@ int poll_src_add(struct poll_src *p, int fd, uint32_t mask, int mount, int *ret_
 		.oneshot = mask & IN_ONESHOT, .fd = top, .parent = parent, .name = copy,
 		.scanned = p->tick,
 	};
-	p->live++;
+	if (!p->live++)
+		p->last_tick = mono_ns(); /* the first tick a tick from now */
 	if (mount >= 0)
 		p->per_mount[mount]++;
 	if (parent != NONE)
@@ -1282,6 +1425,17 @@ uint64_t poll_src_tick_ns(const struct poll_src *p)
 	return p->interval_ns / slices;
 }
 
+uint64_t poll_src_deadline(const struct poll_src *p)
+{
+	if (!p->live)
+		return 0;
+	uint64_t at = p->last_tick + poll_src_tick_ns(p);
+	for (size_t k = 0; k < p->n_settle; k++)
+		if (p->settle[k].due < at)
+			at = p->settle[k].due;
+	return at ? at : 1;
+}
+
 static void pool_clear(struct poll_src *p)
 {
 	for (size_t i = 0; i < p->n_pool; i++)
@@ -1289,27 +1443,30 @@ static void pool_clear(struct poll_src *p)
 	p->n_pool = 0;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 int poll_src_tick(struct poll_src *p)
 {
 	p->n_fresh = 0;
 	if (!p->live)
 		return 0;
+	uint64_t now = mono_ns();
+	uint64_t tick_ns = poll_src_tick_ns(p);
+	int r = settle_due(p, now);
+	if (r < 0 || now - p->last_tick + tick_ns / 16 < tick_ns) {
+		/* only files settling (poll_src_deadline()): not a tick yet */
+		if (r == 0)
+			r = pair_up(p);
+		if (r == 0)
+			r = resolve(p);
+		pool_clear(p);
+		return r;
+	}
 	p->tick++;
 	/* By the clock, not by ticks: a tick late (a busy machine) does the
 	 * share of the time it covers, up to a whole interval, so that each
 	 * directory is still polled once an interval while the CPU allows.
 	 * What is owed carries over: an interval polls each directory once,
 	 * not once and a tick's rounding more. */
-	uint64_t now = mono_ns();
-	uint64_t tick_ns = poll_src_tick_ns(p);
-	uint64_t covered = p->last_tick ? now - p->last_tick : tick_ns;
+	uint64_t covered = now - p->last_tick;
 	if (covered > p->interval_ns)
 		covered = p->interval_ns;
 	p->last_tick = now;
@@ -1318,7 +1475,6 @@ int poll_src_tick(struct poll_src *p)
 		p->owed = p->live;
 	/* (to the nearest: a timer a hair early still does its share) */
 	uint32_t quota = p->owed > 0 ? (uint32_t)(p->owed + 0.5) : 0;
-	int r = 0;
 	if (p->live > 1 && now - p->last_sweep >= p->interval_ns - tick_ns / 2) {
 		/* the start of an interval's work, said at once: what appeared,
 		 * left or moved does not wait for the stat'ing of files */

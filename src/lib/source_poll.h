@@ -47,7 +47,13 @@ void poll_src_set_interval(struct poll_src *p, uint64_t ns);
 /* Nanoseconds between ticks (0 when nothing is polled): each tick polls its
  * share of the directories, so that each is polled once an interval. */
 uint64_t poll_src_tick_ns(const struct poll_src *p);
-/* Do one tick's work: records queue up. 0 or -ENOMEM. */
+/* When poll_src_tick() is next wanted, in CLOCK_MONOTONIC nanoseconds (0:
+ * never, nothing is polled): a tick's time after the last, or sooner, when
+ * a file that changed has had an interval's quiet and is to be stat'ed
+ * again on its own for its CLOSE_WRITE. */
+uint64_t poll_src_deadline(const struct poll_src *p);
+/* Do the work due by now (poll_src_deadline()): records queue up. 0 or
+ * -ENOMEM. */
 int poll_src_tick(struct poll_src *p);
 /* List again the directories added since the last call (or read), so that
  * what appeared between their snapshot and the caller's own listing of

@@ -138,6 +138,35 @@ EOF
 	expect_eq "events inotify saw of the changes made behind the mount" 0 "$output"
 }
 
+@test "a polled mount: a file that stops changing is closed about one interval after its last write, not two" {
+	# 4s: what a loaded machine adds to a tick is small beside it
+	start_vigil wait -m -r --json --poll-interval 4s "$W"
+	# the directory has just been polled when MARK is reported: a file
+	# written now is found only by the next poll, most of an interval on
+	: >"$SRC/mark"
+	wait_for_line "$OUT" '"path":"[^"]*/mnt/mark".*"CREATE"' 30
+	printf 'data\n' >"$SRC/f"
+	local t; t=$(ctime_ns "$SRC/f")
+	wait_for_line "$OUT" '"path":"[^"]*/mnt/f".*"CLOSE_WRITE"' 30
+	# found late, it is stat'ed again on its own an interval after its
+	# write; the directory's next turn would be close to two intervals
+	within "$OUT" "$W/f" CLOSE_WRITE "$t" 6
+	# and not closed before it had an interval's quiet
+	run "$PY" - "$OUT" "$W/f" "$t" <<'EOF2'
+import json, sys, datetime
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e["path"] == sys.argv[2] and "CLOSE_WRITE" in e["events"]:
+        whole, frac = e["time"][:-1].split(".")
+        secs = datetime.datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+        ns = int(secs) * 10**9 + int(frac.ljust(9, "0"))
+        print(f"{(ns - int(sys.argv[3])) / 1e9:.3f}")
+        break
+EOF2
+	"$PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= 3.9 else f"closed {sys.argv[1]}s after its write: before an interval of quiet")' "$output"
+}
+
 @test "a polled mount: a directory created with files in it is reported whole, within two intervals" {
 	start_vigil wait -m -r --json "$W"
 	mkdir -p "$SRC/new/deeper"
