@@ -273,17 +273,6 @@ static uint32_t node_of(struct vigil *v, int wd, uint64_t pos, uint32_t *flags)
 	return n;
 }
 
-static int emit_at(struct vigil *v, uint32_t node, const char *name, size_t len,
-		   uint32_t mask, uint32_t cookie, uint32_t flags)
-{
-	const char *dir;
-	size_t dir_len;
-	int e = engine_node_dir(v, node, &dir, &dir_len);
-	if (e < 0)
-		return e;
-	return engine_emit(v, dir, dir_len, name, len, mask, cookie, flags, 0, NULL);
-}
-
 /* The watch on NODE is over (its directory deleted): said for a root, and
  * for a directory below one when asked, as inotify's IN_IGNORED. */
 static int watch_over(struct vigil *v, uint32_t node, uint32_t flags)
@@ -293,7 +282,7 @@ static int watch_over(struct vigil *v, uint32_t node, uint32_t flags)
 	if (ri != NODE_NONE) {
 		struct root *r = &v->roots[ri];
 		if (r->node == node || (r->mask & IN_IGNORED))
-			e = emit_at(v, node, "", 0, IN_IGNORED, 0, flags);
+			e = engine_emit_at(v, node, "", 0, IN_IGNORED, 0, flags);
 		if (r->node == node)
 			engine_root_gone(v, ri);
 	}
@@ -401,7 +390,8 @@ static int moved_to(struct vigil *v, const struct source_record *rec, uint64_t p
 			e = engine_emit(v, h.dir, h.dir_len, h.name, h.name_len, h.mask, h.cookie,
 					l->from_flags, 0, NULL);
 		if (e == 0 && ri != NODE_NONE && wanted(&v->roots[ri], rec->mask))
-			e = emit_at(v, to, rec->name, rec->name_len, rec->mask, rec->cookie, flags);
+			e = engine_emit_at(v, to, rec->name, rec->name_len, rec->mask,
+					   rec->cookie, flags);
 	}
 	move_half_free(&h);
 	if (e < 0 || !(rec->mask & IN_ISDIR))
@@ -423,7 +413,8 @@ static int moved_to(struct vigil *v, const struct source_record *rec, uint64_t p
 		memcpy(old, tree_name(t, c), ol);
 		uint32_t p = x->parent, pri = engine_root_index(v, p);
 		if (pri != NODE_NONE && wanted(&v->roots[pri], IN_DELETE) &&
-		    (e = emit_at(v, p, old, ol, IN_DELETE | IN_ISDIR, 0, VIGIL_EVENT_SYNTHETIC)) < 0)
+		    (e = engine_emit_at(v, p, old, ol, IN_DELETE | IN_ISDIR, 0,
+					VIGIL_EVENT_SYNTHETIC)) < 0)
 			return e;
 	}
 	if (to != NODE_NONE && watchable(v, to, rec->name, rec->name_len)) {
@@ -546,11 +537,12 @@ int learn_process(struct vigil *v, const struct source_record *rec, uint64_t pos
 			char *name = strndup(tree_name(t, node), x->name_len);
 			if (!name)
 				return -ENOMEM;
-			e = emit_at(v, x->parent, name, strlen(name), rec->mask, 0, flags);
+			e = engine_emit_at(v, x->parent, name, strlen(name), rec->mask, 0, flags);
 			free(name);
 		}
 		if (e == 0)
-			e = emit_at(v, node, rec->name, rec->name_len, rec->mask, rec->cookie, flags);
+			e = engine_emit_at(v, node, rec->name, rec->name_len, rec->mask,
+					   rec->cookie, flags);
 		if (e < 0)
 			return e;
 	}
