@@ -423,6 +423,33 @@ VIGIL_API int vigil_foreach_watch(vigil *v, vigil_watch_fn fn, void *ctx);
  * look-up per path component, after a comparison with each root. */
 VIGIL_API int vigil_watch_wd(vigil *v, const char *path, size_t len);
 
+/* The kernel's limits that vigil_new() (-EMFILE) and vigil_add() (-ENOSPC)
+ * can reach, for vigil_limit_text(). */
+enum vigil_limit {
+	VIGIL_LIMIT_INOTIFY_WATCHES,   /* fs.inotify.max_user_watches */
+	VIGIL_LIMIT_INOTIFY_INSTANCES, /* fs.inotify.max_user_instances */
+	VIGIL_LIMIT_FANOTIFY_MARKS,    /* fs.fanotify.max_user_marks */
+	VIGIL_LIMIT_FANOTIFY_GROUPS,   /* fs.fanotify.max_user_groups */
+};
+
+/* What to tell a user who reached LIMIT, NUL-terminated into BUF of SIZE
+ * bytes (cut short to fit), as `vigil wait` and the Python package say it:
+ * "inotify watch limit reached (fs.inotify.max_user_watches = 8192); raise
+ * it with 'sysctl -w fs.inotify.max_user_watches=16384', or for good in
+ * /etc/sysctl.d/". The sysctl named is the one in force, read from
+ * /proc/sys at the call: the smaller of the system-wide one and that of
+ * the user namespace ("user.max_inotify_watches"; they differ in
+ * containers). The value to raise it to is twice the present one, or NEED
+ * more than it where that is more (NEED: how many more are known to be
+ * needed, 0 when not known). Where neither sysctl can be read: "inotify
+ * watch limit reached (fs.inotify.max_user_watches); raise it with 'sysctl
+ * -w fs.inotify.max_user_watches=N'". Returns the length the full text
+ * needs, like snprintf, or -EINVAL for an unknown LIMIT. An -EMFILE from
+ * vigil_new() may also be the process's own descriptor limit (ulimit -n),
+ * which this does not tell apart. */
+VIGIL_API int vigil_limit_text(enum vigil_limit limit, size_t need, char *buf,
+			       size_t size);
+
 /* Event names, as inotifywait spells them: "access", "close_write", "move",
  * ... (case-insensitive). vigil_mask_parse() takes a comma-separated list
  * and ORs the masks (empty entries are skipped, as inotifywait does);

@@ -191,19 +191,13 @@ void json_string(FILE *f, const char *str, size_t len)
 	putc('"', f);
 }
 
-static void put_json(FILE *f, const struct vigil_event *ev)
+void json_events(FILE *f, uint32_t mask)
 {
-	fputs("{\"path\":", f);
-	json_string(f, ev->path, ev->path_len);
-	fputs(",\"dir\":", f);
-	json_string(f, ev->dir, ev->dir_len);
-	fputs(",\"name\":", f);
-	json_string(f, ev->name, ev->name_len);
-	fputs(",\"events\":[", f);
 	char buf[256];
-	size_t n = vigil_mask_format(ev->mask, ',', buf, sizeof(buf));
+	size_t n = vigil_mask_format(mask, ',', buf, sizeof(buf));
 	if (n >= sizeof(buf))
 		n = sizeof(buf) - 1;
+	putc('[', f);
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
 		while (j < n && buf[j] != ',')
@@ -213,7 +207,20 @@ static void put_json(FILE *f, const struct vigil_event *ev)
 		json_string(f, buf + i, j - i);
 		i = j + 1;
 	}
-	fprintf(f, "],\"cookie\":%u", ev->cookie);
+	putc(']', f);
+}
+
+static void put_json(FILE *f, const struct vigil_event *ev)
+{
+	fputs("{\"path\":", f);
+	json_string(f, ev->path, ev->path_len);
+	fputs(",\"dir\":", f);
+	json_string(f, ev->dir, ev->dir_len);
+	fputs(",\"name\":", f);
+	json_string(f, ev->name, ev->name_len);
+	fputs(",\"events\":", f);
+	json_events(f, ev->mask);
+	fprintf(f, ",\"cookie\":%u", ev->cookie);
 	if (ev->from_path) {
 		fputs(",\"from\":", f);
 		json_string(f, ev->from_path, ev->from_path_len);

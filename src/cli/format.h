@@ -24,5 +24,8 @@ void out_event(struct out *o, const struct vigil_event *ev);
  * as the escapes \udc80..\udcff (one per byte, as Python's surrogateescape
  * reads them), so any name round-trips to the same bytes. */
 void json_string(FILE *f, const char *s, size_t len);
+/* A JSON array of the names of MASK's bits, as vigil_mask_format() spells
+ * them: ["CREATE","ISDIR"]. The "events" of --json and of MQTT messages. */
+void json_events(FILE *f, uint32_t mask);
 
 #endif

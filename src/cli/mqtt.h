@@ -45,10 +45,6 @@ const char *mqtt_url_server(const struct mqtt_url *u, char *buf, size_t size);
 /* Whether TOPIC (LEN bytes) can be published to: 1 to 65535 bytes of
  * UTF-8 without NUL, '+' or '#'. */
 bool mqtt_topic_ok(const char *topic, size_t len);
-/* A line to say, as printf() makes it (to be freed), or NULL when memory
- * ran out: the ERR lines of mqtt_url.c and mqtt_conn.c. */
-__attribute__((format(printf, 1, 2)))
-char *mqtt_errf(const char *fmt, ...);
 
 /* --- mqtt_message.c -------------------------------------------------------- */
 

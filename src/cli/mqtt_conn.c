@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "errf.h"
 
 #define NS 1000000000ull
 #define KEEPALIVE 60
@@ -309,21 +310,21 @@ static int read_auth(const char *file, const char *user, char **ret_user, char *
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		int e = errno;
-		*err = mqtt_errf("cannot read the credentials in '%s': %s", file, cli_strerror(e));
+		*err = errf("cannot read the credentials in '%s': %s", file, cli_strerror(e));
 		if (fd >= 0)
 			close(fd);
 		return -e;
 	}
 	if (geteuid() == 0 && (st.st_mode & (S_IRWXG | S_IRWXO))) {
-		*err = mqtt_errf("'%s' can be read or written by others (mode %04o); as root, "
-				 "vigil takes credentials only from a file of mode 0600 or "
-				 "stricter", file, (unsigned)(st.st_mode & 07777));
+		*err = errf("'%s' can be read or written by others (mode %04o); as root, "
+			    "vigil takes credentials only from a file of mode 0600 or "
+			    "stricter", file, (unsigned)(st.st_mode & 07777));
 		close(fd);
 		return -EPERM;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		*err = mqtt_errf("'%s' is not a regular file; give a file holding the password",
-				 file);
+		*err = errf("'%s' is not a regular file; give a file holding the password",
+			    file);
 		close(fd);
 		return -EINVAL;
 	}
@@ -332,7 +333,7 @@ static int read_auth(const char *file, const char *user, char **ret_user, char *
 	close(fd);
 	if (n < 0) {
 		int e = errno;
-		*err = mqtt_errf("cannot read the credentials in '%s': %s", file, cli_strerror(e));
+		*err = errf("cannot read the credentials in '%s': %s", file, cli_strerror(e));
 		return -e;
 	}
 	buf[n] = '\0';
@@ -347,9 +348,9 @@ static int read_auth(const char *file, const char *user, char **ret_user, char *
 	} else {
 		char *colon = strchr(buf, ':');
 		if (!colon || colon == buf) {
-			*err = mqtt_errf("'%s' holds no USER:PASSWORD on its first line (or name "
-					 "the user in the URL, as mqtt://USER@HOST/..., and the file "
-					 "holds the password)", file);
+			*err = errf("'%s' holds no USER:PASSWORD on its first line (or name "
+				    "the user in the URL, as mqtt://USER@HOST/..., and the file "
+				    "holds the password)", file);
 			explicit_bzero(buf, sizeof(buf));
 			return -EINVAL;
 		}
@@ -375,7 +376,7 @@ static int readable(const char *what, const char *file, char **err)
 	if (access(file, R_OK) == 0)
 		return 0;
 	int e = errno;
-	*err = mqtt_errf("cannot read the %s '%s': %s", what, file, cli_strerror(e));
+	*err = errf("cannot read the %s '%s': %s", what, file, cli_strerror(e));
 	return -e;
 }
 
@@ -460,7 +461,7 @@ int mqtt_conn_new(const struct mqtt_url *url, const struct mqtt_opts *o, const c
 	if (!c->mosq) {
 		r = errno == EINVAL ? -EINVAL : -ENOMEM;
 		if (r == -EINVAL)
-			*err = mqtt_errf("'%s' cannot be a client id", o->client_id);
+			*err = errf("'%s' cannot be a client id", o->client_id);
 		goto fail;
 	}
 	mosquitto_threaded_set(c->mosq, true);
@@ -488,8 +489,8 @@ int mqtt_conn_new(const struct mqtt_url *url, const struct mqtt_opts *o, const c
 			rc = mosquitto_int_option(c->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
 		}
 		if (rc != MOSQ_ERR_SUCCESS) {
-			*err = mqtt_errf("cannot set up TLS for '%s': %s%s%s", c->server,
-					 mosquitto_strerror(rc), c->reason[0] ? ": " : "", c->reason);
+			*err = errf("cannot set up TLS for '%s': %s%s%s", c->server,
+				    mosquitto_strerror(rc), c->reason[0] ? ": " : "", c->reason);
 			r = -EINVAL;
 			goto fail;
 		}
@@ -522,7 +523,7 @@ fail:
 	if (!*err && r == -ENOMEM)
 		*err = NULL;
 	else if (!*err)
-		*err = mqtt_errf("cannot set up the connection to '%s'", c->server);
+		*err = errf("cannot set up the connection to '%s'", c->server);
 	mqtt_conn_free(c);
 	return r < 0 ? r : -EINVAL;
 }

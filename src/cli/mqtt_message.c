@@ -22,31 +22,12 @@ const char *mqtt_hostname(void)
 	return name;
 }
 
-static void put_events(FILE *f, uint32_t mask)
-{
-	char buf[256];
-	size_t n = vigil_mask_format(mask, ',', buf, sizeof(buf));
-	if (n >= sizeof(buf))
-		n = sizeof(buf) - 1;
-	putc('[', f);
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j < n && buf[j] != ',')
-			j++;
-		if (i)
-			putc(',', f);
-		json_string(f, buf + i, j - i);
-		i = j + 1;
-	}
-	putc(']', f);
-}
-
 void mqtt_file_json(FILE *f, const struct mqtt_file *file, const char *host, const char *rule)
 {
 	fputs("{\"path\":", f);
 	json_string(f, file->path, file->path_len);
 	fputs(",\"events\":", f);
-	put_events(f, file->events);
+	json_events(f, file->events);
 	if (file->from) {
 		fputs(",\"from\":", f);
 		json_string(f, file->from, file->from_len);

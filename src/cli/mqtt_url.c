@@ -2,22 +2,11 @@
 #include "mqtt.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-__attribute__((format(printf, 1, 2)))
-char *mqtt_errf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
+#include "errf.h"
 
 /* Whether the LEN bytes at S are UTF-8 (no overlong forms, no surrogates). */
 static bool utf8_ok(const unsigned char *s, size_t len)
@@ -87,25 +76,25 @@ int mqtt_url_parse(const char *s, enum mqtt_role role, struct mqtt_url *ret, cha
 		p = s + 8;
 		u.tls = true;
 	} else {
-		*err = mqtt_errf("'%s' is not a broker URL; give mqtt://HOST[:PORT]/TOPIC, or "
-				 "mqtts:// for TLS", s);
+		*err = errf("'%s' is not a broker URL; give mqtt://HOST[:PORT]/TOPIC, or "
+			    "mqtts:// for TLS", s);
 		return -1;
 	}
 	u.port = u.tls ? 8883 : 1883;
 	const char *slash = strchr(p, '/');
 	if (!slash || !slash[1]) {
-		*err = mqtt_errf("'%s' names no topic; give mqtt://HOST[:PORT]/TOPIC", s);
+		*err = errf("'%s' names no topic; give mqtt://HOST[:PORT]/TOPIC", s);
 		return -1;
 	}
 	const char *at = memchr(p, '@', (size_t)(slash - p));
 	if (at) {
 		if (memchr(p, ':', (size_t)(at - p))) {
-			*err = mqtt_errf("'%s' holds a password; give it in a file, with --mqtt-auth "
-					 "FILE, never on the command line", s);
+			*err = errf("'%s' holds a password; give it in a file, with --mqtt-auth "
+				    "FILE, never on the command line", s);
 			return -1;
 		}
 		if (at == p) {
-			*err = mqtt_errf("'%s' has an empty user name before '@'", s);
+			*err = errf("'%s' has an empty user name before '@'", s);
 			return -1;
 		}
 		if (!(u.user = strndup(p, (size_t)(at - p))))
@@ -116,8 +105,8 @@ int mqtt_url_parse(const char *s, enum mqtt_role role, struct mqtt_url *ret, cha
 	if (*p == '[') {
 		const char *close = memchr(p, ']', (size_t)(slash - p));
 		if (!close || close == p + 1 || (close[1] != ':' && close + 1 != slash)) {
-			*err = mqtt_errf("'%s' has an IPv6 address that is not closed right; give "
-					 "mqtt://[::1]:1883/TOPIC", s);
+			*err = errf("'%s' has an IPv6 address that is not closed right; give "
+				    "mqtt://[::1]:1883/TOPIC", s);
 			goto fail;
 		}
 		u.host = strndup(p + 1, (size_t)(close - p - 1));
@@ -131,12 +120,12 @@ int mqtt_url_parse(const char *s, enum mqtt_role role, struct mqtt_url *ret, cha
 	if (!u.host)
 		goto nomem;
 	if (!*u.host) {
-		*err = mqtt_errf("'%s' names no host", s);
+		*err = errf("'%s' names no host", s);
 		goto fail;
 	}
 	for (const char *h = u.host; *h; h++) {
 		if (*h <= ' ' || *h == 0x7f || strchr("/?#@[]\\", *h)) {
-			*err = mqtt_errf("'%s' has a host name with '%c' in it", s, *h);
+			*err = errf("'%s' has a host name with '%c' in it", s, *h);
 			goto fail;
 		}
 	}
@@ -147,7 +136,7 @@ int mqtt_url_parse(const char *s, enum mqtt_role role, struct mqtt_url *ret, cha
 		for (; d < slash && *d >= '0' && *d <= '9' && n <= 65535; d++)
 			n = n * 10 + (*d - '0');
 		if (d == port || d != slash || n < 1 || n > 65535) {
-			*err = mqtt_errf("'%s' has a port that is not a number from 1 to 65535", s);
+			*err = errf("'%s' has a port that is not a number from 1 to 65535", s);
 			goto fail;
 		}
 		u.port = (int)n;
@@ -156,23 +145,23 @@ int mqtt_url_parse(const char *s, enum mqtt_role role, struct mqtt_url *ret, cha
 		goto nomem;
 	size_t tlen = strlen(u.topic);
 	if (tlen > 65535 || !utf8_ok((const unsigned char *)u.topic, tlen)) {
-		*err = mqtt_errf("'%s': a topic is UTF-8 text of at most 65535 bytes", s);
+		*err = errf("'%s': a topic is UTF-8 text of at most 65535 bytes", s);
 		goto fail;
 	}
 	if (role == MQTT_PUBLISH && (strchr(u.topic, '+') || strchr(u.topic, '#'))) {
-		*err = mqtt_errf("'%s': a topic to publish to has no '+' or '#' (those are for "
-				 "subscribing)", s);
+		*err = errf("'%s': a topic to publish to has no '+' or '#' (those are for "
+			    "subscribing)", s);
 		goto fail;
 	}
 	if (role == MQTT_SUBSCRIBE) {
 		const char *why = filter_problem(u.topic);
 		if (why) {
-			*err = mqtt_errf("'%s': %s", s, why);
+			*err = errf("'%s': %s", s, why);
 			goto fail;
 		}
 		if (strncmp(u.topic, "$share/", 7) == 0) {
-			*err = mqtt_errf("'%s': give the group with --share GROUP, and the topic "
-					 "alone", s);
+			*err = errf("'%s': give the group with --share GROUP, and the topic "
+				    "alone", s);
 			goto fail;
 		}
 	}

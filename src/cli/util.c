@@ -60,18 +60,6 @@ void cli_raw(const char *fmt, ...)
 	va_end(ap);
 }
 
-static long read_long(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	long v = -1;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 const char *cli_strerror(int err)
 {
 	static char buf[128];
@@ -81,33 +69,13 @@ const char *cli_strerror(int err)
 	return buf;
 }
 
-/* The limit in force is the smaller of the system-wide sysctl and the one of
- * this user namespace (they differ in containers): name whichever it is.
- * NEED: how many more are known to be needed (0: not known). */
-static void limit_error(const char *what, const char *problem,
-			const char *fs_name, const char *user_name, size_t need)
+/* WHAT: LIMIT reached, the sysctl named (vigil_limit_text()). NEED: how
+ * many more are known to be needed (0: not known). */
+static void limit_error(const char *what, enum vigil_limit limit, size_t need)
 {
-	char path[128], name[64];
-	const char *api = fanotify_in_use() ? "fanotify" : "inotify";
-	snprintf(path, sizeof(path), "/proc/sys/fs/%s/%s", api, fs_name);
-	long cur = read_long(path);
-	snprintf(name, sizeof(name), "fs.%s.%s", api, fs_name);
-	snprintf(path, sizeof(path), "/proc/sys/user/%s", user_name);
-	long ns = read_long(path);
-	if (ns >= 0 && (cur < 0 || ns < cur)) {
-		cur = ns;
-		snprintf(name, sizeof(name), "user.%s", user_name);
-	}
-	long raise = cur > 0 ? cur * 2 : 1024;
-	if (cur >= 0 && need > (size_t)(raise - cur))
-		raise = cur + (long)need;
-	if (cur >= 0)
-		cli_error("%s: %s (%s = %ld); raise it with 'sysctl -w %s=%ld', "
-			  "or for good in /etc/sysctl.d/",
-			  what, problem, name, cur, name, raise);
-	else
-		cli_error("%s: %s (%s); raise it with 'sysctl -w %s=N'", what,
-			  problem, name, name);
+	char text[512];
+	vigil_limit_text(limit, need, text, sizeof(text));
+	cli_error("%s: %s", what, text);
 }
 
 /* PATH could not be watched, or LEFT (when not 0) of the TOTAL directories
@@ -145,11 +113,9 @@ static void watch_error(const char *path, int err, size_t below, size_t left,
 	if (n < 0)
 		cli_error("out of memory");
 	else if (err == -ENOSPC && fanotify_in_use())
-		limit_error(what, "fanotify mark limit reached", "max_user_marks",
-			    "max_fanotify_marks", left ? left : below + 1);
+		limit_error(what, VIGIL_LIMIT_FANOTIFY_MARKS, left ? left : below + 1);
 	else if (err == -ENOSPC)
-		limit_error(what, "inotify watch limit reached", "max_user_watches",
-			    "max_inotify_watches", left ? left : below + 1);
+		limit_error(what, VIGIL_LIMIT_INOTIFY_WATCHES, left ? left : below + 1);
 	else if (whole && err == -EPERM)
 		cli_error("cannot mark the %s of '%s': marking a whole %s needs "
 			  "CAP_SYS_ADMIN; run as root, or leave out '--%s' to mark each "
@@ -210,12 +176,8 @@ void cli_instance_error(int err)
 		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			close(fd);
-			if (fan)
-				limit_error(what, "fanotify group limit reached",
-					    "max_user_groups", "max_fanotify_groups", 0);
-			else
-				limit_error(what, "inotify instance limit reached",
-					    "max_user_instances", "max_inotify_instances", 0);
+			limit_error(what, fan ? VIGIL_LIMIT_FANOTIFY_GROUPS
+					      : VIGIL_LIMIT_INOTIFY_INSTANCES, 0);
 			return;
 		}
 		struct rlimit rl;

@@ -184,12 +184,7 @@ static int say(struct crawl *c, uint32_t parent, const char *name, size_t len,
 				       : synthetic_mask(asked, mask & IN_ISDIR);
 	if (!m)
 		return 0;
-	const char *dir;
-	size_t dir_len;
-	int e = engine_node_dir(v, parent, &dir, &dir_len);
-	if (e < 0)
-		return e;
-	return engine_emit(v, dir, dir_len, name, len, m, 0, VIGIL_EVENT_SYNTHETIC, 0, NULL);
+	return engine_emit_at(v, parent, name, len, m, 0, VIGIL_EVENT_SYNTHETIC);
 }
 
 /* NODE's path below its root, into OUT ("" for the root itself). */

@@ -136,6 +136,17 @@ int engine_emit(struct vigil *v, const char *dir, size_t dir_len,
 	return 0;
 }
 
+int engine_emit_at(struct vigil *v, uint32_t node, const char *name, size_t len,
+		   uint32_t mask, uint32_t cookie, uint32_t flags)
+{
+	const char *dir;
+	size_t dir_len;
+	int r = engine_node_dir(v, node, &dir, &dir_len);
+	if (r < 0)
+		return r;
+	return engine_emit(v, dir, dir_len, name, len, mask, cookie, flags, 0, NULL);
+}
+
 int engine_emit_error(struct vigil *v, const char *path, size_t len, int error)
 {
 	return engine_emit(v, path, len, "", 0, 0, 0, VIGIL_EVENT_ERROR, error, NULL);

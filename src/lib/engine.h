@@ -229,6 +229,9 @@ int engine_emit(struct vigil *v, const char *dir, size_t dir_len,
 		const char *name, size_t name_len, uint32_t mask,
 		uint32_t cookie, uint32_t flags, int error,
 		const struct move_half *half);
+/* engine_emit() of NAME in the watched directory NODE (at NODE's %w). */
+int engine_emit_at(struct vigil *v, uint32_t node, const char *name, size_t len,
+		   uint32_t mask, uint32_t cookie, uint32_t flags);
 int engine_emit_error(struct vigil *v, const char *path, size_t len, int error);
 /* The directory PATH and DIRS - 1 below it are not watched: the watch
  * limit (an -ENOSPC error event). */

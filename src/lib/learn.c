@@ -12,7 +12,7 @@ void learn_fini(struct learn *l)
 {
 	move_half_free(&l->from);
 	free(l->checked);
-	free(l->left);
+	bitset_free(&l->left);
 	free(l->recheck);
 	buf_free(&l->name);
 	buf_free(&l->chain);
@@ -49,38 +49,6 @@ static bool is_checked(const struct vigil *v, uint32_t node, bool *ret_gone)
 	uint32_t c = node < l->checked_cap ? l->checked[node] : 0;
 	*ret_gone = c & LEARN_GONE;
 	return !l->gen || (c & ~LEARN_GONE) == l->gen;
-}
-
-/* Note that directory WD left the trees by an event (LEFT), or that it
- * came back by one. */
-static void set_left(struct learn *l, int wd, bool left)
-{
-	if (wd <= 0)
-		return;
-	size_t byte = (size_t)wd / 8;
-	if (byte >= l->left_cap) {
-		if (!left)
-			return;
-		size_t cap = l->left_cap ? l->left_cap : 64;
-		while (cap <= byte)
-			cap *= 2;
-		uint8_t *b = realloc(l->left, cap);
-		if (!b)
-			return; /* a move back lost meanwhile goes unsaid */
-		memset(b + l->left_cap, 0, cap - l->left_cap);
-		l->left = b;
-		l->left_cap = cap;
-	}
-	if (left)
-		l->left[byte] |= (uint8_t)(1u << (wd % 8));
-	else
-		l->left[byte] &= (uint8_t)~(1u << (wd % 8));
-}
-
-static bool has_left(const struct learn *l, int wd)
-{
-	size_t byte = (size_t)wd / 8;
-	return wd > 0 && byte < l->left_cap && (l->left[byte] >> (wd % 8) & 1);
 }
 
 /* Whether NAME under NODE is a directory to have in the tree: below a
@@ -187,10 +155,10 @@ static uint32_t learn_dir(struct vigil *v, int wd, uint64_t pos)
 		memcpy(&w, c->data + off, sizeof(w));
 		memcpy(&n, c->data + off + sizeof(w), sizeof(n));
 		node = place(v, node, w, c->data + off + sizeof(w) + sizeof(n), n);
-		if (node != NODE_NONE && has_left(l, w)) {
+		if (node != NODE_NONE && bitset_has(&l->left, w)) {
 			/* back with no event a reader had: see learn.h */
 			tree_node(&v->tree, node)->owed = true;
-			set_left(l, w, false);
+			bitset_put(&l->left, w, false);
 		}
 	}
 	return node;
@@ -305,17 +273,6 @@ static uint32_t node_of(struct vigil *v, int wd, uint64_t pos, uint32_t *flags)
 	return n;
 }
 
-static int emit_at(struct vigil *v, uint32_t node, const char *name, size_t len,
-		   uint32_t mask, uint32_t cookie, uint32_t flags)
-{
-	const char *dir;
-	size_t dir_len;
-	int e = engine_node_dir(v, node, &dir, &dir_len);
-	if (e < 0)
-		return e;
-	return engine_emit(v, dir, dir_len, name, len, mask, cookie, flags, 0, NULL);
-}
-
 /* The watch on NODE is over (its directory deleted): said for a root, and
  * for a directory below one when asked, as inotify's IN_IGNORED. */
 static int watch_over(struct vigil *v, uint32_t node, uint32_t flags)
@@ -325,7 +282,7 @@ static int watch_over(struct vigil *v, uint32_t node, uint32_t flags)
 	if (ri != NODE_NONE) {
 		struct root *r = &v->roots[ri];
 		if (r->node == node || (r->mask & IN_IGNORED))
-			e = emit_at(v, node, "", 0, IN_IGNORED, 0, flags);
+			e = engine_emit_at(v, node, "", 0, IN_IGNORED, 0, flags);
 		if (r->node == node)
 			engine_root_gone(v, ri);
 	}
@@ -433,7 +390,8 @@ static int moved_to(struct vigil *v, const struct source_record *rec, uint64_t p
 			e = engine_emit(v, h.dir, h.dir_len, h.name, h.name_len, h.mask, h.cookie,
 					l->from_flags, 0, NULL);
 		if (e == 0 && ri != NODE_NONE && wanted(&v->roots[ri], rec->mask))
-			e = emit_at(v, to, rec->name, rec->name_len, rec->mask, rec->cookie, flags);
+			e = engine_emit_at(v, to, rec->name, rec->name_len, rec->mask,
+					   rec->cookie, flags);
 	}
 	move_half_free(&h);
 	if (e < 0 || !(rec->mask & IN_ISDIR))
@@ -455,11 +413,12 @@ static int moved_to(struct vigil *v, const struct source_record *rec, uint64_t p
 		memcpy(old, tree_name(t, c), ol);
 		uint32_t p = x->parent, pri = engine_root_index(v, p);
 		if (pri != NODE_NONE && wanted(&v->roots[pri], IN_DELETE) &&
-		    (e = emit_at(v, p, old, ol, IN_DELETE | IN_ISDIR, 0, VIGIL_EVENT_SYNTHETIC)) < 0)
+		    (e = engine_emit_at(v, p, old, ol, IN_DELETE | IN_ISDIR, 0,
+					VIGIL_EVENT_SYNTHETIC)) < 0)
 			return e;
 	}
 	if (to != NODE_NONE && watchable(v, to, rec->name, rec->name_len)) {
-		set_left(l, rec->child, false);
+		bitset_put(&l->left, rec->child, false);
 		if (!known)
 			return moved_in(v, to, rec->name, rec->name_len, rec->child);
 		if (rec->child > 0)
@@ -470,7 +429,8 @@ static int moved_to(struct vigil *v, const struct source_record *rec, uint64_t p
 		/* out of the trees, or to where it is not watched */
 		tree_remove(t, c, engine_unwatch, v);
 		v->tree_gen++;
-		set_left(l, rec->child, true);
+		/* out of memory: a move back lost meanwhile goes unsaid */
+		(void)bitset_put(&l->left, rec->child, true);
 	}
 	if (rec->child > 0 && to == NODE_NONE)
 		v->src.ops->outside(&v->src, rec->child, v->learn->pos);
@@ -577,11 +537,12 @@ int learn_process(struct vigil *v, const struct source_record *rec, uint64_t pos
 			char *name = strndup(tree_name(t, node), x->name_len);
 			if (!name)
 				return -ENOMEM;
-			e = emit_at(v, x->parent, name, strlen(name), rec->mask, 0, flags);
+			e = engine_emit_at(v, x->parent, name, strlen(name), rec->mask, 0, flags);
 			free(name);
 		}
 		if (e == 0)
-			e = emit_at(v, node, rec->name, rec->name_len, rec->mask, rec->cookie, flags);
+			e = engine_emit_at(v, node, rec->name, rec->name_len, rec->mask,
+					   rec->cookie, flags);
 		if (e < 0)
 			return e;
 	}

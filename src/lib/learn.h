@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bitset.h"
 #include "buf.h"
 #include "moves.h"
 #include "source.h"
@@ -49,8 +50,7 @@ struct learn {
 	 * not back by one since. Found in them again by its handle (the move
 	 * back was lost: merged by the kernel into an earlier one), it is
 	 * owed a listing (tree.h): a reader has not had it there. */
-	uint8_t *left;
-	size_t left_cap;
+	struct bitset left;
 	/* The directories the source asked to list again (recheck()), held
 	 * until the last of a run of such records. */
 	int *recheck;

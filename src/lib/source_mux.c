@@ -41,6 +41,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "bitset.h"
 #include "blind.h"
 #include "buf.h"
 #include "source.h"
@@ -79,46 +80,13 @@ struct mux {
 	size_t n_blind, cap_blind;
 	int *ids;            /* every mount's ID at the last look */
 	size_t n_ids;
-	uint8_t *wds;        /* inotify wds handed out, a bit each */
-	size_t wds_cap;      /* bytes */
+	struct bitset wds;   /* inotify wds handed out */
 	struct buf synth;    /* records of the mount table's changes */
 };
 
 static struct mux *mux_of(const struct source *s)
 {
 	return s->impl;
-}
-
-/* --- inotify wds handed out --------------------------------------------- */
-
-static void wd_mark(struct mux *m, int wd, bool on)
-{
-	if (wd <= 0)
-		return;
-	size_t byte = (size_t)wd / 8;
-	if (byte >= m->wds_cap) {
-		if (!on)
-			return;
-		size_t cap = m->wds_cap ? m->wds_cap : 64;
-		while (cap <= byte)
-			cap *= 2;
-		uint8_t *g = realloc(m->wds, cap);
-		if (!g)
-			return; /* only a mount made later would not be found */
-		memset(g + m->wds_cap, 0, cap - m->wds_cap);
-		m->wds = g;
-		m->wds_cap = cap;
-	}
-	if (on)
-		m->wds[byte] |= (uint8_t)(1u << (wd % 8));
-	else
-		m->wds[byte] &= (uint8_t)~(1u << (wd % 8));
-}
-
-static bool wd_known(const struct mux *m, int wd)
-{
-	size_t byte = (size_t)wd / 8;
-	return wd > 0 && byte < m->wds_cap && (m->wds[byte] >> (wd % 8)) & 1;
 }
 
 /* --- the timer and the eventfd ---------------------------------------------- */
@@ -254,7 +222,8 @@ static int ino_result(struct mux *m, int e, int *ret_wd)
 		m->ino.ops->remove(&m->ino, *ret_wd);
 		return -ENOSPC;
 	}
-	wd_mark(m, *ret_wd, true);
+	/* out of memory: only a mount made later would not be found */
+	(void)bitset_put(&m->wds, *ret_wd, true);
 	return 0;
 }
 
@@ -279,7 +248,7 @@ static int add_where(struct source *s, int dirfd, const char *name, int flags,
 		ie = (flags & AT_EMPTY_PATH) ? m->ino.ops->add_fd(&m->ino, dirfd, mask, &wd)
 		     : dirfd == AT_FDCWD ? m->ino.ops->add_path(&m->ino, name, mask, &wd)
 					 : m->ino.ops->add_at(&m->ino, dirfd, name, mask, &wd);
-		if (ie == 0 && wd_known(m, wd)) {
+		if (ie == 0 && bitset_has(&m->wds, wd)) {
 			*ret_wd = wd;
 			return 0;
 		}
@@ -341,7 +310,7 @@ static int mux_remove(struct source *s, int wd)
 		rearm(m);
 		return 0;
 	}
-	wd_mark(m, wd, false);
+	bitset_put(&m->wds, wd, false);
 	return m->ino.ops->remove(&m->ino, wd);
 }
 
@@ -363,7 +332,7 @@ static int mount_point_changed(struct mux *m, const char *point)
 	free(parent);
 	if (wd < 0)
 		return 0;
-	if (!wd_known(m, wd)) {
+	if (!bitset_has(&m->wds, wd)) {
 		inotify_rm_watch(m->ino.fd, wd);
 		return 0;
 	}
@@ -488,7 +457,7 @@ static ssize_t mux_read(struct source *s, void *buf, size_t size)
 				if (source_inotify_parse(out + n + off, (size_t)r - off, &rec) <= 0)
 					break;
 				if (rec.mask & IN_IGNORED)
-					wd_mark(m, rec.wd, false);
+					bitset_put(&m->wds, rec.wd, false);
 			}
 			n += (size_t)r;
 		}
@@ -573,7 +542,7 @@ static void mux_close(struct source *s)
 	free(m->mounts);
 	free(m->blind);
 	free(m->ids);
-	free(m->wds);
+	bitset_free(&m->wds);
 	buf_free(&m->synth);
 	free(m);
 	if (s->fd >= 0)

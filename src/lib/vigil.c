@@ -622,13 +622,7 @@ static bool wanted(const struct root *r, uint32_t mask)
 static int emit_record(struct vigil *v, uint32_t node, const char *name,
 		       size_t name_len, uint32_t mask, uint32_t cookie)
 {
-	const char *dir;
-	size_t dir_len;
-	int r = engine_node_dir(v, node, &dir, &dir_len);
-	if (r < 0)
-		return r;
-	return engine_emit(v, dir, dir_len, name, name_len, mask, cookie,
-			   engine_polled(v, node), 0, NULL);
+	return engine_emit_at(v, node, name, name_len, mask, cookie, engine_polled(v, node));
 }
 
 /* A directory that left the trees: its own MOVE_SELF (SELF, or else one
@@ -860,13 +854,8 @@ static int forget_ahead(struct vigil *v, uint32_t ri, uint32_t parent, const cha
 		tree_node(t, mover)->owed = true;
 	if (!wanted(&v->roots[ri], IN_DELETE))
 		return 0;
-	const char *dir;
-	size_t dir_len;
-	int e = engine_node_dir(v, parent, &dir, &dir_len);
-	if (e < 0)
-		return e;
-	return engine_emit(v, dir, dir_len, name, len, IN_DELETE | IN_ISDIR, 0,
-			   VIGIL_EVENT_SYNTHETIC, 0, NULL);
+	return engine_emit_at(v, parent, name, len, IN_DELETE | IN_ISDIR, 0,
+			      VIGIL_EVENT_SYNTHETIC);
 }
 
 static int moved_from(struct vigil *v, uint32_t ri, uint32_t node,

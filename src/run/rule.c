@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 
 #include <vigil.h>
 
+#include "errf.h"
 #include "mqtt.h"
 
 #define MS 1000000ull
@@ -29,26 +29,6 @@
 /* Durations stop here, so that the loop can add one to a clock reading
  * (int64 nanoseconds) without overflow. */
 #define MAX_DURATION_NS ((uint64_t)INT64_MAX / 2)
-
-/* The message of a failure, allocated with malloc() so that the tests'
- * allocation failures reach it too; NULL when memory ran out. */
-__attribute__((format(printf, 1, 2)))
-static char *errf(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return NULL;
-	char *s = malloc((size_t)n + 1);
-	if (!s)
-		return NULL;
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return s;
-}
 
 static char *memdup0(const char *s, size_t len)
 {

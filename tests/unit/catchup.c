@@ -106,6 +106,39 @@ void remove_file(const struct fixture *f, const char *rel)
 		fail_msg("unlink '%s': %s", p, strerror(errno));
 }
 
+static void make_va(const struct fixture *f, va_list ap)
+{
+	for (const char *rel; (rel = va_arg(ap, const char *));) {
+		size_t len = strlen(rel);
+		if (len && rel[len - 1] == '/') {
+			char d[600];
+			snprintf(d, sizeof(d), "%.*s", (int)len - 1, rel);
+			make_dir(f, d);
+		} else {
+			make_file(f, rel);
+		}
+	}
+}
+
+void make(const struct fixture *f, ...)
+{
+	va_list ap;
+	va_start(ap, f);
+	make_va(f, ap);
+	va_end(ap);
+}
+
+void start_known(struct fixture *f, struct known *k, ...)
+{
+	watch_events(f);
+	memset(k, 0, sizeof(*k));
+	va_list ap;
+	va_start(ap, k);
+	make_va(f, ap);
+	va_end(ap);
+	replay(f, k);
+}
+
 void watch(struct fixture *f)
 {
 	assert_true(vigil_add(f->v, f->dir, IN_CREATE, VIGIL_RECURSIVE) >= 1);

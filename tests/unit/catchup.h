@@ -34,6 +34,10 @@ void make_file(const struct fixture *f, const char *rel);
 void move(const struct fixture *f, const char *from, const char *to);
 void remove_dir(const struct fixture *f, const char *rel);
 void remove_file(const struct fixture *f, const char *rel);
+/* Make each path given, in order, up to NULL: "a/" a directory
+ * (make_dir()), "a" a file (make_file()). */
+__attribute__((sentinel))
+void make(const struct fixture *f, ...);
 
 /* Watch the tree recursively for creates only (the watches are checked,
  * not the events), or for what a reader replaying the events needs. */
@@ -69,6 +73,12 @@ struct known {
  * read at most MAX events, without waiting. Returns the number read. */
 size_t replay_some(const struct fixture *f, struct known *k, long max);
 void replay(const struct fixture *f, struct known *k);
+/* The start of a shape a reader replays: the tree watched for it
+ * (watch_events()), each path given made in it (as make() makes them, up
+ * to NULL), and what that said replayed into K (emptied first), so that the
+ * reader knows the tree before the changes. */
+__attribute__((sentinel))
+void start_known(struct fixture *f, struct known *k, ...);
 
 void expect_known(const struct known *k, const char *p);
 void expect_unknown(const struct known *k, const char *p);

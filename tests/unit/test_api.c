@@ -414,6 +414,50 @@ static void watch_wd_follows_the_tree(void **state)
 	assert_int_equal(vigil_watch_wd(f->v, NULL, 0), -EINVAL);
 }
 
+static long read_long(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	long v = -1;
+	if (f && fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* The watch limit's text names the sysctl in force (the smaller of the
+ * system-wide one and the user namespace's), its value, and twice it, or
+ * as many more as are known to be needed; cut short, it says how long it
+ * is whole, like snprintf. */
+static void limit_text_names_the_sysctl_in_force(void **state)
+{
+	(void)state;
+	long fs = read_long("/proc/sys/fs/inotify/max_user_watches");
+	long user = read_long("/proc/sys/user/max_inotify_watches");
+	const char *name = "fs.inotify.max_user_watches";
+	long cur = fs;
+	if (user >= 0 && (fs < 0 || user < fs)) {
+		name = "user.max_inotify_watches";
+		cur = user;
+	}
+	if (cur < 1)
+		skip(); /* no limit to read here, or none to double */
+	char want[512], got[512];
+	snprintf(want, sizeof(want), "inotify watch limit reached (%s = %ld); raise it with "
+		 "'sysctl -w %s=%ld', or for good in /etc/sysctl.d/", name, cur, name, cur * 2);
+	int n = vigil_limit_text(VIGIL_LIMIT_INOTIFY_WATCHES, 0, got, sizeof(got));
+	assert_string_equal(got, want);
+	assert_int_equal(n, (int)strlen(want));
+	snprintf(want, sizeof(want), "inotify watch limit reached (%s = %ld); raise it with "
+		 "'sysctl -w %s=%ld', or for good in /etc/sysctl.d/", name, cur, name, cur * 4);
+	vigil_limit_text(VIGIL_LIMIT_INOTIFY_WATCHES, (size_t)cur * 3, got, sizeof(got));
+	assert_string_equal(got, want);
+	char small[8];
+	assert_int_equal(vigil_limit_text(VIGIL_LIMIT_INOTIFY_WATCHES, 0, small, sizeof(small)), n);
+	assert_string_equal(small, "inotify");
+	assert_int_equal(vigil_limit_text((enum vigil_limit)99, 0, got, sizeof(got)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -434,6 +478,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(pending_counts_unread_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(ignored_when_root_goes, setup, teardown),
 		cmocka_unit_test_setup_teardown(watch_wd_follows_the_tree, setup, teardown),
+		cmocka_unit_test(limit_text_names_the_sysctl_in_force),
 	};
 	return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }

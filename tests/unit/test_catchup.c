@@ -185,12 +185,8 @@ static void namesake_found_ahead_of_a_move_away_is_reported_again(void **state)
 static void back_by_a_second_rename_is_reported_whole(void **state)
 {
 	struct fixture *f = *state;
-	watch_events(f);
-	make_dir(f, "d");
-	make_dir(f, "d/sub");
-	make_file(f, "d/g");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "d/", "d/sub/", "d/g", NULL);
 	move(f, "d", "OUT");
 	move(f, "OUT", "a");
 	move(f, "a", "b");
@@ -211,10 +207,8 @@ static void back_by_a_second_rename_is_reported_whole(void **state)
 static void renamed_twice_its_changes_follow(void **state)
 {
 	struct fixture *f = *state;
-	watch_events(f);
-	make_dir(f, "c");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "c/", NULL);
 	move(f, "c", "d");
 	make_dir(f, "d/x");
 	move(f, "d", "e");
@@ -233,12 +227,8 @@ static void renamed_twice_its_changes_follow(void **state)
 static void moved_from_inside_a_departed_directory_is_reported_whole(void **state)
 {
 	struct fixture *f = *state;
-	watch_events(f);
-	make_dir(f, "d");
-	make_dir(f, "d/sub");
-	make_file(f, "d/sub/f");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "d/", "d/sub/", "d/sub/f", NULL);
 	move(f, "d", "OUT");
 	move(f, "OUT", "e");
 	move(f, "e/sub", "s");
@@ -258,11 +248,8 @@ static void moved_from_inside_a_departed_directory_is_reported_whole(void **stat
 static void made_in_a_directory_that_left_is_reported_where_it_comes_back(void **state)
 {
 	struct fixture *f = *state;
-	watch_events(f);
-	make_dir(f, "c");
-	make_dir(f, "c/a");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "c/", "c/a/", NULL);
 	move(f, "c", "OUT");
 	make_dir(f, "OUT/x");
 	make_dir(f, "OUT/x/y");
@@ -281,11 +268,8 @@ static void made_in_a_directory_that_left_is_reported_where_it_comes_back(void *
 static void made_in_a_directory_that_stays_out_is_not_reported(void **state)
 {
 	struct fixture *f = *state;
-	watch_events(f);
-	make_dir(f, "c");
-	make_dir(f, "c/a");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "c/", "c/a/", NULL);
 	move(f, "c", "OUT");
 	make_dir(f, "OUT/x");
 	move(f, "OUT/a", "OUT/x/a");
@@ -306,12 +290,8 @@ static void made_in_a_directory_that_stays_out_is_not_reported(void **state)
 static void found_ahead_of_its_rename_it_stays_until_then(void **state)
 {
 	struct fixture *f = *state;
-	watch_events(f);
-	make_dir(f, "b");
-	make_dir(f, "b/s");
-	make_file(f, "b/s/f");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "b/", "b/s/", "b/s/f", NULL);
 	make_dir(f, "e");
 	move(f, "b/s", "t");
 	move(f, "b", "e");
@@ -332,11 +312,8 @@ static void found_ahead_of_its_rename_it_stays_until_then(void **state)
 static void what_waited_below_a_directory_back_whole_is_not_replayed(void **state)
 {
 	struct fixture *f = *state;
-	watch_events(f);
-	make_dir(f, "x");
-	make_dir(f, "x/n4");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "x/", "x/n4/", NULL);
 	move(f, "x", "OUT");
 	remove_dir(f, "OUT/n4");
 	make_dir(f, "OUT/n4");
@@ -356,12 +333,8 @@ static void what_waited_below_a_directory_back_whole_is_not_replayed(void **stat
 static void put_aside_and_found_again_is_reported_whole(void **state)
 {
 	struct fixture *f = *state;
-	watch_events(f);
-	make_dir(f, "q");
-	make_dir(f, "q/a");
-	make_dir(f, "d");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "q/", "q/a/", "d/", NULL);
 	move(f, "q", "OUT");
 	move(f, "OUT", "r");
 	make_dir(f, "r/a/x");
@@ -384,10 +357,8 @@ static void put_aside_and_found_again_is_reported_whole(void **state)
 static void put_aside_and_put_back_by_a_rename_is_listed_again(void **state)
 {
 	struct fixture *f = *state;
-	watch_events(f);
-	make_dir(f, "b");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "b/", NULL);
 	make_dir(f, "b/b");
 	move(f, "b", "c");
 	move(f, "c/b", "c/a");
@@ -415,13 +386,8 @@ static void put_aside_and_put_back_by_a_rename_is_listed_again(void **state)
 static void renamed_and_back_before_read_what_left_it_follows(void **state)
 {
 	struct fixture *f = *state;
-	watch_events(f);
-	make_dir(f, "c");
-	make_dir(f, "c/d");
-	make_dir(f, "c/d/x");
-	make_dir(f, "b");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "c/", "c/d/", "c/d/x/", "b/", NULL);
 	move(f, "c", "a");
 	move(f, "a/d", "b/d");
 	move(f, "a", "c");
@@ -447,10 +413,8 @@ static void renamed_and_back_before_read_what_left_it_follows(void **state)
 static void renamed_over_a_new_one_and_back_its_events_follow(void **state)
 {
 	struct fixture *f = *state;
-	watch_events(f);
-	make_dir(f, "c");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "c/", NULL);
 	make_dir(f, "b");
 	move(f, "c", "a");
 	make_dir(f, "a/c");
@@ -475,11 +439,8 @@ static void renamed_over_a_new_one_and_back_its_events_follow(void **state)
 static void renamed_and_back_a_new_one_in_between_is_not_taken_along(void **state)
 {
 	struct fixture *f = *state;
-	watch_events(f);
-	make_dir(f, "c");
-	make_file(f, "c/f");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "c/", "c/f", NULL);
 	move(f, "c", "b");
 	move(f, "b", "c");
 	make_dir(f, "b");
@@ -505,14 +466,8 @@ static void renamed_and_back_a_new_one_in_between_is_not_taken_along(void **stat
 static void found_ahead_elsewhere_its_old_path_is_forgotten(void **state)
 {
 	struct fixture *f = *state;
-	watch_events(f);
-	make_dir(f, "b");
-	make_dir(f, "b/a");
-	make_dir(f, "b/a/b");
-	make_dir(f, "b/y");
-	make_file(f, "b/x");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "b/", "b/a/", "b/a/b/", "b/y/", "b/x", NULL);
 	make_dir(f, "a");
 	move(f, "b/a", "a/c");
 	move(f, "b", "a/c/c");
@@ -537,12 +492,8 @@ static void found_ahead_elsewhere_its_old_path_is_forgotten(void **state)
 static void file_renamed_away_under_a_directory_found_ahead_takes_nothing(void **state)
 {
 	struct fixture *f = *state;
-	watch_events(f);
-	make_dir(f, "OUT");
-	make_dir(f, "c");
-	make_file(f, "c/b");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "OUT/", "c/", "c/b", NULL);
 	move(f, "c", "OUT/c");
 	move(f, "OUT/c", "d");
 	move(f, "d/b", "d/x");
@@ -565,14 +516,8 @@ static void file_renamed_away_under_a_directory_found_ahead_takes_nothing(void *
 static void put_aside_in_a_directory_that_left_its_watch_goes(void **state)
 {
 	struct fixture *f = *state;
-	watch_events(f);
-	make_dir(f, "b");
-	make_dir(f, "c");
-	make_dir(f, "OUT");
-	make_dir(f, "OUT/y");
-	make_dir(f, "OUT/z");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "b/", "c/", "OUT/", "OUT/y/", "OUT/z/", NULL);
 	move(f, "OUT/z", "b/a");
 	move(f, "c", "b/a");
 	move(f, "OUT/y", "b/a");
@@ -593,10 +538,8 @@ static void put_aside_in_a_directory_that_left_its_watch_goes(void **state)
 static void renamed_on_and_its_place_taken_it_does_not_stay(void **state)
 {
 	struct fixture *f = *state;
-	watch_events(f);
-	make_dir(f, "b");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "b/", NULL);
 	move(f, "b", "a");
 	move(f, "a", "OUT");
 	make_dir(f, "a");
@@ -614,12 +557,8 @@ static void renamed_on_and_its_place_taken_it_does_not_stay(void **state)
 static void moved_into_what_it_held_after_that_left(void **state)
 {
 	struct fixture *f = *state;
-	watch_events(f);
-	make_dir(f, "b");
-	make_dir(f, "b/a");
-	make_dir(f, "b/c");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "b/", "b/a/", "b/c/", NULL);
 	move(f, "b/a", "OUT");
 	move(f, "b", "OUT/b");
 	make_dir(f, "OUT/b/c/d");
@@ -636,10 +575,7 @@ static void moved_into_what_it_held_after_that_left(void **state)
 static void renamed_then_replaced_from_outside_the_new_one_stays(void **state)
 {
 	struct fixture *f = *state;
-	make_dir(f, "OUT");
-	make_dir(f, "OUT/a");
-	make_dir(f, "OUT/a/x");
-	make_dir(f, "a");
+	make(f, "OUT/", "OUT/a/", "OUT/a/x/", "a/", NULL);
 	watch_events(f);
 	move(f, "a", "b");
 	move(f, "OUT/a", "b");
@@ -679,9 +615,7 @@ static void renamed_and_its_name_taken_the_renamed_one_stays_watched(void **stat
 static void renamed_over_one_gone_too_its_way_out_takes_its_watch(void **state)
 {
 	struct fixture *f = *state;
-	make_dir(f, "OUT");
-	make_dir(f, "a");
-	make_dir(f, "c");
+	make(f, "OUT/", "a/", "c/", NULL);
 	watch_events(f);
 	move(f, "a", "b");
 	move(f, "c", "b");
@@ -700,8 +634,7 @@ static void renamed_over_one_gone_too_its_way_out_takes_its_watch(void **state)
 static void put_aside_by_its_rename_its_way_out_takes_its_watch(void **state)
 {
 	struct fixture *f = *state;
-	make_dir(f, "OUT");
-	make_dir(f, "a");
+	make(f, "OUT/", "a/", NULL);
 	watch_events(f);
 	make_dir(f, "a/a");
 	move(f, "a", "b");
@@ -722,10 +655,8 @@ static void found_after_a_rename_was_read_it_is_not_the_one_that_moved(void **st
 {
 	struct fixture *f = *state;
 	make_dir(f, "OUT");
-	watch_events(f);
-	make_dir(f, "b");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "b/", NULL);
 	make_dir(f, "b/c");
 	move(f, "b/c", "a");
 	make_dir(f, "b/c");
@@ -743,8 +674,7 @@ static void found_after_a_rename_was_read_it_is_not_the_one_that_moved(void **st
 static void there_still_it_is_not_the_one_that_moved(void **state)
 {
 	struct fixture *f = *state;
-	make_dir(f, "OUT");
-	make_dir(f, "c");
+	make(f, "OUT/", "c/", NULL);
 	watch_events(f);
 	struct known k = {0};
 	move(f, "c", "b");
@@ -769,9 +699,7 @@ static void there_still_it_is_not_the_one_that_moved(void **state)
 static void news_gone_on_is_reported_where_it_went(void **state)
 {
 	struct fixture *f = *state;
-	make_dir(f, "c");
-	make_dir(f, "c/d");
-	make_dir(f, "c/d/x");
+	make(f, "c/", "c/d/", "c/d/x/", NULL);
 	watch_events(f);
 	struct known k = {0};
 	move(f, "c", "OUT");
@@ -792,10 +720,7 @@ static void news_gone_on_is_reported_where_it_went(void **state)
 static void taken_back_and_gone_on_is_reported_where_it_went(void **state)
 {
 	struct fixture *f = *state;
-	make_dir(f, "OUT");
-	make_dir(f, "OUT/d");
-	make_dir(f, "OUT/d/x");
-	make_dir(f, "c");
+	make(f, "OUT/", "OUT/d/", "OUT/d/x/", "c/", NULL);
 	watch_events(f);
 	make_dir(f, "b");
 	move(f, "OUT/d", "b");
@@ -1104,12 +1029,8 @@ static void what_a_moved_directory_held_is_reported(void **state)
 static void listing_after_the_walk_waits_for_a_rename(void **state)
 {
 	struct fixture *f = *state;
-	watch_events(f);
-	make_dir(f, "x");
-	make_dir(f, "x/sub");
-	make_file(f, "x/sub/f");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "x/", "x/sub/", "x/sub/f", NULL);
 	make_dir(f, "a");
 	move(f, "x/sub", "a/sub");
 	memset(&racer, 0, sizeof(racer));
@@ -1140,12 +1061,8 @@ static void listing_after_the_walk_waits_for_a_rename(void **state)
 static void renamed_as_it_is_found_its_events_follow(void **state)
 {
 	struct fixture *f = *state;
-	watch_events(f);
-	make_dir(f, "OUT");
-	make_dir(f, "OUT/x");
-	make_dir(f, "y");
-	struct known k = {0};
-	replay(f, &k);
+	struct known k;
+	start_known(f, &k, "OUT/", "OUT/x/", "y/", NULL);
 	memset(&racer, 0, sizeof(racer));
 	struct stat st;
 	assert_int_equal(stat(f->dir, &st), 0);
