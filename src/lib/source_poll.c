@@ -1443,6 +1443,18 @@ static void pool_clear(struct poll_src *p)
 	p->n_pool = 0;
 }
 
+/* What the pool holds said, when R is 0 (renames paired, then resolved),
+ * and the pool emptied whatever R: R, or the error saying it. */
+static int pool_finish(struct poll_src *p, int r)
+{
+	if (r == 0)
+		r = pair_up(p);
+	if (r == 0)
+		r = resolve(p);
+	pool_clear(p);
+	return r;
+}
+
 int poll_src_tick(struct poll_src *p)
 {
 	p->n_fresh = 0;
@@ -1453,12 +1465,7 @@ int poll_src_tick(struct poll_src *p)
 	int r = settle_due(p, now);
 	if (r < 0 || now - p->last_tick + tick_ns / 16 < tick_ns) {
 		/* only files settling (poll_src_deadline()): not a tick yet */
-		if (r == 0)
-			r = pair_up(p);
-		if (r == 0)
-			r = resolve(p);
-		pool_clear(p);
-		return r;
+		return pool_finish(p, r);
 	}
 	p->tick++;
 	/* By the clock, not by ticks: a tick late (a busy machine) does the
@@ -1479,12 +1486,7 @@ int poll_src_tick(struct poll_src *p)
 		/* the start of an interval's work, said at once: what appeared,
 		 * left or moved does not wait for the stat'ing of files */
 		p->last_sweep = now;
-		r = sweep(p, true);
-		if (r == 0)
-			r = pair_up(p);
-		if (r == 0)
-			r = resolve(p);
-		pool_clear(p);
+		r = pool_finish(p, sweep(p, true));
 		p->tick++;
 	}
 	/* The files, for at most a tick's time: where stat'ing them all takes
@@ -1532,12 +1534,7 @@ int poll_src_recheck(struct poll_src *p)
 		close(fd);
 	}
 	p->n_fresh = 0;
-	if (r == 0)
-		r = pair_up(p);
-	if (r == 0)
-		r = resolve(p);
-	pool_clear(p);
-	return r;
+	return pool_finish(p, r);
 }
 
 int poll_src_unmount(struct poll_src *p, int mount)
