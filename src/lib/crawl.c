@@ -65,6 +65,9 @@
 #define DENTS_SIZE (32 * 1024)
 /* What listing a directory causes. */
 #define FOOTSTEPS (IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE)
+/* The byte before a subdirectory's name in struct crawl's names: see
+ * known_here */
+#define KNOWN_HERE 'k'
 
 struct linux_dirent64 {
 	uint64_t d_ino;
@@ -83,7 +86,8 @@ struct frame {
 	size_t name_off;    /* its name, in the parent frame's names */
 	dev_t dev;          /* valid while fd is closed by the budget */
 	ino_t ino;
-	size_t names_start; /* subdirectory names to visit, NUL-separated */
+	size_t names_start; /* subdirectory names to visit, NUL-separated,
+			     * each after a byte: KNOWN_HERE or 0 */
 	size_t names_pos;
 	size_t names_end;
 };
@@ -122,6 +126,10 @@ struct crawl {
 	 * it holds), not only what it holds. */
 	bool gap;
 	bool relocated;      /* attach() moved a known directory here */
+	/* The listing of the directory attach() is called in found the
+	 * tree's directory under this name, and did not report it: a reader
+	 * has that one there (KNOWN_HERE before the name in names) */
+	bool known_here;
 	bool own_cwd;        /* this thread's working directory is its own */
 	int cwd_fd;          /* the descriptor watch_fd() just moved it to */
 	uint32_t cwd_node;   /* the node whose directory it is, or NODE_NONE */
@@ -330,6 +338,21 @@ static int say_gone(struct crawl *c, uint32_t node)
 	return say(c, x->parent, nm, ol, IN_DELETE | IN_ISDIR);
 }
 
+/* A rescan that keeps names: the directory the tree had under NAME in
+ * PARENT when PARENT was listed (not reported then: a reader had it) was
+ * found elsewhere since by the walk, which said it gone from here
+ * (diff_moved()); the one here now is news to a reader, reported as the
+ * listing reports one (what it holds is reported whole: it is new to the
+ * tree, or relocated). */
+static int say_vacated(struct crawl *c, uint32_t parent, const char *name, size_t len)
+{
+	int e = say(c, parent, name, len, IN_CREATE | IN_ISDIR);
+	if (e < 0)
+		return e;
+	return seen_add(&c->v->seen, tree_node(&c->v->tree, parent)->wd, name, len,
+			IN_CREATE | IN_ISDIR);
+}
+
 /* A rescan that keeps names found the known directory EXISTING under NAME
  * in PARENT: a reader has it where the tree has it, and is told it is gone
  * from there; and if the tree has another directory (CHILD) under NAME, a
@@ -350,6 +373,8 @@ static int diff_moved(struct crawl *c, uint32_t existing, uint32_t parent,
 	if (e >= 0 && child != NODE_NONE &&
 	    (e = say(c, parent, name, len, IN_DELETE | IN_ISDIR)) >= 0)
 		e = say(c, parent, name, len, IN_CREATE | IN_ISDIR);
+	else if (e >= 0 && child == NODE_NONE && c->known_here)
+		e = say_vacated(c, parent, name, len);
 	c->relocated = true;
 	return e;
 }
@@ -447,6 +472,10 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 			return NODE_NONE;
 		engine_orphan(v, child);
 		v->tree_gen++;
+	} else if (c->diff && c->known_here &&
+		   (*ret_err = say_vacated(c, parent, name, len)) < 0) {
+		v->src.ops->remove(&v->src, wd);
+		return NODE_NONE;
 	}
 	uint32_t n = tree_add_child(t, parent, name, len, wd);
 	if (n == NODE_NONE) {
@@ -616,9 +645,11 @@ static int list_frame(struct crawl *c, struct frame *f)
 			 * not have here, or owes a listing, or a name it does
 			 * not hold) */
 			bool news = f->synth;
+			char known_here = 0;
 			if (!news && gap && is_dir) {
 				uint32_t x = tree_find_child(&v->tree, f->node, nm, nl);
 				news = x == NODE_NONE || tree_node(&v->tree, x)->owed;
+				known_here = news ? 0 : KNOWN_HERE;
 			} else if (!news && diff) {
 				uint32_t x = tree_find_child(&v->tree, f->node, nm, nl);
 				if (x != NODE_NONE) {
@@ -653,7 +684,8 @@ static int list_frame(struct crawl *c, struct frame *f)
 			if (names && !is_dir &&
 			    (err = held_add(&v->held, f->node, serial, nm, nl)) < 0)
 				goto out;
-			if (is_dir && (err = buf_append(&c->names, nm, nl + 1)) < 0)
+			if (is_dir && ((err = buf_putc(&c->names, known_here)) < 0 ||
+				       (err = buf_append(&c->names, nm, nl + 1)) < 0))
 				goto out;
 		}
 		/* room left for the longest entry: the end (whole_listing()) */
@@ -744,9 +776,9 @@ static void pop_frame(struct crawl *c)
 			 * visit in it is visited once they are read (a retry,
 			 * in vigil.c), where they put it. */
 			while (p->names_pos < p->names_end) {
-				const char *nm = c->names.data + p->names_pos;
+				const char *nm = c->names.data + p->names_pos + 1;
 				size_t nl = strlen(nm);
-				p->names_pos += nl + 1;
+				p->names_pos += nl + 2;
 				int e = engine_retry(c->v, c->root, p->node, nm, nl, 0, c->mode);
 				if (e < 0)
 					c->late_err = e;
@@ -890,10 +922,11 @@ static int walk(struct crawl *c)
 			pop_frame(c);
 			continue;
 		}
-		size_t name_off = f->names_pos;
+		bool known_here = c->names.data[f->names_pos] == KNOWN_HERE;
+		size_t name_off = f->names_pos + 1;
 		const char *nm = c->names.data + name_off;
 		size_t nl = strlen(nm);
-		f->names_pos += nl + 1;
+		f->names_pos = name_off + nl + 1;
 		bool narrowed = false;
 		if (c->quiet && c->mode == CRAWL_RESCAN &&
 		    tree_find_child(&v->tree, f->node, nm, nl) != NODE_NONE) {
@@ -925,6 +958,7 @@ static int walk(struct crawl *c)
 			continue;
 		}
 		bool fresh;
+		c->known_here = known_here;
 		/* nm lives in c->names, which attach() does not touch */
 		uint32_t node = attach(c, f->node, nm, nl, fd, &fresh, &err);
 		c->cwd_node = node != NODE_NONE && c->cwd_fd == fd ? node : NODE_NONE;
