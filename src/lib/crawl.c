@@ -646,6 +646,22 @@ static int list_frame(struct crawl *c, struct frame *f)
 			 * not hold) */
 			bool news = f->synth;
 			char known_here = 0;
+			if (news && c->diff && !is_dir) {
+				/* Reported whole after an overflow, a file has the
+				 * name of a directory the tree has here (gone in
+				 * the gap, or moved away): a reader has the file
+				 * from this listing, not that directory. Put aside,
+				 * so that neither the sweep after the walk nor the
+				 * walk finding it elsewhere says this path gone,
+				 * taking the file with it. */
+				uint32_t x = tree_find_child(&v->tree, f->node, nm, nl);
+				if (x != NODE_NONE) {
+					engine_orphan(v, x);
+					v->tree_gen++;
+					if ((err = engine_node_dir(v, f->node, &dir, &dir_len)) < 0)
+						goto out;
+				}
+			}
 			if (!news && gap && is_dir) {
 				uint32_t x = tree_find_child(&v->tree, f->node, nm, nl);
 				news = x == NODE_NONE || tree_node(&v->tree, x)->owed;

@@ -1451,6 +1451,80 @@ static void known_moved_away_in_the_gap_its_new_namesake_is_reported(void **stat
 	assert_int_equal(diverged(f, &k, stderr), 0);
 }
 
+/* Across an overflow: a directory reported whole by the re-scan (p, moved
+ * in the gap into aN, which the walk visits first), where a file now has
+ * the name of a directory the tree still had below it (p/q, moved in the
+ * gap to qq, visited after). The listing reported the file; when the walk
+ * found q at qq, it said q gone from where the tree had it, aN/p/q, the
+ * very path of that file, and a reader lost the file
+ * (bench/churn.sh --writers 3 --ops 1500 --queue 64, seed 3009). */
+static void reported_whole_a_file_under_a_known_directory_name_stays(void **state)
+{
+	struct fixture *f = *state;
+	unsigned long max = queue_max();
+	if (!max)
+		skip();
+	fixture_reset(f); /* its queue's size is taken now */
+	make_candidates(f);
+	make_dir(f, "p");
+	make_dir(f, "p/q");
+	make_file(f, "p/q/y");
+	struct known k = {0};
+	const char *before[] = {"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "p", "p/q", "p/q/y"};
+	for (size_t i = 0; i < sizeof(before) / sizeof(*before); i++)
+		strcpy(k.path[k.n++], before[i]);
+	watch_events(f);
+	fill(f->dir, max + 1, false);
+	move(f, "p/q", "qq");
+	make_file(f, "p/q");
+	fill(f->dir, max + 1, true);
+	char a[8], to[16];
+	if (!candidate_before(f, "qq", a, sizeof(a)))
+		skip();
+	snprintf(to, sizeof(to), "%s/p", a);
+	move(f, "p", to);
+	assert_int_equal(replay_across(f, &k, "g"), 1);
+	char p[32];
+	snprintf(p, sizeof(p), "%s/p/q", a);
+	expect_known(&k, p);
+	expect_known(&k, "qq/y");
+	expect_unknown(&k, "p");
+	assert_int_equal(diverged(f, &k, stderr), 0);
+}
+
+/* Across an overflow: a directory reported whole by the re-scan (p, moved
+ * in the gap into a0), where a file now has the name of a directory the
+ * tree still had below it (p/q, removed in the gap). The listing reported
+ * the file; the sweep after the walk, finding q nowhere, said aN/p/q gone,
+ * the very path of that file, and a reader lost the file. */
+static void reported_whole_a_file_under_a_gone_directory_name_stays(void **state)
+{
+	struct fixture *f = *state;
+	unsigned long max = queue_max();
+	if (!max)
+		skip();
+	fixture_reset(f); /* its queue's size is taken now */
+	make_dir(f, "a0");
+	make_dir(f, "p");
+	make_dir(f, "p/q");
+	make_file(f, "p/q/y");
+	struct known k = {0};
+	const char *before[] = {"a0", "p", "p/q", "p/q/y"};
+	for (size_t i = 0; i < sizeof(before) / sizeof(*before); i++)
+		strcpy(k.path[k.n++], before[i]);
+	watch_events(f);
+	fill(f->dir, max + 1, false);
+	remove_file(f, "p/q/y");
+	remove_dir(f, "p/q");
+	make_file(f, "p/q");
+	move(f, "p", "a0/p");
+	fill(f->dir, max + 1, true);
+	assert_int_equal(replay_across(f, &k, "g"), 1);
+	expect_known(&k, "a0/p/q");
+	expect_unknown(&k, "p");
+	assert_int_equal(diverged(f, &k, stderr), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1497,6 +1571,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(deleted_as_the_queue_overflows_is_said_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(reported_by_a_rescan_and_gone_before_its_watch_is_said_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(known_moved_away_in_the_gap_its_new_namesake_is_reported, setup, teardown),
+		cmocka_unit_test_setup_teardown(reported_whole_a_file_under_a_known_directory_name_stays, setup, teardown),
+		cmocka_unit_test_setup_teardown(reported_whole_a_file_under_a_gone_directory_name_stays, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
