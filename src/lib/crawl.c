@@ -314,7 +314,8 @@ static int stale_add(struct crawl *c, uint32_t node)
 /* A reader is told that NODE is gone from where the tree has it, if a
  * reader has it there: not when it or a directory above it is held by a
  * rename half (a reader has had its MOVED_FROM) or owed a listing (a
- * reader was told to forget it, or never had it); nor when a listing
+ * reader was told to forget it, or never had it; but NODE's own path a
+ * reader has if an arrival under its name was reported, named); nor when a listing
  * reported something else under that path since (a reader has that there
  * now: a DELETE would take it away). */
 static int say_gone(struct crawl *c, uint32_t node)
@@ -325,7 +326,7 @@ static int say_gone(struct crawl *c, uint32_t node)
 		return 0;
 	for (uint32_t n = node; n != NODE_NONE; n = tree_node(&v->tree, n)->parent) {
 		const struct node *y = tree_node(&v->tree, n);
-		if (y->owed || moves_holds(&v->moves, n, y->serial))
+		if ((y->owed && !(n == node && y->named)) || moves_holds(&v->moves, n, y->serial))
 			return 0;
 	}
 	const char *old = tree_name(&v->tree, node);
@@ -1012,7 +1013,7 @@ static int walk(struct crawl *c)
 		 * gets it now */
 		bool owed = c->diff && tree_node(&v->tree, node)->owed;
 		if (owed)
-			tree_node(&v->tree, node)->owed = false;
+			tree_node(&v->tree, node)->owed = tree_node(&v->tree, node)->named = false;
 		bool synth = c->mode == CRAWL_NEW ||
 			     (c->mode == CRAWL_RESCAN &&
 			      (fresh || c->report || f->synth || c->relocated || owed));
@@ -1273,8 +1274,12 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 		 * is the one this rename brings, had what it holds taken back
 		 * from a reader by this event (a new arrival under its name):
 		 * where it is found next, that is listed again, reported. */
-		if (here != NODE_NONE && here != expect)
+		if (here != NODE_NONE && here != expect) {
 			tree_node(&v->tree, here)->owed = true;
+			/* the arrival a reader had under this name is still
+			 * there: its path is said gone where it is found next */
+			tree_node(&v->tree, here)->named = true;
+		}
 		/* A reader has its name, which the tree has not: held, so that
 		 * an overflow's re-scan can tell it gone, its own way out (the
 		 * events that would say so) lost with the queue. */
@@ -1301,7 +1306,7 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	}
 	bool owed = node != NODE_NONE && tree_node(&v->tree, node)->owed;
 	if (owed)
-		tree_node(&v->tree, node)->owed = false;
+		tree_node(&v->tree, node)->owed = tree_node(&v->tree, node)->named = false;
 	if (node != NODE_NONE && !fresh && mode != CRAWL_NEW) {
 		/* skipped by a walk, and watched since: list it again, as
 		 * that walk would have */
