@@ -22,7 +22,7 @@ VIGIL=${VIGIL:-$here/../build/vigil}
 writer=$here/../tests/cli/churn-writer.pl
 fast_writer=$here/../tests/cli/churn-fast.pl
 check=$here/../tests/cli/churn-check.py
-writers=1 ops=3000 seeds=10 first=1 events=0 keep= fast= watcher=vigil queue= backend=
+writers=1 ops=3000 seeds=10 first=1 events=0 keep= fast= watcher=vigil queue= backend= emulate=
 QUEUE=/proc/sys/fs/inotify/max_queued_events
 
 usage() {
@@ -43,6 +43,12 @@ usage: bench/churn.sh [--writers N] [--ops N | --fast S] [--seeds N] [--first N]
                overflows on the way (fs.inotify.max_queued_events is set
                to N while the watcher starts, as root, and put back at
                once); the events are replayed across each overflow
+  --emulate-queue N
+               the same, without the sysctl: the watcher runs with
+               bench/smallq.c preloaded, which holds its inotify queue to
+               N events by the kernel's rules (for a shared machine, where
+               lowering fs.inotify.max_queued_events would overflow
+               everyone else's queues; SMALLQ_LOG=FILE traces it)
   --backend B  fanotify: a fanotify mark per directory (vigil wait -F);
                filesystem: one mark for the filesystem (-S), on an ext4
                image loop-mounted for the run (root)
@@ -62,6 +68,7 @@ while (($#)); do
 	--watcher) watcher=$2; shift ;;
 	--keep) keep=$2; shift ;;
 	--queue) queue=$2; shift ;;
+	--emulate-queue) emulate=$(count --emulate-queue "$2"); shift ;;
 	--backend) backend=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "churn.sh: unknown argument '$1'" >&2; usage >&2; exit 1 ;;
@@ -71,6 +78,16 @@ done
 command -v python3 >/dev/null || { echo "churn.sh: python3 is needed" >&2; exit 1; }
 
 bench_tmp
+[[ -z $queue || -z $emulate ]] || { echo "churn.sh: --queue or --emulate-queue, not both" >&2; exit 1; }
+[[ -z $emulate || -z $backend ]] || { echo "churn.sh: --emulate-queue holds inotify queues only, not --backend $backend's" >&2; exit 1; }
+preload=()
+if [[ -n $emulate ]]; then
+	((emulate > 0)) || { echo "churn.sh: --emulate-queue must be at least 1" >&2; exit 1; }
+	mkdir -p "$tmp/bin"
+	"${CC:-cc}" -std=c17 -O2 -shared -fPIC -o "$tmp/bin/smallq.so" "$here/smallq.c" -ldl ||
+		{ echo "churn.sh: cannot compile '$here/smallq.c' with '${CC:-cc}'" >&2; exit 1; }
+	preload=(env LD_PRELOAD="$tmp/bin/smallq.so" SMALLQ="$emulate")
+fi
 if [[ -n $queue ]]; then
 	[[ -w $QUEUE ]] || { echo "churn.sh: --queue needs root (it writes $QUEUE)" >&2; exit 1; }
 	saved_queue=$(cat "$QUEUE")
@@ -108,11 +125,11 @@ run() { # run SEED: prints one result line
 	mkdir "$w"
 	[[ -z $queue ]] || echo "$queue" >"$QUEUE"
 	if [[ $watcher == inotifywait ]]; then
-		(cd "$w" && exec "${INOTIFYWAIT:-inotifywait}" -m -r \
+		(cd "$w" && exec ${preload[@]+"${preload[@]}"} "${INOTIFYWAIT:-inotifywait}" -m -r \
 			-e create,moved_from,moved_to,delete,q_overflow \
 			--format $'%e\t%c\t%w%f' -t 2 . >"$tmp/out" 2>"$tmp/err") &
 	else
-		(cd "$w" && exec "$VIGIL" wait -m -r ${opt[@]+"${opt[@]}"} --json \
+		(cd "$w" && exec ${preload[@]+"${preload[@]}"} "$VIGIL" wait -m -r ${opt[@]+"${opt[@]}"} --json \
 			-e create,moved_from,moved_to,delete,q_overflow \
 			-t 2 --debug-watches . >"$tmp/out" 2>"$tmp/err") &
 	fi
@@ -155,9 +172,9 @@ inotifywait) what=${INOTIFYWAIT:-inotifywait} ;;
 *) echo "churn.sh: unknown watcher '$watcher'" >&2; exit 1 ;;
 esac
 if [[ -n $fast ]]; then
-	echo "churn: $writers fast writer(s) x $fast s, $seeds seeds ($what${backend:+, $backend})${queue:+, a queue of $queue}"
+	echo "churn: $writers fast writer(s) x $fast s, $seeds seeds ($what${backend:+, $backend})${queue:+, a queue of $queue}${emulate:+, a queue of $emulate (emulated)}"
 else
-	echo "churn: $writers writer(s) x $ops changes, $seeds seeds ($what${backend:+, $backend})${queue:+, a queue of $queue}"
+	echo "churn: $writers writer(s) x $ops changes, $seeds seeds ($what${backend:+, $backend})${queue:+, a queue of $queue}${emulate:+, a queue of $emulate (emulated)}"
 fi
 bad=0
 for seed in $(seq "$first" $((first + seeds - 1))); do

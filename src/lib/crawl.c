@@ -65,6 +65,9 @@
 #define DENTS_SIZE (32 * 1024)
 /* What listing a directory causes. */
 #define FOOTSTEPS (IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE)
+/* The byte before a subdirectory's name in struct crawl's names: see
+ * known_here */
+#define KNOWN_HERE 'k'
 
 struct linux_dirent64 {
 	uint64_t d_ino;
@@ -83,7 +86,8 @@ struct frame {
 	size_t name_off;    /* its name, in the parent frame's names */
 	dev_t dev;          /* valid while fd is closed by the budget */
 	ino_t ino;
-	size_t names_start; /* subdirectory names to visit, NUL-separated */
+	size_t names_start; /* subdirectory names to visit, NUL-separated,
+			     * each after a byte: KNOWN_HERE or 0 */
 	size_t names_pos;
 	size_t names_end;
 };
@@ -122,6 +126,10 @@ struct crawl {
 	 * it holds), not only what it holds. */
 	bool gap;
 	bool relocated;      /* attach() moved a known directory here */
+	/* The listing of the directory attach() is called in found the
+	 * tree's directory under this name, and did not report it: a reader
+	 * has that one there (KNOWN_HERE before the name in names) */
+	bool known_here;
 	bool own_cwd;        /* this thread's working directory is its own */
 	int cwd_fd;          /* the descriptor watch_fd() just moved it to */
 	uint32_t cwd_node;   /* the node whose directory it is, or NODE_NONE */
@@ -301,7 +309,8 @@ static int stale_add(struct crawl *c, uint32_t node)
 /* A reader is told that NODE is gone from where the tree has it, if a
  * reader has it there: not when it or a directory above it is held by a
  * rename half (a reader has had its MOVED_FROM) or owed a listing (a
- * reader was told to forget it, or never had it); nor when a listing
+ * reader was told to forget it, or never had it; but NODE's own path a
+ * reader has if an arrival under its name was reported, named); nor when a listing
  * reported something else under that path since (a reader has that there
  * now: a DELETE would take it away). */
 static int say_gone(struct crawl *c, uint32_t node)
@@ -312,7 +321,7 @@ static int say_gone(struct crawl *c, uint32_t node)
 		return 0;
 	for (uint32_t n = node; n != NODE_NONE; n = tree_node(&v->tree, n)->parent) {
 		const struct node *y = tree_node(&v->tree, n);
-		if (y->owed || moves_holds(&v->moves, n, y->serial))
+		if ((y->owed && !(n == node && y->named)) || moves_holds(&v->moves, n, y->serial))
 			return 0;
 	}
 	const char *old = tree_name(&v->tree, node);
@@ -323,6 +332,21 @@ static int say_gone(struct crawl *c, uint32_t node)
 	size_t ol = x->name_len < sizeof(nm) ? x->name_len : sizeof(nm) - 1;
 	memcpy(nm, old, ol);
 	return say(c, x->parent, nm, ol, IN_DELETE | IN_ISDIR);
+}
+
+/* A rescan that keeps names: the directory the tree had under NAME in
+ * PARENT when PARENT was listed (not reported then: a reader had it) was
+ * found elsewhere since by the walk, which said it gone from here
+ * (diff_moved()); the one here now is news to a reader, reported as the
+ * listing reports one (what it holds is reported whole: it is new to the
+ * tree, or relocated). */
+static int say_vacated(struct crawl *c, uint32_t parent, const char *name, size_t len)
+{
+	int e = say(c, parent, name, len, IN_CREATE | IN_ISDIR);
+	if (e < 0)
+		return e;
+	return seen_add(&c->v->seen, tree_node(&c->v->tree, parent)->wd, name, len,
+			IN_CREATE | IN_ISDIR);
 }
 
 /* A rescan that keeps names found the known directory EXISTING under NAME
@@ -345,6 +369,8 @@ static int diff_moved(struct crawl *c, uint32_t existing, uint32_t parent,
 	if (e >= 0 && child != NODE_NONE &&
 	    (e = say(c, parent, name, len, IN_DELETE | IN_ISDIR)) >= 0)
 		e = say(c, parent, name, len, IN_CREATE | IN_ISDIR);
+	else if (e >= 0 && child == NODE_NONE && c->known_here)
+		e = say_vacated(c, parent, name, len);
 	c->relocated = true;
 	return e;
 }
@@ -442,6 +468,10 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 			return NODE_NONE;
 		engine_orphan(v, child);
 		v->tree_gen++;
+	} else if (c->diff && c->known_here &&
+		   (*ret_err = say_vacated(c, parent, name, len)) < 0) {
+		v->src.ops->remove(&v->src, wd);
+		return NODE_NONE;
 	}
 	uint32_t n = tree_add_child(t, parent, name, len, wd);
 	if (n == NODE_NONE) {
@@ -611,9 +641,27 @@ static int list_frame(struct crawl *c, struct frame *f)
 			 * not have here, or owes a listing, or a name it does
 			 * not hold) */
 			bool news = f->synth;
+			char known_here = 0;
+			if (news && c->diff && !is_dir) {
+				/* Reported whole after an overflow, a file has the
+				 * name of a directory the tree has here (gone in
+				 * the gap, or moved away): a reader has the file
+				 * from this listing, not that directory. Put aside,
+				 * so that neither the sweep after the walk nor the
+				 * walk finding it elsewhere says this path gone,
+				 * taking the file with it. */
+				uint32_t x = tree_find_child(&v->tree, f->node, nm, nl);
+				if (x != NODE_NONE) {
+					engine_orphan(v, x);
+					v->tree_gen++;
+					if ((err = engine_node_dir(v, f->node, &dir, &dir_len)) < 0)
+						goto out;
+				}
+			}
 			if (!news && gap && is_dir) {
 				uint32_t x = tree_find_child(&v->tree, f->node, nm, nl);
 				news = x == NODE_NONE || tree_node(&v->tree, x)->owed;
+				known_here = news ? 0 : KNOWN_HERE;
 			} else if (!news && diff) {
 				uint32_t x = tree_find_child(&v->tree, f->node, nm, nl);
 				if (x != NODE_NONE) {
@@ -648,7 +696,8 @@ static int list_frame(struct crawl *c, struct frame *f)
 			if (names && !is_dir &&
 			    (err = held_add(&v->held, f->node, serial, nm, nl)) < 0)
 				goto out;
-			if (is_dir && (err = buf_append(&c->names, nm, nl + 1)) < 0)
+			if (is_dir && ((err = buf_putc(&c->names, known_here)) < 0 ||
+				       (err = buf_append(&c->names, nm, nl + 1)) < 0))
 				goto out;
 		}
 		/* room left for the longest entry: the end (whole_listing()) */
@@ -739,9 +788,9 @@ static void pop_frame(struct crawl *c)
 			 * visit in it is visited once they are read (a retry,
 			 * in vigil.c), where they put it. */
 			while (p->names_pos < p->names_end) {
-				const char *nm = c->names.data + p->names_pos;
+				const char *nm = c->names.data + p->names_pos + 1;
 				size_t nl = strlen(nm);
-				p->names_pos += nl + 1;
+				p->names_pos += nl + 2;
 				int e = engine_retry(c->v, c->root, p->node, nm, nl, 0, c->mode);
 				if (e < 0)
 					c->late_err = e;
@@ -885,10 +934,11 @@ static int walk(struct crawl *c)
 			pop_frame(c);
 			continue;
 		}
-		size_t name_off = f->names_pos;
+		bool known_here = c->names.data[f->names_pos] == KNOWN_HERE;
+		size_t name_off = f->names_pos + 1;
 		const char *nm = c->names.data + name_off;
 		size_t nl = strlen(nm);
-		f->names_pos += nl + 1;
+		f->names_pos = name_off + nl + 1;
 		bool narrowed = false;
 		if (c->quiet && c->mode == CRAWL_RESCAN &&
 		    tree_find_child(&v->tree, f->node, nm, nl) != NODE_NONE) {
@@ -920,6 +970,7 @@ static int walk(struct crawl *c)
 			continue;
 		}
 		bool fresh;
+		c->known_here = known_here;
 		/* nm lives in c->names, which attach() does not touch */
 		uint32_t node = attach(c, f->node, nm, nl, fd, &fresh, &err);
 		c->cwd_node = node != NODE_NONE && c->cwd_fd == fd ? node : NODE_NONE;
@@ -957,7 +1008,7 @@ static int walk(struct crawl *c)
 		 * gets it now */
 		bool owed = c->diff && tree_node(&v->tree, node)->owed;
 		if (owed)
-			tree_node(&v->tree, node)->owed = false;
+			tree_node(&v->tree, node)->owed = tree_node(&v->tree, node)->named = false;
 		bool synth = c->mode == CRAWL_NEW ||
 			     (c->mode == CRAWL_RESCAN &&
 			      (fresh || c->report || f->synth || c->relocated || owed));
@@ -1218,8 +1269,12 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 		 * is the one this rename brings, had what it holds taken back
 		 * from a reader by this event (a new arrival under its name):
 		 * where it is found next, that is listed again, reported. */
-		if (here != NODE_NONE && here != expect)
+		if (here != NODE_NONE && here != expect) {
 			tree_node(&v->tree, here)->owed = true;
+			/* the arrival a reader had under this name is still
+			 * there: its path is said gone where it is found next */
+			tree_node(&v->tree, here)->named = true;
+		}
 		/* A reader has its name, which the tree has not: held, so that
 		 * an overflow's re-scan can tell it gone, its own way out (the
 		 * events that would say so) lost with the queue. */
@@ -1246,7 +1301,7 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	}
 	bool owed = node != NODE_NONE && tree_node(&v->tree, node)->owed;
 	if (owed)
-		tree_node(&v->tree, node)->owed = false;
+		tree_node(&v->tree, node)->owed = tree_node(&v->tree, node)->named = false;
 	if (node != NODE_NONE && !fresh && mode != CRAWL_NEW) {
 		/* skipped by a walk, and watched since: list it again, as
 		 * that walk would have */

@@ -91,6 +91,13 @@ bool seen_absorb(struct seen *s, int wd, const char *name, size_t len,
 	struct seen_entry *e = lookup(s, wd, name, len, seen_hash(wd, name, len));
 	if (!e || !e->mask || e->mark <= pos)
 		return false;
+	/* Without IN_ISDIR, of a name the listing found a directory: a file
+	 * that had the name before that directory came. Its events precede
+	 * the listing, and a way out of the directory after the listing
+	 * would have ended the entry first. A reader has the directory: the
+	 * file is no news, and its DELETE would take the directory away. */
+	if ((e->mask & IN_ISDIR) && !(mask & IN_ISDIR))
+		return true;
 	if (mask & (IN_DELETE | IN_MOVED_FROM)) {
 		e->mask = 0;
 		return false;

@@ -7,7 +7,9 @@
  * were queued before the listing ended (bytes read so far plus FIONREAD).
  * A kernel event for that name before its mark is the same appearance and is
  * dropped once; a delete or move-out of the name ends the entry, since from
- * then on the kernel tells its story. Past the mark an entry means nothing,
+ * then on the kernel tells its story. An event without IN_ISDIR for a name
+ * listed as a directory, before the mark, is of a file that had the name
+ * before that directory: dropped, and the entry stays. Past the mark an entry means nothing,
  * and once every mark is passed the set empties.
  */
 #ifndef VIGIL_SEEN_H

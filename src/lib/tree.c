@@ -301,7 +301,7 @@ static uint32_t node_new(struct tree *t, uint32_t parent, const char *name,
 			 size_t len, int wd)
 {
 	uint32_t off;
-	if (len >= (1u << 30) || (wd > 0 && index_reserve(t, &t->wds) < 0) ||
+	if (len >= (1u << 29) || (wd > 0 && index_reserve(t, &t->wds) < 0) ||
 	    (parent != NODE_NONE && index_reserve(t, &t->children) < 0) ||
 	    names_put(t, name, len, &off) < 0)
 		return NODE_NONE;
@@ -370,7 +370,7 @@ int tree_rename(struct tree *t, uint32_t n, uint32_t new_parent,
 {
 	if (tree_is_ancestor(t, n, new_parent))
 		return -ELOOP;
-	if (len >= (1u << 30))
+	if (len >= (1u << 29))
 		return -ENOMEM;
 	struct node *x = &t->nodes[n];
 	bool same = len == x->name_len && memcmp(name, t->names + x->name_off, len) == 0;
@@ -382,9 +382,12 @@ int tree_rename(struct tree *t, uint32_t n, uint32_t new_parent,
 	     index_reserve(t, &t->children) < 0) ||
 	    (!same && len > x->name_len && names_put(t, name, len, &off) < 0))
 		return -ENOMEM;
+	/* named (the engine's) is of its path: kept only where that stays */
+	bool named = same && x->parent == new_parent && x->named;
 	/* the old key takes it out of the name index */
 	tree_detach(t, n);
 	x = &t->nodes[n];
+	x->named = named;
 	if (!same) {
 		if (off == x->name_off) {
 			memmove(t->names + off, name, len);
@@ -409,6 +412,7 @@ void tree_detach(struct tree *t, uint32_t n)
 {
 	if (t->nodes[n].parent == NODE_NONE)
 		return;
+	t->nodes[n].named = 0;
 	index_delete(t, &t->children, n);
 	unlink_child(t, n);
 }

@@ -29,11 +29,14 @@
 struct node {
 	uint32_t name_off;     /* own name in the tree's names, NUL-terminated;
 				  a root's is its path as given */
-	uint32_t name_len : 30;
+	uint32_t name_len : 29;
 	uint32_t used : 1;
 	uint32_t owed : 1;     /* the engine's: what it holds was taken back
 				  from a reader, to be listed again where it
 				  is next found (crawl_new()) */
+	uint32_t named : 1;    /* the engine's, with owed: a reader has the
+				  path itself, as an arrival under its name
+				  reported it (crawl_new()) */
 	uint32_t parent;       /* NODE_NONE for a root or a detached node */
 	uint32_t first_child;
 	uint32_t next_sibling; /* also links the free list */

@@ -79,6 +79,9 @@ void replay(const struct fixture *f, struct known *k);
  * reader knows the tree before the changes. */
 __attribute__((sentinel))
 void start_known(struct fixture *f, struct known *k, ...);
+/* replay(), across overflows (returns how many), leaving out the paths
+ * that begin with SKIP (what filled the queue). */
+size_t replay_across(const struct fixture *f, struct known *k, const char *skip);
 
 void expect_known(const struct known *k, const char *p);
 void expect_unknown(const struct known *k, const char *p);
