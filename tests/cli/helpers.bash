@@ -88,9 +88,13 @@ wait_for_line() {
 	# a loaded machine makes likely: it starts again from the top each
 	# second. -F, not -f: a file not made yet is waited for, not given up
 	# on at once (that ran the 20 tries out in a blink)
+	# on: grep is fed through a process substitution, not a pipe, so that
+	# it returns as soon as it matches (a pipeline would last until tail
+	# did, up to its second); in a subshell, so that the caller's $! stays
+	# its own, and tail leaves bats' fd 3 alone (bats waits for it)
 	for ((i = 0; i < secs && rc != 0; i++)); do
 		rc=0
-		timeout 1 tail -n +1 -F "$file" 2>/dev/null | grep -E -q -m1 -- "$re" || rc=$?
+		(grep -E -q -m1 -- "$re" < <(timeout 1 tail -n +1 -F "$file" 2>/dev/null 3>&-)) || rc=$?
 	done
 	if [ "$rc" != 0 ]; then
 		echo "timed out after ${secs}s waiting for /$re/ in $file; it holds:" >&2
