@@ -5,6 +5,7 @@
 # so that what the rest of the machine does elsewhere is not in the queue.
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 setup_file() {
 	export FAN_SKIP= FAN_TMP= FAN_MNT=
@@ -80,6 +81,20 @@ as_nobody() {
 	wait_vigil
 	n=$(grep -c '^[0-9]' "$ERR")
 	[ "$n" = 1 ] || { cat "$ERR"; false; }
+}
+
+@test "--debug-watches with -S and -F: vigil's watches, and no inotify instance asked for" {
+	mkdir -p a/b
+	for opt in -S -F; do
+		run --separate-stderr "$VIGIL" wait -r $opt -t 1 -q --debug-watches "$W"
+		[ "$status" = 2 ] || { echo "$opt: status $status: $stderr"; false; }
+		# vigil's view only: these backends hold no inotify instance
+		# (it said "kernel: cannot read '/proc/self/fdinfo/-1'")
+		! grep -q '^kernel' <<<"$stderr" || { echo "$opt: $stderr"; false; }
+		grep -q "^[0-9]* $W\$" <<<"$stderr" || { echo "$opt: $stderr"; false; }
+	done
+	# -F walks and marks every directory
+	grep -q "^[0-9]* $W/a/b\$" <<<"$stderr" || { echo "$stderr"; false; }
 }
 
 @test "--filesystem: a tree renamed at every depth keeps its paths right" {
