@@ -751,6 +751,8 @@ static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 	return 0;
 }
 
+static int ended_say(struct vigil *v, uint32_t below);
+
 /* The queue is dry: every rename read so far is in the tree, so the
  * directories whose path was stale, or whose walk lost its way to them, can
  * be found now. */
@@ -775,7 +777,9 @@ static int retry_crawls(struct vigil *v)
 		} else if (r->recheck) {
 			/* listed only once every rename read is in the tree:
 			 * ahead of the events, a listing is taken back by them */
-			e = engine_caught_up(v) ? crawl_recheck(v, r->root, r->node) : -ESTALE;
+			e = !engine_caught_up(v) ? -ESTALE : ended_say(v, r->node);
+			if (e >= 0)
+				e = crawl_recheck(v, r->root, r->node);
 			if (e == -ESTALE)
 				e = engine_caught_up(v) ? 0 : retry_listing(v, r->root, r->node, false, true);
 			else if (e != -ENOMEM)
@@ -1150,16 +1154,25 @@ static void ended_read(struct vigil *v, uint32_t node, const char *name, size_t 
 /* At an overflow: each directory whose watch ended and whose DELETE was
  * not read (lost with the queue) is said gone, where a reader has it;
  * unless the tree or the names held have something else there now, which
- * a reader has instead. */
-static int ended_say(struct vigil *v)
+ * a reader has instead. With BELOW (else NODE_NONE), only those in its
+ * subtree, before it is listed again (a recheck, once caught up: a
+ * DELETE not read by then is not coming, as when a directory renamed over
+ * it ended it). */
+static int ended_say(struct vigil *v, uint32_t below)
 {
 	int e = 0;
-	for (size_t i = 0; i < v->n_ended && e >= 0; i++) {
+	size_t kept = 0;
+	for (size_t i = 0; i < v->n_ended; i++) {
 		const struct ended *d = &v->ended[i];
 		const struct node *p = d->parent < v->tree.nodes_len ? tree_node(&v->tree, d->parent)
 								     : NULL;
 		if (!p || !p->used || p->serial != d->serial)
 			continue;
+		if (e < 0 || (below != NODE_NONE && d->parent != below &&
+			      !tree_is_ancestor(&v->tree, below, d->parent))) {
+			v->ended[kept++] = *d;
+			continue;
+		}
 		uint32_t ri = engine_root_index(v, d->parent);
 		if (ri == NODE_NONE || !v->roots[ri].names || !wanted(&v->roots[ri], IN_DELETE) ||
 		    tree_find_child(&v->tree, d->parent, d->name, d->len) != NODE_NONE ||
@@ -1171,7 +1184,7 @@ static int ended_say(struct vigil *v)
 			e = engine_emit(v, dir, dir_len, d->name, d->len, IN_DELETE | IN_ISDIR, 0,
 					VIGIL_EVENT_SYNTHETIC, 0, NULL);
 	}
-	v->n_ended = 0;
+	v->n_ended = below == NODE_NONE ? 0 : kept;
 	return e;
 }
 
@@ -1191,7 +1204,7 @@ static int rescan(struct vigil *v)
 		if (e < 0)
 			return e;
 	}
-	int e = ended_say(v);
+	int e = ended_say(v, NODE_NONE);
 	if (e < 0)
 		return e;
 	engine_new_generation(v);

@@ -210,6 +210,26 @@ as_nobody() {
 	done
 }
 
+@test "a directory moved out, back in over a watched one and out again while vigil lags is said gone (-S and -F)" {
+	for opt in -S -F; do
+		mkdir n m
+		start_vigil wait -m -r $opt -t 2 -e create,delete,moved_from,moved_to \
+			--format '%w%f|%e' "$W"
+		kill -STOP "$VIGIL_PID"
+		# n out, m to n, n back in over m (which ends m's watch, and
+		# says nothing of m), and out again: the last repeats the first
+		perl -e 'rename "n", "$ARGV[0]/n" and rename "m", "n" and
+			 rename "$ARGV[0]/n", "n" and rename "n", "$ARGV[0]/n" or die "$!"' "$O"
+		kill -CONT "$VIGIL_PID"
+		wait_vigil
+		# a reader that had n moved in has it gone after
+		[ "$(grep -n "^$W/n|MOVED_TO,ISDIR$" "$OUT" | tail -1 | cut -d: -f1)" -lt \
+		  "$(grep -n "^$W/n|DELETE,ISDIR$" "$OUT" | tail -1 | cut -d: -f1)" ] ||
+			{ echo "$opt:"; cat "$OUT"; false; }
+		rmdir "$O/n"
+	done
+}
+
 @test "a directory renamed on while vigil lags is no sign of a merge, and is not listed again" {
 	mkdir a
 	for opt in -S -F; do
