@@ -75,8 +75,8 @@ static const char wait_help[] =
 	"Debugging:\n"
 	"      --debug-watches     on exit, print every watch held, one per line as\n"
 	"                          'WD PATH', then the kernel's as 'kernel WD INODE'\n"
-	"                          (hexadecimal), on stderr (to check vigil's view of\n"
-	"                          the tree against the disk)\n"
+	"                          (hexadecimal; with inotify only), on stderr (to\n"
+	"                          check vigil's view of the tree against the disk)\n"
 	"\n"
 	"Events: access modify attrib close_write close_nowrite close open moved_to\n"
 	"moved_from move move_self create delete delete_self unmount (default: all).\n"
@@ -552,7 +552,11 @@ out:
 	wait_pub_free(pub);
 	if (v && debug_watches) {
 		vigil_foreach_watch(v, print_watch, stderr);
-		print_kernel_watches(stderr, inotify_fd(vigil_fd(v)));
+		/* the fanotify backends hold no inotify instance: no kernel
+		 * watches to list (their marks carry no watch descriptor) */
+		int ifd = inotify_fd(vigil_fd(v));
+		if (ifd >= 0)
+			print_kernel_watches(stderr, ifd);
 	}
 	if (out.f && (r = cli_flush(out.f, "events", outfile)) != 0 &&
 	    (status == 0 || status == 2 || r == CLI_READER_GONE))

@@ -121,6 +121,7 @@ struct retry {
 	enum crawl_mode mode; /* CRAWL_NEW, or the walk's that skipped it */
 	uint32_t node, node_serial;
 	bool report;          /* as for crawl_relist() */
+	bool recheck;         /* crawl_recheck() instead, once caught up */
 };
 
 /* A directory node put out of its place by a listing that found another

@@ -98,11 +98,16 @@ struct fan_log {
 	size_t off; /* child key, parent key, name, in log_bytes */
 };
 
-/* An entry changed while the queue was not empty: its handle's hash, and
- * the directories of the first change (merge_note()). */
+/* An entry renamed while the queue was not empty (merge_note()). */
+#define SEEN_DIRS 6
 struct fan_seen {
-	uint64_t hash; /* 0: a free slot */
-	int dir[2];
+	uint64_t hash;  /* its handle's; 0: a free slot */
+	uint64_t left;  /* the places it was renamed from, as
+			   two bits each of 64 (a false match costs a listing) */
+	int dir[SEEN_DIRS]; /* the directories of its changes (ids) */
+	uint8_t n_dir;
+	bool many;      /* in more directories than dir[] holds */
+	bool back;      /* it came back to a place it had left */
 };
 
 /* A process's command name (comm_note()). */
@@ -149,11 +154,11 @@ struct fan {
 	size_t files;          /* entries of files asked for themselves */
 	uint64_t moved_in;     /* where the last directory that came in from
 				  outside stands in the stream (outside()) */
-	/* Entries changed since the kernel's queue was last found empty
+	/* Entries renamed since the kernel's queue was last found empty
 	 * (merge_note()), by the handle of the file or directory they name,
 	 * and the directories to list again when it next is. */
 	struct fan_seen *seen;
-	uint32_t seen_cap, seen_len;
+	uint32_t seen_cap, seen_len, seen_back;
 	int *recheck;
 	size_t n_recheck, cap_recheck;
 	bool recheck_lost;     /* out of memory for that: an overflow instead */
@@ -417,18 +422,25 @@ static void log_trim(struct fan *f, uint64_t pos)
 /* The kernel merges an event into an identical one still queued (the same
  * process, directories, names and file handle). A directory renamed
  * a -> b, back to a, and to b again by one process while the reader lags
- * reads as a -> b, b -> a: the last move is lost. The sign is one file or
- * directory changed twice (created, deleted or renamed) with no moment in
- * between when the queue was found empty, the second a create or a rename
- * (merge_note()): the directories of its changes are then listed again (a
- * record with IN_Q_OVERFLOW on each, source.h) once it is, and the listing
- * tells what the events did not. Not seen: a hard link made, removed and
- * made again under one name by one process, which the kernel may merge
- * into one event with both bits. */
+ * reads as a -> b, b -> a: the last move is lost. An event repeats an
+ * earlier one only if what it changes was back where that one took it
+ * from; the first time anything comes back to a place it left, the change
+ * that brings it is read (it repeats nothing: had it, the place it came
+ * back from would have been left twice, and come back to before). So the
+ * sign is a file or directory renamed into a place (directory and name)
+ * it was renamed from, with no moment in between when the queue was found
+ * empty (merge_note()): the directories of all its renames since are then
+ * listed again (a record with IN_Q_OVERFLOW on each, source.h) once it
+ * is, and the listing tells what the events did not. A file or directory
+ * renamed on (a -> b -> c) while the reader lags is no sign; nor is a
+ * create or a delete, as what is deleted does not come back, and what is
+ * created is new (its handle never met). Not seen: a hard link made,
+ * removed and made again under one name by one process, which the kernel
+ * may merge into one event with both bits. */
 
 /* The most slots the table of changed entries keeps across an empty
- * queue (16 bytes each): a larger one is freed then. */
-#define SEEN_KEEP 1024
+ * queue (48 bytes each): a larger one is freed then. */
+#define SEEN_KEEP 512
 
 static uint64_t key_hash(const struct key *k)
 {
@@ -447,6 +459,22 @@ static uint64_t key_hash(const struct key *k)
 	return h ? h : 1;
 }
 
+/* A place: the directory with key DIR, and NAME in it. */
+struct place {
+	const struct key *dir;
+	const char *name;
+};
+
+/* PLACE as two bits of 64 (struct fan_seen's left). */
+static uint64_t place_bits(const struct place *p)
+{
+	uint64_t h = key_hash(p->dir);
+	for (const unsigned char *c = (const unsigned char *)p->name; *c; c++)
+		h = (h ^ *c) * UINT64_C(1099511628211);
+	h ^= h >> 29;
+	return (UINT64_C(1) << (h & 63)) | (UINT64_C(1) << ((h >> 6) & 63));
+}
+
 static void recheck_add(struct fan *f, int dir)
 {
 	uint32_t i = dir > 0 ? fan_handles_by_id(&f->h, dir) : FAN_NONE;
@@ -461,12 +489,24 @@ static void recheck_add(struct fan *f, int dir)
 	f->recheck[f->n_recheck++] = dir;
 }
 
-/* A change of the file or directory with handle K, in directories A and B
- * (ids, or 0), was read: a rename or a create when BACK (which can bring
- * it back to where an earlier change took it from), else a delete (a
- * file made and removed while the reader lags, the common case, is no
- * sign: a delete repeated needs a create or a rename in between). */
-static void merge_note(struct fan *f, const struct key *k, int a, int b, bool back)
+static void seen_dir(struct fan_seen *x, int dir)
+{
+	if (dir <= 0)
+		return;
+	for (uint8_t j = 0; j < x->n_dir; j++)
+		if (x->dir[j] == dir)
+			return;
+	if (x->n_dir < SEEN_DIRS)
+		x->dir[x->n_dir++] = dir;
+	else
+		x->many = true;
+}
+
+/* The file or directory with handle K was renamed from FROM to TO (either
+ * NULL when the event does not say), in directories A and B (ids, or 0 or
+ * -1 when not watched). */
+static void merge_note(struct fan *f, const struct key *k, const struct place *from,
+		       const struct place *to, int a, int b)
 {
 	if (f->seen_len * 2 >= f->seen_cap) {
 		uint32_t cap = f->seen_cap ? f->seen_cap * 2 : 64;
@@ -493,23 +533,35 @@ static void merge_note(struct fan *f, const struct key *k, int a, int b, bool ba
 		i = (i + 1) & (f->seen_cap - 1);
 	struct fan_seen *x = &f->seen[i];
 	if (!x->hash) {
-		*x = (struct fan_seen){.hash = h, .dir = {a, b}};
+		x->hash = h;
 		f->seen_len++;
-		return;
+	} else if (to && !x->back && (x->left & place_bits(to)) == place_bits(to)) {
+		/* back where it was: any of its changes since may stand for
+		 * two */
+		x->back = true;
+		f->seen_back++;
 	}
-	if (!back)
-		return;
-	/* changed twice: any of its changes may stand for two */
-	recheck_add(f, x->dir[0]);
-	recheck_add(f, x->dir[1]);
-	recheck_add(f, a);
-	recheck_add(f, b);
+	if (from)
+		x->left |= place_bits(from);
+	seen_dir(x, a);
+	seen_dir(x, b);
 }
 
 /* The kernel's queue was found empty: what was merged, if anything, is
  * all read. The directories to list again go out, after every record. */
 static int merge_settle(struct fan *f)
 {
+	for (uint32_t j = 0; f->seen_back && j < f->seen_cap; j++) {
+		struct fan_seen *x = &f->seen[j];
+		if (!x->hash || !x->back)
+			continue;
+		f->seen_back--;
+		if (x->many)
+			f->recheck_lost = true;
+		for (uint8_t d = 0; d < x->n_dir; d++)
+			recheck_add(f, x->dir[d]);
+	}
+	f->seen_back = 0;
 	if (f->seen_cap > SEEN_KEEP) {
 		/* grown by a storm that kept the queue from emptying: given
 		 * back, not cleared whole at every later batch */
@@ -517,7 +569,7 @@ static int merge_settle(struct fan *f)
 		f->seen = NULL;
 		f->seen_cap = 0;
 	} else if (f->seen_len) {
-		/* (SEEN_KEEP slots at most: 16 KiB) */
+		/* (SEEN_KEEP slots at most: 24 KiB) */
 		memset(f->seen, 0, (size_t)f->seen_cap * sizeof(*f->seen));
 	}
 	f->seen_len = 0;
@@ -650,9 +702,10 @@ static int translate_rename(struct fan *f, const struct fanotify_event_metadata 
 	}
 	if (wo <= 0 && wn <= 0)
 		return 0;
-	if (f->mark && in->fid) {
+	if (in->fid) {
 		key_of_info(in->fid, &kc);
-		merge_note(f, &kc, wo, wn, true);
+		struct place from = {&ko, in->old_name}, to = {&kn, in->new_name};
+		merge_note(f, &kc, in->old ? &from : NULL, in->new ? &to : NULL, wo, wn);
 	}
 	if (!++f->cookie)
 		f->cookie = 1;
@@ -722,11 +775,6 @@ static int translate(struct fan *f, const struct fanotify_event_metadata *m)
 	if (wd <= 0)
 		return 0;
 	int child = 0;
-	if (f->mark && in.fid && (bits & (IN_CREATE | IN_DELETE))) {
-		struct key kc;
-		key_of_info(in.fid, &kc);
-		merge_note(f, &kc, wd, 0, bits & IN_CREATE);
-	}
 	if (isdir && in.fid && (bits & (IN_CREATE | IN_DELETE))) {
 		struct key kc;
 		key_of_info(in.fid, &kc);

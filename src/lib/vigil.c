@@ -680,12 +680,15 @@ int engine_retry(struct vigil *v, uint32_t ri, uint32_t parent, const char *name
 	return 0;
 }
 
-int engine_retry_relist(struct vigil *v, uint32_t ri, uint32_t node, bool report)
+/* A listing of NODE to retry (crawl_relist(), or crawl_recheck() when
+ * RECHECK). */
+static int retry_listing(struct vigil *v, uint32_t ri, uint32_t node, bool report, bool recheck)
 {
 	uint32_t serial = tree_node(&v->tree, node)->serial;
 	for (size_t i = 0; i < v->n_retries; i++) {
 		struct retry *r = &v->retries[i];
-		if (!r->name && r->node == node && r->node_serial == serial) {
+		if (!r->name && r->node == node && r->node_serial == serial &&
+		    r->recheck == recheck) {
 			r->report |= report; /* one listing does for both */
 			return 0;
 		}
@@ -695,9 +698,14 @@ int engine_retry_relist(struct vigil *v, uint32_t ri, uint32_t node, bool report
 		return -ENOMEM;
 	v->retries[v->n_retries++] = (struct retry){
 		.root = ri, .parent = NODE_NONE, .node = node,
-		.node_serial = serial, .report = report,
+		.node_serial = serial, .report = report, .recheck = recheck,
 	};
 	return 0;
+}
+
+int engine_retry_relist(struct vigil *v, uint32_t ri, uint32_t node, bool report)
+{
+	return retry_listing(v, ri, node, report, false);
 }
 
 bool engine_caught_up(struct vigil *v)
@@ -743,6 +751,8 @@ static int dir_appeared(struct vigil *v, uint32_t ri, uint32_t node,
 	return 0;
 }
 
+static int ended_say(struct vigil *v, uint32_t below);
+
 /* The queue is dry: every rename read so far is in the tree, so the
  * directories whose path was stale, or whose walk lost its way to them, can
  * be found now. */
@@ -764,6 +774,16 @@ static int retry_crawls(struct vigil *v)
 		} else if (r->name) {
 			e = dir_appeared(v, r->root, r->parent, r->name, r->len,
 					 r->how, r->mode, NODE_NONE);
+		} else if (r->recheck) {
+			/* listed only once every rename read is in the tree:
+			 * ahead of the events, a listing is taken back by them */
+			e = !engine_caught_up(v) ? -ESTALE : ended_say(v, r->node);
+			if (e >= 0)
+				e = crawl_recheck(v, r->root, r->node);
+			if (e == -ESTALE)
+				e = engine_caught_up(v) ? 0 : retry_listing(v, r->root, r->node, false, true);
+			else if (e != -ENOMEM)
+				e = 0;
 		} else {
 			e = crawl_relist(v, r->root, r->node, r->report);
 			if (e == -ESTALE)
@@ -969,6 +989,16 @@ static int moved_out(struct vigil *v, struct move_half *h,
 	if (gone != NODE_NONE) {
 		if (e >= 0)
 			e = emit_own_move_self(v, gone, self);
+		const struct node *g = tree_node(&v->tree, gone);
+		if (e >= 0 && g->named && g->parent != NODE_NONE) {
+			/* a reader has an arrival under its name that the
+			 * listing found to be this one, gone now (crawl_new()):
+			 * held, so that the next listing there tells it gone */
+			uint32_t ri = engine_root_index(v, g->parent);
+			if (ri != NODE_NONE && v->roots[ri].names)
+				e = held_add(&v->held, g->parent, tree_node(&v->tree, g->parent)->serial,
+					     tree_name(&v->tree, gone), g->name_len);
+		}
 		tree_remove(&v->tree, gone, engine_unwatch, v);
 		v->tree_gen++;
 		drop_stranded_orphans(v);
@@ -1124,16 +1154,25 @@ static void ended_read(struct vigil *v, uint32_t node, const char *name, size_t 
 /* At an overflow: each directory whose watch ended and whose DELETE was
  * not read (lost with the queue) is said gone, where a reader has it;
  * unless the tree or the names held have something else there now, which
- * a reader has instead. */
-static int ended_say(struct vigil *v)
+ * a reader has instead. With BELOW (else NODE_NONE), only those in its
+ * subtree, before it is listed again (a recheck, once caught up: a
+ * DELETE not read by then is not coming, as when a directory renamed over
+ * it ended it). */
+static int ended_say(struct vigil *v, uint32_t below)
 {
 	int e = 0;
-	for (size_t i = 0; i < v->n_ended && e >= 0; i++) {
+	size_t kept = 0;
+	for (size_t i = 0; i < v->n_ended; i++) {
 		const struct ended *d = &v->ended[i];
 		const struct node *p = d->parent < v->tree.nodes_len ? tree_node(&v->tree, d->parent)
 								     : NULL;
 		if (!p || !p->used || p->serial != d->serial)
 			continue;
+		if (e < 0 || (below != NODE_NONE && d->parent != below &&
+			      !tree_is_ancestor(&v->tree, below, d->parent))) {
+			v->ended[kept++] = *d;
+			continue;
+		}
 		uint32_t ri = engine_root_index(v, d->parent);
 		if (ri == NODE_NONE || !v->roots[ri].names || !wanted(&v->roots[ri], IN_DELETE) ||
 		    tree_find_child(&v->tree, d->parent, d->name, d->len) != NODE_NONE ||
@@ -1145,7 +1184,7 @@ static int ended_say(struct vigil *v)
 			e = engine_emit(v, dir, dir_len, d->name, d->len, IN_DELETE | IN_ISDIR, 0,
 					VIGIL_EVENT_SYNTHETIC, 0, NULL);
 	}
-	v->n_ended = 0;
+	v->n_ended = below == NODE_NONE ? 0 : kept;
 	return e;
 }
 
@@ -1165,7 +1204,7 @@ static int rescan(struct vigil *v)
 		if (e < 0)
 			return e;
 	}
-	int e = ended_say(v);
+	int e = ended_say(v, NODE_NONE);
 	if (e < 0)
 		return e;
 	engine_new_generation(v);
@@ -1244,6 +1283,15 @@ static int process(struct vigil *v, const struct source_record *rec, uint64_t po
 
 static int process_record(struct vigil *v, const struct source_record *rec, uint64_t pos)
 {
+	if ((rec->mask & IN_Q_OVERFLOW) && rec->wd > 0) {
+		/* the source's word that what the events said of this
+		 * directory may be short (source.h): it is listed, and what a
+		 * reader was not told is said, once the queue is dry and every
+		 * rename read is in the tree */
+		uint32_t node = tree_find_wd(&v->tree, rec->wd);
+		uint32_t ri = node == NODE_NONE ? NODE_NONE : engine_root_index(v, node);
+		return ri == NODE_NONE ? 0 : retry_listing(v, ri, node, false, true);
+	}
 	if (rec->mask & IN_Q_OVERFLOW) {
 		int e = engine_emit(v, "", 0, "", 0, IN_Q_OVERFLOW, 0,
 				    VIGIL_EVENT_OVERFLOW, 0, NULL);

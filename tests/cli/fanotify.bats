@@ -5,6 +5,7 @@
 # so that what the rest of the machine does elsewhere is not in the queue.
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 setup_file() {
 	export FAN_SKIP= FAN_TMP= FAN_MNT=
@@ -82,6 +83,20 @@ as_nobody() {
 	[ "$n" = 1 ] || { cat "$ERR"; false; }
 }
 
+@test "--debug-watches with -S and -F: vigil's watches, and no inotify instance asked for" {
+	mkdir -p a/b
+	for opt in -S -F; do
+		run --separate-stderr "$VIGIL" wait -r $opt -t 1 -q --debug-watches "$W"
+		[ "$status" = 2 ] || { echo "$opt: status $status: $stderr"; false; }
+		# vigil's view only: these backends hold no inotify instance
+		# (it said "kernel: cannot read '/proc/self/fdinfo/-1'")
+		! grep -q '^kernel' <<<"$stderr" || { echo "$opt: $stderr"; false; }
+		grep -q "^[0-9]* $W\$" <<<"$stderr" || { echo "$opt: $stderr"; false; }
+	done
+	# -F walks and marks every directory
+	grep -q "^[0-9]* $W/a/b\$" <<<"$stderr" || { echo "$stderr"; false; }
+}
+
 @test "--filesystem: a tree renamed at every depth keeps its paths right" {
 	mkdir -p a/b/c/d/e
 	touch a/b/c/d/e/f
@@ -155,6 +170,84 @@ as_nobody() {
 	  "$(grep -n "^$W/b/f|CREATE$" "$OUT" | tail -1 | cut -d: -f1)" ]
 	[ "$(grep -n "^$W/a/f|CREATE$" "$OUT" | cut -d: -f1)" -lt \
 	  "$(grep -n "^$W/a|DELETE,ISDIR$" "$OUT" | cut -d: -f1)" ]
+}
+
+@test "-F: a rename the kernel merges into an earlier one while vigil lags is found again by a listing" {
+	mkdir a
+	start_vigil wait -m -r -F -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	# as with -S: a -> b -> a -> b by one process reads a -> b, b -> a,
+	# and b/f, made in the directory vigil has as a, as a/f
+	kill -STOP "$VIGIL_PID"
+	perl -e 'rename "a", "b" and rename "b", "a" and rename "a", "b" or die "$!";
+		 open(my $f, ">", "b/f") or die "$!"'
+	kill -CONT "$VIGIL_PID"
+	# what came back where it had been was renamed twice at least: the
+	# directories of its renames are listed once vigil has caught up
+	wait_for_line "$OUT" "^$W/b\|CREATE,ISDIR$"
+	wait_for_line "$OUT" "^$W/b/f\|CREATE$"
+	grep -q "^$W/a|DELETE,ISDIR$" "$OUT"
+	[ "$(grep -n "^$W/a/f|CREATE$" "$OUT" | cut -d: -f1)" -lt \
+	  "$(grep -n "^$W/a|DELETE,ISDIR$" "$OUT" | cut -d: -f1)" ]
+	[ "$(grep -n "^$W/a|DELETE,ISDIR$" "$OUT" | cut -d: -f1)" -lt \
+	  "$(grep -n "^$W/b/f|CREATE$" "$OUT" | tail -1 | cut -d: -f1)" ]
+	# and no overflow: only that directory is listed
+	! grep -q 'Q_OVERFLOW' "$OUT"
+}
+
+@test "a directory moved out, back in and out again while vigil lags is said gone (-S and -F)" {
+	for opt in -S -F; do
+		mkdir n
+		start_vigil wait -m -r $opt -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+		kill -STOP "$VIGIL_PID"
+		# the third move repeats the first: the queue says out, in
+		perl -e 'rename "n", "$ARGV[0]/n" and rename "$ARGV[0]/n", "n" and
+			 rename "n", "$ARGV[0]/n" or die "$!"' "$O"
+		kill -CONT "$VIGIL_PID"
+		# (-F: said by the listing of its name, which holds no type)
+		wait_for_line "$OUT" "^$W/n\|DELETE(,ISDIR)?$" || { echo "$opt"; false; }
+		stop_vigil
+		rmdir "$O/n"
+	done
+}
+
+@test "a directory moved out, back in over a watched one and out again while vigil lags is said gone (-S and -F)" {
+	for opt in -S -F; do
+		mkdir n m
+		start_vigil wait -m -r $opt -t 2 -e create,delete,moved_from,moved_to \
+			--format '%w%f|%e' "$W"
+		kill -STOP "$VIGIL_PID"
+		# n out, m to n, n back in over m (which ends m's watch, and
+		# says nothing of m), and out again: the last repeats the first
+		perl -e 'rename "n", "$ARGV[0]/n" and rename "m", "n" and
+			 rename "$ARGV[0]/n", "n" and rename "n", "$ARGV[0]/n" or die "$!"' "$O"
+		kill -CONT "$VIGIL_PID"
+		wait_vigil
+		# a reader that had n moved in has it gone after
+		[ "$(grep -n "^$W/n|MOVED_TO,ISDIR$" "$OUT" | tail -1 | cut -d: -f1)" -lt \
+		  "$(grep -n "^$W/n|DELETE,ISDIR$" "$OUT" | tail -1 | cut -d: -f1)" ] ||
+			{ echo "$opt:"; cat "$OUT"; false; }
+		rmdir "$O/n"
+	done
+}
+
+@test "a directory renamed on while vigil lags is no sign of a merge, and is not listed again" {
+	mkdir a
+	for opt in -S -F; do
+		start_vigil wait -m -r $opt -t 2 -e create,delete,moved_from,moved_to \
+			--format '%w%f|%e' "$W"
+		kill -STOP "$VIGIL_PID"
+		perl -e 'rename "a", "b" and rename "b", "c" and rename "c", "d" or die "$!";
+			 open(my $f, ">", "d/f") or die "$!"'
+		kill -CONT "$VIGIL_PID"
+		# (ends two seconds after the last event: a listing would be out)
+		wait_vigil
+		grep -q "^$W/d/f|CREATE$" "$OUT" || { echo "$opt:"; cat "$OUT"; false; }
+		# three renames and a create: no listing said anything more
+		[ "$(wc -l <"$OUT")" = 7 ] || { echo "$opt:"; cat "$OUT"; false; }
+		! grep -q 'ISDIR$' <(grep -v MOVED "$OUT") || { cat "$OUT"; false; }
+		rm d/f
+		mv d a
+	done
 }
 
 # writer NAME: a shell that creates NAME in the watched tree, then waits
