@@ -155,10 +155,6 @@ struct vigil {
 	 * (engine_new_generation()): a record before that was queued before
 	 * the listing found what it marked. */
 	struct observed { uint32_t generation; uint64_t pos; } observed[OBSERVED_LEN];
-	/* Where the stream stood as the last re-scan after an overflow began:
-	 * what a record before that says of names the re-scan found out and
-	 * told a reader already (process_record()). */
-	uint64_t rescan_pos;
 	uint64_t tree_gen;      /* bumped when a path may have changed */
 	uint32_t dir_cache_node;
 	uint64_t dir_cache_gen;

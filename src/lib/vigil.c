@@ -1169,7 +1169,6 @@ static int rescan(struct vigil *v)
 	if (e < 0)
 		return e;
 	engine_new_generation(v);
-	v->rescan_pos = v->observed[v->generation % OBSERVED_LEN].pos;
 	bool complete = true;
 	for (size_t i = 0; i < v->n_roots; i++) {
 		struct root *r = &v->roots[i];
@@ -1272,22 +1271,6 @@ static int process_record(struct vigil *v, const struct source_record *rec, uint
 	}
 	if (!r)
 		return 0; /* a detached directory, about to be dropped */
-	/* A directory's way out (DELETE, MOVED_FROM) queued before the last
-	 * re-scan after an overflow began, read after it, where the tree has
-	 * a directory a listing found under that name since (the re-scan, or
-	 * one after it): it is an earlier one's, whose leaving the re-scan
-	 * told a reader already, and a reader has the one found there. Said
-	 * now, it would take that one from a reader, to be given back by its
-	 * own arrival, which may never come: lost with the queue after the
-	 * overflow record, which the kernel queues once, and which came
-	 * before this one in the stream. */
-	if (pos < v->rescan_pos && (rec->mask & IN_ISDIR) && rec->name_len &&
-	    (rec->mask & (IN_DELETE | IN_MOVED_FROM))) {
-		uint32_t here = tree_find_child(&v->tree, node, rec->name, rec->name_len);
-		if (here != NODE_NONE && seen_after(v, here, pos) &&
-		    !moves_holds(&v->moves, here, tree_node(&v->tree, here)->serial))
-			return 0;
-	}
 	if (v->n_ended && (rec->mask & IN_DELETE))
 		ended_read(v, node, rec->name, rec->name_len);
 	/* What happens below a directory that may have left is held back
