@@ -226,7 +226,7 @@ static void known_event(struct known *k, const char *p, const struct vigil_event
 }
 
 static size_t replay_at(const struct fixture *f, struct known *k, long max, const char *skip,
-			size_t *overflows)
+			const char *until, size_t *overflows)
 {
 	const struct vigil_event *ev;
 	size_t root = strlen(f->dir), n = 0;
@@ -263,13 +263,15 @@ static size_t replay_at(const struct fixture *f, struct known *k, long max, cons
 			       ev->flags & VIGIL_EVENT_SYNTHETIC ? " (synthetic)" : "");
 		}
 		known_event(k, p, ev);
+		if (until && strcmp(p, until) == 0)
+			break;
 	}
 	return n;
 }
 
 size_t replay_some(const struct fixture *f, struct known *k, long max)
 {
-	return replay_at(f, k, max, NULL, NULL);
+	return replay_at(f, k, max, NULL, NULL, NULL);
 }
 
 void replay(const struct fixture *f, struct known *k)
@@ -279,8 +281,13 @@ void replay(const struct fixture *f, struct known *k)
 
 size_t replay_across(const struct fixture *f, struct known *k, const char *skip)
 {
+	return replay_until(f, k, skip, NULL);
+}
+
+size_t replay_until(const struct fixture *f, struct known *k, const char *skip, const char *until)
+{
 	size_t overflows = 0;
-	replay_at(f, k, -1, skip, &overflows);
+	replay_at(f, k, -1, skip, until, &overflows);
 	return overflows;
 }
 
