@@ -1198,7 +1198,9 @@ static int relist_at(struct vigil *v, uint32_t root, uint32_t node, bool report,
 	if (e < 0)
 		return e;
 	/* drop what the listing did not find below it (orphans are not its),
-	 * said when events may have been lost */
+	 * said when events may have been lost; but not, with a filesystem
+	 * mark, what events still to read take away (learn.h) */
+	learn_keep_unfound(v);
 	e = engine_sweep(v, false, diff);
 	v->tree_gen++;
 	return e < 0 ? e : 0;

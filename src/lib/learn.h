@@ -77,5 +77,12 @@ int learn_process(struct vigil *v, const struct source_record *rec, uint64_t pos
  * and the rename, when read, would take back from a reader what the
  * listing reported there. */
 bool learn_found_ahead(struct vigil *v, int wd, uint32_t parent, const char *name, size_t len);
+/* The same for what such a listing did not find: a directory the tree
+ * has that the events still to read take away (a rename or delete made
+ * while the listing ran) is still where the tree has it as of the record
+ * being processed. It is kept, marked found with all below it, for those
+ * events: swept now, it would be said gone, and a reader, told so before
+ * its rename, would lose what it holds. Called before engine_sweep(). */
+void learn_keep_unfound(struct vigil *v);
 
 #endif
