@@ -404,6 +404,11 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 	 * end expects is placed by that rename's events, not found ahead of
 	 * them: its next rename, queued before this, is its own. */
 	bool by_events = existing != NODE_NONE && existing == c->expected;
+	/* with a filesystem mark, a listing may run ahead of the rename
+	 * events that bring a directory here (learn.h): they place it */
+	if ((existing == NODE_NONE || existing != child) && !by_events &&
+	    learn_found_ahead(v, wd, parent, name, len))
+		return NODE_NONE;
 	if (existing != NODE_NONE) {
 		if (existing == child) {
 			/* left and came back under the same name: it stays */
@@ -1193,7 +1198,9 @@ static int relist_at(struct vigil *v, uint32_t root, uint32_t node, bool report,
 	if (e < 0)
 		return e;
 	/* drop what the listing did not find below it (orphans are not its),
-	 * said when events may have been lost */
+	 * said when events may have been lost; but not, with a filesystem
+	 * mark, what events still to read take away (learn.h) */
+	learn_keep_unfound(v);
 	e = engine_sweep(v, false, diff);
 	v->tree_gen++;
 	return e < 0 ? e : 0;

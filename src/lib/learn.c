@@ -472,10 +472,12 @@ static int recheck(struct vigil *v, int wd, uint64_t pos)
 		 * held say; then all it holds, as for a directory new to the
 		 * trees: a reader may have had less than the tree says (what
 		 * a move brought, when the move before it was lost) */
+		l->rechecking = true;
 		e = crawl_recheck(v, ri, node);
 		drop_orphans(v);
 		if (e == 0 && tree_node(&v->tree, node)->used)
 			e = crawl_relist(v, ri, node, true);
+		l->rechecking = false;
 		drop_orphans(v);
 		if (e == -ESTALE)
 			e = engine_retry_relist(v, ri, node, true);
@@ -484,6 +486,58 @@ static int recheck(struct vigil *v, int wd, uint64_t pos)
 	}
 	l->n_recheck = 0;
 	return e;
+}
+
+/* Mark NODE and all below it found by this generation's listing. */
+static void mark_found(struct vigil *v, uint32_t node)
+{
+	struct tree *t = &v->tree;
+	if (node == NODE_NONE)
+		return;
+	for (uint32_t n = 0; n < t->nodes_len; n++)
+		if (tree_node(t, n)->used && tree_is_ancestor(t, node, n))
+			tree_node(t, n)->mark = v->generation;
+}
+
+bool learn_found_ahead(struct vigil *v, int wd, uint32_t parent, const char *name, size_t len)
+{
+	struct learn *l = v->learn;
+	if (!l || !l->rechecking)
+		return false;
+	struct tree *t = &v->tree;
+	int p;
+	/* (resolve() reads the kernel dry first: every rename queued until
+	 * now, the listing's included, is in its log) */
+	int e = v->src.ops->resolve(&v->src, wd, l->pos, &p, &l->name);
+	if (e < 0 || (p == tree_node(t, parent)->wd && l->name.len == len &&
+		      memcmp(l->name.data, name, len) == 0))
+		return false; /* where the events put it, or cannot tell */
+	/* and the one the tree has under NAME, whose way out is queued
+	 * before the rename that brings NODE there */
+	uint32_t node = tree_find_wd(t, wd);
+	uint32_t there = tree_find_child(t, parent, name, len);
+	mark_found(v, node);
+	mark_found(v, there);
+	return true;
+}
+
+void learn_keep_unfound(struct vigil *v)
+{
+	struct learn *l = v->learn;
+	if (!l || !l->rechecking)
+		return;
+	struct tree *t = &v->tree;
+	for (uint32_t n = 0; n < t->nodes_len; n++) {
+		const struct node *x = tree_node(t, n);
+		if (!x->used || x->mark == v->generation || x->root != NODE_NONE ||
+		    x->parent == NODE_NONE || tree_node(t, x->parent)->mark != v->generation)
+			continue;
+		int p;
+		if (v->src.ops->resolve(&v->src, x->wd, l->pos, &p, &l->name) == 0 &&
+		    p == tree_node(t, x->parent)->wd && l->name.len == x->name_len &&
+		    memcmp(l->name.data, tree_name(t, n), x->name_len) == 0)
+			mark_found(v, n);
+	}
 }
 
 int learn_process(struct vigil *v, const struct source_record *rec, uint64_t pos)

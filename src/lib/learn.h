@@ -55,6 +55,7 @@ struct learn {
 	 * until the last of a run of such records. */
 	int *recheck;
 	size_t n_recheck, cap_recheck;
+	bool rechecking;        /* those are being listed (learn_found_ahead()) */
 };
 
 #define LEARN_GONE 0x80000000u
@@ -63,5 +64,25 @@ void learn_fini(struct learn *l);
 /* What record REC (at stream position POS) says, on a handle with
  * whole-filesystem marks: events queued, the tree kept. 0, or -ENOMEM. */
 int learn_process(struct vigil *v, const struct source_record *rec, uint64_t pos);
+/* A listing for what the kernel may have merged (recheck()) found the
+ * directory WD (its id: known to the tree elsewhere, or not at all) as
+ * NAME under PARENT: whether the events still to read put it elsewhere
+ * than that as of the record being processed (a rename made while the
+ * listing ran, queued before the listing saw its result). If so, the
+ * listing is ahead of the stream there, and WD is left to those events:
+ * not placed by the listing, nor listed. What the tree has of it, and the
+ * directory the tree has under NAME, if any, stay, marked found with all
+ * below them (engine_sweep() keeps them). Placed by the listing, what
+ * happened in it before that rename would be said under its later path,
+ * and the rename, when read, would take back from a reader what the
+ * listing reported there. */
+bool learn_found_ahead(struct vigil *v, int wd, uint32_t parent, const char *name, size_t len);
+/* The same for what such a listing did not find: a directory the tree
+ * has that the events still to read take away (a rename or delete made
+ * while the listing ran) is still where the tree has it as of the record
+ * being processed. It is kept, marked found with all below it, for those
+ * events: swept now, it would be said gone, and a reader, told so before
+ * its rename, would lose what it holds. Called before engine_sweep(). */
+void learn_keep_unfound(struct vigil *v);
 
 #endif

@@ -230,6 +230,64 @@ as_nobody() {
 	done
 }
 
+@test "a listing for a merge that a rename overtakes leaves that directory to its events (-S)" {
+	GATE=$(readlink -f "${GATE:-$BATS_TEST_DIRNAME/../../build/tests/cli/gate}")
+	mkdir a n6
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	kill -STOP "$VIGIL_PID"
+	# a merge (as above): $W is listed again once vigil has caught up
+	perl -e 'rename "a", "b" and rename "b", "a" and rename "a", "b" or die "$!"'
+	# and that listing's open of $W (the first since) is held while
+	# another process makes n6/m and renames n6 to n4: the listing
+	# finds n4, ahead of the events (n6/m made, n6 renamed) queued
+	# before it, which place m in n6, then move n6 to n4
+	"$GATE" "$W" sh -c 'mkdir n6/m && mv n6 n4' >"$TEST_DIR/gate.out" \
+		2>"$TEST_DIR/gate.err" 3>&- &
+	local gate=$!
+	wait_for_line "$TEST_DIR/gate.out" '^ready$' 10 || {
+		wait "$gate"
+		skip "no fanotify permission events here: $(cat "$TEST_DIR/gate.err")"
+	}
+	kill -CONT "$VIGIL_PID"
+	wait "$gate" || { cat "$TEST_DIR/gate.err"; false; }
+	wait_vigil
+	# m in n6, where it was made; then n6 moved to n4, m with it. Moved
+	# by the listing first, m read as n4/m, and the rename then took n4
+	# (and m) away from a reader
+	grep -q "^$W/n6/m|CREATE,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	! grep -q "^$W/n4/m|" "$OUT" || { cat "$OUT"; false; }
+	[ "$(grep -n "^$W/n6/m|CREATE,ISDIR$" "$OUT" | cut -d: -f1)" -lt \
+	  "$(grep -n "^$W/n4|MOVED_TO,ISDIR$" "$OUT" | cut -d: -f1)" ] || { cat "$OUT"; false; }
+}
+
+@test "a listing for a merge that a rename overtakes keeps the directory it took away (-S)" {
+	GATE=$(readlink -f "${GATE:-$BATS_TEST_DIRNAME/../../build/tests/cli/gate}")
+	mkdir a n6
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	# n6 in vigil's tree (an event in it), then a merge, as above
+	touch n6/x
+	wait_for_line "$OUT" "^$W/n6/x\|CREATE$"
+	kill -STOP "$VIGIL_PID"
+	perl -e 'rename "a", "b" and rename "b", "a" and rename "a", "b" or die "$!"'
+	# n6 is moved out of the tree while the listing's open is held
+	"$GATE" "$W" sh -c 'mkdir n6/m && mv n6 "$1"/n6' sh "$O" >"$TEST_DIR/gate.out" \
+		2>"$TEST_DIR/gate.err" 3>&- &
+	local gate=$!
+	wait_for_line "$TEST_DIR/gate.out" '^ready$' 10 || {
+		wait "$gate"
+		skip "no fanotify permission events here: $(cat "$TEST_DIR/gate.err")"
+	}
+	kill -CONT "$VIGIL_PID"
+	wait "$gate" || { cat "$TEST_DIR/gate.err"; false; }
+	wait_vigil
+	# the listing did not find n6: not said gone then, before m was made
+	# in it and it moved out (said so by the events, in that order)
+	! grep -q "^$W/n6|DELETE" "$OUT" || { cat "$OUT"; false; }
+	[ "$(grep -n "^$W/n6/m|CREATE,ISDIR$" "$OUT" | cut -d: -f1)" -lt \
+	  "$(grep -n "^$W/n6|MOVED_FROM,ISDIR$" "$OUT" | cut -d: -f1)" ] || { cat "$OUT"; false; }
+	rm -r "$O/n6"
+}
+
 @test "a directory renamed on while vigil lags is no sign of a merge, and is not listed again" {
 	mkdir a
 	for opt in -S -F; do
