@@ -351,12 +351,9 @@ static int say_vacated(struct crawl *c, uint32_t parent, const char *name, size_
 
 /* A rescan that keeps names found the known directory EXISTING under NAME
  * in PARENT: a reader has it where the tree has it, and is told it is gone
- * from there (unless this walk reported that path already: a listing of
- * the old parent reported whole, relocated or new, found something else
- * under that name, which a reader has there now); and if the tree has
- * another directory (CHILD) under NAME, a reader has that one here, and is
- * told it is gone, and this one new. What it holds is reported whole
- * (c->relocated). */
+ * from there; and if the tree has another directory (CHILD) under NAME, a
+ * reader has that one here, and is told it is gone, and this one new.
+ * What it holds is reported whole (c->relocated). */
 static int diff_moved(struct crawl *c, uint32_t existing, uint32_t parent,
 		      const char *name, size_t len, uint32_t child)
 {
@@ -367,12 +364,7 @@ static int diff_moved(struct crawl *c, uint32_t existing, uint32_t parent,
 		char old[NAME_MAX + 1];
 		size_t ol = x->name_len < sizeof(old) ? x->name_len : sizeof(old) - 1;
 		memcpy(old, tree_name(&v->tree, existing), ol);
-		/* every listing of this walk is sealed at or past where the
-		 * stream stood as the re-scan began (its generation's mark) */
-		uint64_t began = v->observed[v->generation % OBSERVED_LEN].pos;
-		if (!seen_listed(&v->seen, tree_node(&v->tree, x->parent)->wd, old, ol,
-				 began ? began - 1 : 0))
-			e = say(c, x->parent, old, ol, IN_DELETE | IN_ISDIR);
+		e = say(c, x->parent, old, ol, IN_DELETE | IN_ISDIR);
 	}
 	if (e >= 0 && child != NODE_NONE &&
 	    (e = say(c, parent, name, len, IN_DELETE | IN_ISDIR)) >= 0)
