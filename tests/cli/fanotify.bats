@@ -231,7 +231,6 @@ as_nobody() {
 }
 
 @test "a listing for a merge that a rename overtakes leaves that directory to its events (-S)" {
-	GATE=$(readlink -f "${GATE:-$BATS_TEST_DIRNAME/../../build/tests/cli/gate}")
 	mkdir a n6
 	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
 	kill -STOP "$VIGIL_PID"
@@ -241,15 +240,9 @@ as_nobody() {
 	# another process makes n6/m and renames n6 to n4: the listing
 	# finds n4, ahead of the events (n6/m made, n6 renamed) queued
 	# before it, which place m in n6, then move n6 to n4
-	"$GATE" "$W" sh -c 'mkdir n6/m && mv n6 n4' >"$TEST_DIR/gate.out" \
-		2>"$TEST_DIR/gate.err" 3>&- &
-	local gate=$!
-	wait_for_line "$TEST_DIR/gate.out" '^ready$' 10 || {
-		wait "$gate"
-		skip "no fanotify permission events here: $(cat "$TEST_DIR/gate.err")"
-	}
+	start_gate "$W" sh -c 'mkdir n6/m && mv n6 n4'
 	kill -CONT "$VIGIL_PID"
-	wait "$gate" || { cat "$TEST_DIR/gate.err"; false; }
+	gate_done
 	wait_vigil
 	# m in n6, where it was made; then n6 moved to n4, m with it. Moved
 	# by the listing first, m read as n4/m, and the rename then took n4
@@ -261,7 +254,6 @@ as_nobody() {
 }
 
 @test "a listing for a merge that a rename overtakes keeps the directory it took away (-S)" {
-	GATE=$(readlink -f "${GATE:-$BATS_TEST_DIRNAME/../../build/tests/cli/gate}")
 	mkdir a n6
 	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
 	# n6 in vigil's tree (an event in it), then a merge, as above
@@ -270,15 +262,9 @@ as_nobody() {
 	kill -STOP "$VIGIL_PID"
 	perl -e 'rename "a", "b" and rename "b", "a" and rename "a", "b" or die "$!"'
 	# n6 is moved out of the tree while the listing's open is held
-	"$GATE" "$W" sh -c 'mkdir n6/m && mv n6 "$1"/n6' sh "$O" >"$TEST_DIR/gate.out" \
-		2>"$TEST_DIR/gate.err" 3>&- &
-	local gate=$!
-	wait_for_line "$TEST_DIR/gate.out" '^ready$' 10 || {
-		wait "$gate"
-		skip "no fanotify permission events here: $(cat "$TEST_DIR/gate.err")"
-	}
+	start_gate "$W" sh -c 'mkdir n6/m && mv n6 "$1"/n6' sh "$O"
 	kill -CONT "$VIGIL_PID"
-	wait "$gate" || { cat "$TEST_DIR/gate.err"; false; }
+	gate_done
 	wait_vigil
 	# the listing did not find n6: not said gone then, before m was made
 	# in it and it moved out (said so by the events, in that order)

@@ -103,6 +103,28 @@ wait_for_line() {
 	fi
 }
 
+# start_gate DIR CMD [ARG]...: tests/cli/gate holds the first open of
+# DIR by anyone else (vigil's walk or listing) while it runs CMD, then lets
+# the open go on; returns once the gate is in place, and skips the test
+# where there are no fanotify permission events (they need CAP_SYS_ADMIN
+# and a kernel built with them). gate_done checks how CMD ended.
+start_gate() {
+	local gate
+	gate=$(readlink -f "${GATE:-$BATS_TEST_DIRNAME/../../build/tests/cli/gate}")
+	"$gate" "$@" >"$TEST_DIR/gate.out" 2>"$TEST_DIR/gate.err" 3>&- &
+	GATE_PID=$!
+	wait_for_line "$TEST_DIR/gate.out" '^ready$' 10 || {
+		wait "$GATE_PID"
+		skip "no fanotify permission events here: $(cat "$TEST_DIR/gate.err")"
+	}
+}
+
+gate_done() {
+	local rc=0
+	wait "$GATE_PID" || rc=$?
+	expect_eq "the gate's status ($(cat "$TEST_DIR/gate.err"))" 0 "$rc"
+}
+
 # sentinel NAME: create NAME in the watched tree and wait until vigil has
 # reported it, so everything done before it has been reported too.
 sentinel() {

@@ -7,9 +7,6 @@ bats_require_minimum_version 1.5.0
 
 load helpers
 
-# tests/cli/gate.c: holds an open of a directory while a command runs
-GATE=$(readlink -f "${GATE:-$BATS_TEST_DIRNAME/../../build/tests/cli/gate}")
-
 # A name of 255 bytes, the longest a file system takes.
 long_name() {
 	printf "${1:-x}%.0s" $(seq "${2:-255}")
@@ -236,25 +233,12 @@ vigil wait: cannot watch './tree/closed': permission denied" "$(grep 'cannot wat
 	expect_eq "lines on stderr" 4 "$(wc -l <"$ERR")"
 }
 
-# start_gate DIR [AS]: hold the first open of DIR (by vigil's walk, which
-# has found DIR and opened it but not yet watched it) while DIR, by then
-# at the path AS, is made unreadable; returns once the gate is in place.
-# fanotify's permission events need CAP_SYS_ADMIN and a kernel built with
-# them.
-start_gate() {
-	"$GATE" "$1" chmod 000 "${2:-$1}" >"$TEST_DIR/gate.out" 2>"$TEST_DIR/gate.err" 3>&- &
-	GATE_PID=$!
-	wait_for_line "$TEST_DIR/gate.out" '^ready$' 10 || {
-		wait "$GATE_PID"
-		skip "no fanotify permission events here: $(cat "$TEST_DIR/gate.err")"
-	}
-}
-
-# gate_done: the gate saw its open, and the directory was made unreadable.
-gate_done() {
-	local rc=0
-	wait "$GATE_PID" || rc=$?
-	expect_eq "the gate's status ($(cat "$TEST_DIR/gate.err"))" 0 "$rc"
+# start_gate_chmod DIR [AS]: hold the first open of DIR (by vigil's walk,
+# which has found DIR and opened it but not yet watched it) while DIR, by
+# then at the path AS, is made unreadable; returns once the gate is in
+# place (start_gate, helpers.bash).
+start_gate_chmod() {
+	start_gate "$1" chmod 000 "${2:-$1}"
 }
 
 @test "a directory made unreadable mid-scan, at set-up: named in one line, the rest watched" {
@@ -263,7 +247,7 @@ gate_done() {
 	chmod 755 "$TEST_DIR"
 	mkdir -p "$W/a/inner" "$W/b/deep" "$W/c"
 	chown -R 65534:65534 "$W"
-	start_gate "$W/a"
+	start_gate_chmod "$W/a"
 	setpriv --reuid=65534 --regid=65534 --clear-groups \
 		"$VIGIL" wait -m -r -e create --format '%w%f' . >"$OUT" 2>"$ERR" 3>&- &
 	VIGIL_PID=$!
@@ -293,7 +277,7 @@ Watches established." "$(cat "$ERR")"
 		"$VIGIL" wait -m -r -e create,moved_to --format '%w%f' . >"$OUT" 2>"$ERR" 3>&- &
 	VIGIL_PID=$!
 	wait_for_line "$ERR" 'Watches established'
-	start_gate "$TEST_DIR/tree/shut" "$W/tree/shut"
+	start_gate_chmod "$TEST_DIR/tree/shut" "$W/tree/shut"
 	mv "$TEST_DIR/tree" "$W/tree"
 	gate_done
 	wait_for_line "$ERR" 'cannot watch'
@@ -317,7 +301,7 @@ Watches established." "$(cat "$ERR")"
 	chmod 755 "$TEST_DIR"
 	mkdir -p "$W/a/inner" "$W/b"
 	chown -R 65534:65534 "$W"
-	start_gate "$W/a"
+	start_gate_chmod "$W/a"
 	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
 		"$VIGIL" stats -r -t 1 . 3>&-
 	gate_done
@@ -327,7 +311,7 @@ Watches established." "$(cat "$ERR")"
 	chmod 755 "$W/a"
 	mkdir -p "$TEST_DIR/bin"
 	ln -s "$VIGIL" "$TEST_DIR/bin/inotifywatch"
-	start_gate "$W/a"
+	start_gate_chmod "$W/a"
 	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
 		"$TEST_DIR/bin/inotifywatch" -r -t 1 . 3>&-
 	gate_done
