@@ -118,6 +118,8 @@ static uint32_t learn_dir(struct vigil *v, int wd, uint64_t pos)
 			}
 			return NODE_NONE;
 		}
+		if (e == -EAGAIN)
+			return NODE_NONE; /* made later: its CREATE places it */
 		if (e < 0) {
 			/* gone (its events are the last): nothing to place
 			 * it by. Learnt again if it comes back. */
@@ -185,8 +187,8 @@ static uint32_t check_place(struct vigil *v, uint32_t node, uint64_t pos, uint32
 	int wd = x->wd;
 	int e = v->src.ops->resolve(&v->src, wd, pos, &p, &l->name);
 	char *name = e == 0 ? strndup(l->name.data, l->name.len) : NULL;
-	if (e == 0 && !name)
-		return node;
+	if ((e == 0 && !name) || e == -EAGAIN)
+		return node; /* (made later: never expected of a node) */
 	if (e == -ESTALE || e == -ENOENT) {
 		set_checked(v, node, true);
 		*flags |= VIGIL_EVENT_UNRESOLVED;
@@ -509,9 +511,12 @@ bool learn_found_ahead(struct vigil *v, int wd, uint32_t parent, const char *nam
 	/* (resolve() reads the kernel dry first: every rename queued until
 	 * now, the listing's included, is in its log) */
 	int e = v->src.ops->resolve(&v->src, wd, l->pos, &p, &l->name);
-	if (e < 0 || (p == tree_node(t, parent)->wd && l->name.len == len &&
-		      memcmp(l->name.data, name, len) == 0))
+	if ((e < 0 && e != -EAGAIN) ||
+	    (e == 0 && p == tree_node(t, parent)->wd && l->name.len == len &&
+	     memcmp(l->name.data, name, len) == 0))
 		return false; /* where the events put it, or cannot tell */
+	/* elsewhere, or nowhere yet (made after the record: its CREATE,
+	 * still to read, places it) */
 	/* and the one the tree has under NAME, whose way out is queued
 	 * before the rename that brings NODE there */
 	uint32_t node = tree_find_wd(t, wd);

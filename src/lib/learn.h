@@ -68,7 +68,8 @@ int learn_process(struct vigil *v, const struct source_record *rec, uint64_t pos
  * directory WD (its id: known to the tree elsewhere, or not at all) as
  * NAME under PARENT: whether the events still to read put it elsewhere
  * than that as of the record being processed (a rename made while the
- * listing ran, queued before the listing saw its result). If so, the
+ * listing ran, queued before the listing saw its result), or make it (a
+ * mkdir made then: nowhere as of the record). If so, the
  * listing is ahead of the stream there, and WD is left to those events:
  * not placed by the listing, nor listed. What the tree has of it, and the
  * directory the tree has under NAME, if any, stay, marked found with all

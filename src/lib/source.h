@@ -59,7 +59,8 @@ struct source_ops {
 	 * position POS: its parent's id and its name, into NAME. -EXDEV when
 	 * the parent is outside everything watched (the filesystem's root
 	 * reached, or a directory said to be outside()), -ESTALE when it is
-	 * gone, -ENOENT for an id not handed out. */
+	 * gone, -EAGAIN when it was made after POS (its CREATE is still to
+	 * read), -ENOENT for an id not handed out. */
 	int (*resolve)(struct source *s, int wd, uint64_t pos, int *ret_parent,
 		       struct buf *name);
 	/* The directory WD was not watched at stream position POS: drop its

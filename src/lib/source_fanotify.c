@@ -27,8 +27,9 @@
  * Where a directory was: resolve() answers as of a position in the
  * stream, not as of now, since the events read and not yet processed may
  * have moved it on. Every rename and delete of a directory that goes out
- * is logged with the parent and name it had before; a directory's place
- * at position P is that of the first logged event on it after P, or,
+ * is logged with the parent and name it had before, and every create as
+ * one; a directory's place at position P is that of the first logged
+ * event on it after P (nowhere, if that is its create), or,
  * when there is none, where it is now (open_by_handle_at(), then ".."
  * and the name /proc/self/fd gives, checked). The log is drained of what
  * the kernel holds first, and trimmed as the engine's position moves on.
@@ -89,12 +90,14 @@ struct fan_fs {
 	uint64_t mnt_mask;
 };
 
-/* A rename or delete of a directory, with where it was before. */
+/* A rename or delete of a directory, with where it was before; or its
+ * create (born: it was nowhere before). */
 struct fan_log {
 	uint64_t pos;
 	uint64_t fsid, pfsid;
 	int type, ptype;
 	uint32_t len, plen, name_len;
+	bool born;
 	size_t off; /* child key, parent key, name, in log_bytes */
 };
 
@@ -369,10 +372,10 @@ static struct fan_fs *fs_of(struct fan *f, uint64_t fsid)
 	return NULL;
 }
 
-/* --- the log of directories' renames and deletes ------------------------------ */
+/* --- the log of directories' creates, renames and deletes ------------------------ */
 
 static void log_add(struct fan *f, const struct key *child, const struct key *parent,
-		    const char *name, size_t name_len)
+		    const char *name, size_t name_len, bool born)
 {
 	if (f->log_head && f->log_head * 2 >= f->log_len) {
 		/* squeeze out what was trimmed */
@@ -396,7 +399,7 @@ static void log_add(struct fan *f, const struct key *child, const struct key *pa
 		.pos = out_pos(f), .fsid = child->fsid, .pfsid = parent->fsid,
 		.type = child->type, .ptype = parent->type, .len = (uint32_t)child->len,
 		.plen = (uint32_t)parent->len, .name_len = (uint32_t)name_len,
-		.off = f->log_bytes.len,
+		.born = born, .off = f->log_bytes.len,
 	};
 	if (buf_append(&f->log_bytes, (const char *)child->bytes, child->len) < 0 ||
 	    buf_append(&f->log_bytes, (const char *)parent->bytes, parent->len) < 0 ||
@@ -684,7 +687,7 @@ static int translate_rename(struct fan *f, const struct fanotify_event_metadata 
 	if (isdir && in->fid) {
 		key_of_info(in->fid, &kc);
 		if (f->mark && in->old)
-			log_add(f, &kc, &ko, in->old_name, strlen(in->old_name));
+			log_add(f, &kc, &ko, in->old_name, strlen(in->old_name), false);
 		uint32_t i = find(f, &kc);
 		if (f->mark && wo <= 0 && wn > 0)
 			f->moved_in = out_pos(f) + 1;
@@ -778,8 +781,12 @@ static int translate(struct fan *f, const struct fanotify_event_metadata *m)
 	if (isdir && in.fid && (bits & (IN_CREATE | IN_DELETE))) {
 		struct key kc;
 		key_of_info(in.fid, &kc);
+		/* (both, when the kernel merged a mkdir and its rmdir: made
+		 * first, so nowhere before) */
+		if (f->mark && (bits & IN_CREATE))
+			log_add(f, &kc, &kd, in.name, strlen(in.name), true);
 		if (f->mark && (bits & IN_DELETE))
-			log_add(f, &kc, &kd, in.name, strlen(in.name));
+			log_add(f, &kc, &kd, in.name, strlen(in.name), false);
 		uint32_t i = find(f, &kc);
 		if (i == FAN_NONE && f->mark && (bits & IN_CREATE))
 			i = fan_handles_add(&f->h, kc.fsid, kc.type, kc.bytes, kc.len, FAN_MET);
@@ -1221,6 +1228,8 @@ static int fan_resolve(struct source *s, int wd, uint64_t pos, int *ret_parent, 
 	for (int attempt = 0; attempt < 3; attempt++) {
 		const struct fan_log *l;
 		if (place_logged(f, i, &l)) {
+			if (l->born)
+				return -EAGAIN; /* made after POS */
 			struct key k = {.fsid = l->pfsid, .type = l->ptype, .len = l->plen,
 					.bytes = (const unsigned char *)f->log_bytes.data + l->off +
 						 l->len};

@@ -274,6 +274,30 @@ as_nobody() {
 	rm -r "$O/n6"
 }
 
+@test "a listing for a merge leaves a directory made after it began to its CREATE (-S)" {
+	mkdir a n6
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	# n6 in vigil's tree (an event in it), then a merge, as above
+	touch n6/x
+	wait_for_line "$OUT" "^$W/n6/x\|CREATE$"
+	kill -STOP "$VIGIL_PID"
+	perl -e 'rename "a", "b" and rename "b", "a" and rename "a", "b" or die "$!"'
+	# while the listing's open is held, n6 is renamed to n4 and a new n6
+	# made in its place, with m in it: the listing finds the new n6,
+	# whose CREATE is queued after the rename that takes the old one away
+	start_gate "$W" sh -c 'mv n6 n4 && mkdir n6 n6/m'
+	kill -CONT "$VIGIL_PID"
+	gate_done
+	wait_vigil
+	# n6/m said after the rename of the old n6 to n4, by the events.
+	# Placed by the listing, the new n6 (and m) replaced the old one in a
+	# reader's view (n6 said deleted and made), and the rename read after
+	# moved them to n4, where a reader then had m and not x
+	[ "$(grep -n "^$W/n4|MOVED_TO,ISDIR$" "$OUT" | cut -d: -f1)" -lt \
+	  "$(grep -n "^$W/n6/m|CREATE,ISDIR$" "$OUT" | head -1 | cut -d: -f1)" ] || { cat "$OUT"; false; }
+	! grep -q "^$W/n6|DELETE" "$OUT" || { cat "$OUT"; false; }
+}
+
 @test "a directory renamed on while vigil lags is no sign of a merge, and is not listed again" {
 	mkdir a
 	for opt in -S -F; do
