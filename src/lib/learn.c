@@ -474,12 +474,10 @@ static int recheck(struct vigil *v, int wd, uint64_t pos)
 		 * held say; then all it holds, as for a directory new to the
 		 * trees: a reader may have had less than the tree says (what
 		 * a move brought, when the move before it was lost) */
-		l->rechecking = true;
 		e = crawl_recheck(v, ri, node);
 		drop_orphans(v);
 		if (e == 0 && tree_node(&v->tree, node)->used)
 			e = crawl_relist(v, ri, node, true);
-		l->rechecking = false;
 		drop_orphans(v);
 		if (e == -ESTALE)
 			e = engine_retry_relist(v, ri, node, true);
@@ -504,12 +502,15 @@ static void mark_found(struct vigil *v, uint32_t node)
 bool learn_found_ahead(struct vigil *v, int wd, uint32_t parent, const char *name, size_t len)
 {
 	struct learn *l = v->learn;
-	if (!l || !l->rechecking)
+	if (!l)
 		return false;
 	struct tree *t = &v->tree;
 	int p;
-	/* (resolve() reads the kernel dry first: every rename queued until
-	 * now, the listing's included, is in its log) */
+	/* (the source reads the kernel dry first: every rename queued until
+	 * now, the listing's included, is in its log; with none, the place
+	 * as of the record is where it is now, where the listing found it) */
+	if (!v->src.ops->moves_later(&v->src, wd, l->pos))
+		return false;
 	int e = v->src.ops->resolve(&v->src, wd, l->pos, &p, &l->name);
 	if ((e < 0 && e != -EAGAIN) ||
 	    (e == 0 && p == tree_node(t, parent)->wd && l->name.len == len &&
@@ -529,7 +530,7 @@ bool learn_found_ahead(struct vigil *v, int wd, uint32_t parent, const char *nam
 void learn_keep_unfound(struct vigil *v)
 {
 	struct learn *l = v->learn;
-	if (!l || !l->rechecking)
+	if (!l)
 		return;
 	struct tree *t = &v->tree;
 	for (uint32_t n = 0; n < t->nodes_len; n++) {

@@ -55,7 +55,6 @@ struct learn {
 	 * until the last of a run of such records. */
 	int *recheck;
 	size_t n_recheck, cap_recheck;
-	bool rechecking;        /* those are being listed (learn_found_ahead()) */
 };
 
 #define LEARN_GONE 0x80000000u
@@ -64,13 +63,14 @@ void learn_fini(struct learn *l);
 /* What record REC (at stream position POS) says, on a handle with
  * whole-filesystem marks: events queued, the tree kept. 0, or -ENOMEM. */
 int learn_process(struct vigil *v, const struct source_record *rec, uint64_t pos);
-/* A listing for what the kernel may have merged (recheck()) found the
- * directory WD (its id: known to the tree elsewhere, or not at all) as
- * NAME under PARENT: whether the events still to read put it elsewhere
- * than that as of the record being processed (a rename made while the
- * listing ran, queued before the listing saw its result), or make it (a
- * mkdir made then: nowhere as of the record). If so, the
- * listing is ahead of the stream there, and WD is left to those events:
+/* A listing (for what the kernel may have merged, recheck(); or of a
+ * directory moved in from outside) found the directory WD (its id: known
+ * to the tree elsewhere, or not at all) as NAME under PARENT: whether the
+ * events still to read put it elsewhere than that as of the record being
+ * processed (a rename made while the listing ran, queued before the
+ * listing saw its result), or make it (a mkdir made then: nowhere as of
+ * the record). If so, the listing is ahead of the stream there, and WD is
+ * left to those events:
  * not placed by the listing, nor listed. What the tree has of it, and the
  * directory the tree has under NAME, if any, stay, marked found with all
  * below them (engine_sweep() keeps them). Placed by the listing, what

@@ -1254,6 +1254,18 @@ static int fan_resolve(struct source *s, int wd, uint64_t pos, int *ret_parent, 
 	return -ESTALE;
 }
 
+static bool fan_moves_later(struct source *s, int wd, uint64_t pos)
+{
+	struct fan *f = fan_of(s);
+	uint32_t i = fan_handles_by_id(&f->h, wd);
+	if (i == FAN_NONE || f->h.v[i].state == FAN_OUTSIDE)
+		return false;
+	log_trim(f, pos);
+	drain(f);
+	const struct fan_log *l;
+	return place_logged(f, i, &l);
+}
+
 static void fan_close(struct source *s)
 {
 	struct fan *f = fan_of(s);
@@ -1296,6 +1308,7 @@ static const struct source_ops fan_ops = {
 	.parse = source_fanotify_parse,
 	.close = fan_close,
 	.resolve = fan_resolve,
+	.moves_later = fan_moves_later,
 	.outside = fan_outside,
 	.recheck = fan_recheck,
 	.comm = fan_comm,

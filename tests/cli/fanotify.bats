@@ -298,6 +298,29 @@ as_nobody() {
 	! grep -q "^$W/n6|DELETE" "$OUT" || { cat "$OUT"; false; }
 }
 
+@test "the listing of a directory moved in leaves one a rename brings into it meanwhile to that rename (-S)" {
+	mkdir x "$O/d"
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	# x in vigil's tree, with f in it
+	touch x/f
+	wait_for_line "$OUT" "^$W/x/f\|CREATE$"
+	# d comes in from outside, and is listed: while that listing's open
+	# of d is held, x is renamed into it as y. The listing finds y,
+	# whose rename is queued before it
+	start_gate "$O/d" mv x d/y
+	mv "$O/d" d
+	gate_done
+	wait_vigil
+	# x moved to d/y, f with it. Placed by the listing, x was said gone
+	# from where it was and y reported afresh, and the rename, when read,
+	# put at d/y what a reader had under x: by then, nothing
+	! grep -q "^$W/x|DELETE" "$OUT" || { cat "$OUT"; false; }
+	grep -q "^$W/x|MOVED_FROM,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	grep -q "^$W/d/y|MOVED_TO,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	# (the listing may name y as it reads d: the rename then replaces it)
+	! grep -q "^$W/d/y/f|" "$OUT" || { cat "$OUT"; false; }
+}
+
 @test "a directory renamed on while vigil lags is no sign of a merge, and is not listed again" {
 	mkdir a
 	for opt in -S -F; do
