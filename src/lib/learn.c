@@ -527,6 +527,25 @@ bool learn_found_ahead(struct vigil *v, int wd, uint32_t parent, const char *nam
 	return true;
 }
 
+bool learn_file_ahead(struct vigil *v, uint32_t parent, const char *name, size_t len)
+{
+	struct learn *l = v->learn;
+	if (!l)
+		return false;
+	struct tree *t = &v->tree;
+	uint32_t x = tree_find_child(t, parent, name, len);
+	if (x == NODE_NONE || tree_node(t, x)->root != NODE_NONE)
+		return false;
+	int wd = tree_node(t, x)->wd, p;
+	if (!v->src.ops->moves_later(&v->src, wd, l->pos) ||
+	    v->src.ops->resolve(&v->src, wd, l->pos, &p, &l->name) < 0 ||
+	    p != tree_node(t, parent)->wd || l->name.len != len ||
+	    memcmp(l->name.data, name, len) != 0)
+		return false;
+	mark_found(v, x);
+	return true;
+}
+
 void learn_keep_unfound(struct vigil *v)
 {
 	struct learn *l = v->learn;

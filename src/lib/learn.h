@@ -78,6 +78,15 @@ int learn_process(struct vigil *v, const struct source_record *rec, uint64_t pos
  * and the rename, when read, would take back from a reader what the
  * listing reported there. */
 bool learn_found_ahead(struct vigil *v, int wd, uint32_t parent, const char *name, size_t len);
+/* The same for a file such a listing found as NAME under PARENT, where
+ * the tree has a directory that the events still to read take away (a
+ * rename or delete made while the listing ran; the file was made after
+ * it): whether that directory is still there as of the record being
+ * processed. If so, it is kept, marked found with all below it, and the
+ * file is left to its CREATE, still to read: said gone by the listing,
+ * the directory's rename, when read, would bring a reader nothing of
+ * what it held. */
+bool learn_file_ahead(struct vigil *v, uint32_t parent, const char *name, size_t len);
 /* The same for what such a listing did not find: a directory the tree
  * has that the events still to read take away (a rename or delete made
  * while the listing ran) is still where the tree has it as of the record

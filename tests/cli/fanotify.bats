@@ -298,6 +298,28 @@ as_nobody() {
 	! grep -q "^$W/n6|DELETE" "$OUT" || { cat "$OUT"; false; }
 }
 
+@test "a listing for a merge that finds a file where a directory it renames away was leaves both to the events (-S)" {
+	mkdir a n
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	# n in vigil's tree, with x in it; then a merge, as above
+	touch n/x
+	wait_for_line "$OUT" "^$W/n/x\|CREATE$"
+	kill -STOP "$VIGIL_PID"
+	perl -e 'rename "a", "b" and rename "b", "a" and rename "a", "b" or die "$!"'
+	# while the listing's open is held, n is renamed to m and a file
+	# made as n: the listing finds the file, ahead of the rename
+	start_gate "$W" sh -c 'mv n m && touch n'
+	kill -CONT "$VIGIL_PID"
+	gate_done
+	wait_vigil
+	# n moved to m (x with it), then the file n made. Said gone by the
+	# listing (a file has its name), the directory n went from a
+	# reader's view with x, and the rename then brought nothing to m
+	! grep -q "^$W/n|DELETE" "$OUT" || { cat "$OUT"; false; }
+	[ "$(grep -n "^$W/m|MOVED_TO,ISDIR$" "$OUT" | cut -d: -f1)" -lt \
+	  "$(grep -n "^$W/n|CREATE$" "$OUT" | head -1 | cut -d: -f1)" ] || { cat "$OUT"; false; }
+}
+
 @test "the listing of a directory moved in leaves one a rename brings into it meanwhile to that rename (-S)" {
 	mkdir x "$O/d"
 	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
