@@ -488,15 +488,26 @@ static int recheck(struct vigil *v, int wd, uint64_t pos)
 	return e;
 }
 
-/* Mark NODE and all below it found by this generation's listing. */
+/* Mark NODE and all below it found by this generation's listing: its
+ * subtree, in pre-order, by the sibling links. */
 static void mark_found(struct vigil *v, uint32_t node)
 {
 	struct tree *t = &v->tree;
 	if (node == NODE_NONE)
 		return;
-	for (uint32_t n = 0; n < t->nodes_len; n++)
-		if (tree_node(t, n)->used && tree_is_ancestor(t, node, n))
-			tree_node(t, n)->mark = v->generation;
+	for (uint32_t n = node;;) {
+		struct node *x = tree_node(t, n);
+		x->mark = v->generation;
+		if (x->first_child != NODE_NONE) {
+			n = x->first_child;
+			continue;
+		}
+		while (n != node && tree_node(t, n)->next_sibling == NODE_NONE)
+			n = tree_node(t, n)->parent;
+		if (n == node)
+			return;
+		n = tree_node(t, n)->next_sibling;
+	}
 }
 
 bool learn_found_ahead(struct vigil *v, int wd, uint32_t parent, const char *name, size_t len)
