@@ -139,6 +139,7 @@ struct fan {
 	size_t out_off;
 	bool event_set;
 	uint64_t handed;       /* bytes handed out, ever: the engine's position */
+	uint64_t batch_start;  /* where the last batch handed out began */
 	uint32_t cookie;
 	char *kbuf;
 	/* the event being translated, copied out of kbuf: the kernel aligns
@@ -1110,8 +1111,15 @@ static ssize_t fan_read(struct source *s, void *buf, size_t size)
 			break;
 		n += sizeof(struct fan_rec) + len;
 	}
-	if (n) /* (out.data is NULL before the first record) */
+	if (n) { /* (out.data is NULL before the first record) */
 		memcpy(buf, f->out.data + f->out_off, n);
+		/* the engine asks where a directory was as of a record of
+		 * the last batch at the earliest (a listing it retries, after
+		 * the batch): the log before it goes, or a storm of mkdirs
+		 * or deletes with nothing to place would grow it for ever */
+		log_trim(f, f->batch_start);
+		f->batch_start = f->handed;
+	}
 	f->out_off += n;
 	f->handed += n;
 	if (f->out_off == f->out.len)
