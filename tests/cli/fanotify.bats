@@ -66,6 +66,26 @@ as_nobody() {
 		--bounding-set=-all -- "$@"
 }
 
+# merge_then_gate DIR CMD [ARG]...: vigil -S on $W, with DIR in its tree
+# (an event in it: DIR/x made), then a merge (a renamed to b, back, and to b
+# again while vigil is stopped: see the tests below), so that $W is listed
+# again once vigil has caught up; that listing's open of $W is held while
+# CMD runs. Returns once vigil has ended (-t 2).
+merge_then_gate() {
+	local dir=$1
+	shift
+	mkdir a "$dir"
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	touch "$dir/x"
+	wait_for_line "$OUT" "^$W/$dir/x\|CREATE$"
+	kill -STOP "$VIGIL_PID"
+	perl -e 'rename "a", "b" and rename "b", "a" and rename "a", "b" or die "$!"'
+	start_gate "$W" "$@"
+	kill -CONT "$VIGIL_PID"
+	gate_done
+	wait_vigil
+}
+
 @test "--filesystem sets up with one mark and no walk, whatever is below" {
 	mkdir -p a/b/c
 	for i in $(seq 1 300); do mkdir "a/d$i"; done
@@ -254,18 +274,9 @@ as_nobody() {
 }
 
 @test "a listing for a merge that a rename overtakes keeps the directory it took away (-S)" {
-	mkdir a n6
-	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
-	# n6 in vigil's tree (an event in it), then a merge, as above
-	touch n6/x
-	wait_for_line "$OUT" "^$W/n6/x\|CREATE$"
-	kill -STOP "$VIGIL_PID"
-	perl -e 'rename "a", "b" and rename "b", "a" and rename "a", "b" or die "$!"'
-	# n6 is moved out of the tree while the listing's open is held
-	start_gate "$W" sh -c 'mkdir n6/m && mv n6 "$1"/n6' sh "$O"
-	kill -CONT "$VIGIL_PID"
-	gate_done
-	wait_vigil
+	# n6 in vigil's tree, then a merge, as above; n6 is moved out of the
+	# tree while the listing's open is held
+	merge_then_gate n6 sh -c 'mkdir n6/m && mv n6 "$1"/n6' sh "$O"
 	# the listing did not find n6: not said gone then, before m was made
 	# in it and it moved out (said so by the events, in that order)
 	! grep -q "^$W/n6|DELETE" "$OUT" || { cat "$OUT"; false; }
@@ -275,20 +286,11 @@ as_nobody() {
 }
 
 @test "a listing for a merge leaves a directory made after it began to its CREATE (-S)" {
-	mkdir a n6
-	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
-	# n6 in vigil's tree (an event in it), then a merge, as above
-	touch n6/x
-	wait_for_line "$OUT" "^$W/n6/x\|CREATE$"
-	kill -STOP "$VIGIL_PID"
-	perl -e 'rename "a", "b" and rename "b", "a" and rename "a", "b" or die "$!"'
-	# while the listing's open is held, n6 is renamed to n4 and a new n6
-	# made in its place, with m in it: the listing finds the new n6,
-	# whose CREATE is queued after the rename that takes the old one away
-	start_gate "$W" sh -c 'mv n6 n4 && mkdir n6 n6/m'
-	kill -CONT "$VIGIL_PID"
-	gate_done
-	wait_vigil
+	# n6 in vigil's tree, then a merge; while the listing's open is held,
+	# n6 is renamed to n4 and a new n6 made in its place, with m in it:
+	# the listing finds the new n6, whose CREATE is queued after the
+	# rename that takes the old one away
+	merge_then_gate n6 sh -c 'mv n6 n4 && mkdir n6 n6/m'
 	# n6/m said after the rename of the old n6 to n4, by the events.
 	# Placed by the listing, the new n6 (and m) replaced the old one in a
 	# reader's view (n6 said deleted and made), and the rename read after
@@ -299,19 +301,10 @@ as_nobody() {
 }
 
 @test "a listing for a merge that finds a file where a directory it renames away was leaves both to the events (-S)" {
-	mkdir a n
-	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
-	# n in vigil's tree, with x in it; then a merge, as above
-	touch n/x
-	wait_for_line "$OUT" "^$W/n/x\|CREATE$"
-	kill -STOP "$VIGIL_PID"
-	perl -e 'rename "a", "b" and rename "b", "a" and rename "a", "b" or die "$!"'
-	# while the listing's open is held, n is renamed to m and a file
-	# made as n: the listing finds the file, ahead of the rename
-	start_gate "$W" sh -c 'mv n m && touch n'
-	kill -CONT "$VIGIL_PID"
-	gate_done
-	wait_vigil
+	# n in vigil's tree, with x in it; then a merge. While the listing's
+	# open is held, n is renamed to m and a file made as n: the listing
+	# finds the file, ahead of the rename
+	merge_then_gate n sh -c 'mv n m && touch n'
 	# n moved to m (x with it), then the file n made. Said gone by the
 	# listing (a file has its name), the directory n went from a
 	# reader's view with x, and the rename then brought nothing to m
