@@ -375,8 +375,10 @@ static struct fan_fs *fs_of(struct fan *f, uint64_t fsid)
 
 /* --- the log of directories' creates, renames and deletes ------------------------ */
 
+/* Log CHILD's rename or delete, with the PARENT and NAME it had before; or,
+ * PARENT NULL, its create. */
 static void log_add(struct fan *f, const struct key *child, const struct key *parent,
-		    const char *name, size_t name_len, bool born)
+		    const char *name, size_t name_len)
 {
 	if (f->log_head && f->log_head * 2 >= f->log_len) {
 		/* squeeze out what was trimmed */
@@ -395,19 +397,25 @@ static void log_add(struct fan *f, const struct key *child, const struct key *pa
 	}
 	if (array_grow((void **)&f->log, &f->log_cap, f->log_len, sizeof(*f->log), 16) < 0)
 		return; /* the place is then taken as it is now */
+	size_t plen = parent ? parent->len : 0;
+	name_len = parent ? name_len : 0;
 	struct fan_log *l = &f->log[f->log_len];
 	*l = (struct fan_log){
-		.pos = out_pos(f), .fsid = child->fsid, .pfsid = parent->fsid,
-		.type = child->type, .ptype = parent->type, .len = (uint32_t)child->len,
-		.plen = (uint32_t)parent->len, .name_len = (uint32_t)name_len,
-		.born = born, .off = f->log_bytes.len,
+		.pos = out_pos(f), .fsid = child->fsid, .pfsid = parent ? parent->fsid : 0,
+		.type = child->type, .ptype = parent ? parent->type : 0,
+		.len = (uint32_t)child->len, .plen = (uint32_t)plen, .name_len = (uint32_t)name_len,
+		.born = !parent, .off = f->log_bytes.len,
 	};
-	if (buf_append(&f->log_bytes, (const char *)child->bytes, child->len) < 0 ||
-	    buf_append(&f->log_bytes, (const char *)parent->bytes, parent->len) < 0 ||
-	    buf_append(&f->log_bytes, name, name_len) < 0) {
-		f->log_bytes.len = l->off;
+	/* (one reserve for the three: a storm of mkdirs logs each) */
+	struct buf *b = &f->log_bytes;
+	if (buf_reserve(b, child->len + plen + name_len) < 0)
 		return;
+	memcpy(b->data + b->len, child->bytes, child->len);
+	if (parent) {
+		memcpy(b->data + b->len + child->len, parent->bytes, plen);
+		memcpy(b->data + b->len + child->len + plen, name, name_len);
 	}
+	b->len += child->len + plen + name_len;
 	f->log_len++;
 }
 
@@ -688,7 +696,7 @@ static int translate_rename(struct fan *f, const struct fanotify_event_metadata 
 	if (isdir && in->fid) {
 		key_of_info(in->fid, &kc);
 		if (f->mark && in->old)
-			log_add(f, &kc, &ko, in->old_name, strlen(in->old_name), false);
+			log_add(f, &kc, &ko, in->old_name, strlen(in->old_name));
 		uint32_t i = find(f, &kc);
 		if (f->mark && wo <= 0 && wn > 0)
 			f->moved_in = out_pos(f) + 1;
@@ -785,9 +793,9 @@ static int translate(struct fan *f, const struct fanotify_event_metadata *m)
 		/* (both, when the kernel merged a mkdir and its rmdir: made
 		 * first, so nowhere before) */
 		if (f->mark && (bits & IN_CREATE))
-			log_add(f, &kc, &kd, in.name, strlen(in.name), true);
+			log_add(f, &kc, NULL, NULL, 0);
 		if (f->mark && (bits & IN_DELETE))
-			log_add(f, &kc, &kd, in.name, strlen(in.name), false);
+			log_add(f, &kc, &kd, in.name, strlen(in.name));
 		uint32_t i = find(f, &kc);
 		if (i == FAN_NONE && f->mark && (bits & IN_CREATE))
 			i = fan_handles_add(&f->h, kc.fsid, kc.type, kc.bytes, kc.len, FAN_MET);
