@@ -528,13 +528,17 @@ bool learn_found_ahead(struct vigil *v, int wd, uint32_t parent, const char *nam
 	     memcmp(l->name.data, name, len) == 0))
 		return false; /* where the events put it, or cannot tell */
 	/* elsewhere, or nowhere yet (made after the record: its CREATE,
-	 * still to read, places it) */
-	/* and the one the tree has under NAME, whose way out is queued
-	 * before the rename that brings NODE there */
+	 * still to read, places it); and the one the tree has under NAME
+	 * stays if its way out is queued too, before what brings WD there.
+	 * If not, that way out was merged by the kernel into an earlier
+	 * event (a directory moved out, in and out again): it is gone, and
+	 * the listing's sweep says so */
 	uint32_t node = tree_find_wd(t, wd);
 	uint32_t there = tree_find_child(t, parent, name, len);
 	mark_found(v, node);
-	mark_found(v, there);
+	if (there != NODE_NONE && there != node &&
+	    v->src.ops->moves_later(&v->src, tree_node(t, there)->wd, l->pos))
+		mark_found(v, there);
 	return true;
 }
 

@@ -71,9 +71,11 @@ int learn_process(struct vigil *v, const struct source_record *rec, uint64_t pos
  * listing saw its result), or make it (a mkdir made then: nowhere as of
  * the record). If so, the listing is ahead of the stream there, and WD is
  * left to those events:
- * not placed by the listing, nor listed. What the tree has of it, and the
- * directory the tree has under NAME, if any, stay, marked found with all
- * below them (engine_sweep() keeps them). Placed by the listing, what
+ * not placed by the listing, nor listed. What the tree has of it stays,
+ * marked found with all below it (engine_sweep() keeps it), and so does
+ * the directory the tree has under NAME, if any, if events still to read
+ * take it away (else that way out was merged by the kernel into an
+ * earlier event, and the sweep says it gone). Placed by the listing, what
  * happened in it before that rename would be said under its later path,
  * and the rename, when read, would take back from a reader what the
  * listing reported there. */

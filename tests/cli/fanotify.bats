@@ -313,6 +313,34 @@ merge_then_gate() {
 	  "$(grep -n "^$W/n|CREATE$" "$OUT" | head -1 | cut -d: -f1)" ] || { cat "$OUT"; false; }
 }
 
+@test "a listing for a merge that finds a directory made after it where one a merged event took away was says that one gone (-S)" {
+	mkdir n
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	touch n/x
+	wait_for_line "$OUT" "^$W/n/x\|CREATE$"
+	kill -STOP "$VIGIL_PID"
+	# n out, back in and out again: the kernel merges the third move
+	# into the first, and $W is listed again once vigil has caught up
+	perl -e 'rename "n", "$ARGV[0]/n" and rename "$ARGV[0]/n", "n" and
+		 rename "n", "$ARGV[0]/n" or die "$!"' "$O"
+	# a new n made while that listing's open of $W is held: the listing
+	# finds it, ahead of its CREATE
+	start_gate "$W" mkdir n
+	kill -CONT "$VIGIL_PID"
+	gate_done
+	wait_vigil
+	# the n moved in is said gone (nothing else will: its way out was
+	# merged away), after it came in and before the new n is made. Kept
+	# for events that would never come, it stayed in a reader's view
+	del=$(grep -n "^$W/n|DELETE,ISDIR$" "$OUT" | tail -1 | cut -d: -f1)
+	[ -n "$del" ] || { cat "$OUT"; false; }
+	[ "$(grep -n "^$W/n|MOVED_TO,ISDIR$" "$OUT" | tail -1 | cut -d: -f1)" -lt "$del" ] ||
+		{ cat "$OUT"; false; }
+	[ "$del" -lt "$(grep -n "^$W/n|CREATE,ISDIR$" "$OUT" | tail -1 | cut -d: -f1)" ] ||
+		{ cat "$OUT"; false; }
+	rm -r "$O/n"
+}
+
 @test "the listing of a directory moved in leaves one a rename brings into it meanwhile to that rename (-S)" {
 	mkdir x "$O/d"
 	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
