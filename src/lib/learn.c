@@ -623,6 +623,19 @@ int learn_process(struct vigil *v, const struct source_record *rec, uint64_t pos
 	bool is_dir = rec->mask & IN_ISDIR;
 	if (rec->mask & IN_IGNORED)
 		return watch_over(v, node, flags);
+	if (is_dir && (rec->mask & IN_CREATE) && rec->child > 0 && wanted(r, IN_DELETE)) {
+		/* made where the tree has another directory, which no event
+		 * took away: its way out was merged by the kernel into an
+		 * earlier event (moved out, in and out again), and a reader,
+		 * who still has it there, is told it is gone before the new
+		 * one is made (place() drops it from the tree) */
+		uint32_t there = tree_find_child(t, node, rec->name, rec->name_len);
+		if (there != NODE_NONE && tree_node(t, there)->wd != rec->child &&
+		    tree_node(t, there)->root == NODE_NONE &&
+		    (e = engine_emit_at(v, node, rec->name, rec->name_len, IN_DELETE | IN_ISDIR, 0,
+					VIGIL_EVENT_SYNTHETIC)) < 0)
+			return e;
+	}
 	if (wanted(r, rec->mask)) {
 		struct node *x = tree_node(t, node);
 		if (!rec->name_len && is_dir && x->parent != NODE_NONE &&

@@ -341,6 +341,28 @@ merge_then_gate() {
 	rm -r "$O/n"
 }
 
+@test "a directory made where one whose way out the kernel merged away was is said to replace it (-S)" {
+	mkdir n
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	touch n/x
+	wait_for_line "$OUT" "^$W/n/x\|CREATE$"
+	kill -STOP "$VIGIL_PID"
+	# n out, back in and out again (the third move merged into the
+	# first), then a new n made: its CREATE is the first word that the
+	# n moved in is not there
+	perl -e 'rename "n", "$ARGV[0]/n" and rename "$ARGV[0]/n", "n" and
+		 rename "n", "$ARGV[0]/n" and mkdir "n" or die "$!"' "$O"
+	kill -CONT "$VIGIL_PID"
+	wait_vigil
+	# said gone before the new n is made: a CREATE replaces nothing in a
+	# reader's view, which kept x below the new n
+	del=$(grep -n "^$W/n|DELETE,ISDIR$" "$OUT" | head -1 | cut -d: -f1)
+	[ -n "$del" ] || { cat "$OUT"; false; }
+	[ "$del" -lt "$(grep -n "^$W/n|CREATE,ISDIR$" "$OUT" | head -1 | cut -d: -f1)" ] ||
+		{ cat "$OUT"; false; }
+	rm -r "$O/n"
+}
+
 @test "the listing of a directory moved in leaves one a rename brings into it meanwhile to that rename (-S)" {
 	mkdir x "$O/d"
 	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
