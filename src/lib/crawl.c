@@ -641,6 +641,12 @@ static int list_frame(struct crawl *c, struct frame *f)
 				if (filter_excludes(&v->filter, v->scratch.data, v->scratch.len))
 					continue;
 			}
+			/* with a filesystem mark, a file found where the tree
+			 * has a directory that events still to read take
+			 * away: the listing is ahead, and both are left to
+			 * those events (learn.h) */
+			if (!is_dir && learn_file_ahead(v, f->node, nm, nl))
+				continue;
 			/* reported: all when whole; after an overflow, what a
 			 * reader was not told of (a directory the tree does
 			 * not have here, or owes a listing, or a name it does

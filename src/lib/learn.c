@@ -118,6 +118,8 @@ static uint32_t learn_dir(struct vigil *v, int wd, uint64_t pos)
 			}
 			return NODE_NONE;
 		}
+		if (e == -EAGAIN)
+			return NODE_NONE; /* made later: its CREATE places it */
 		if (e < 0) {
 			/* gone (its events are the last): nothing to place
 			 * it by. Learnt again if it comes back. */
@@ -185,8 +187,8 @@ static uint32_t check_place(struct vigil *v, uint32_t node, uint64_t pos, uint32
 	int wd = x->wd;
 	int e = v->src.ops->resolve(&v->src, wd, pos, &p, &l->name);
 	char *name = e == 0 ? strndup(l->name.data, l->name.len) : NULL;
-	if (e == 0 && !name)
-		return node;
+	if ((e == 0 && !name) || e == -EAGAIN)
+		return node; /* (made later: never expected of a node) */
 	if (e == -ESTALE || e == -ENOENT) {
 		set_checked(v, node, true);
 		*flags |= VIGIL_EVENT_UNRESOLVED;
@@ -472,12 +474,10 @@ static int recheck(struct vigil *v, int wd, uint64_t pos)
 		 * held say; then all it holds, as for a directory new to the
 		 * trees: a reader may have had less than the tree says (what
 		 * a move brought, when the move before it was lost) */
-		l->rechecking = true;
 		e = crawl_recheck(v, ri, node);
 		drop_orphans(v);
 		if (e == 0 && tree_node(&v->tree, node)->used)
 			e = crawl_relist(v, ri, node, true);
-		l->rechecking = false;
 		drop_orphans(v);
 		if (e == -ESTALE)
 			e = engine_retry_relist(v, ri, node, true);
@@ -488,43 +488,83 @@ static int recheck(struct vigil *v, int wd, uint64_t pos)
 	return e;
 }
 
-/* Mark NODE and all below it found by this generation's listing. */
+/* Mark NODE and all below it found by this generation's listing: its
+ * subtree, in pre-order, by the sibling links. */
 static void mark_found(struct vigil *v, uint32_t node)
 {
 	struct tree *t = &v->tree;
 	if (node == NODE_NONE)
 		return;
-	for (uint32_t n = 0; n < t->nodes_len; n++)
-		if (tree_node(t, n)->used && tree_is_ancestor(t, node, n))
-			tree_node(t, n)->mark = v->generation;
+	for (uint32_t n = node;;) {
+		struct node *x = tree_node(t, n);
+		x->mark = v->generation;
+		if (x->first_child != NODE_NONE) {
+			n = x->first_child;
+			continue;
+		}
+		while (n != node && tree_node(t, n)->next_sibling == NODE_NONE)
+			n = tree_node(t, n)->parent;
+		if (n == node)
+			return;
+		n = tree_node(t, n)->next_sibling;
+	}
 }
 
 bool learn_found_ahead(struct vigil *v, int wd, uint32_t parent, const char *name, size_t len)
 {
 	struct learn *l = v->learn;
-	if (!l || !l->rechecking)
+	if (!l)
 		return false;
 	struct tree *t = &v->tree;
 	int p;
-	/* (resolve() reads the kernel dry first: every rename queued until
-	 * now, the listing's included, is in its log) */
+	/* (the source reads the kernel dry first: every rename queued until
+	 * now, the listing's included, is in its log; with none, the place
+	 * as of the record is where it is now, where the listing found it) */
+	if (!v->src.ops->moves_later(&v->src, wd, l->pos))
+		return false;
 	int e = v->src.ops->resolve(&v->src, wd, l->pos, &p, &l->name);
-	if (e < 0 || (p == tree_node(t, parent)->wd && l->name.len == len &&
-		      memcmp(l->name.data, name, len) == 0))
+	if ((e < 0 && e != -EAGAIN) ||
+	    (e == 0 && p == tree_node(t, parent)->wd && l->name.len == len &&
+	     memcmp(l->name.data, name, len) == 0))
 		return false; /* where the events put it, or cannot tell */
-	/* and the one the tree has under NAME, whose way out is queued
-	 * before the rename that brings NODE there */
+	/* elsewhere, or nowhere yet (made after the record: its CREATE,
+	 * still to read, places it); and the one the tree has under NAME
+	 * stays if its way out is queued too, before what brings WD there.
+	 * If not, that way out was merged by the kernel into an earlier
+	 * event (a directory moved out, in and out again): it is gone, and
+	 * the listing's sweep says so */
 	uint32_t node = tree_find_wd(t, wd);
 	uint32_t there = tree_find_child(t, parent, name, len);
 	mark_found(v, node);
-	mark_found(v, there);
+	if (there != NODE_NONE && there != node &&
+	    v->src.ops->moves_later(&v->src, tree_node(t, there)->wd, l->pos))
+		mark_found(v, there);
+	return true;
+}
+
+bool learn_file_ahead(struct vigil *v, uint32_t parent, const char *name, size_t len)
+{
+	struct learn *l = v->learn;
+	if (!l)
+		return false;
+	struct tree *t = &v->tree;
+	uint32_t x = tree_find_child(t, parent, name, len);
+	if (x == NODE_NONE || tree_node(t, x)->root != NODE_NONE)
+		return false;
+	int wd = tree_node(t, x)->wd, p;
+	if (!v->src.ops->moves_later(&v->src, wd, l->pos) ||
+	    v->src.ops->resolve(&v->src, wd, l->pos, &p, &l->name) < 0 ||
+	    p != tree_node(t, parent)->wd || l->name.len != len ||
+	    memcmp(l->name.data, name, len) != 0)
+		return false;
+	mark_found(v, x);
 	return true;
 }
 
 void learn_keep_unfound(struct vigil *v)
 {
 	struct learn *l = v->learn;
-	if (!l || !l->rechecking)
+	if (!l)
 		return;
 	struct tree *t = &v->tree;
 	for (uint32_t n = 0; n < t->nodes_len; n++) {
@@ -583,6 +623,19 @@ int learn_process(struct vigil *v, const struct source_record *rec, uint64_t pos
 	bool is_dir = rec->mask & IN_ISDIR;
 	if (rec->mask & IN_IGNORED)
 		return watch_over(v, node, flags);
+	if (is_dir && (rec->mask & IN_CREATE) && rec->child > 0 && wanted(r, IN_DELETE)) {
+		/* made where the tree has another directory, which no event
+		 * took away: its way out was merged by the kernel into an
+		 * earlier event (moved out, in and out again), and a reader,
+		 * who still has it there, is told it is gone before the new
+		 * one is made (place() drops it from the tree) */
+		uint32_t there = tree_find_child(t, node, rec->name, rec->name_len);
+		if (there != NODE_NONE && tree_node(t, there)->wd != rec->child &&
+		    tree_node(t, there)->root == NODE_NONE &&
+		    (e = engine_emit_at(v, node, rec->name, rec->name_len, IN_DELETE | IN_ISDIR, 0,
+					VIGIL_EVENT_SYNTHETIC)) < 0)
+			return e;
+	}
 	if (wanted(r, rec->mask)) {
 		struct node *x = tree_node(t, node);
 		if (!rec->name_len && is_dir && x->parent != NODE_NONE &&

@@ -55,7 +55,6 @@ struct learn {
 	 * until the last of a run of such records. */
 	int *recheck;
 	size_t n_recheck, cap_recheck;
-	bool rechecking;        /* those are being listed (learn_found_ahead()) */
 };
 
 #define LEARN_GONE 0x80000000u
@@ -64,19 +63,32 @@ void learn_fini(struct learn *l);
 /* What record REC (at stream position POS) says, on a handle with
  * whole-filesystem marks: events queued, the tree kept. 0, or -ENOMEM. */
 int learn_process(struct vigil *v, const struct source_record *rec, uint64_t pos);
-/* A listing for what the kernel may have merged (recheck()) found the
- * directory WD (its id: known to the tree elsewhere, or not at all) as
- * NAME under PARENT: whether the events still to read put it elsewhere
- * than that as of the record being processed (a rename made while the
- * listing ran, queued before the listing saw its result). If so, the
- * listing is ahead of the stream there, and WD is left to those events:
- * not placed by the listing, nor listed. What the tree has of it, and the
- * directory the tree has under NAME, if any, stay, marked found with all
- * below them (engine_sweep() keeps them). Placed by the listing, what
+/* A listing (for what the kernel may have merged, recheck(); or of a
+ * directory moved in from outside) found the directory WD (its id: known
+ * to the tree elsewhere, or not at all) as NAME under PARENT: whether the
+ * events still to read put it elsewhere than that as of the record being
+ * processed (a rename made while the listing ran, queued before the
+ * listing saw its result), or make it (a mkdir made then: nowhere as of
+ * the record). If so, the listing is ahead of the stream there, and WD is
+ * left to those events:
+ * not placed by the listing, nor listed. What the tree has of it stays,
+ * marked found with all below it (engine_sweep() keeps it), and so does
+ * the directory the tree has under NAME, if any, if events still to read
+ * take it away (else that way out was merged by the kernel into an
+ * earlier event, and the sweep says it gone). Placed by the listing, what
  * happened in it before that rename would be said under its later path,
  * and the rename, when read, would take back from a reader what the
  * listing reported there. */
 bool learn_found_ahead(struct vigil *v, int wd, uint32_t parent, const char *name, size_t len);
+/* The same for a file such a listing found as NAME under PARENT, where
+ * the tree has a directory that the events still to read take away (a
+ * rename or delete made while the listing ran; the file was made after
+ * it): whether that directory is still there as of the record being
+ * processed. If so, it is kept, marked found with all below it, and the
+ * file is left to its CREATE, still to read: said gone by the listing,
+ * the directory's rename, when read, would bring a reader nothing of
+ * what it held. */
+bool learn_file_ahead(struct vigil *v, uint32_t parent, const char *name, size_t len);
 /* The same for what such a listing did not find: a directory the tree
  * has that the events still to read take away (a rename or delete made
  * while the listing ran) is still where the tree has it as of the record

@@ -59,9 +59,15 @@ struct source_ops {
 	 * position POS: its parent's id and its name, into NAME. -EXDEV when
 	 * the parent is outside everything watched (the filesystem's root
 	 * reached, or a directory said to be outside()), -ESTALE when it is
-	 * gone, -ENOENT for an id not handed out. */
+	 * gone, -EAGAIN when it was made after POS (its CREATE is still to
+	 * read), -ENOENT for an id not handed out. */
 	int (*resolve)(struct source *s, int wd, uint64_t pos, int *ret_parent,
 		       struct buf *name);
+	/* Whether an event after stream position POS makes, renames or
+	 * deletes the directory WD (the kernel read dry first, so that what
+	 * was done before now is in): where it was at POS is then not where
+	 * it is now. The same sources as resolve. */
+	bool (*moves_later)(struct source *s, int wd, uint64_t pos);
 	/* The directory WD was not watched at stream position POS: drop its
 	 * records from now on (and those of what is below it) until it is
 	 * watched again, unless a directory came in from outside since POS

@@ -27,8 +27,9 @@
  * Where a directory was: resolve() answers as of a position in the
  * stream, not as of now, since the events read and not yet processed may
  * have moved it on. Every rename and delete of a directory that goes out
- * is logged with the parent and name it had before; a directory's place
- * at position P is that of the first logged event on it after P, or,
+ * is logged with the parent and name it had before, and every create as
+ * one; a directory's place at position P is that of the first logged
+ * event on it after P (nowhere, if that is its create), or,
  * when there is none, where it is now (open_by_handle_at(), then ".."
  * and the name /proc/self/fd gives, checked). The log is drained of what
  * the kernel holds first, and trimmed as the engine's position moves on.
@@ -89,12 +90,14 @@ struct fan_fs {
 	uint64_t mnt_mask;
 };
 
-/* A rename or delete of a directory, with where it was before. */
+/* A rename or delete of a directory, with where it was before; or its
+ * create (born: it was nowhere before). */
 struct fan_log {
 	uint64_t pos;
 	uint64_t fsid, pfsid;
 	int type, ptype;
 	uint32_t len, plen, name_len;
+	bool born;
 	size_t off; /* child key, parent key, name, in log_bytes */
 };
 
@@ -136,6 +139,7 @@ struct fan {
 	size_t out_off;
 	bool event_set;
 	uint64_t handed;       /* bytes handed out, ever: the engine's position */
+	uint64_t batch_start;  /* where the last batch handed out began */
 	uint32_t cookie;
 	char *kbuf;
 	/* the event being translated, copied out of kbuf: the kernel aligns
@@ -369,8 +373,10 @@ static struct fan_fs *fs_of(struct fan *f, uint64_t fsid)
 	return NULL;
 }
 
-/* --- the log of directories' renames and deletes ------------------------------ */
+/* --- the log of directories' creates, renames and deletes ------------------------ */
 
+/* Log CHILD's rename or delete, with the PARENT and NAME it had before; or,
+ * PARENT NULL, its create. */
 static void log_add(struct fan *f, const struct key *child, const struct key *parent,
 		    const char *name, size_t name_len)
 {
@@ -391,19 +397,25 @@ static void log_add(struct fan *f, const struct key *child, const struct key *pa
 	}
 	if (array_grow((void **)&f->log, &f->log_cap, f->log_len, sizeof(*f->log), 16) < 0)
 		return; /* the place is then taken as it is now */
+	size_t plen = parent ? parent->len : 0;
+	name_len = parent ? name_len : 0;
 	struct fan_log *l = &f->log[f->log_len];
 	*l = (struct fan_log){
-		.pos = out_pos(f), .fsid = child->fsid, .pfsid = parent->fsid,
-		.type = child->type, .ptype = parent->type, .len = (uint32_t)child->len,
-		.plen = (uint32_t)parent->len, .name_len = (uint32_t)name_len,
-		.off = f->log_bytes.len,
+		.pos = out_pos(f), .fsid = child->fsid, .pfsid = parent ? parent->fsid : 0,
+		.type = child->type, .ptype = parent ? parent->type : 0,
+		.len = (uint32_t)child->len, .plen = (uint32_t)plen, .name_len = (uint32_t)name_len,
+		.born = !parent, .off = f->log_bytes.len,
 	};
-	if (buf_append(&f->log_bytes, (const char *)child->bytes, child->len) < 0 ||
-	    buf_append(&f->log_bytes, (const char *)parent->bytes, parent->len) < 0 ||
-	    buf_append(&f->log_bytes, name, name_len) < 0) {
-		f->log_bytes.len = l->off;
+	/* (one reserve for the three: a storm of mkdirs logs each) */
+	struct buf *b = &f->log_bytes;
+	if (buf_reserve(b, child->len + plen + name_len) < 0)
 		return;
+	memcpy(b->data + b->len, child->bytes, child->len);
+	if (parent) {
+		memcpy(b->data + b->len + child->len, parent->bytes, plen);
+		memcpy(b->data + b->len + child->len + plen, name, name_len);
 	}
+	b->len += child->len + plen + name_len;
 	f->log_len++;
 }
 
@@ -778,6 +790,10 @@ static int translate(struct fan *f, const struct fanotify_event_metadata *m)
 	if (isdir && in.fid && (bits & (IN_CREATE | IN_DELETE))) {
 		struct key kc;
 		key_of_info(in.fid, &kc);
+		/* (both, when the kernel merged a mkdir and its rmdir: made
+		 * first, so nowhere before) */
+		if (f->mark && (bits & IN_CREATE))
+			log_add(f, &kc, NULL, NULL, 0);
 		if (f->mark && (bits & IN_DELETE))
 			log_add(f, &kc, &kd, in.name, strlen(in.name));
 		uint32_t i = find(f, &kc);
@@ -1103,8 +1119,15 @@ static ssize_t fan_read(struct source *s, void *buf, size_t size)
 			break;
 		n += sizeof(struct fan_rec) + len;
 	}
-	if (n) /* (out.data is NULL before the first record) */
+	if (n) { /* (out.data is NULL before the first record) */
 		memcpy(buf, f->out.data + f->out_off, n);
+		/* the engine asks where a directory was as of a record of
+		 * the last batch at the earliest (a listing it retries, after
+		 * the batch): the log before it goes, or a storm of mkdirs
+		 * or deletes with nothing to place would grow it for ever */
+		log_trim(f, f->batch_start);
+		f->batch_start = f->handed;
+	}
 	f->out_off += n;
 	f->handed += n;
 	if (f->out_off == f->out.len)
@@ -1221,6 +1244,8 @@ static int fan_resolve(struct source *s, int wd, uint64_t pos, int *ret_parent, 
 	for (int attempt = 0; attempt < 3; attempt++) {
 		const struct fan_log *l;
 		if (place_logged(f, i, &l)) {
+			if (l->born)
+				return -EAGAIN; /* made after POS */
 			struct key k = {.fsid = l->pfsid, .type = l->ptype, .len = l->plen,
 					.bytes = (const unsigned char *)f->log_bytes.data + l->off +
 						 l->len};
@@ -1243,6 +1268,18 @@ static int fan_resolve(struct source *s, int wd, uint64_t pos, int *ret_parent, 
 			return e < 0 ? e : 0;
 	}
 	return -ESTALE;
+}
+
+static bool fan_moves_later(struct source *s, int wd, uint64_t pos)
+{
+	struct fan *f = fan_of(s);
+	uint32_t i = fan_handles_by_id(&f->h, wd);
+	if (i == FAN_NONE || f->h.v[i].state == FAN_OUTSIDE)
+		return false;
+	log_trim(f, pos);
+	drain(f);
+	const struct fan_log *l;
+	return place_logged(f, i, &l);
 }
 
 static void fan_close(struct source *s)
@@ -1287,6 +1324,7 @@ static const struct source_ops fan_ops = {
 	.parse = source_fanotify_parse,
 	.close = fan_close,
 	.resolve = fan_resolve,
+	.moves_later = fan_moves_later,
 	.outside = fan_outside,
 	.recheck = fan_recheck,
 	.comm = fan_comm,

@@ -66,6 +66,26 @@ as_nobody() {
 		--bounding-set=-all -- "$@"
 }
 
+# merge_then_gate DIR CMD [ARG]...: vigil -S on $W, with DIR in its tree
+# (an event in it: DIR/x made), then a merge (a renamed to b, back, and to b
+# again while vigil is stopped: see the tests below), so that $W is listed
+# again once vigil has caught up; that listing's open of $W is held while
+# CMD runs. Returns once vigil has ended (-t 2).
+merge_then_gate() {
+	local dir=$1
+	shift
+	mkdir a "$dir"
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	touch "$dir/x"
+	wait_for_line "$OUT" "^$W/$dir/x\|CREATE$"
+	kill -STOP "$VIGIL_PID"
+	perl -e 'rename "a", "b" and rename "b", "a" and rename "a", "b" or die "$!"'
+	start_gate "$W" "$@"
+	kill -CONT "$VIGIL_PID"
+	gate_done
+	wait_vigil
+}
+
 @test "--filesystem sets up with one mark and no walk, whatever is below" {
 	mkdir -p a/b/c
 	for i in $(seq 1 300); do mkdir "a/d$i"; done
@@ -254,24 +274,116 @@ as_nobody() {
 }
 
 @test "a listing for a merge that a rename overtakes keeps the directory it took away (-S)" {
-	mkdir a n6
-	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
-	# n6 in vigil's tree (an event in it), then a merge, as above
-	touch n6/x
-	wait_for_line "$OUT" "^$W/n6/x\|CREATE$"
-	kill -STOP "$VIGIL_PID"
-	perl -e 'rename "a", "b" and rename "b", "a" and rename "a", "b" or die "$!"'
-	# n6 is moved out of the tree while the listing's open is held
-	start_gate "$W" sh -c 'mkdir n6/m && mv n6 "$1"/n6' sh "$O"
-	kill -CONT "$VIGIL_PID"
-	gate_done
-	wait_vigil
+	# n6 in vigil's tree, then a merge, as above; n6 is moved out of the
+	# tree while the listing's open is held
+	merge_then_gate n6 sh -c 'mkdir n6/m && mv n6 "$1"/n6' sh "$O"
 	# the listing did not find n6: not said gone then, before m was made
 	# in it and it moved out (said so by the events, in that order)
 	! grep -q "^$W/n6|DELETE" "$OUT" || { cat "$OUT"; false; }
 	[ "$(grep -n "^$W/n6/m|CREATE,ISDIR$" "$OUT" | cut -d: -f1)" -lt \
 	  "$(grep -n "^$W/n6|MOVED_FROM,ISDIR$" "$OUT" | cut -d: -f1)" ] || { cat "$OUT"; false; }
 	rm -r "$O/n6"
+}
+
+@test "a listing for a merge leaves a directory made after it began to its CREATE (-S)" {
+	# n6 in vigil's tree, then a merge; while the listing's open is held,
+	# n6 is renamed to n4 and a new n6 made in its place, with m in it:
+	# the listing finds the new n6, whose CREATE is queued after the
+	# rename that takes the old one away
+	merge_then_gate n6 sh -c 'mv n6 n4 && mkdir n6 n6/m'
+	# n6/m said after the rename of the old n6 to n4, by the events.
+	# Placed by the listing, the new n6 (and m) replaced the old one in a
+	# reader's view (n6 said deleted and made), and the rename read after
+	# moved them to n4, where a reader then had m and not x
+	[ "$(grep -n "^$W/n4|MOVED_TO,ISDIR$" "$OUT" | cut -d: -f1)" -lt \
+	  "$(grep -n "^$W/n6/m|CREATE,ISDIR$" "$OUT" | head -1 | cut -d: -f1)" ] || { cat "$OUT"; false; }
+	! grep -q "^$W/n6|DELETE" "$OUT" || { cat "$OUT"; false; }
+}
+
+@test "a listing for a merge that finds a file where a directory it renames away was leaves both to the events (-S)" {
+	# n in vigil's tree, with x in it; then a merge. While the listing's
+	# open is held, n is renamed to m and a file made as n: the listing
+	# finds the file, ahead of the rename
+	merge_then_gate n sh -c 'mv n m && touch n'
+	# n moved to m (x with it), then the file n made. Said gone by the
+	# listing (a file has its name), the directory n went from a
+	# reader's view with x, and the rename then brought nothing to m
+	! grep -q "^$W/n|DELETE" "$OUT" || { cat "$OUT"; false; }
+	[ "$(grep -n "^$W/m|MOVED_TO,ISDIR$" "$OUT" | cut -d: -f1)" -lt \
+	  "$(grep -n "^$W/n|CREATE$" "$OUT" | head -1 | cut -d: -f1)" ] || { cat "$OUT"; false; }
+}
+
+@test "a listing for a merge that finds a directory made after it where one a merged event took away was says that one gone (-S)" {
+	mkdir n
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	touch n/x
+	wait_for_line "$OUT" "^$W/n/x\|CREATE$"
+	kill -STOP "$VIGIL_PID"
+	# n out, back in and out again: the kernel merges the third move
+	# into the first, and $W is listed again once vigil has caught up
+	perl -e 'rename "n", "$ARGV[0]/n" and rename "$ARGV[0]/n", "n" and
+		 rename "n", "$ARGV[0]/n" or die "$!"' "$O"
+	# a new n made while that listing's open of $W is held: the listing
+	# finds it, ahead of its CREATE
+	start_gate "$W" mkdir n
+	kill -CONT "$VIGIL_PID"
+	gate_done
+	wait_vigil
+	# the n moved in is said gone (nothing else will: its way out was
+	# merged away), after it came in and before the new n is made. Kept
+	# for events that would never come, it stayed in a reader's view
+	del=$(grep -n "^$W/n|DELETE,ISDIR$" "$OUT" | tail -1 | cut -d: -f1)
+	[ -n "$del" ] || { cat "$OUT"; false; }
+	[ "$(grep -n "^$W/n|MOVED_TO,ISDIR$" "$OUT" | tail -1 | cut -d: -f1)" -lt "$del" ] ||
+		{ cat "$OUT"; false; }
+	[ "$del" -lt "$(grep -n "^$W/n|CREATE,ISDIR$" "$OUT" | tail -1 | cut -d: -f1)" ] ||
+		{ cat "$OUT"; false; }
+	rm -r "$O/n"
+}
+
+@test "a directory made where one whose way out the kernel merged away was is said to replace it (-S)" {
+	mkdir n
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	touch n/x
+	wait_for_line "$OUT" "^$W/n/x\|CREATE$"
+	kill -STOP "$VIGIL_PID"
+	# n out, back in and out again (the third move merged into the
+	# first), then a new n made: its CREATE is the first word that the
+	# n moved in is not there
+	perl -e 'rename "n", "$ARGV[0]/n" and rename "$ARGV[0]/n", "n" and
+		 rename "n", "$ARGV[0]/n" and mkdir "n" or die "$!"' "$O"
+	kill -CONT "$VIGIL_PID"
+	wait_vigil
+	# said gone before the new n is made: a CREATE replaces nothing in a
+	# reader's view, which kept x below the new n
+	del=$(grep -n "^$W/n|DELETE,ISDIR$" "$OUT" | head -1 | cut -d: -f1)
+	[ -n "$del" ] || { cat "$OUT"; false; }
+	[ "$del" -lt "$(grep -n "^$W/n|CREATE,ISDIR$" "$OUT" | head -1 | cut -d: -f1)" ] ||
+		{ cat "$OUT"; false; }
+	rm -r "$O/n"
+}
+
+@test "the listing of a directory moved in leaves one a rename brings into it meanwhile to that rename (-S)" {
+	mkdir x "$O/d"
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	# x in vigil's tree, with f in it
+	touch x/f
+	wait_for_line "$OUT" "^$W/x/f\|CREATE$"
+	# d comes in from outside, and is listed: while that listing's open
+	# of d is held, x is renamed into it as y. The listing finds y,
+	# whose rename is queued before it
+	start_gate "$O/d" mv x d/y
+	mv "$O/d" d
+	gate_done
+	wait_vigil
+	# x moved to d/y, f with it. Placed by the listing, x was said gone
+	# from where it was and y reported afresh, and the rename, when read,
+	# put at d/y what a reader had under x: by then, nothing
+	! grep -q "^$W/x|DELETE" "$OUT" || { cat "$OUT"; false; }
+	grep -q "^$W/x|MOVED_FROM,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	grep -q "^$W/d/y|MOVED_TO,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	# (the listing may name y as it reads d: the rename then replaces it)
+	! grep -q "^$W/d/y/f|" "$OUT" || { cat "$OUT"; false; }
 }
 
 @test "a directory renamed on while vigil lags is no sign of a merge, and is not listed again" {
