@@ -667,6 +667,14 @@ static int list_frame(struct crawl *c, struct frame *f)
 				uint32_t x = tree_find_child(&v->tree, f->node, nm, nl);
 				news = x == NODE_NONE || tree_node(&v->tree, x)->owed;
 				known_here = news ? 0 : KNOWN_HERE;
+				/* Reported whole here, it replaces whatever a
+				 * reader may still have under this path (what a
+				 * listing or events put there, whose way out was
+				 * lost with the queue): a CREATE replaces nothing
+				 * in a reader's model, so a DELETE first. */
+				if (news && c->diff &&
+				    (err = say(c, f->node, nm, nl, IN_DELETE | IN_ISDIR)) < 0)
+					goto out;
 			} else if (!news && diff) {
 				uint32_t x = tree_find_child(&v->tree, f->node, nm, nl);
 				if (x != NODE_NONE) {
