@@ -1494,6 +1494,51 @@ static void arrival_gone_on_and_relisted_elsewhere_is_said_gone(void **state)
 	assert_int_equal(diverged(f, &k, stderr), 0);
 }
 
+/* Across an overflow: a known directory (d/n3) moved in the gap into a
+ * sibling the walk visits first (d/aN/x), a new directory made under its
+ * old name (d/n3, holding z), and d renamed (e). The walk found d at e and
+ * reported it whole, the new n3 among what it holds (a synthetic CREATE);
+ * then it found the old n3 at e/aN/x, and said it gone from where the tree
+ * had it, e/n3: the very path that listing had just reported, taking the
+ * new n3 from a reader, who then had e/n3/z without e/n3
+ * (bench/churn.sh --writers 3 --ops 1500, a queue of 64 emulated: seed
+ * 3018, './back-30181/n1/n3' missing). */
+static void moved_in_the_gap_its_old_path_reported_whole_anew_stays(void **state)
+{
+	struct fixture *f = *state;
+	unsigned long max = queue_max();
+	if (!max)
+		skip();
+	fixture_reset(f); /* its queue's size is taken now */
+	struct known k;
+	start_known(f, &k, "d/", "d/a0/", "d/a1/", "d/a2/", "d/a3/", "d/a4/", "d/a5/",
+		    "d/a6/", "d/a7/", "d/n3/", "d/n3/y", NULL);
+	char d[300], a[8] = "", to[32];
+	at(f, "d", d, sizeof(d));
+	for (int i = 0; i < 8 && !a[0]; i++) {
+		snprintf(a, sizeof(a), "a%d", i);
+		if (!listed_before(d, a, "n3"))
+			a[0] = 0;
+	}
+	if (!a[0])
+		skip();
+	fill(f->dir, max + 1, false);
+	snprintf(to, sizeof(to), "d/%s/x", a);
+	move(f, "d/n3", to);
+	make_dir(f, "d/n3");
+	make_file(f, "d/n3/z");
+	move(f, "d", "e");
+	fill(f->dir, max + 1, true);
+	assert_int_equal(replay_across(f, &k, "g"), 1);
+	char p[32];
+	snprintf(p, sizeof(p), "e/%s/x/y", a);
+	expect_known(&k, p);
+	expect_known(&k, "e/n3");
+	expect_known(&k, "e/n3/z");
+	expect_unknown(&k, "e/n3/y");
+	assert_int_equal(diverged(f, &k, stderr), 0);
+}
+
 /* Across an overflow: a directory (d/n3) the re-scan reports whole, made
  * in the gap, over a path where a reader still has something below it:
  * here d/n3/old, as events or a listing left it (bench/churn.sh --writers
@@ -1573,6 +1618,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(reported_whole_a_file_under_a_known_directory_name_stays, setup, teardown),
 		cmocka_unit_test_setup_teardown(reported_whole_a_file_under_a_gone_directory_name_stays, setup, teardown),
 		cmocka_unit_test_setup_teardown(arrival_gone_on_and_relisted_elsewhere_is_said_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(moved_in_the_gap_its_old_path_reported_whole_anew_stays, setup, teardown),
 		cmocka_unit_test_setup_teardown(reported_whole_by_a_rescan_its_path_is_cleared_first, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
