@@ -1206,6 +1206,18 @@ static unsigned long queue_max(void)
 	return max < 16 || max > 1000000 ? 0 : max;
 }
 
+/* For a test that fills the kernel queue: its size (queue_max()), with
+ * F's instance made again, so that its queue takes that size now; the test
+ * is skipped where it cannot be read. */
+static unsigned long small_queue(struct fixture *f)
+{
+	unsigned long max = queue_max();
+	if (!max)
+		skip();
+	fixture_reset(f);
+	return max;
+}
+
 /* Make (or, UNMAKE, remove) files g0000001 to gN in DIR. */
 static void fill(const char *dir, unsigned long n, bool unmake)
 {
@@ -1239,10 +1251,7 @@ static void overflow_again(void)
 static void reported_by_a_rescan_and_gone_before_its_watch_is_said_gone(void **state)
 {
 	struct fixture *f = *state;
-	unsigned long max = queue_max();
-	if (!max)
-		skip();
-	fixture_reset(f); /* its queue's size is taken now */
+	unsigned long max = small_queue(f);
 	make_dir(f, "OUT");
 	watch_events(f);
 	/* the first overflow, and d made in the gap */
@@ -1342,10 +1351,7 @@ static void known_already(struct known *k, const char *const *paths, size_t n)
 static void known_moved_away_in_the_gap_its_new_namesake_is_reported(void **state)
 {
 	struct fixture *f = *state;
-	unsigned long max = queue_max();
-	if (!max)
-		skip();
-	fixture_reset(f); /* its queue's size is taken now */
+	unsigned long max = small_queue(f);
 	make_candidates(f);
 	make_dir(f, "n6");
 	make_file(f, "n6/y");
@@ -1384,10 +1390,7 @@ static void known_moved_away_in_the_gap_its_new_namesake_is_reported(void **stat
 static void reported_whole_a_file_under_a_known_directory_name_stays(void **state)
 {
 	struct fixture *f = *state;
-	unsigned long max = queue_max();
-	if (!max)
-		skip();
-	fixture_reset(f); /* its queue's size is taken now */
+	unsigned long max = small_queue(f);
 	make_candidates(f);
 	make_dir(f, "p");
 	make_dir(f, "p/q");
@@ -1422,10 +1425,7 @@ static void reported_whole_a_file_under_a_known_directory_name_stays(void **stat
 static void reported_whole_a_file_under_a_gone_directory_name_stays(void **state)
 {
 	struct fixture *f = *state;
-	unsigned long max = queue_max();
-	if (!max)
-		skip();
-	fixture_reset(f); /* its queue's size is taken now */
+	unsigned long max = small_queue(f);
 	make_dir(f, "a0");
 	make_dir(f, "p");
 	make_dir(f, "p/q");
@@ -1461,10 +1461,7 @@ static void reported_whole_a_file_under_a_gone_directory_name_stays(void **state
 static void arrival_gone_on_and_relisted_elsewhere_is_said_gone(void **state)
 {
 	struct fixture *f = *state;
-	unsigned long max = queue_max();
-	if (!max)
-		skip();
-	fixture_reset(f); /* its queue's size is taken now */
+	unsigned long max = small_queue(f);
 	struct known k;
 	start_known(f, &k, "a/", "q/", "OUT/", "OUT/x/", NULL);
 	/* x comes in as the first re-scan opens a */
@@ -1506,10 +1503,7 @@ static void arrival_gone_on_and_relisted_elsewhere_is_said_gone(void **state)
 static void moved_in_the_gap_its_old_path_reported_whole_anew_stays(void **state)
 {
 	struct fixture *f = *state;
-	unsigned long max = queue_max();
-	if (!max)
-		skip();
-	fixture_reset(f); /* its queue's size is taken now */
+	unsigned long max = small_queue(f);
 	struct known k;
 	start_known(f, &k, "d/", "d/a0/", "d/a1/", "d/a2/", "d/a3/", "d/a4/", "d/a5/",
 		    "d/a6/", "d/a7/", "d/n3/", "d/n3/y", NULL);
@@ -1550,10 +1544,7 @@ static void moved_in_the_gap_its_old_path_reported_whole_anew_stays(void **state
 static void out_its_partner_lost_and_back_in_the_gap_is_reported(void **state)
 {
 	struct fixture *f = *state;
-	unsigned long max = queue_max();
-	if (!max)
-		skip();
-	fixture_reset(f); /* its queue's size is taken now */
+	unsigned long max = small_queue(f);
 	struct known k;
 	start_known(f, &k, "d/", "d/n3/", "d/n3/y", NULL);
 	move(f, "d/n3", "OUT");
@@ -1577,10 +1568,7 @@ static void out_its_partner_lost_and_back_in_the_gap_is_reported(void **state)
 static void reported_whole_by_a_rescan_its_path_is_cleared_first(void **state)
 {
 	struct fixture *f = *state;
-	unsigned long max = queue_max();
-	if (!max)
-		skip();
-	fixture_reset(f); /* its queue's size is taken now */
+	unsigned long max = small_queue(f);
 	struct known k;
 	start_known(f, &k, "d/", NULL);
 	static const char *const had[] = {"d/n3", "d/n3/old"};
