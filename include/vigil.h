@@ -173,7 +173,10 @@ enum {
 	 * reported as a synthetic IN_CREATE (or as for any listing, above),
 	 * what vanished as a synthetic IN_DELETE (if asked for), and a
 	 * directory found under another path as a synthetic IN_DELETE of the
-	 * old one and an IN_CREATE of the new one, with all it holds: a reader
+	 * old one and an IN_CREATE of the new one, with all it holds (a
+	 * directory reported whole there, new or found elsewhere, comes after
+	 * a synthetic IN_DELETE | IN_ISDIR of its own path, if asked for, so
+	 * that whatever a reader still has under it goes): a reader
 	 * replaying the events has the tree on disk again, as far as names go.
 	 * Changes to the contents of files that already existed cannot be
 	 * recovered; consumers that need them keep their own snapshot.

@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "beneath.h"
+#include "bitset.h"
 #include "engine.h"
 
 #ifdef __has_include
@@ -126,6 +127,18 @@ struct crawl {
 	 * it holds), not only what it holds. */
 	bool gap;
 	bool relocated;      /* attach() moved a known directory here */
+	/* With diff: the directories this walk listed whole (node + 1). A
+	 * reader has below them only what those listings reported: each was
+	 * said gone first, or lies below one that was (list_frame()). */
+	struct bitset whole;
+	/* With diff: the directories this walk found (node + 1), where the
+	 * tree has them, until found again elsewhere */
+	struct bitset found;
+	/* With diff: the tree's directories whose names a listing of this
+	 * walk reported whole where the tree has them, and the inode found
+	 * under that name (the same directory, or a new one) */
+	struct listed { uint32_t node; ino_t ino; } *listed;
+	size_t n_listed, cap_listed;
 	/* The listing of the directory attach() is called in found the
 	 * tree's directory under this name, and did not report it: a reader
 	 * has that one there (KNOWN_HERE before the name in names) */
@@ -349,18 +362,34 @@ static int say_vacated(struct crawl *c, uint32_t parent, const char *name, size_
 			IN_CREATE | IN_ISDIR);
 }
 
-/* A rescan that keeps names found the known directory EXISTING under NAME
- * in PARENT: a reader has it where the tree has it, and is told it is gone
- * from there; and if the tree has another directory (CHILD) under NAME, a
+/* Whether a listing of this walk reported the tree's directory NODE where
+ * the tree has it, as the directory of inode INO (found elsewhere now). */
+static bool listed_there(const struct crawl *c, uint32_t node, ino_t ino)
+{
+	for (size_t i = c->n_listed; i-- > 0;)
+		if (c->listed[i].node == node)
+			return c->listed[i].ino == ino;
+	return false;
+}
+
+/* A rescan that keeps names found the known directory EXISTING (open at
+ * FD) under NAME in PARENT: a reader has it where the tree has it, and is
+ * told it is gone from there (unless this walk listed the tree's parent of
+ * it whole and did not find it there: a reader has there what that
+ * listing found, a new directory under the old name or nothing); and if the tree has another directory (CHILD) under NAME, a
  * reader has that one here, and is told it is gone, and this one new.
  * What it holds is reported whole (c->relocated). */
-static int diff_moved(struct crawl *c, uint32_t existing, uint32_t parent,
+static int diff_moved(struct crawl *c, uint32_t existing, int fd, uint32_t parent,
 		      const char *name, size_t len, uint32_t child)
 {
 	struct vigil *v = c->v;
 	const struct node *x = tree_node(&v->tree, existing);
 	int e = 0;
-	if (x->parent != NODE_NONE && engine_root_index(v, existing) != NODE_NONE) {
+	struct stat st;
+	if (x->parent != NODE_NONE && engine_root_index(v, existing) != NODE_NONE &&
+	    (!bitset_has(&c->whole, (int)x->parent + 1) ||
+	     bitset_has(&c->found, (int)existing + 1) || fstat(fd, &st) < 0 ||
+	     listed_there(c, existing, st.st_ino))) {
 		char old[NAME_MAX + 1];
 		size_t ol = x->name_len < sizeof(old) ? x->name_len : sizeof(old) - 1;
 		memcpy(old, tree_name(&v->tree, existing), ol);
@@ -451,7 +480,7 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 		if (c->mode == CRAWL_NEW && engine_root_index(v, existing) == NODE_NONE &&
 		    (*ret_err = stale_add(c, existing)) < 0)
 			return NODE_NONE;
-		if (c->diff && (*ret_err = diff_moved(c, existing, parent, name, len, child)) < 0)
+		if (c->diff && (*ret_err = diff_moved(c, existing, fd, parent, name, len, child)) < 0)
 			return NODE_NONE;
 		/* it may lie below the node it replaces: take it out first */
 		tree_detach(t, existing);
@@ -587,6 +616,20 @@ static int diff_gone(struct crawl *c, struct frame *f, const char *dir, size_t d
 	return 0;
 }
 
+/* A listing reported whole the directory of inode INO as NAME in PARENT:
+ * if the tree has one there, note which was found under its name. */
+static int listed_add(struct crawl *c, uint32_t parent, const char *name, size_t len,
+		      ino_t ino)
+{
+	uint32_t x = tree_find_child(&c->v->tree, parent, name, len);
+	if (x == NODE_NONE)
+		return 0;
+	if (array_grow((void **)&c->listed, &c->cap_listed, c->n_listed, sizeof(*c->listed), 16) < 0)
+		return -ENOMEM;
+	c->listed[c->n_listed++] = (struct listed){x, ino};
+	return 0;
+}
+
 /* List the directory of frame F: report entries if F->synth, and queue its
  * subdirectories for the walk. */
 static int list_frame(struct crawl *c, struct frame *f)
@@ -608,6 +651,8 @@ static int list_frame(struct crawl *c, struct frame *f)
 	/* reported whole: a reader has only what this listing says */
 	if (names && f->synth)
 		held_clear(&v->held, f->node, serial);
+	if (c->diff && f->synth && (err = bitset_put(&c->whole, (int)f->node + 1, true)) < 0)
+		return err;
 
 	f->names_start = f->names_pos = c->names.len;
 	for (;;) {
@@ -673,6 +718,14 @@ static int list_frame(struct crawl *c, struct frame *f)
 				uint32_t x = tree_find_child(&v->tree, f->node, nm, nl);
 				news = x == NODE_NONE || tree_node(&v->tree, x)->owed;
 				known_here = news ? 0 : KNOWN_HERE;
+				/* Reported whole here, it replaces whatever a
+				 * reader may still have under this path (what a
+				 * listing or events put there, whose way out was
+				 * lost with the queue): a CREATE replaces nothing
+				 * in a reader's model, so a DELETE first. */
+				if (news && c->diff &&
+				    (err = say(c, f->node, nm, nl, IN_DELETE | IN_ISDIR)) < 0)
+					goto out;
 			} else if (!news && diff) {
 				uint32_t x = tree_find_child(&v->tree, f->node, nm, nl);
 				if (x != NODE_NONE) {
@@ -706,6 +759,9 @@ static int list_frame(struct crawl *c, struct frame *f)
 			}
 			if (names && !is_dir &&
 			    (err = held_add(&v->held, f->node, serial, nm, nl)) < 0)
+				goto out;
+			if (is_dir && f->synth && c->diff &&
+			    (err = listed_add(c, f->node, nm, nl, d->d_ino)) < 0)
 				goto out;
 			if (is_dir && ((err = buf_putc(&c->names, known_here)) < 0 ||
 				       (err = buf_append(&c->names, nm, nl + 1)) < 0))
@@ -984,6 +1040,11 @@ static int walk(struct crawl *c)
 		c->known_here = known_here;
 		/* nm lives in c->names, which attach() does not touch */
 		uint32_t node = attach(c, f->node, nm, nl, fd, &fresh, &err);
+		if (node != NODE_NONE && c->diff && err >= 0 &&
+		    (err = bitset_put(&c->found, (int)node + 1, true)) < 0) {
+			close(fd);
+			break;
+		}
 		c->cwd_node = node != NODE_NONE && c->cwd_fd == fd ? node : NODE_NONE;
 		c->cwd_fd = -1;
 		if (err == -ENOSPC) {
@@ -1065,6 +1126,9 @@ static int crawl_run(struct crawl *c, uint32_t node, int fd, bool synth,
 	free(c->dents);
 	free(c->frames);
 	buf_free(&c->names);
+	bitset_free(&c->whole);
+	bitset_free(&c->found);
+	free(c->listed);
 	if (err == 0 && c->late_err)
 		err = c->late_err;
 	if (err == 0 && c->nospace)

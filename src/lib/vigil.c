@@ -1197,6 +1197,16 @@ static int rescan(struct vigil *v)
 	/* the partners of held halves may be lost; the walk settles the tree */
 	while (v->moves.len) {
 		h = v->moves.v[0];
+		/* A reader has its MOVED_FROM (or has it now, from moved_out()),
+		 * and has forgotten the path: where the walk finds the directory
+		 * (back under that name in the gap, its MOVED_TO lost), what it
+		 * holds is reported, as for one never seen (said gone from
+		 * there first: list_frame()). The tree still has it there, and
+		 * without this the walk would say nothing. */
+		if ((h.mask & IN_ISDIR) && half_node_valid(v, &h)) {
+			tree_node(&v->tree, h.node)->owed = true;
+			tree_node(&v->tree, h.node)->named = false;
+		}
 		h.node = NODE_NONE;
 		memmove(v->moves.v, v->moves.v + 1, (v->moves.len - 1) * sizeof(h));
 		v->moves.len--;

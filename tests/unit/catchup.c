@@ -263,7 +263,8 @@ static size_t replay_at(const struct fixture *f, struct known *k, long max, cons
 			       ev->flags & VIGIL_EVENT_SYNTHETIC ? " (synthetic)" : "");
 		}
 		known_event(k, p, ev);
-		if (until && strcmp(p, until) == 0)
+		/* a synthetic DELETE may come first, to clear the path */
+		if (until && strcmp(p, until) == 0 && is_known(k, until))
 			break;
 	}
 	return n;

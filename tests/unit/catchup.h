@@ -82,7 +82,8 @@ void start_known(struct fixture *f, struct known *k, ...);
 /* replay(), across overflows (returns how many), leaving out the paths
  * that begin with SKIP (what filled the queue). */
 size_t replay_across(const struct fixture *f, struct known *k, const char *skip);
-/* The same, up to the first event under the path UNTIL (NULL: to the end). */
+/* The same, up to the first event that leaves a reader with the path UNTIL
+ * (NULL: to the end). */
 size_t replay_until(const struct fixture *f, struct known *k, const char *skip, const char *until);
 
 void expect_known(const struct known *k, const char *p);
