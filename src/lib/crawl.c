@@ -159,6 +159,9 @@ struct crawl {
 	 * unless it is EXPECTED (the one this rename moves) */
 	bool wait_ahead;
 	uint32_t expected;
+	/* walk(): the top of the listings a reader is given whole that
+	 * attach() is called in, or NODE_NONE (learn_found_ahead()) */
+	uint32_t whole_top;
 };
 
 void engine_unwatch(void *ctx, int wd)
@@ -436,7 +439,7 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 	/* with a filesystem mark, a listing may run ahead of the rename
 	 * events that bring a directory here (learn.h): they place it */
 	if ((existing == NODE_NONE || existing != child) && !by_events &&
-	    learn_found_ahead(v, wd, parent, name, len))
+	    learn_found_ahead(v, wd, parent, name, len, c->whole_top))
 		return NODE_NONE;
 	if (existing != NODE_NONE) {
 		if (existing == child) {
@@ -1034,12 +1037,21 @@ static int walk(struct crawl *c)
 			    (err = held_add(&v->held, f->node, tree_node(&v->tree, f->node)->serial,
 					    nm, nl)) < 0)
 				break;
+			/* reported, and never listed: with a filesystem mark,
+			 * owed a listing where its rename puts it (learn.h) */
+			if ((e == -ENOENT || e == -ENOTDIR) && f->synth &&
+			    (err = learn_unlisted(v, f->node, nm, nl)) < 0)
+				break;
 			continue;
 		}
 		bool fresh;
 		c->known_here = known_here;
+		c->whole_top = NODE_NONE;
+		for (size_t i = c->depth; i-- > 0 && c->frames[i].synth;)
+			c->whole_top = c->frames[i].node;
 		/* nm lives in c->names, which attach() does not touch */
 		uint32_t node = attach(c, f->node, nm, nl, fd, &fresh, &err);
+		c->whole_top = NODE_NONE;
 		if (node != NODE_NONE && c->diff && err >= 0 &&
 		    (err = bitset_put(&c->found, (int)node + 1, true)) < 0) {
 			close(fd);
@@ -1097,7 +1109,7 @@ static void crawl_init(struct crawl *c, struct vigil *v, uint32_t root,
 {
 	*c = (struct crawl){.v = v, .root = root, .mode = mode, .cwd_fd = -1,
 			    .cwd_node = NODE_NONE, .noatime = O_NOATIME,
-			    .expected = NODE_NONE};
+			    .expected = NODE_NONE, .whole_top = NODE_NONE};
 	c->full_mask = engine_kernel_mask(v, &v->roots[root]);
 	c->gap = mode == CRAWL_RESCAN;
 	c->diff = c->gap && v->roots[root].names;

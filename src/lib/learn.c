@@ -13,9 +13,12 @@ void learn_fini(struct learn *l)
 	move_half_free(&l->from);
 	free(l->checked);
 	bitset_free(&l->left);
+	bitset_free(&l->ahead);
 	free(l->recheck);
 	buf_free(&l->name);
 	buf_free(&l->chain);
+	if (l->unlisted_ready)
+		held_fini(&l->unlisted);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -293,6 +296,32 @@ static int watch_over(struct vigil *v, uint32_t node, uint32_t flags)
 	return e;
 }
 
+int learn_unlisted(struct vigil *v, uint32_t parent, const char *name, size_t len)
+{
+	struct learn *l = v->learn;
+	if (!l || !l->listing_new)
+		return 0;
+	if (!l->unlisted_ready) {
+		held_init(&l->unlisted);
+		l->unlisted_ready = true;
+	}
+	return held_add(&l->unlisted, parent, tree_node(&v->tree, parent)->serial, name, len);
+}
+
+/* Whether NAME under NODE was reported by a listing and never listed
+ * (learn_unlisted()); the entry ends here, as an event takes the name. */
+static bool take_unlisted(struct vigil *v, uint32_t node, const char *name, size_t len)
+{
+	struct learn *l = v->learn;
+	if (!l->unlisted_ready || node == NODE_NONE)
+		return false;
+	uint32_t serial = tree_node(&v->tree, node)->serial;
+	if (!held_has(&l->unlisted, node, serial, name, len))
+		return false;
+	held_del(&l->unlisted, node, serial, name, len);
+	return true;
+}
+
 /* A MOVED_FROM: held until its MOVED_TO, the next record. */
 static int moved_from(struct vigil *v, const struct source_record *rec, uint64_t pos)
 {
@@ -305,8 +334,11 @@ static int moved_from(struct vigil *v, const struct source_record *rec, uint64_t
 		.time = v->read_time, .pid = rec->pid,
 	};
 	l->has_from = true;
+	l->from_unlisted = false;
 	if (node == NODE_NONE)
 		return 0; /* from outside */
+	l->from_unlisted = take_unlisted(v, node, rec->name, rec->name_len) &&
+			   (rec->mask & IN_ISDIR);
 	const char *dir;
 	size_t dir_len;
 	int e = engine_node_dir(v, node, &dir, &dir_len);
@@ -342,13 +374,17 @@ static int moved_in(struct vigil *v, uint32_t node, const char *name, size_t len
 		uint32_t c = place(v, node, child, name, len);
 		if (c == NODE_NONE)
 			return 0;
+		v->learn->listing_new = true;
 		int e = crawl_relist(v, ri, c, true);
+		v->learn->listing_new = false;
 		drop_orphans(v);
 		if (e == -ESTALE)
 			return engine_retry_relist(v, ri, c, true);
 		return e == -ENOMEM ? e : 0;
 	}
+	v->learn->listing_new = true;
 	int n = crawl_new(v, ri, node, name, len, CRAWL_MOVED_IN, CRAWL_NEW, NODE_NONE);
+	v->learn->listing_new = false;
 	drop_orphans(v);
 	if (n == -EINPROGRESS || (n == -ESTALE && !engine_caught_up(v)))
 		return engine_retry(v, ri, node, name, len, CRAWL_MOVED_IN, CRAWL_NEW);
@@ -367,14 +403,22 @@ static int moved_to(struct vigil *v, const struct source_record *rec, uint64_t p
 	struct learn *l = v->learn;
 	struct tree *t = &v->tree;
 	bool paired = l->has_from && l->from.cookie == rec->cookie;
+	bool unlisted = paired && l->from_unlisted;
+	l->from_unlisted = false;
+	if (rec->child > 0 && bitset_has(&l->ahead, rec->child)) {
+		unlisted = true;
+		bitset_put(&l->ahead, rec->child, false);
+	}
 	struct move_half h = paired ? l->from : (struct move_half){.dir_node = NODE_NONE};
 	l->from = (struct move_half){0};
 	l->has_from = false;
 	uint32_t flags = 0;
 	uint32_t to = node_of(v, rec->wd, pos, &flags);
 	bool from_in = h.dir_node != NODE_NONE && tree_node(t, h.dir_node)->used;
-	/* what it holds was in the trees already: not news where it lands */
-	bool known = from_in && (rec->mask & IN_ISDIR) &&
+	/* what it holds was in the trees already: not news where it lands
+	 * (unless a listing reported it and could not list it: a reader has
+	 * its name alone, learn_unlisted()) */
+	bool known = from_in && (rec->mask & IN_ISDIR) && !unlisted &&
 		     watchable(v, h.dir_node, h.name, h.name_len);
 	int e = 0;
 	uint32_t ri = to != NODE_NONE ? engine_root_index(v, to) : NODE_NONE;
@@ -510,7 +554,8 @@ static void mark_found(struct vigil *v, uint32_t node)
 	}
 }
 
-bool learn_found_ahead(struct vigil *v, int wd, uint32_t parent, const char *name, size_t len)
+bool learn_found_ahead(struct vigil *v, int wd, uint32_t parent, const char *name, size_t len,
+		       uint32_t whole)
 {
 	struct learn *l = v->learn;
 	if (!l)
@@ -535,6 +580,12 @@ bool learn_found_ahead(struct vigil *v, int wd, uint32_t parent, const char *nam
 	 * the listing's sweep says so */
 	uint32_t node = tree_find_wd(t, wd);
 	uint32_t there = tree_find_child(t, parent, name, len);
+	uint32_t was = e == 0 && whole != NODE_NONE && l->listing_new ? tree_find_wd(t, p)
+									 : NODE_NONE;
+	/* out of memory: listed where it lands only if it moves in from
+	 * elsewhere */
+	if (was != NODE_NONE && (was == whole || tree_is_ancestor(t, whole, was)))
+		(void)bitset_put(&l->ahead, wd, true);
 	mark_found(v, node);
 	if (there != NODE_NONE && there != node &&
 	    v->src.ops->moves_later(&v->src, tree_node(t, there)->wd, l->pos))
@@ -652,6 +703,11 @@ int learn_process(struct vigil *v, const struct source_record *rec, uint64_t pos
 					   rec->cookie, flags);
 		if (e < 0)
 			return e;
+	}
+	if ((rec->mask & IN_DELETE) && rec->name_len) {
+		take_unlisted(v, node, rec->name, rec->name_len);
+		if (rec->child > 0)
+			bitset_put(&l->ahead, rec->child, false);
 	}
 	if (!is_dir)
 		return 0;

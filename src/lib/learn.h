@@ -30,6 +30,7 @@
 
 #include "bitset.h"
 #include "buf.h"
+#include "held.h"
 #include "moves.h"
 #include "source.h"
 
@@ -55,6 +56,21 @@ struct learn {
 	 * until the last of a run of such records. */
 	int *recheck;
 	size_t n_recheck, cap_recheck;
+	/* Directories a listing reported (a reader has their names) but
+	 * could not open to list, by parent node and name: renamed (or
+	 * deleted) between the listing of the parent and the descent into
+	 * them. The first event that takes such a name away ends its entry;
+	 * a rename that does is a move in (what it holds is listed where it
+	 * lands), as for inotify, where such a directory was never watched. */
+	struct held unlisted;
+	bool unlisted_ready;
+	bool from_unlisted;     /* the held MOVED_FROM took such a name */
+	/* A bit per directory id: found ahead of its rename by a listing a
+	 * reader is given whole, from where that listing had not reached
+	 * (learn_found_ahead()); its rename lists it where it lands. */
+	struct bitset ahead;
+	bool listing_new;       /* moved_in()'s listing runs: a reader has
+				   nothing below what it reports */
 };
 
 #define LEARN_GONE 0x80000000u
@@ -79,7 +95,14 @@ int learn_process(struct vigil *v, const struct source_record *rec, uint64_t pos
  * happened in it before that rename would be said under its later path,
  * and the rename, when read, would take back from a reader what the
  * listing reported there. */
-bool learn_found_ahead(struct vigil *v, int wd, uint32_t parent, const char *name, size_t len);
+/* WHOLE: the top of the listings a reader is given whole that found it,
+ * or NODE_NONE. Where the events put WD as of the record lies in WHOLE's
+ * subtree (moved within it while the listing ran), and that listing is of
+ * a directory moved in (a reader has nothing below it), a reader was
+ * never given what WD holds: its rename, when read, lists it where it
+ * lands, as for a directory moved in from outside. */
+bool learn_found_ahead(struct vigil *v, int wd, uint32_t parent, const char *name, size_t len,
+		       uint32_t whole);
 /* The same for a file such a listing found as NAME under PARENT, where
  * the tree has a directory that the events still to read take away (a
  * rename or delete made while the listing ran; the file was made after
@@ -96,5 +119,12 @@ bool learn_file_ahead(struct vigil *v, uint32_t parent, const char *name, size_t
  * events: swept now, it would be said gone, and a reader, told so before
  * its rename, would lose what it holds. Called before engine_sweep(). */
 void learn_keep_unfound(struct vigil *v);
+/* A listing reported the directory NAME under PARENT, and the walk could
+ * not open it to list it (gone on: ENOENT, ENOTDIR). With whole-filesystem
+ * marks, its events place it later without a listing (its rename within
+ * the trees moves it as known, with nothing below it): it is owed one,
+ * where its rename puts it, if the listing is of a directory moved in (a
+ * reader has nothing below it). 0, or -ENOMEM; 0 without such marks. */
+int learn_unlisted(struct vigil *v, uint32_t parent, const char *name, size_t len);
 
 #endif

@@ -386,6 +386,48 @@ merge_then_gate() {
 	! grep -q "^$W/d/y/f|" "$OUT" || { cat "$OUT"; false; }
 }
 
+@test "the listing of a directory moved in lists one renamed before it got there where the rename puts it (-S)" {
+	mkdir -p "$O/d/a" "$O/d/b"
+	touch "$O/d/a/f" "$O/d/b/g"
+	# the walk goes down d's directories in the order the listing read
+	# them: the first one's open is held while the second is renamed, so
+	# that the walk, back in d, finds that one gone
+	local first second
+	first=$(ls -U "$O/d" | head -n 1)
+	if [ "$first" = a ]; then second=b; else second=a; fi
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	sentinel s1
+	start_gate "$O/d/$first" mv "d/$second" d/t
+	mv "$O/d" d
+	gate_done
+	wait_vigil
+	local g=f
+	[ "$second" = a ] || g=g
+	grep -q "^$W/d/$second|CREATE,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	grep -q "^$W/d/t|MOVED_TO,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	# reported by name alone by the listing, it was never listed: its
+	# rename, when read, moved it as known, with nothing below it
+	grep -q "^$W/d/t/$g|CREATE$" "$OUT" || { cat "$OUT"; false; }
+}
+
+@test "the listing of a directory moved in lists one renamed within it meanwhile where the rename puts it (-S)" {
+	mkdir -p "$O/d/b"
+	touch "$O/d/b/g"
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	sentinel s1
+	# d comes in from outside, and is listed: while that listing's open
+	# of d is held, b is renamed to t in it. The listing finds t, ahead
+	# of that rename, and leaves it to the rename
+	start_gate "$O/d" mv d/b d/t
+	mv "$O/d" d
+	gate_done
+	wait_vigil
+	grep -q "^$W/d/t|MOVED_TO,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	# a reader had nothing of what b held: the rename, read as a move
+	# within the trees, moved it as known, and nothing listed it
+	grep -q "^$W/d/t/g|CREATE$" "$OUT" || { cat "$OUT"; false; }
+}
+
 @test "a directory renamed on while vigil lags is no sign of a merge, and is not listed again" {
 	mkdir a
 	for opt in -S -F; do
