@@ -86,6 +86,20 @@ merge_then_gate() {
 	wait_vigil
 }
 
+# out_in_out_stopped: vigil -S on $W with n (and n/x) in its tree, stopped
+# while n is moved out to $O, back in and out again: the kernel merges the
+# third move into the first, so no event says n left, and $W is listed
+# again once vigil has caught up. vigil stays stopped for the caller.
+out_in_out_stopped() {
+	mkdir n
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	touch n/x
+	wait_for_line "$OUT" "^$W/n/x\|CREATE$"
+	kill -STOP "$VIGIL_PID"
+	perl -e 'rename "n", "$ARGV[0]/n" and rename "$ARGV[0]/n", "n" and
+		 rename "n", "$ARGV[0]/n" or die "$!"' "$O"
+}
+
 @test "--filesystem sets up with one mark and no walk, whatever is below" {
 	mkdir -p a/b/c
 	for i in $(seq 1 300); do mkdir "a/d$i"; done
@@ -314,15 +328,7 @@ merge_then_gate() {
 }
 
 @test "a listing for a merge that finds a directory made after it where one a merged event took away was says that one gone (-S)" {
-	mkdir n
-	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
-	touch n/x
-	wait_for_line "$OUT" "^$W/n/x\|CREATE$"
-	kill -STOP "$VIGIL_PID"
-	# n out, back in and out again: the kernel merges the third move
-	# into the first, and $W is listed again once vigil has caught up
-	perl -e 'rename "n", "$ARGV[0]/n" and rename "$ARGV[0]/n", "n" and
-		 rename "n", "$ARGV[0]/n" or die "$!"' "$O"
+	out_in_out_stopped
 	# a new n made while that listing's open of $W is held: the listing
 	# finds it, ahead of its CREATE
 	start_gate "$W" mkdir n
@@ -342,16 +348,10 @@ merge_then_gate() {
 }
 
 @test "a directory made where one whose way out the kernel merged away was is said to replace it (-S)" {
+	out_in_out_stopped
+	# then a new n made: its CREATE is the first word that the n moved
+	# in is not there
 	mkdir n
-	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
-	touch n/x
-	wait_for_line "$OUT" "^$W/n/x\|CREATE$"
-	kill -STOP "$VIGIL_PID"
-	# n out, back in and out again (the third move merged into the
-	# first), then a new n made: its CREATE is the first word that the
-	# n moved in is not there
-	perl -e 'rename "n", "$ARGV[0]/n" and rename "$ARGV[0]/n", "n" and
-		 rename "n", "$ARGV[0]/n" and mkdir "n" or die "$!"' "$O"
 	kill -CONT "$VIGIL_PID"
 	wait_vigil
 	# said gone before the new n is made: a CREATE replaces nothing in a
