@@ -192,7 +192,9 @@ EOF
 	} >"$app/server.in"
 	start_rules hot-reload.ini
 	wait_for_line "$LOG" '^start [0-9]+$'
-	grep -q '\[server\] pid [0-9]* started on 2 paths' "$ERR"
+	# vigil says it started the server after the server's first line
+	# can be in the log: wait for it, do not grep once
+	wait_for_line "$ERR" '\[server\] pid [0-9]+ started on 2 paths'
 	local first
 	first=$(sed -n 's/^start //p' "$LOG")
 	# none of these count...
