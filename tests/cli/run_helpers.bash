@@ -87,12 +87,17 @@ rules() {
 }
 
 # wait_distinct FILE N SECONDS: until N different lines are in FILE, woken
-# by what is written to it (a second at most), not by polling it.
+# by what is written to it (a second at most), not by polling it. SECONDS
+# bounds a stall, not the whole wait: it fails when no new line has come
+# for that long, so that a slow machine (a sanitizer build, 2 busy cores)
+# that is still getting there is waited for, and a hang is still caught.
 wait_distinct() {
-	local file=$1 n=$2 end=$((SECONDS + $3)) have
+	local file=$1 n=$2 secs=$3 end=$((SECONDS + $3)) have last=-1
 	while have=$(sort -u "$file" | wc -l) && [ "$have" -lt "$n" ]; do
-		if [ $SECONDS -ge $end ]; then
-			echo "timed out after $3s: $have of $n different lines in $file; stderr:" >&2
+		if [ "$have" -ne "$last" ]; then
+			last=$have end=$((SECONDS + secs))
+		elif [ $SECONDS -ge $end ]; then
+			echo "timed out: $have of $n different lines in $file, none new for ${secs}s; stderr:" >&2
 			tail -n 20 "$ERR" >&2
 			return 1
 		fi
