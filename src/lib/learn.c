@@ -417,9 +417,13 @@ static int moved_to(struct vigil *v, const struct source_record *rec, uint64_t p
 	bool from_in = h.dir_node != NODE_NONE && tree_node(t, h.dir_node)->used;
 	/* what it holds was in the trees already: not news where it lands
 	 * (unless a listing reported it and could not list it: a reader has
-	 * its name alone, learn_unlisted()) */
+	 * its name alone, learn_unlisted(); or it leaves a directory whose
+	 * listing was put off, which will not find it now: a reader has
+	 * nothing of it, and it is listed where it lands, as if from
+	 * outside) */
 	bool known = from_in && (rec->mask & IN_ISDIR) && !unlisted &&
-		     watchable(v, h.dir_node, h.name, h.name_len);
+		     watchable(v, h.dir_node, h.name, h.name_len) &&
+		     !engine_listing_owed(v, h.dir_node);
 	int e = 0;
 	uint32_t ri = to != NODE_NONE ? engine_root_index(v, to) : NODE_NONE;
 	uint32_t fri = from_in ? engine_root_index(v, h.dir_node) : NODE_NONE;

@@ -428,6 +428,27 @@ out_in_out_stopped() {
 	grep -q "^$W/d/t/g|CREATE$" "$OUT" || { cat "$OUT"; false; }
 }
 
+@test "a directory moved out of one moved in whose listing was put off is listed where it lands (-S)" {
+	mkdir -p "$O/d/n4"
+	touch "$O/d/n4/f"
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	sentinel s1
+	# while vigil is stopped, d comes in from outside and is renamed to
+	# e, and n4 leaves e: d's listing, read first, finds no d, and is put
+	# off until the queue is dry (a retry); by then n4 is not in e
+	kill -STOP "$VIGIL_PID"
+	perl -e 'rename "$ARGV[0]/d", "d" and rename "d", "e" and rename "e/n4", "n1"
+		 or die "$!"' "$O"
+	kill -CONT "$VIGIL_PID"
+	wait_vigil
+	grep -q "^$W/e/n4|MOVED_FROM,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	grep -q "^$W/n1|MOVED_TO,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	# a reader never had what n4 held: the rename, read as a move within
+	# the trees, moved it as known, and the listing of e, run later, did
+	# not find it
+	grep -q "^$W/n1/f|CREATE$" "$OUT" || { cat "$OUT"; false; }
+}
+
 @test "a directory renamed on while vigil lags is no sign of a merge, and is not listed again" {
 	mkdir a
 	for opt in -S -F; do
