@@ -449,6 +449,25 @@ out_in_out_stopped() {
 	grep -q "^$W/n1/f|CREATE$" "$OUT" || { cat "$OUT"; false; }
 }
 
+@test "a directory moved out of one moved in before that one was listed is listed where it lands (-S)" {
+	mkdir -p "$O/d/n4"
+	touch "$O/d/n4/f"
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	sentinel s1
+	# while vigil is stopped, d comes in from outside and n4 leaves it:
+	# d's listing, run when its MOVED_TO is read, finds no n4 there
+	kill -STOP "$VIGIL_PID"
+	perl -e 'rename "$ARGV[0]/d", "d" and rename "d/n4", "n1" or die "$!"' "$O"
+	kill -CONT "$VIGIL_PID"
+	wait_vigil
+	grep -q "^$W/d|MOVED_TO,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	grep -q "^$W/d/n4|MOVED_FROM,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	grep -q "^$W/n1|MOVED_TO,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	# a reader never had what n4 held: the rename, read as a move within
+	# the trees, moved it as known
+	grep -q "^$W/n1/f|CREATE$" "$OUT" || { cat "$OUT"; false; }
+}
+
 @test "a directory renamed on while vigil lags is no sign of a merge, and is not listed again" {
 	mkdir a
 	for opt in -S -F; do
