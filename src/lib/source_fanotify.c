@@ -1079,13 +1079,31 @@ static int fan_remove(struct source *s, int wd)
 	return 0;
 }
 
+/* Whether the log has a rename or delete of entry I's directory translated
+ * after position POS. */
+static bool logged_after(const struct fan *f, uint32_t i, uint64_t pos)
+{
+	const struct fan_entry *x = &f->h.v[i];
+	for (size_t j = f->log_head; j < f->log_len; j++) {
+		const struct fan_log *l = &f->log[j];
+		if (l->pos > pos && !l->born && l->fsid == x->fsid && l->type == x->type &&
+		    l->len == x->len && memcmp(f->log_bytes.data + l->off, fan_key(x), x->len) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void fan_outside(struct source *s, int wd, uint64_t pos)
 {
 	struct fan *f = fan_of(s);
 	uint32_t i = fan_handles_by_id(&f->h, wd);
 	/* what is translated already is past POS: a directory that came in
-	 * from outside since may have brought this one */
-	if (i != FAN_NONE && f->mark && f->moved_in <= pos)
+	 * from outside since may have brought this one; and this one may
+	 * have been renamed since, back in (from a directory met for the
+	 * first time there, which moved_in does not count, as it was not
+	 * known to be outside): its records, translated from now on, are to
+	 * go out, for the engine to place it where that rename put it */
+	if (i != FAN_NONE && f->mark && f->moved_in <= pos && !logged_after(f, i, pos))
 		f->h.v[i].state = FAN_OUTSIDE;
 }
 

@@ -468,6 +468,30 @@ out_in_out_stopped() {
 	grep -q "^$W/n1/f|CREATE$" "$OUT" || { cat "$OUT"; false; }
 }
 
+@test "a directory moved out and back in while vigil lags is not taken for outside (-S)" {
+	mkdir a "$O/e"
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --json "$W"
+	touch a/x
+	wait_for_line "$OUT" "\"path\":\"$W/a/x\""
+	# while vigil is stopped, a goes out to $O (met there for the first
+	# time, so not known to be outside) and comes back in as b, renamed
+	# on to c (so that b's listing finds nothing, and waits for the queue
+	# to be dry), and e comes in from $O. The way out of a, read after
+	# the way back in was translated, marked its directory outside; f,
+	# made in c while e's listing is held, was then dropped, and said
+	# only by c's listing, late
+	kill -STOP "$VIGIL_PID"
+	perl -e 'rename "a", "$ARGV[0]/a" and rename "$ARGV[0]/a", "b" and rename "b", "c" and
+		 rename "$ARGV[0]/e", "e" or die "$!"' "$O"
+	start_gate "$W/e" touch c/f
+	kill -CONT "$VIGIL_PID"
+	gate_done
+	wait_vigil
+	grep -q "\"path\":\"$W/c\",.*\"MOVED_TO\"" "$OUT" || { cat "$OUT"; false; }
+	grep -q "\"path\":\"$W/c/f\",.*\"CREATE\"\],\"cookie\":0,\"synthetic\":false" "$OUT" ||
+		{ cat "$OUT"; false; }
+}
+
 @test "a directory renamed on while vigil lags is no sign of a merge, and is not listed again" {
 	mkdir a
 	for opt in -S -F; do
