@@ -492,6 +492,32 @@ out_in_out_stopped() {
 		{ cat "$OUT"; false; }
 }
 
+@test "a directory whose move back in the kernel merged away is not taken for outside before it is listed again (-S)" {
+	mkdir a "$O/o2" "$O/o2/d"
+	touch "$O/o2/d/f"
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	touch a/x
+	wait_for_line "$OUT" "^$W/a/x\|CREATE$"
+	mv a "$O/a"
+	wait_for_line "$OUT" "^$W/a\|MOVED_FROM,ISDIR$"
+	# a comes back in, goes out and in again while vigil is stopped: the
+	# kernel merges the last move into the first, so the stream says a
+	# went out. Marked outside then, its records were dropped until the
+	# listing that merge asks for watched it again: d, moved into it
+	# from a directory met there for the first time while that listing's
+	# open of $W is held, was found by it ahead of its rename, left to
+	# that rename, and the rename's way in never went out
+	kill -STOP "$VIGIL_PID"
+	perl -e 'rename "$ARGV[0]/a", "a" and
+		 rename "a", "$ARGV[0]/a" and rename "$ARGV[0]/a", "a" or die "$!"' "$O"
+	start_gate "$W" sh -c "mv '$O/o2/d' a/d && mkdir z"
+	kill -CONT "$VIGIL_PID"
+	gate_done
+	wait_vigil
+	grep -q "^$W/a/d|" "$OUT" || { cat "$OUT"; false; }
+	grep -q "^$W/a/d/f|CREATE$" "$OUT" || { cat "$OUT"; false; }
+}
+
 @test "a directory renamed on while vigil lags is no sign of a merge, and is not listed again" {
 	mkdir a
 	for opt in -S -F; do
