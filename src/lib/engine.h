@@ -198,6 +198,10 @@ int engine_retry(struct vigil *v, uint32_t ri, uint32_t parent, const char *name
 		 size_t len, unsigned how, enum crawl_mode mode);
 /* The same for crawl_relist(V, RI, NODE, REPORT). */
 int engine_retry_relist(struct vigil *v, uint32_t ri, uint32_t node, bool report);
+/* Whether NODE, or a directory above it, waits for a listing that reports
+ * all it holds (a retry of one put off, struct retry): a reader has none of
+ * what it holds yet, but what that listing will still find there. */
+bool engine_listing_owed(struct vigil *v, uint32_t node);
 /* Forget the records held back (below a rename not resolved yet) on NODE's
  * subtree: a listing of it that reports all it holds is newer. */
 void engine_drop_deferred_below(struct vigil *v, uint32_t node);

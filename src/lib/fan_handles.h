@@ -37,6 +37,7 @@ struct fan_entry {
 	bool oneshot;     /* IN_ONESHOT: unwatched after its first event */
 	bool gone;        /* deleted (its DELETE_SELF was read) */
 	bool recheck;     /* to be listed again (source_fanotify.c, merge_note()) */
+	bool merged;      /* a rename of it may have been merged (merge_note()) */
 	uint32_t next_free;
 	union {
 		unsigned char inl[FAN_INLINE];

@@ -15,6 +15,7 @@ void learn_fini(struct learn *l)
 	bitset_free(&l->left);
 	bitset_free(&l->ahead);
 	free(l->recheck);
+	free(l->whole);
 	buf_free(&l->name);
 	buf_free(&l->chain);
 	if (l->unlisted_ready)
@@ -322,6 +323,47 @@ static bool take_unlisted(struct vigil *v, uint32_t node, const char *name, size
 	return true;
 }
 
+/* NODE was just listed whole for a reader, by a listing that began after
+ * generation G0 (moved_in()): note where in the stream it began. */
+static void note_whole(struct vigil *v, uint32_t node, uint32_t g0)
+{
+	struct learn *l = v->learn;
+	uint32_t g = g0 + 1 ? g0 + 1 : 1;
+	const struct observed *o = &v->observed[g % OBSERVED_LEN];
+	if (node == NODE_NONE || o->generation != g || o->pos <= l->pos)
+		return; /* nothing queued before it is still to read */
+	/* out of memory: such a move is taken as known, as before */
+	if (array_grow((void **)&l->whole, &l->cap_whole, l->n_whole, sizeof(*l->whole), 8) < 0)
+		return;
+	l->whole[l->n_whole++] = (struct learn_whole){
+		.node = node, .serial = tree_node(&v->tree, node)->serial, .pos = o->pos,
+	};
+}
+
+/* Whether a rename queued at POS out of directory NODE came before the
+ * listing that gave a reader NODE, or a directory above it, whole: that
+ * listing did not find what it moved. The entries that no record still to
+ * read comes before are dropped. */
+static bool left_before_listing(struct vigil *v, uint32_t node, uint64_t pos)
+{
+	struct learn *l = v->learn;
+	struct tree *t = &v->tree;
+	bool before = false;
+	size_t k = 0;
+	for (size_t i = 0; i < l->n_whole; i++) {
+		const struct learn_whole *w = &l->whole[i];
+		if (w->pos <= l->pos)
+			continue;
+		l->whole[k++] = *w;
+		if (!before && pos < w->pos && w->node < t->nodes_len &&
+		    tree_node(t, w->node)->used && tree_node(t, w->node)->serial == w->serial &&
+		    tree_is_ancestor(t, w->node, node))
+			before = true;
+	}
+	l->n_whole = k;
+	return before;
+}
+
 /* A MOVED_FROM: held until its MOVED_TO, the next record. */
 static int moved_from(struct vigil *v, const struct source_record *rec, uint64_t pos)
 {
@@ -335,6 +377,7 @@ static int moved_from(struct vigil *v, const struct source_record *rec, uint64_t
 	};
 	l->has_from = true;
 	l->from_unlisted = false;
+	l->from_pos = pos;
 	if (node == NODE_NONE)
 		return 0; /* from outside */
 	l->from_unlisted = take_unlisted(v, node, rec->name, rec->name_len) &&
@@ -375,7 +418,10 @@ static int moved_in(struct vigil *v, uint32_t node, const char *name, size_t len
 		if (c == NODE_NONE)
 			return 0;
 		v->learn->listing_new = true;
+		uint32_t g0 = v->generation;
 		int e = crawl_relist(v, ri, c, true);
+		if (e >= 0)
+			note_whole(v, c, g0);
 		v->learn->listing_new = false;
 		drop_orphans(v);
 		if (e == -ESTALE)
@@ -383,7 +429,10 @@ static int moved_in(struct vigil *v, uint32_t node, const char *name, size_t len
 		return e == -ENOMEM ? e : 0;
 	}
 	v->learn->listing_new = true;
+	uint32_t g0 = v->generation;
 	int n = crawl_new(v, ri, node, name, len, CRAWL_MOVED_IN, CRAWL_NEW, NODE_NONE);
+	if (n >= 0)
+		note_whole(v, tree_find_child(&v->tree, node, name, len), g0);
 	v->learn->listing_new = false;
 	drop_orphans(v);
 	if (n == -EINPROGRESS || (n == -ESTALE && !engine_caught_up(v)))
@@ -417,9 +466,14 @@ static int moved_to(struct vigil *v, const struct source_record *rec, uint64_t p
 	bool from_in = h.dir_node != NODE_NONE && tree_node(t, h.dir_node)->used;
 	/* what it holds was in the trees already: not news where it lands
 	 * (unless a listing reported it and could not list it: a reader has
-	 * its name alone, learn_unlisted()) */
+	 * its name alone, learn_unlisted(); or it leaves a directory whose
+	 * listing was put off, which will not find it now: a reader has
+	 * nothing of it, and it is listed where it lands, as if from
+	 * outside) */
 	bool known = from_in && (rec->mask & IN_ISDIR) && !unlisted &&
-		     watchable(v, h.dir_node, h.name, h.name_len);
+		     watchable(v, h.dir_node, h.name, h.name_len) &&
+		     !engine_listing_owed(v, h.dir_node) &&
+		     !left_before_listing(v, h.dir_node, l->from_pos);
 	int e = 0;
 	uint32_t ri = to != NODE_NONE ? engine_root_index(v, to) : NODE_NONE;
 	uint32_t fri = from_in ? engine_root_index(v, h.dir_node) : NODE_NONE;

@@ -71,6 +71,14 @@ struct learn {
 	struct bitset ahead;
 	bool listing_new;       /* moved_in()'s listing runs: a reader has
 				   nothing below what it reports */
+	/* The listings of directories moved in (moved_in()), whose reports
+	 * a reader is given whole: the directory, and where in the stream
+	 * the listing began. One a rename queued before that took out of
+	 * it was not found by it: a reader has nothing of it, and it is
+	 * listed where it lands. Kept until the stream is read that far. */
+	struct learn_whole { uint32_t node, serial; uint64_t pos; } *whole;
+	size_t n_whole, cap_whole;
+	uint64_t from_pos;      /* the held MOVED_FROM's stream position */
 };
 
 #define LEARN_GONE 0x80000000u

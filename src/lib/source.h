@@ -71,7 +71,9 @@ struct source_ops {
 	/* The directory WD was not watched at stream position POS: drop its
 	 * records from now on (and those of what is below it) until it is
 	 * watched again, unless a directory came in from outside since POS
-	 * (it may have come with it). */
+	 * (it may have come with it), or a rename of WD itself was read since
+	 * POS, or a rename of it may have been merged by the kernel and the
+	 * listings that merge asks for are not read yet. */
 	void (*outside)(struct source *s, int wd, uint64_t pos);
 	/* Hand out a record with IN_Q_OVERFLOW on directory WD again, after
 	 * all that is queued now (source_fanotify.c; NULL elsewhere): the

@@ -165,6 +165,8 @@ struct fan {
 	uint32_t seen_cap, seen_len, seen_back;
 	int *recheck;
 	size_t n_recheck, cap_recheck;
+	uint64_t merged_until; /* entries marked merged are not said outside
+				  as of a position before this (fan_outside()) */
 	bool recheck_lost;     /* out of memory for that: an overflow instead */
 	bool late_drain;       /* read_kernel() drains for what went late */
 };
@@ -552,6 +554,11 @@ static void merge_note(struct fan *f, const struct key *k, const struct place *f
 		 * two */
 		x->back = true;
 		f->seen_back++;
+		uint32_t e = find(f, k);
+		if (e != FAN_NONE) {
+			f->h.v[e].merged = true;
+			f->merged_until = UINT64_MAX; /* until the queue is empty */
+		}
 	}
 	if (from)
 		x->left |= place_bits(from);
@@ -563,6 +570,8 @@ static void merge_note(struct fan *f, const struct key *k, const struct place *f
  * all read. The directories to list again go out, after every record. */
 static int merge_settle(struct fan *f)
 {
+	if (f->merged_until == UINT64_MAX)
+		f->merged_until = out_pos(f); /* the listings asked for come after */
 	for (uint32_t j = 0; f->seen_back && j < f->seen_cap; j++) {
 		struct fan_seen *x = &f->seen[j];
 		if (!x->hash || !x->back)
@@ -1079,14 +1088,42 @@ static int fan_remove(struct source *s, int wd)
 	return 0;
 }
 
+/* Whether the log has a rename or delete of entry I's directory translated
+ * after position POS. */
+static bool logged_after(const struct fan *f, uint32_t i, uint64_t pos)
+{
+	const struct fan_entry *x = &f->h.v[i];
+	for (size_t j = f->log_head; j < f->log_len; j++) {
+		const struct fan_log *l = &f->log[j];
+		if (l->pos > pos && !l->born && l->fsid == x->fsid && l->type == x->type &&
+		    l->len == x->len && memcmp(f->log_bytes.data + l->off, fan_key(x), x->len) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void fan_outside(struct source *s, int wd, uint64_t pos)
 {
 	struct fan *f = fan_of(s);
 	uint32_t i = fan_handles_by_id(&f->h, wd);
 	/* what is translated already is past POS: a directory that came in
-	 * from outside since may have brought this one */
-	if (i != FAN_NONE && f->mark && f->moved_in <= pos)
-		f->h.v[i].state = FAN_OUTSIDE;
+	 * from outside since may have brought this one; and this one may
+	 * have been renamed since, back in (from a directory met for the
+	 * first time there, which moved_in does not count, as it was not
+	 * known to be outside): its records, translated from now on, are to
+	 * go out, for the engine to place it where that rename put it */
+	if (i == FAN_NONE || !f->mark || f->moved_in > pos || logged_after(f, i, pos))
+		return;
+	/* nor one whose rename back in may have been merged by the kernel
+	 * into an earlier one (moved out, in, out and in again while the
+	 * reader lagged: the stream says it went out), before the listings
+	 * that merge asks for have placed it again; dropped as outside, its
+	 * records until then would be lost, and a directory renamed into it
+	 * found by those listings left to a rename that never comes */
+	if (f->h.v[i].merged && pos < f->merged_until)
+		return;
+	f->h.v[i].merged = false;
+	f->h.v[i].state = FAN_OUTSIDE;
 }
 
 static void fan_recheck(struct source *s, int wd)

@@ -708,6 +708,33 @@ int engine_retry_relist(struct vigil *v, uint32_t ri, uint32_t node, bool report
 	return retry_listing(v, ri, node, report, false);
 }
 
+bool engine_listing_owed(struct vigil *v, uint32_t node)
+{
+	struct tree *t = &v->tree;
+	for (size_t i = 0; i < v->n_retries; i++) {
+		const struct retry *r = &v->retries[i];
+		uint32_t x;
+		if (r->name) {
+			/* a directory moved in, not listed yet: the tree may
+			 * have it meanwhile, learnt from an event inside it */
+			if (!(r->how & CRAWL_MOVED_IN) || r->parent >= t->nodes_len ||
+			    !tree_node(t, r->parent)->used ||
+			    tree_node(t, r->parent)->serial != r->parent_serial)
+				continue;
+			x = tree_find_child(t, r->parent, r->name, r->len);
+		} else {
+			if (!r->report || r->recheck || r->node >= t->nodes_len ||
+			    !tree_node(t, r->node)->used ||
+			    tree_node(t, r->node)->serial != r->node_serial)
+				continue;
+			x = r->node;
+		}
+		if (x != NODE_NONE && tree_is_ancestor(t, x, node))
+			return true;
+	}
+	return false;
+}
+
 bool engine_caught_up(struct vigil *v)
 {
 	size_t pending = 0;

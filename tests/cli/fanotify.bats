@@ -428,6 +428,96 @@ out_in_out_stopped() {
 	grep -q "^$W/d/t/g|CREATE$" "$OUT" || { cat "$OUT"; false; }
 }
 
+@test "a directory moved out of one moved in whose listing was put off is listed where it lands (-S)" {
+	mkdir -p "$O/d/n4"
+	touch "$O/d/n4/f"
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	sentinel s1
+	# while vigil is stopped, d comes in from outside and is renamed to
+	# e, and n4 leaves e: d's listing, read first, finds no d, and is put
+	# off until the queue is dry (a retry); by then n4 is not in e
+	kill -STOP "$VIGIL_PID"
+	perl -e 'rename "$ARGV[0]/d", "d" and rename "d", "e" and rename "e/n4", "n1"
+		 or die "$!"' "$O"
+	kill -CONT "$VIGIL_PID"
+	wait_vigil
+	grep -q "^$W/e/n4|MOVED_FROM,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	grep -q "^$W/n1|MOVED_TO,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	# a reader never had what n4 held: the rename, read as a move within
+	# the trees, moved it as known, and the listing of e, run later, did
+	# not find it
+	grep -q "^$W/n1/f|CREATE$" "$OUT" || { cat "$OUT"; false; }
+}
+
+@test "a directory moved out of one moved in before that one was listed is listed where it lands (-S)" {
+	mkdir -p "$O/d/n4"
+	touch "$O/d/n4/f"
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	sentinel s1
+	# while vigil is stopped, d comes in from outside and n4 leaves it:
+	# d's listing, run when its MOVED_TO is read, finds no n4 there
+	kill -STOP "$VIGIL_PID"
+	perl -e 'rename "$ARGV[0]/d", "d" and rename "d/n4", "n1" or die "$!"' "$O"
+	kill -CONT "$VIGIL_PID"
+	wait_vigil
+	grep -q "^$W/d|MOVED_TO,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	grep -q "^$W/d/n4|MOVED_FROM,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	grep -q "^$W/n1|MOVED_TO,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	# a reader never had what n4 held: the rename, read as a move within
+	# the trees, moved it as known
+	grep -q "^$W/n1/f|CREATE$" "$OUT" || { cat "$OUT"; false; }
+}
+
+@test "a directory moved out and back in while vigil lags is not taken for outside (-S)" {
+	mkdir a "$O/e"
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --json "$W"
+	touch a/x
+	wait_for_line "$OUT" "\"path\":\"$W/a/x\""
+	# while vigil is stopped, a goes out to $O (met there for the first
+	# time, so not known to be outside) and comes back in as b, renamed
+	# on to c (so that b's listing finds nothing, and waits for the queue
+	# to be dry), and e comes in from $O. The way out of a, read after
+	# the way back in was translated, marked its directory outside; f,
+	# made in c while e's listing is held, was then dropped, and said
+	# only by c's listing, late
+	kill -STOP "$VIGIL_PID"
+	perl -e 'rename "a", "$ARGV[0]/a" and rename "$ARGV[0]/a", "b" and rename "b", "c" and
+		 rename "$ARGV[0]/e", "e" or die "$!"' "$O"
+	start_gate "$W/e" touch c/f
+	kill -CONT "$VIGIL_PID"
+	gate_done
+	wait_vigil
+	grep -q "\"path\":\"$W/c\",.*\"MOVED_TO\"" "$OUT" || { cat "$OUT"; false; }
+	grep -q "\"path\":\"$W/c/f\",.*\"CREATE\"\],\"cookie\":0,\"synthetic\":false" "$OUT" ||
+		{ cat "$OUT"; false; }
+}
+
+@test "a directory whose move back in the kernel merged away is not taken for outside before it is listed again (-S)" {
+	mkdir a "$O/o2" "$O/o2/d"
+	touch "$O/o2/d/f"
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --format '%w%f|%e' "$W"
+	touch a/x
+	wait_for_line "$OUT" "^$W/a/x\|CREATE$"
+	mv a "$O/a"
+	wait_for_line "$OUT" "^$W/a\|MOVED_FROM,ISDIR$"
+	# a comes back in, goes out and in again while vigil is stopped: the
+	# kernel merges the last move into the first, so the stream says a
+	# went out. Marked outside then, its records were dropped until the
+	# listing that merge asks for watched it again: d, moved into it
+	# from a directory met there for the first time while that listing's
+	# open of $W is held, was found by it ahead of its rename, left to
+	# that rename, and the rename's way in never went out
+	kill -STOP "$VIGIL_PID"
+	perl -e 'rename "$ARGV[0]/a", "a" and
+		 rename "a", "$ARGV[0]/a" and rename "$ARGV[0]/a", "a" or die "$!"' "$O"
+	start_gate "$W" sh -c "mv '$O/o2/d' a/d && mkdir z"
+	kill -CONT "$VIGIL_PID"
+	gate_done
+	wait_vigil
+	grep -q "^$W/a/d|" "$OUT" || { cat "$OUT"; false; }
+	grep -q "^$W/a/d/f|CREATE$" "$OUT" || { cat "$OUT"; false; }
+}
+
 @test "a directory renamed on while vigil lags is no sign of a merge, and is not listed again" {
 	mkdir a
 	for opt in -S -F; do
