@@ -1381,6 +1381,13 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	c.wait_ahead = false;
 	c.expected = NODE_NONE; /* for the top only (attach()) */
 	if (err == -EINPROGRESS) {
+		/* Found here is another directory, known elsewhere, whose
+		 * rename is still to read. The one the tree has here lost
+		 * to a reader what a listing reported of it, as above (the
+		 * pfd < 0 case): owed where its own rename puts it (seed
+		 * 3105). */
+		if (here != NODE_NONE && here != expect)
+			tree_node(&v->tree, here)->owed = tree_node(&v->tree, here)->named = true;
 		close(pfd);
 		return err;
 	}

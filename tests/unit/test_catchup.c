@@ -1584,6 +1584,34 @@ static void reported_whole_by_a_rescan_its_path_is_cleared_first(void **state)
 	assert_int_equal(diverged(f, &k, stderr), 0);
 }
 
+/* Seed 3105 of the slow writers (a queue of 64 emulated, 99 paths
+ * missing): a known directory moved out and back in; before vigil reads
+ * its lone MOVED_TO, a directory d from outside moves into it. The listing
+ * that MOVED_TO asks for runs ahead and reports d with what it holds. Then
+ * d is renamed on (to b), and another known directory (e) is renamed into
+ * its old place, before vigil reads d's own lone MOVED_TO. That MOVED_TO
+ * takes back from a reader what the listing reported under a/d (a move in
+ * replaces what was there); the engine finds e there, ahead of its rename
+ * events, and waits for them; d's rename to b then moved, in a reader's
+ * view, an empty directory: what d holds is owed, reported at b. */
+static void moved_in_after_its_parent_listed_ahead_is_reported_again(void **state)
+{
+	struct fixture *f = *state;
+	struct known k;
+	start_known(f, &k, "a/", "e/", "OUT/", "OUT/d/", "OUT/d/y/", NULL);
+	move(f, "a", "OUT/a");
+	move(f, "OUT/a", "a");
+	move(f, "OUT/d", "a/d");
+	replay_some(f, &k, 3); /* the MOVED_TO of a, and its listing begun */
+	move(f, "a/d", "b");
+	move(f, "e", "a/d");
+	replay(f, &k);
+	expect_known(&k, "b/y");
+	expect_known(&k, "a/d");
+	expect_unknown(&k, "e");
+	check_known(f, &k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1636,6 +1664,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(moved_in_the_gap_its_old_path_reported_whole_anew_stays, setup, teardown),
 		cmocka_unit_test_setup_teardown(out_its_partner_lost_and_back_in_the_gap_is_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(reported_whole_by_a_rescan_its_path_is_cleared_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(moved_in_after_its_parent_listed_ahead_is_reported_again, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
