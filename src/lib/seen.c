@@ -74,6 +74,14 @@ int seen_add(struct seen *s, int wd, const char *name, size_t len,
 	return 0;
 }
 
+int seen_found_dir(struct seen *s, int wd, const char *name, size_t len, uint64_t pos)
+{
+	const struct seen_entry *e = lookup(s, wd, name, len, seen_hash(wd, name, len));
+	if (e && e->mask && e->mark > pos)
+		return 0; /* a listing reported it: that entry tells */
+	return seen_add(s, wd, name, len, IN_ISDIR);
+}
+
 void seen_seal(struct seen *s, uint64_t mark)
 {
 	for (size_t i = s->sealed; i < s->len; i++)
@@ -116,7 +124,8 @@ bool seen_listed(struct seen *s, int wd, const char *name, size_t len, uint64_t 
 	if (!s->len)
 		return false;
 	const struct seen_entry *e = lookup(s, wd, name, len, seen_hash(wd, name, len));
-	return e && e->mask && e->mark > pos;
+	/* IN_ISDIR alone: found, not reported (seen_found_dir()) */
+	return e && (e->mask & ~(uint32_t)IN_ISDIR) && e->mark > pos;
 }
 
 void seen_expire(struct seen *s, uint64_t pos)

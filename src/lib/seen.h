@@ -9,7 +9,10 @@
  * dropped once; a delete or move-out of the name ends the entry, since from
  * then on the kernel tells its story. An event without IN_ISDIR for a name
  * listed as a directory, before the mark, is of a file that had the name
- * before that directory: dropped, and the entry stays. Past the mark an entry means nothing,
+ * before that directory: dropped, and the entry stays. So it is for a name
+ * a re-scan's listing found a directory the tree has there, which it does
+ * not report (seen_found_dir()): an entry with IN_ISDIR alone, which
+ * absorbs nothing else. Past the mark an entry means nothing,
  * and once every mark is passed the set empties.
  */
 #ifndef VIGIL_SEEN_H
@@ -42,6 +45,12 @@ struct seen {
 
 int seen_add(struct seen *s, int wd, const char *name, size_t len,
 	     uint32_t mask);
+/* A re-scan's listing found NAME in WD's directory a directory the tree
+ * has there, and reports nothing (a reader has it): unless an entry a
+ * listing reported is live (its mark not passed by POS), an entry that
+ * drops a file's events queued before the listing, and nothing else; it
+ * is no listed entry (seen_listed()). */
+int seen_found_dir(struct seen *s, int wd, const char *name, size_t len, uint64_t pos);
 /* Give every entry added since the last seal the mark MARK. */
 void seen_seal(struct seen *s, uint64_t mark);
 /* Whether the kernel event (WD, NAME, MASK) read at stream offset POS repeats
