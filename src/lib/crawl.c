@@ -670,6 +670,14 @@ static int list_frame(struct crawl *c, struct frame *f)
 	if (c->diff && f->synth && (err = bitset_put(&c->whole, (int)f->node + 1, true)) < 0)
 		return err;
 
+	/* where the stream stands as the listing begins: every kernel event
+	 * queued so far precedes what it finds */
+	uint64_t began = 0;
+	if (gap) {
+		size_t pending = 0;
+		v->src.ops->pending(&v->src, &pending);
+		began = v->stream_read + pending;
+	}
 	f->names_start = f->names_pos = c->names.len;
 	for (;;) {
 		long n = syscall(SYS_getdents64, f->fd, c->dents, DENTS_SIZE);
@@ -742,7 +750,7 @@ static int list_frame(struct crawl *c, struct frame *f)
 				 * a reader (seed 3121): dropped, as for one
 				 * reported (seen.h). */
 				if (!news && (err = seen_found_dir(&v->seen, wd, nm, nl,
-								   v->stream_read)) < 0)
+								   v->stream_read, began)) < 0)
 					goto out;
 				/* Reported whole here, it replaces whatever a
 				 * reader may still have under this path (what a

@@ -12,7 +12,7 @@
  * before that directory: dropped, and the entry stays. So it is for a name
  * a re-scan's listing found a directory the tree has there, which it does
  * not report (seen_found_dir()): an entry with IN_ISDIR alone, which
- * absorbs nothing else. Past the mark an entry means nothing,
+ * absorbs nothing else, marked where the stream stood as the listing began. Past the mark an entry means nothing,
  * and once every mark is passed the set empties.
  */
 #ifndef VIGIL_SEEN_H
@@ -48,9 +48,12 @@ int seen_add(struct seen *s, int wd, const char *name, size_t len,
 /* A re-scan's listing found NAME in WD's directory a directory the tree
  * has there, and reports nothing (a reader has it): unless an entry a
  * listing reported is live (its mark not passed by POS), an entry that
- * drops a file's events queued before the listing, and nothing else; it
- * is no listed entry (seen_listed()). */
-int seen_found_dir(struct seen *s, int wd, const char *name, size_t len, uint64_t pos);
+ * drops a file's events queued before MARK, where the stream stood as the
+ * listing began (not as it ended: a file made there as the directory left
+ * during the listing is news), and nothing else; it is no listed entry
+ * (seen_listed()). */
+int seen_found_dir(struct seen *s, int wd, const char *name, size_t len, uint64_t pos,
+		   uint64_t mark);
 /* Give every entry added since the last seal the mark MARK. */
 void seen_seal(struct seen *s, uint64_t mark);
 /* Whether the kernel event (WD, NAME, MASK) read at stream offset POS repeats
