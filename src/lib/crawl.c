@@ -392,9 +392,9 @@ static bool reported_over(const struct crawl *c, uint32_t node)
  * it whole and did not find it there: a reader has there what that
  * listing found, a new directory under the old name or nothing; or one
  * of its listings reported another directory whole under that name, over
- * this one, owed: seed 3191); and if the tree has another directory (CHILD) under NAME, a
- * reader has that one here, and is told it is gone, and this one new.
- * What it holds is reported whole (c->relocated). */
+ * this one, owed: seed 3191); and if the tree has another directory
+ * (CHILD) under NAME, a reader has that one here, and is told it is gone,
+ * and this one new. What it holds is reported whole (c->relocated). */
 static int diff_moved(struct crawl *c, uint32_t existing, int fd, uint32_t parent,
 		      const char *name, size_t len, uint32_t child)
 {

@@ -9,11 +9,12 @@
  * dropped once; a delete or move-out of the name ends the entry, since from
  * then on the kernel tells its story. An event without IN_ISDIR for a name
  * listed as a directory, before the mark, is of a file that had the name
- * before that directory: dropped, and the entry stays. So it is for a name
- * a re-scan's listing found a directory the tree has there, which it does
- * not report (seen_found_dir()): an entry with IN_ISDIR alone, which
- * absorbs nothing else, marked where the stream stood as the listing began. Past the mark an entry means nothing,
- * and once every mark is passed the set empties.
+ * before that directory: dropped, and the entry stays. So it is for a
+ * directory a re-scan's listing found where the tree has it, and does not
+ * report (seen_found_dir()): an entry with IN_ISDIR alone, which absorbs
+ * nothing else, marked where the stream stood as the listing began.
+ * Past the mark an entry means nothing, and once every mark is passed the
+ * set empties.
  */
 #ifndef VIGIL_SEEN_H
 #define VIGIL_SEEN_H
