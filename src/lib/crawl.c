@@ -135,8 +135,9 @@ struct crawl {
 	 * tree has them, until found again elsewhere */
 	struct bitset found;
 	/* With diff: the tree's directories whose names a listing of this
-	 * walk reported whole where the tree has them, and the inode found
-	 * under that name (the same directory, or a new one) */
+	 * walk reported whole where the tree has them (listed whole, or
+	 * reported anew over one owed a listing), and the inode found under
+	 * that name (the same directory, or a new one) */
 	struct listed { uint32_t node; ino_t ino; } *listed;
 	size_t n_listed, cap_listed;
 	/* The listing of the directory attach() is called in found the
@@ -375,13 +376,25 @@ static bool listed_there(const struct crawl *c, uint32_t node, ino_t ino)
 	return false;
 }
 
+/* Whether a listing of this walk reported whole the name the tree has
+ * NODE under, where the tree has it (a reader has there what it found). */
+static bool reported_over(const struct crawl *c, uint32_t node)
+{
+	for (size_t i = c->n_listed; i-- > 0;)
+		if (c->listed[i].node == node)
+			return true;
+	return false;
+}
+
 /* A rescan that keeps names found the known directory EXISTING (open at
  * FD) under NAME in PARENT: a reader has it where the tree has it, and is
  * told it is gone from there (unless this walk listed the tree's parent of
  * it whole and did not find it there: a reader has there what that
- * listing found, a new directory under the old name or nothing); and if the tree has another directory (CHILD) under NAME, a
- * reader has that one here, and is told it is gone, and this one new.
- * What it holds is reported whole (c->relocated). */
+ * listing found, a new directory under the old name or nothing; or one
+ * of its listings reported another directory whole under that name, over
+ * this one, owed: seed 3191); and if the tree has another directory
+ * (CHILD) under NAME, a reader has that one here, and is told it is gone,
+ * and this one new. What it holds is reported whole (c->relocated). */
 static int diff_moved(struct crawl *c, uint32_t existing, int fd, uint32_t parent,
 		      const char *name, size_t len, uint32_t child)
 {
@@ -390,9 +403,9 @@ static int diff_moved(struct crawl *c, uint32_t existing, int fd, uint32_t paren
 	int e = 0;
 	struct stat st;
 	if (x->parent != NODE_NONE && engine_root_index(v, existing) != NODE_NONE &&
-	    (!bitset_has(&c->whole, (int)x->parent + 1) ||
-	     bitset_has(&c->found, (int)existing + 1) || fstat(fd, &st) < 0 ||
-	     listed_there(c, existing, st.st_ino))) {
+	    (bitset_has(&c->found, (int)existing + 1) || fstat(fd, &st) < 0 ||
+	     listed_there(c, existing, st.st_ino) ||
+	     (!bitset_has(&c->whole, (int)x->parent + 1) && !reported_over(c, existing)))) {
 		char old[NAME_MAX + 1];
 		size_t ol = x->name_len < sizeof(old) ? x->name_len : sizeof(old) - 1;
 		memcpy(old, tree_name(&v->tree, existing), ol);
@@ -657,6 +670,14 @@ static int list_frame(struct crawl *c, struct frame *f)
 	if (c->diff && f->synth && (err = bitset_put(&c->whole, (int)f->node + 1, true)) < 0)
 		return err;
 
+	/* where the stream stands as the listing begins: every kernel event
+	 * queued so far precedes what it finds */
+	uint64_t began = 0;
+	if (gap) {
+		size_t pending = 0;
+		v->src.ops->pending(&v->src, &pending);
+		began = v->stream_read + pending;
+	}
 	f->names_start = f->names_pos = c->names.len;
 	for (;;) {
 		long n = syscall(SYS_getdents64, f->fd, c->dents, DENTS_SIZE);
@@ -721,6 +742,16 @@ static int list_frame(struct crawl *c, struct frame *f)
 				uint32_t x = tree_find_child(&v->tree, f->node, nm, nl);
 				news = x == NODE_NONE || tree_node(&v->tree, x)->owed;
 				known_here = news ? 0 : KNOWN_HERE;
+				/* Not reported: a reader has it. A file's events
+				 * under this name queued before this listing
+				 * (the directory out and back in the gap, its
+				 * own events lost) are of a file before it, and
+				 * its DELETE would take the directory away from
+				 * a reader (seed 3121): dropped, as for one
+				 * reported (seen.h). */
+				if (!news && (err = seen_found_dir(&v->seen, wd, nm, nl,
+								   v->stream_read, began)) < 0)
+					goto out;
 				/* Reported whole here, it replaces whatever a
 				 * reader may still have under this path (what a
 				 * listing or events put there, whose way out was
@@ -728,6 +759,11 @@ static int list_frame(struct crawl *c, struct frame *f)
 				 * in a reader's model, so a DELETE first. */
 				if (news && c->diff &&
 				    (err = say(c, f->node, nm, nl, IN_DELETE | IN_ISDIR)) < 0)
+					goto out;
+				/* over the tree's directory (owed): a reader has
+				 * this one under the name now, whichever it is */
+				if (news && c->diff && x != NODE_NONE &&
+				    (err = listed_add(c, f->node, nm, nl, d->d_ino)) < 0)
 					goto out;
 			} else if (!news && diff) {
 				uint32_t x = tree_find_child(&v->tree, f->node, nm, nl);
@@ -1381,6 +1417,13 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 	c.wait_ahead = false;
 	c.expected = NODE_NONE; /* for the top only (attach()) */
 	if (err == -EINPROGRESS) {
+		/* Found here is another directory, known elsewhere, whose
+		 * rename is still to read. The one the tree has here lost
+		 * to a reader what a listing reported of it, as above (the
+		 * pfd < 0 case): owed where its own rename puts it (seed
+		 * 3105). */
+		if (here != NODE_NONE && here != expect)
+			tree_node(&v->tree, here)->owed = tree_node(&v->tree, here)->named = true;
 		close(pfd);
 		return err;
 	}

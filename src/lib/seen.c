@@ -74,10 +74,26 @@ int seen_add(struct seen *s, int wd, const char *name, size_t len,
 	return 0;
 }
 
+int seen_found_dir(struct seen *s, int wd, const char *name, size_t len, uint64_t pos,
+		   uint64_t mark)
+{
+	const struct seen_entry *e = lookup(s, wd, name, len, seen_hash(wd, name, len));
+	if (e && e->mask && e->mark > pos)
+		return 0; /* a listing reported it: that entry tells */
+	int r = seen_add(s, wd, name, len, IN_ISDIR);
+	if (r < 0)
+		return r;
+	s->v[s->len - 1].mark = mark; /* its own: seen_seal() leaves it */
+	if (mark > s->max_mark)
+		s->max_mark = mark;
+	return 0;
+}
+
 void seen_seal(struct seen *s, uint64_t mark)
 {
 	for (size_t i = s->sealed; i < s->len; i++)
-		s->v[i].mark = mark;
+		if (s->v[i].mark == UINT64_MAX)
+			s->v[i].mark = mark;
 	s->sealed = s->len;
 	if (mark > s->max_mark)
 		s->max_mark = mark;
@@ -116,7 +132,8 @@ bool seen_listed(struct seen *s, int wd, const char *name, size_t len, uint64_t 
 	if (!s->len)
 		return false;
 	const struct seen_entry *e = lookup(s, wd, name, len, seen_hash(wd, name, len));
-	return e && e->mask && e->mark > pos;
+	/* IN_ISDIR alone: found, not reported (seen_found_dir()) */
+	return e && (e->mask & ~(uint32_t)IN_ISDIR) && e->mark > pos;
 }
 
 void seen_expire(struct seen *s, uint64_t pos)

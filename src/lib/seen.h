@@ -9,8 +9,12 @@
  * dropped once; a delete or move-out of the name ends the entry, since from
  * then on the kernel tells its story. An event without IN_ISDIR for a name
  * listed as a directory, before the mark, is of a file that had the name
- * before that directory: dropped, and the entry stays. Past the mark an entry means nothing,
- * and once every mark is passed the set empties.
+ * before that directory: dropped, and the entry stays. So it is for a
+ * directory a re-scan's listing found where the tree has it, and does not
+ * report (seen_found_dir()): an entry with IN_ISDIR alone, which absorbs
+ * nothing else, marked where the stream stood as the listing began.
+ * Past the mark an entry means nothing, and once every mark is passed the
+ * set empties.
  */
 #ifndef VIGIL_SEEN_H
 #define VIGIL_SEEN_H
@@ -42,6 +46,15 @@ struct seen {
 
 int seen_add(struct seen *s, int wd, const char *name, size_t len,
 	     uint32_t mask);
+/* A re-scan's listing found NAME in WD's directory a directory the tree
+ * has there, and reports nothing (a reader has it): unless an entry a
+ * listing reported is live (its mark not passed by POS), an entry that
+ * drops a file's events queued before MARK, where the stream stood as the
+ * listing began (not as it ended: a file made there as the directory left
+ * during the listing is news), and nothing else; it is no listed entry
+ * (seen_listed()). */
+int seen_found_dir(struct seen *s, int wd, const char *name, size_t len, uint64_t pos,
+		   uint64_t mark);
 /* Give every entry added since the last seal the mark MARK. */
 void seen_seal(struct seen *s, uint64_t mark);
 /* Whether the kernel event (WD, NAME, MASK) read at stream offset POS repeats

@@ -196,6 +196,31 @@ static void file_before_a_listed_directory_is_not_its(void **state)
 	DELIVERED(s, 1, "d", IN_DELETE, 100);
 }
 
+/* A directory a re-scan found and did not report (seen_found_dir()): a
+ * file's events before the mark it is given (where the listing began) are
+ * dropped, the directory's own delivered; it is not a listed entry; the
+ * seal after leaves its mark; and a live entry a listing reported stays
+ * the one that tells. */
+static void found_directory_drops_only_a_files_events_before_its_mark(void **state)
+{
+	struct seen *s = *state;
+	check_eq(seen_found_dir(s, 1, S("d"), 0, 50), 0);
+	seen_seal(s, 100);
+	assert_false(seen_listed(s, 1, S("d"), 10));
+	ABSORBED(s, 1, "d", IN_CREATE, 10);
+	ABSORBED(s, 1, "d", IN_DELETE, 11);
+	DELIVERED(s, 1, "d", IN_CREATE | IN_ISDIR, 12);
+	/* past its own mark, not the seal's, a file's events are news */
+	DELIVERED(s, 1, "d", IN_CREATE, 60);
+	DELIVERED(s, 1, "d", IN_DELETE | IN_ISDIR, 13);
+	DELIVERED(s, 1, "d", IN_CREATE, 14); /* the directory's way out ended it */
+	check_eq(seen_add(s, 1, S("e"), IN_CREATE | IN_ISDIR), 0);
+	seen_seal(s, 200);
+	check_eq(seen_found_dir(s, 1, S("e"), 150, 180), 0);
+	assert_true(seen_listed(s, 1, S("e"), 150));
+	ABSORBED(s, 1, "e", IN_CREATE | IN_ISDIR, 160);
+}
+
 /* The directory listed, then gone and a file in its place, all before the
  * mark: its way out ends the entry, and the file's events are delivered. */
 static void file_after_a_listed_directory_left_is_delivered(void **state)
@@ -408,6 +433,7 @@ int main(void)
 		T(delete_before_absorbing_ends_entry),
 		T(file_before_a_listed_directory_is_not_its),
 		T(file_after_a_listed_directory_left_is_delivered),
+		T(found_directory_drops_only_a_files_events_before_its_mark),
 		T(moved_from_ends_entry),
 		T(unlisted_event_delivered_entry_kept),
 		T(seal_marks_only_new_entries),
