@@ -486,12 +486,21 @@ static int moved_to(struct vigil *v, const struct source_record *rec, uint64_t p
 						rec->mask | IN_MOVED_FROM, rec->cookie, flags, 0, &h);
 		}
 	} else {
+		/* a file moved from a name where the tree has a directory: a
+		 * listing that ran ahead found there one that came after the
+		 * file left. Its halves go unpaired, so that a reader drops what
+		 * it has under the old name and carries nothing to the new one
+		 * (the directory's own way there, read later, lists it again) */
+		uint32_t cookie = rec->cookie;
+		if (!(rec->mask & IN_ISDIR) && from_in &&
+		    tree_find_child(t, h.dir_node, h.name, h.name_len) != NODE_NONE)
+			cookie = 0;
 		if (fri != NODE_NONE && wanted(&v->roots[fri], h.mask))
-			e = engine_emit(v, h.dir, h.dir_len, h.name, h.name_len, h.mask, h.cookie,
+			e = engine_emit(v, h.dir, h.dir_len, h.name, h.name_len, h.mask, cookie,
 					l->from_flags, 0, NULL);
 		if (e == 0 && ri != NODE_NONE && wanted(&v->roots[ri], rec->mask))
 			e = engine_emit_at(v, to, rec->name, rec->name_len, rec->mask,
-					   rec->cookie, flags);
+					   cookie, flags);
 	}
 	move_half_free(&h);
 	if (e < 0 || !(rec->mask & IN_ISDIR))

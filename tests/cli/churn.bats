@@ -84,6 +84,11 @@ check() {
 	run python3 "$CHECK" --no-overflow-replay ${STALE_NOT_FATAL:+--stale-not-fatal} \
 		${CHECK_MODE:+"$CHECK_MODE"} "$W" "$ERR" ${2:+"$2"}
 	echo "$1: $output"
+	# KEEP=DIR keeps a failed check's output, errors and tree listing there
+	if [ "$status" != 0 ] && [ -n "${KEEP:-}" ]; then
+		local keep=$KEEP/$(date +%s)-${1//[ (),]/}
+		mkdir -p "$keep" && cp "$OUT" "$ERR" "$keep/" && (cd "$W" && find . -printf '%i %y %p\n') >"$keep/tree"
+	fi
 	expect_eq "$1: churn-check's status" 0 "$status"
 }
 
@@ -107,7 +112,7 @@ churn() {
 		fresh_tree
 		start_churn_vigil
 		writers "$1" "$2" "$seed"
-		check "seed $seed" ${3:+"$3"}
+		check "$1 writer(s), seed $seed" ${3:+"$3"}
 	done
 }
 

@@ -428,6 +428,25 @@ out_in_out_stopped() {
 	grep -q "^$W/d/t/g|CREATE$" "$OUT" || { cat "$OUT"; false; }
 }
 
+@test "a file renamed from where a listing ahead found a directory carries nothing to where it lands (-S)" {
+	mkdir -p "$O/d" "$O/e/k"
+	touch "$O/d/x"
+	start_vigil wait -m -S -t 2 -e create,delete,moved_from,moved_to --json "$W"
+	sentinel s1
+	# d comes in from outside and is listed: while that listing's open of
+	# d is held, the file d/x is renamed to y and e comes in from outside
+	# as d/x. The listing finds the directory e at d/x, ahead of both
+	# renames; the file's, read then, must not carry e's listing to y
+	start_gate "$O/d" sh -c "mv d/x y && mv '$O/e' d/x"
+	mv "$O/d" d
+	gate_done
+	wait_vigil
+	grep -q "\"path\":\"$W/d/x/k\"" "$OUT" || { cat "$OUT"; false; }
+	# paired, the halves would move to y what a reader had under d/x
+	grep -q "\"path\":\"$W/d/x\",.*\"MOVED_FROM\"\],\"cookie\":0," "$OUT" || { cat "$OUT"; false; }
+	grep -q "\"path\":\"$W/y\",.*\"MOVED_TO\"\],\"cookie\":0," "$OUT" || { cat "$OUT"; false; }
+}
+
 @test "a directory moved out of one moved in whose listing was put off is listed where it lands (-S)" {
 	mkdir -p "$O/d/n4"
 	touch "$O/d/n4/f"
