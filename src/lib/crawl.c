@@ -1066,9 +1066,14 @@ static int walk(struct crawl *c)
 			 * overflow), and gone before it was watched: a reader has
 			 * its name, which the tree has not. Held, as crawl_new()
 			 * does, so that the next re-scan tells it gone if its own
-			 * way out is lost with the queue too. */
+			 * way out is lost with the queue too. Not one the
+			 * listing found where the tree had a directory (not
+			 * reported: a reader had that one), which this walk
+			 * found elsewhere and said gone from here: a reader
+			 * has nothing here, and a file found here later is
+			 * news (seed 3623). */
 			if ((e == -ENOENT || e == -ENOTDIR) && (f->synth || c->gap) &&
-			    v->roots[c->root].names &&
+			    !known_here && v->roots[c->root].names &&
 			    tree_find_child(&v->tree, f->node, nm, nl) == NODE_NONE &&
 			    (err = held_add(&v->held, f->node, tree_node(&v->tree, f->node)->serial,
 					    nm, nl)) < 0)
