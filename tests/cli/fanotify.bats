@@ -58,6 +58,12 @@ teardown() {
 	[ -z "${W:-}" ] || rm -rf "$W" "$O"
 }
 
+# out_has RE: vigil's output has a line matching RE (grep's basic
+# regular expression); else the test fails, showing that output.
+out_has() {
+	grep -q -- "$1" "$OUT" || { cat "$OUT"; false; }
+}
+
 # as_nobody CMD...: CMD without root's privilege (no capabilities at all),
 # run in a subshell (run, or &): exec'd, so that $! is CMD's own pid and
 # stop_vigil ends it (else it outlived the test and held the image's mount)
@@ -281,7 +287,7 @@ out_in_out_stopped() {
 	# m in n6, where it was made; then n6 moved to n4, m with it. Moved
 	# by the listing first, m read as n4/m, and the rename then took n4
 	# (and m) away from a reader
-	grep -q "^$W/n6/m|CREATE,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	out_has "^$W/n6/m|CREATE,ISDIR$"
 	! grep -q "^$W/n4/m|" "$OUT" || { cat "$OUT"; false; }
 	[ "$(grep -n "^$W/n6/m|CREATE,ISDIR$" "$OUT" | cut -d: -f1)" -lt \
 	  "$(grep -n "^$W/n4|MOVED_TO,ISDIR$" "$OUT" | cut -d: -f1)" ] || { cat "$OUT"; false; }
@@ -380,8 +386,8 @@ out_in_out_stopped() {
 	# from where it was and y reported afresh, and the rename, when read,
 	# put at d/y what a reader had under x: by then, nothing
 	! grep -q "^$W/x|DELETE" "$OUT" || { cat "$OUT"; false; }
-	grep -q "^$W/x|MOVED_FROM,ISDIR$" "$OUT" || { cat "$OUT"; false; }
-	grep -q "^$W/d/y|MOVED_TO,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	out_has "^$W/x|MOVED_FROM,ISDIR$"
+	out_has "^$W/d/y|MOVED_TO,ISDIR$"
 	# (the listing may name y as it reads d: the rename then replaces it)
 	! grep -q "^$W/d/y/f|" "$OUT" || { cat "$OUT"; false; }
 }
@@ -403,11 +409,11 @@ out_in_out_stopped() {
 	wait_vigil
 	local g=f
 	[ "$second" = a ] || g=g
-	grep -q "^$W/d/$second|CREATE,ISDIR$" "$OUT" || { cat "$OUT"; false; }
-	grep -q "^$W/d/t|MOVED_TO,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	out_has "^$W/d/$second|CREATE,ISDIR$"
+	out_has "^$W/d/t|MOVED_TO,ISDIR$"
 	# reported by name alone by the listing, it was never listed: its
 	# rename, when read, moved it as known, with nothing below it
-	grep -q "^$W/d/t/$g|CREATE$" "$OUT" || { cat "$OUT"; false; }
+	out_has "^$W/d/t/$g|CREATE$"
 }
 
 @test "the listing of a directory moved in lists one renamed within it meanwhile where the rename puts it (-S)" {
@@ -422,10 +428,10 @@ out_in_out_stopped() {
 	mv "$O/d" d
 	gate_done
 	wait_vigil
-	grep -q "^$W/d/t|MOVED_TO,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	out_has "^$W/d/t|MOVED_TO,ISDIR$"
 	# a reader had nothing of what b held: the rename, read as a move
 	# within the trees, moved it as known, and nothing listed it
-	grep -q "^$W/d/t/g|CREATE$" "$OUT" || { cat "$OUT"; false; }
+	out_has "^$W/d/t/g|CREATE$"
 }
 
 @test "a file renamed from where a listing ahead found a directory carries nothing to where it lands (-S)" {
@@ -441,10 +447,10 @@ out_in_out_stopped() {
 	mv "$O/d" d
 	gate_done
 	wait_vigil
-	grep -q "\"path\":\"$W/d/x/k\"" "$OUT" || { cat "$OUT"; false; }
+	out_has "\"path\":\"$W/d/x/k\""
 	# paired, the halves would move to y what a reader had under d/x
-	grep -q "\"path\":\"$W/d/x\",.*\"MOVED_FROM\"\],\"cookie\":0," "$OUT" || { cat "$OUT"; false; }
-	grep -q "\"path\":\"$W/y\",.*\"MOVED_TO\"\],\"cookie\":0," "$OUT" || { cat "$OUT"; false; }
+	out_has "\"path\":\"$W/d/x\",.*\"MOVED_FROM\"\],\"cookie\":0,"
+	out_has "\"path\":\"$W/y\",.*\"MOVED_TO\"\],\"cookie\":0,"
 }
 
 @test "a directory moved out of one moved in whose listing was put off is listed where it lands (-S)" {
@@ -460,12 +466,12 @@ out_in_out_stopped() {
 		 or die "$!"' "$O"
 	kill -CONT "$VIGIL_PID"
 	wait_vigil
-	grep -q "^$W/e/n4|MOVED_FROM,ISDIR$" "$OUT" || { cat "$OUT"; false; }
-	grep -q "^$W/n1|MOVED_TO,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	out_has "^$W/e/n4|MOVED_FROM,ISDIR$"
+	out_has "^$W/n1|MOVED_TO,ISDIR$"
 	# a reader never had what n4 held: the rename, read as a move within
 	# the trees, moved it as known, and the listing of e, run later, did
 	# not find it
-	grep -q "^$W/n1/f|CREATE$" "$OUT" || { cat "$OUT"; false; }
+	out_has "^$W/n1/f|CREATE$"
 }
 
 @test "a directory moved out of one moved in before that one was listed is listed where it lands (-S)" {
@@ -479,12 +485,12 @@ out_in_out_stopped() {
 	perl -e 'rename "$ARGV[0]/d", "d" and rename "d/n4", "n1" or die "$!"' "$O"
 	kill -CONT "$VIGIL_PID"
 	wait_vigil
-	grep -q "^$W/d|MOVED_TO,ISDIR$" "$OUT" || { cat "$OUT"; false; }
-	grep -q "^$W/d/n4|MOVED_FROM,ISDIR$" "$OUT" || { cat "$OUT"; false; }
-	grep -q "^$W/n1|MOVED_TO,ISDIR$" "$OUT" || { cat "$OUT"; false; }
+	out_has "^$W/d|MOVED_TO,ISDIR$"
+	out_has "^$W/d/n4|MOVED_FROM,ISDIR$"
+	out_has "^$W/n1|MOVED_TO,ISDIR$"
 	# a reader never had what n4 held: the rename, read as a move within
 	# the trees, moved it as known
-	grep -q "^$W/n1/f|CREATE$" "$OUT" || { cat "$OUT"; false; }
+	out_has "^$W/n1/f|CREATE$"
 }
 
 @test "a directory moved out and back in while vigil lags is not taken for outside (-S)" {
@@ -506,7 +512,7 @@ out_in_out_stopped() {
 	kill -CONT "$VIGIL_PID"
 	gate_done
 	wait_vigil
-	grep -q "\"path\":\"$W/c\",.*\"MOVED_TO\"" "$OUT" || { cat "$OUT"; false; }
+	out_has "\"path\":\"$W/c\",.*\"MOVED_TO\""
 	grep -q "\"path\":\"$W/c/f\",.*\"CREATE\"\],\"cookie\":0,\"synthetic\":false" "$OUT" ||
 		{ cat "$OUT"; false; }
 }
@@ -533,8 +539,8 @@ out_in_out_stopped() {
 	kill -CONT "$VIGIL_PID"
 	gate_done
 	wait_vigil
-	grep -q "^$W/a/d|" "$OUT" || { cat "$OUT"; false; }
-	grep -q "^$W/a/d/f|CREATE$" "$OUT" || { cat "$OUT"; false; }
+	out_has "^$W/a/d|"
+	out_has "^$W/a/d/f|CREATE$"
 }
 
 @test "a directory renamed on while vigil lags is no sign of a merge, and is not listed again" {
