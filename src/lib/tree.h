@@ -36,7 +36,8 @@ struct node {
 				  is next found (crawl_new()) */
 	uint32_t named : 1;    /* the engine's, with owed: a reader has the
 				  path itself, as an arrival under its name
-				  reported it (crawl_new()) */
+				  reported it (crawl_new()); cleared when a
+				  reader is told the path is gone */
 	uint32_t parent;       /* NODE_NONE for a root or a detached node */
 	uint32_t first_child;
 	uint32_t next_sibling; /* also links the free list */

@@ -897,6 +897,8 @@ static int forget_ahead(struct vigil *v, uint32_t ri, uint32_t parent, const cha
 	    moves_holds(&v->moves, here, tree_node(t, here)->serial) || !seen_after(v, here, pos))
 		return 0;
 	tree_node(t, here)->owed = true;
+	/* a reader no longer has the path, whatever an arrival under it said */
+	tree_node(t, here)->named = false;
 	if (mover != NODE_NONE)
 		tree_node(t, mover)->owed = true;
 	if (!wanted(&v->roots[ri], IN_DELETE))
@@ -1409,8 +1411,11 @@ static int process_record(struct vigil *v, const struct source_record *rec, uint
 			 * listing ahead of this) is owed a listing: when its
 			 * own arrival is read, or a re-scan finds it. */
 			uint32_t here = tree_find_child(&v->tree, node, rec->name, rec->name_len);
-			if (here != NODE_NONE)
+			if (here != NODE_NONE) {
 				tree_node(&v->tree, here)->owed = true;
+				/* nor the path, whatever an arrival under it said */
+				tree_node(&v->tree, here)->named = false;
+			}
 		}
 		if (wanted(r, rec->mask) || (rec->mask & IN_UNMOUNT))
 			e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
