@@ -958,6 +958,18 @@ static void arm_racer(const struct fixture *f, const char *base, const char *the
 	at(f, then, racer.then_to, sizeof(racer.then_to));
 }
 
+/* Arm the racer on the watched root itself: when a walk opens racer.on
+ * (set by the caller) from it, FROM is moved to TO. */
+static void arm_racer_at_root(const struct fixture *f, const char *from, const char *to)
+{
+	memset(&racer, 0, sizeof(racer));
+	struct stat st;
+	assert_int_equal(stat(f->dir, &st), 0);
+	racer.ino[0] = st.st_ino;
+	at(f, from, racer.from[0], sizeof(racer.from[0]));
+	at(f, to, racer.to, sizeof(racer.to));
+}
+
 /* The racer's result (1 or 2: which chain left), disarmed. */
 static int disarm_racer(void)
 {
@@ -1064,12 +1076,7 @@ static void renamed_as_it_is_found_its_events_follow(void **state)
 	struct fixture *f = *state;
 	struct known k;
 	start_known(f, &k, "OUT/", "OUT/x/", "y/", NULL);
-	memset(&racer, 0, sizeof(racer));
-	struct stat st;
-	assert_int_equal(stat(f->dir, &st), 0);
-	racer.ino[0] = st.st_ino;
-	at(f, "a", racer.from[0], sizeof(racer.from[0]));
-	at(f, "b", racer.to, sizeof(racer.to));
+	arm_racer_at_root(f, "a", "b");
 	at(f, "y", racer.then_from, sizeof(racer.then_from));
 	at(f, "b/y", racer.then_to, sizeof(racer.then_to));
 	racer.on = "a";
@@ -1258,12 +1265,7 @@ static void reported_by_a_rescan_and_gone_before_its_watch_is_said_gone(void **s
 	fill(f->dir, max + 1, false);
 	make_dir(f, "d");
 	fill(f->dir, max + 1, true);
-	memset(&racer, 0, sizeof(racer));
-	struct stat st;
-	assert_int_equal(stat(f->dir, &st), 0);
-	racer.ino[0] = st.st_ino;
-	at(f, "d", racer.from[0], sizeof(racer.from[0]));
-	at(f, "OUT/d", racer.to, sizeof(racer.to));
+	arm_racer_at_root(f, "d", "OUT/d");
 	racer.on = "d";
 	snprintf(filler.dir, sizeof(filler.dir), "%s", f->dir);
 	filler.n = max + 1;
@@ -1340,6 +1342,47 @@ static void known_already(struct known *k, const char *const *paths, size_t n)
 		strcpy(k->path[k->n++], paths[i]);
 }
 
+/* Each path in AP made (as make() makes them, "a/" a directory, up to
+ * NULL) and known to a reader in K already, then the tree watched for what
+ * a reader replays, with nothing queued yet (the shapes that fill the
+ * queue start from empty). */
+static void made_then_watched(struct fixture *f, struct known *k, va_list ap)
+{
+	for (const char *rel; (rel = va_arg(ap, const char *));) {
+		make(f, rel, NULL);
+		size_t len = strlen(rel);
+		snprintf(k->path[k->n++], KNOWN_PATH, "%.*s",
+			 (int)(len && rel[len - 1] == '/' ? len - 1 : len), rel);
+	}
+	watch_events(f);
+}
+
+/* made_then_watched() for the paths given, K emptied first. */
+__attribute__((sentinel))
+static void start_made(struct fixture *f, struct known *k, ...)
+{
+	memset(k, 0, sizeof(*k));
+	va_list ap;
+	va_start(ap, k);
+	made_then_watched(f, k, ap);
+	va_end(ap);
+}
+
+/* The same, for a shape whose walk must open one of a0 to a7 before a
+ * name (candidate_before()): those made and known first. */
+__attribute__((sentinel))
+static void start_with_candidates(struct fixture *f, struct known *k, ...)
+{
+	memset(k, 0, sizeof(*k));
+	make_candidates(f);
+	for (int i = 0; i < 8; i++)
+		snprintf(k->path[k->n++], KNOWN_PATH, "a%d", i);
+	va_list ap;
+	va_start(ap, k);
+	made_then_watched(f, k, ap);
+	va_end(ap);
+}
+
 /* Across an overflow: a known directory (n6) moved in the gap into one the
  * re-scan walks first (aN), and a new directory made under its old name.
  * The root's listing found the tree's n6 there, and said nothing of it (a
@@ -1352,13 +1395,8 @@ static void known_moved_away_in_the_gap_its_new_namesake_is_reported(void **stat
 {
 	struct fixture *f = *state;
 	unsigned long max = small_queue(f);
-	make_candidates(f);
-	make_dir(f, "n6");
-	make_file(f, "n6/y");
-	struct known k = {0};
-	static const char *const before[] = {"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "n6", "n6/y"};
-	known_already(&k, before, sizeof(before) / sizeof(*before));
-	watch_events(f);
+	struct known k;
+	start_with_candidates(f, &k, "n6/", "n6/y", NULL);
 	/* the overflow, then the gap: n6 out of the way, a new n6 */
 	fill(f->dir, max + 1, false);
 	move(f, "n6", "OUT");
@@ -1391,14 +1429,8 @@ static void reported_whole_a_file_under_a_known_directory_name_stays(void **stat
 {
 	struct fixture *f = *state;
 	unsigned long max = small_queue(f);
-	make_candidates(f);
-	make_dir(f, "p");
-	make_dir(f, "p/q");
-	make_file(f, "p/q/y");
-	struct known k = {0};
-	static const char *const before[] = {"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "p", "p/q", "p/q/y"};
-	known_already(&k, before, sizeof(before) / sizeof(*before));
-	watch_events(f);
+	struct known k;
+	start_with_candidates(f, &k, "p/", "p/q/", "p/q/y", NULL);
 	fill(f->dir, max + 1, false);
 	move(f, "p/q", "qq");
 	make_file(f, "p/q");
@@ -1426,14 +1458,8 @@ static void reported_whole_a_file_under_a_gone_directory_name_stays(void **state
 {
 	struct fixture *f = *state;
 	unsigned long max = small_queue(f);
-	make_dir(f, "a0");
-	make_dir(f, "p");
-	make_dir(f, "p/q");
-	make_file(f, "p/q/y");
-	struct known k = {0};
-	static const char *const before[] = {"a0", "p", "p/q", "p/q/y"};
-	known_already(&k, before, sizeof(before) / sizeof(*before));
-	watch_events(f);
+	struct known k;
+	start_made(f, &k, "a0/", "p/", "p/q/", "p/q/y", NULL);
 	fill(f->dir, max + 1, false);
 	remove_file(f, "p/q/y");
 	remove_dir(f, "p/q");
@@ -1465,12 +1491,7 @@ static void arrival_gone_on_and_relisted_elsewhere_is_said_gone(void **state)
 	struct known k;
 	start_known(f, &k, "a/", "q/", "OUT/", "OUT/x/", NULL);
 	/* x comes in as the first re-scan opens a */
-	memset(&racer, 0, sizeof(racer));
-	struct stat st;
-	assert_int_equal(stat(f->dir, &st), 0);
-	racer.ino[0] = st.st_ino;
-	at(f, "OUT/x", racer.from[0], sizeof(racer.from[0]));
-	at(f, "a/x", racer.to, sizeof(racer.to));
+	arm_racer_at_root(f, "OUT/x", "a/x");
 	racer.on = "a";
 	fill(f->dir, max + 1, false);
 	fill(f->dir, max + 1, true);
@@ -1664,13 +1685,8 @@ static void owed_reported_anew_and_found_elsewhere_its_path_stays(void **state)
 {
 	struct fixture *f = *state;
 	unsigned long max = small_queue(f);
-	make_candidates(f);
-	make_dir(f, "n4");
-	make_file(f, "n4/y");
-	struct known k = {0};
-	static const char *const before[] = {"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "n4", "n4/y"};
-	known_already(&k, before, sizeof(before) / sizeof(*before));
-	watch_events(f);
+	struct known k;
+	start_with_candidates(f, &k, "n4/", "n4/y", NULL);
 	char a[8], to[16];
 	if (!candidate_before(f, "n4", a, sizeof(a)))
 		skip();
@@ -1707,15 +1723,8 @@ static void known_found_elsewhere_by_the_walk_its_name_is_not_held(void **state)
 {
 	struct fixture *f = *state;
 	unsigned long max = small_queue(f);
-	make_candidates(f);
-	make_dir(f, "n2");
-	make_file(f, "n2/y");
-	make_file(f, "f9");
-	struct known k = {0};
-	static const char *const before[] = {"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7",
-					     "n2", "n2/y", "f9"};
-	known_already(&k, before, sizeof(before) / sizeof(*before));
-	watch_events(f);
+	struct known k;
+	start_with_candidates(f, &k, "n2/", "n2/y", "f9", NULL);
 	char a[8], x[16];
 	if (!candidate_before(f, "n2", a, sizeof(a)))
 		skip();
@@ -1724,16 +1733,11 @@ static void known_found_elsewhere_by_the_walk_its_name_is_not_held(void **state)
 	move(f, "n2", x);
 	make_dir(f, "n2");
 	fill(f->dir, max + 1, true);
-	memset(&racer, 0, sizeof(racer));
-	struct stat st;
-	assert_int_equal(stat(f->dir, &st), 0);
-	racer.ino[0] = st.st_ino;
+	arm_racer_at_root(f, "n2", "n3");
 	racer.on = a; /* the walk opens it before n2 */
 	snprintf(filler.dir, sizeof(filler.dir), "%s", f->dir);
 	filler.n = max + 1;
 	racer.first = overflow_again;
-	at(f, "n2", racer.from[0], sizeof(racer.from[0]));
-	at(f, "n3", racer.to, sizeof(racer.to));
 	racer.then_on = "n2";
 	at(f, "f9", racer.then_from, sizeof(racer.then_from));
 	at(f, "n2", racer.then_to, sizeof(racer.then_to));
