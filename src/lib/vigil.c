@@ -878,6 +878,18 @@ static uint32_t moving_node(struct vigil *v, uint32_t parent, const char *name,
 	return n;
 }
 
+/* A reader was told NODE's path is gone (or has forgotten it): what NODE
+ * holds is owed a listing where it is found next (crawl_new()), and the
+ * path is not said gone again then (say_gone()), whatever an arrival
+ * under it said before (named): a reader may have something else there
+ * by then. */
+static void forgotten(struct vigil *v, uint32_t node)
+{
+	struct node *x = tree_node(&v->tree, node);
+	x->owed = true;
+	x->named = false;
+}
+
 /* A MOVED_FROM (at POS) of NAME under PARENT, where the tree has a
  * directory that a listing found there after the record was queued: a
  * later arrival under that name, whose own arrival is still to be read.
@@ -896,9 +908,7 @@ static int forget_ahead(struct vigil *v, uint32_t ri, uint32_t parent, const cha
 	if (here == NODE_NONE || here == mover ||
 	    moves_holds(&v->moves, here, tree_node(t, here)->serial) || !seen_after(v, here, pos))
 		return 0;
-	tree_node(t, here)->owed = true;
-	/* a reader no longer has the path, whatever an arrival under it said */
-	tree_node(t, here)->named = false;
+	forgotten(v, here);
 	if (mover != NODE_NONE)
 		tree_node(t, mover)->owed = true;
 	if (!wanted(&v->roots[ri], IN_DELETE))
@@ -1232,10 +1242,8 @@ static int rescan(struct vigil *v)
 		 * holds is reported, as for one never seen (said gone from
 		 * there first: list_frame()). The tree still has it there, and
 		 * without this the walk would say nothing. */
-		if ((h.mask & IN_ISDIR) && half_node_valid(v, &h)) {
-			tree_node(&v->tree, h.node)->owed = true;
-			tree_node(&v->tree, h.node)->named = false;
-		}
+		if ((h.mask & IN_ISDIR) && half_node_valid(v, &h))
+			forgotten(v, h.node);
 		h.node = NODE_NONE;
 		memmove(v->moves.v, v->moves.v + 1, (v->moves.len - 1) * sizeof(h));
 		v->moves.len--;
@@ -1411,11 +1419,8 @@ static int process_record(struct vigil *v, const struct source_record *rec, uint
 			 * listing ahead of this) is owed a listing: when its
 			 * own arrival is read, or a re-scan finds it. */
 			uint32_t here = tree_find_child(&v->tree, node, rec->name, rec->name_len);
-			if (here != NODE_NONE) {
-				tree_node(&v->tree, here)->owed = true;
-				/* nor the path, whatever an arrival under it said */
-				tree_node(&v->tree, here)->named = false;
-			}
+			if (here != NODE_NONE)
+				forgotten(v, here);
 		}
 		if (wanted(r, rec->mask) || (rec->mask & IN_UNMOUNT))
 			e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
