@@ -132,8 +132,9 @@ bool seen_listed(struct seen *s, int wd, const char *name, size_t len, uint64_t 
 	if (!s->len)
 		return false;
 	const struct seen_entry *e = lookup(s, wd, name, len, seen_hash(wd, name, len));
-	/* IN_ISDIR alone: found, not reported (seen_found_dir()) */
-	return e && (e->mask & ~(uint32_t)IN_ISDIR) && e->mark > pos;
+	/* IN_ISDIR alone: found, not reported (seen_found_dir()). A mark at
+	 * POS is not passed: nothing queued after the listing is read yet */
+	return e && (e->mask & ~(uint32_t)IN_ISDIR) && e->mark >= pos;
 }
 
 void seen_expire(struct seen *s, uint64_t pos)

@@ -63,7 +63,8 @@ bool seen_absorb(struct seen *s, int wd, const char *name, size_t len,
 		 uint32_t mask, uint64_t pos);
 /* Whether a listing reported NAME in WD's directory and the kernel has not
  * told of it since (no delete or move-out of it read, its mark not passed
- * by POS): a reader has the listing's entry under that path. */
+ * by POS, the stream offset of the next record to process): a reader has
+ * the listing's entry under that path. */
 bool seen_listed(struct seen *s, int wd, const char *name, size_t len, uint64_t pos);
 /* Forget everything once POS is past every mark. */
 void seen_expire(struct seen *s, uint64_t pos);
