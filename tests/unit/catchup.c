@@ -308,15 +308,15 @@ void expect_unknown(const struct known *k, const char *p)
 /* --- the check ------------------------------------------------------------- */
 
 struct view {
-	int wd[512];
-	char path[512][600];
+	int wd[KNOWN_MAX];
+	char path[KNOWN_MAX][600];
 	size_t n;
 };
 
 static int collect(void *ctx, int wd, const char *path)
 {
 	struct view *w = ctx;
-	if (w->n == 512)
+	if (w->n == KNOWN_MAX)
 		return -1;
 	w->wd[w->n] = wd;
 	snprintf(w->path[w->n], sizeof(w->path[0]), "%s", path);

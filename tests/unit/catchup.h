@@ -54,7 +54,8 @@ void drain(vigil *v);
  * all below it, and the two halves of a rename, paired by cookie, move
  * what was below it. VIGIL_TRACE in the environment prints each event on
  * stdout as it is replayed, for tracing a shape. */
-#define KNOWN_MAX 512
+/* more than the engine's OBSERVED_LEN: two tests make that many directories */
+#define KNOWN_MAX 4608
 #define KNOWN_PATH 160
 #define KNOWN_HALVES 8
 struct known {
