@@ -209,6 +209,9 @@ bool engine_listing_owed(struct vigil *v, uint32_t node);
 /* Forget the records held back (below a rename not resolved yet) on NODE's
  * subtree: a listing of it that reports all it holds is newer. */
 void engine_drop_deferred_below(struct vigil *v, uint32_t node);
+/* The same for the records on NODE's entries only (a name in it): a
+ * listing of NODE that reports all it holds is newer than each of them. */
+void engine_drop_deferred_in(struct vigil *v, uint32_t node);
 /* Whether every record read so far is processed and no rename half waits:
  * the tree has caught up with what the kernel said, and a path still stale
  * will stay so until more comes. */

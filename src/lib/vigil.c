@@ -569,7 +569,9 @@ static int defer(struct vigil *v, const struct source_record *rec)
 	return r;
 }
 
-void engine_drop_deferred_below(struct vigil *v, uint32_t node)
+/* Drop the records held back on NODE's subtree (BELOW), or those on the
+ * entries of NODE itself (a name in it). */
+static void drop_deferred(struct vigil *v, uint32_t node, bool below)
 {
 	struct buf *b = &v->deferred;
 	size_t keep = 0, off = 0;
@@ -582,13 +584,25 @@ void engine_drop_deferred_below(struct vigil *v, uint32_t node)
 		}
 		uint32_t n = tree_find_wd(&v->tree, rec.wd);
 		size_t size = rec.size;
-		if (n == NODE_NONE || !tree_is_ancestor(&v->tree, node, n)) {
+		if (n == NODE_NONE || (below ? !tree_is_ancestor(&v->tree, node, n)
+					     : n != node || !rec.name_len)) {
 			memmove(b->data + keep, b->data + off, size);
 			keep += size;
 		}
 		off += size;
 	}
 	b->len = keep;
+}
+
+void engine_drop_deferred_below(struct vigil *v, uint32_t node)
+{
+	drop_deferred(v, node, true);
+}
+
+void engine_drop_deferred_in(struct vigil *v, uint32_t node)
+{
+	if (v->deferred.len)
+		drop_deferred(v, node, false);
 }
 
 /* A rename was resolved: what waited on it goes through again, now that its
