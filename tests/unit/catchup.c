@@ -310,6 +310,7 @@ void expect_unknown(const struct known *k, const char *p)
 struct view {
 	int wd[KNOWN_MAX];
 	char path[KNOWN_MAX][600];
+	unsigned long ino[KNOWN_MAX]; /* the kernel's, for wd (kernel_inos()) */
 	size_t n;
 };
 
@@ -349,22 +350,24 @@ static int inotify_behind(int epfd)
 	return found;
 }
 
-/* The inode the kernel's watch WD is on, from our own fdinfo, or 0. */
-static unsigned long kernel_ino(int epfd, int wd)
+/* The inode the kernel's watch is on, for each of W's watches, from our
+ * own fdinfo (read once: a line a watch), or 0. */
+static void kernel_inos(int epfd, struct view *w)
 {
 	char p[64], line[512];
 	snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", inotify_behind(epfd));
 	FILE *in = fopen(p, "re");
 	assert_non_null(in);
-	unsigned long ino = 0;
 	while (fgets(line, sizeof(line), in)) {
-		int w;
-		unsigned long i;
-		if (sscanf(line, "inotify wd:%x ino:%lx", &w, &i) == 2 && w == wd)
-			ino = i;
+		int wd;
+		unsigned long ino;
+		if (sscanf(line, "inotify wd:%x ino:%lx", &wd, &ino) != 2)
+			continue;
+		for (size_t i = 0; i < w->n; i++)
+			if (w->wd[i] == wd)
+				w->ino[i] = ino;
 	}
 	fclose(in);
-	return ino;
 }
 
 struct walk {
@@ -388,7 +391,7 @@ static void walk(struct walk *x, const char *path, const char *rel)
 	if (i == x->w->n) {
 		fprintf(x->say, "'%s' is not watched (vigil has no watch at that path)\n", path);
 		x->bad++;
-	} else if (kernel_ino(vigil_fd(x->f->v), x->w->wd[i]) != (unsigned long)st.st_ino) {
+	} else if (x->w->ino[i] != (unsigned long)st.st_ino) {
 		fprintf(x->say, "'%s': vigil's watch %d there is on another inode\n", path,
 			x->w->wd[i]);
 		x->bad++;
@@ -434,6 +437,7 @@ size_t diverged(const struct fixture *f, const struct known *k, FILE *say)
 	struct view *w = calloc(1, sizeof(*w));
 	assert_non_null(w);
 	assert_int_equal(vigil_foreach_watch(f->v, collect, w), 0);
+	kernel_inos(vigil_fd(f->v), w);
 	struct walk x = {.f = f, .w = w, .k = k, .say = say};
 	walk(&x, f->dir, "");
 	if (x.dirs != w->n) {
