@@ -678,7 +678,7 @@ static int list_frame(struct crawl *c, struct frame *f)
 	 * file's DELETE there took from a reader the directory this listing
 	 * reports under that name. relist_at() drops what waited below its
 	 * top; this is for a known directory the walk finds below that, moved
-	 * there while its own rename was held (churn.bats on the ASan build,
+	 * there while its own rename was held (bench/churn.sh, ASan build,
 	 * three writers: './back-322/n2/n3' missing). */
 	if (f->synth)
 		engine_drop_deferred_in(v, f->node);
