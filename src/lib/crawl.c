@@ -329,7 +329,9 @@ static int stale_add(struct crawl *c, uint32_t node)
  * reader was told to forget it, or never had it; but NODE's own path a
  * reader has if an arrival under its name was reported, named); nor when a listing
  * reported something else under that path since (a reader has that there
- * now: a DELETE would take it away). */
+ * now: a DELETE would take it away). A directory that listing reported,
+ * which its walk put there as NODE (NODE's mark is the listing's
+ * generation), is no other: a reader has NODE there, and is told. */
 static int say_gone(struct crawl *c, uint32_t node)
 {
 	struct vigil *v = c->v;
@@ -347,7 +349,9 @@ static int say_gone(struct crawl *c, uint32_t node)
 	 * walk had just reported under the name; test_catchup.c). */
 	uint64_t next = v->stream_read - (v->rbuf_len - v->rbuf_off);
 	const char *old = tree_name(&v->tree, node);
-	if (seen_listed(&v->seen, tree_node(&v->tree, x->parent)->wd, old, x->name_len, next))
+	const struct seen_entry *e = seen_listed(&v->seen, tree_node(&v->tree, x->parent)->wd,
+						 old, x->name_len, next);
+	if (e && !((e->mask & IN_ISDIR) && x->mark && e->generation == x->mark))
 		return 0;
 	char nm[NAME_MAX + 1];
 	size_t ol = x->name_len < sizeof(nm) ? x->name_len : sizeof(nm) - 1;

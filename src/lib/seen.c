@@ -64,8 +64,8 @@ int seen_add(struct seen *s, int wd, const char *name, size_t len,
 		return r;
 	uint32_t h = seen_hash(wd, name, len);
 	s->v[s->len] = (struct seen_entry){
-		.wd = wd, .mask = mask, .mark = UINT64_MAX, .hash = h,
-		.name_len = (uint32_t)len, .name_off = off,
+		.wd = wd, .mask = mask, .mark = UINT64_MAX, .generation = s->generation,
+		.hash = h, .name_len = (uint32_t)len, .name_off = off,
 	};
 	size_t tmask = s->table_cap - 1, j = h & tmask;
 	while (s->table[j])
@@ -127,14 +127,15 @@ bool seen_absorb(struct seen *s, int wd, const char *name, size_t len,
 	return true;
 }
 
-bool seen_listed(struct seen *s, int wd, const char *name, size_t len, uint64_t pos)
+const struct seen_entry *seen_listed(struct seen *s, int wd, const char *name, size_t len,
+				     uint64_t pos)
 {
 	if (!s->len)
-		return false;
+		return NULL;
 	const struct seen_entry *e = lookup(s, wd, name, len, seen_hash(wd, name, len));
 	/* IN_ISDIR alone: found, not reported (seen_found_dir()). A mark at
 	 * POS is not passed: nothing queued after the listing is read yet */
-	return e && (e->mask & ~(uint32_t)IN_ISDIR) && e->mark >= pos;
+	return e && (e->mask & ~(uint32_t)IN_ISDIR) && e->mark >= pos ? e : NULL;
 }
 
 void seen_expire(struct seen *s, uint64_t pos)

@@ -14,7 +14,9 @@
  * report (seen_found_dir()): an entry with IN_ISDIR alone, which absorbs
  * nothing else, marked where the stream stood as the listing began.
  * Past the mark an entry means nothing, and once every mark is passed the
- * set empties.
+ * set empties. Each entry keeps the generation of the listing that added
+ * it (struct seen's generation then), which tells whether a directory the
+ * tree has under that name is the one it reported (seen_listed()).
  */
 #ifndef VIGIL_SEEN_H
 #define VIGIL_SEEN_H
@@ -29,6 +31,7 @@ struct seen_entry {
 	int wd;
 	uint32_t mask;   /* events still to absorb; 0: dead */
 	uint64_t mark;   /* UINT64_MAX until sealed */
+	uint32_t generation; /* the listing's that added it */
 	uint32_t hash;
 	uint32_t name_len;
 	size_t name_off; /* in names */
@@ -42,6 +45,8 @@ struct seen {
 	size_t table_cap;
 	struct buf names;
 	uint64_t max_mark;
+	uint32_t generation; /* the listing's that adds entries now (the
+				engine's, engine_new_generation()) */
 };
 
 int seen_add(struct seen *s, int wd, const char *name, size_t len,
@@ -61,11 +66,13 @@ void seen_seal(struct seen *s, uint64_t mark);
  * a listed entry and must be dropped; updates the entry. */
 bool seen_absorb(struct seen *s, int wd, const char *name, size_t len,
 		 uint32_t mask, uint64_t pos);
-/* Whether a listing reported NAME in WD's directory and the kernel has not
- * told of it since (no delete or move-out of it read, its mark not passed
- * by POS, the stream offset of the next record to process): a reader has
- * the listing's entry under that path. */
-bool seen_listed(struct seen *s, int wd, const char *name, size_t len, uint64_t pos);
+/* The entry, if a listing reported NAME in WD's directory and the kernel
+ * has not told of it since (no delete or move-out of it read, its mark not
+ * passed by POS, the stream offset of the next record to process): a
+ * reader has the listing's entry under that path. NULL if none; valid
+ * until the next change to S. */
+const struct seen_entry *seen_listed(struct seen *s, int wd, const char *name, size_t len,
+				     uint64_t pos);
 /* Forget everything once POS is past every mark. */
 void seen_expire(struct seen *s, uint64_t pos);
 static inline bool seen_empty(const struct seen *s) { return s->len == 0; }

@@ -846,6 +846,7 @@ void engine_new_generation(struct vigil *v)
 	v->observed[v->generation % OBSERVED_LEN] = (struct observed){
 		.generation = v->generation, .pos = v->stream_read + pending,
 	};
+	v->seen.generation = v->generation;
 }
 
 /* Whether a listing found NODE where it is after the record at POS was
