@@ -1937,6 +1937,51 @@ static void reported_by_a_rescan_and_found_in_a_relisted_arrival_is_said_gone(vo
 	assert_int_equal(diverged(f, &k, stderr), 0);
 }
 
+/* The racer's FIRST: the queue overflows, and what filled it goes while
+ * the queue is still full (the rename after it is lost too). */
+static void overflow_and_clear(void)
+{
+	fill(filler.dir, filler.n, false);
+	fill(filler.dir, filler.n, true);
+}
+
+/* A directory back from outside (p) is listed whole with the queue dry:
+ * its subdirectory x is reported, and the listing's mark is where the
+ * stream stands, every record before it read (n's creation, the next to
+ * process, among them). Before that record is processed, the queue
+ * overflows and x is renamed into n while it is full: the rename's events
+ * are lost. n's walk finds x there and says p/x gone (say_gone()), as
+ * nothing else will: the re-scan finds x where the tree has it by then.
+ * Before, a directory a listing reported was asked of as a file is, at
+ * the next record to process (8b2ab56): the listing's mark was not passed
+ * there, so a reader was taken to have what that listing reported under
+ * p/x, a DELETE was left to the rename's events, which the overflow had
+ * taken, and p/x stayed with a reader (bench/churn.sh --writers 3 --fast
+ * 10 --events, a queue of 64 emulated: 23 to 433 stale paths a run, seeds
+ * 1001 to 1004 at 62bebac). Had the rename been queued before the queue
+ * filled, its MOVED_FROM would have taken p/x from a reader. */
+static void found_elsewhere_its_listed_path_is_said_gone_before_an_overflow_takes_its_rename(void **state)
+{
+	struct fixture *f = *state;
+	unsigned long max = small_queue(f);
+	struct known k;
+	start_known(f, &k, "OUT/", "OUT/p/", "OUT/p/x/", "OUT/p/x/y", NULL);
+	move(f, "OUT/p", "p");
+	make_dir(f, "n");
+	arm_racer_at_root(f, "p/x", "n/x");
+	racer.on = "n";
+	snprintf(filler.dir, sizeof(filler.dir), "%s", f->dir);
+	filler.n = max + 1;
+	racer.first = overflow_and_clear;
+	assert_int_equal(replay_across(f, &k, "g"), 1);
+	assert_int_equal(disarm_racer(), 1);
+	expect_known(&k, "n/x");
+	expect_known(&k, "n/x/y");
+	expect_unknown(&k, "p/x");
+	expect_unknown(&k, "p/x/y");
+	assert_int_equal(diverged(f, &k, stderr), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1998,6 +2043,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(deleted_over_one_found_ahead_and_found_elsewhere_its_path_is_not_said_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(relisted_whole_a_file_where_a_directory_was_renamed_from_stays, setup, teardown),
 		cmocka_unit_test_setup_teardown(reported_by_a_rescan_and_found_in_a_relisted_arrival_is_said_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(found_elsewhere_its_listed_path_is_said_gone_before_an_overflow_takes_its_rename, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
