@@ -77,7 +77,7 @@ writers() {
 # printing its view) against the disk; with EVENTS, its events too, up to
 # an overflow, if one comes on a loaded machine (these cases are not about
 # overflows), or across every overflow with OVERFLOW_REPLAY set (the queue
-# case). With STALE_NOT_FATAL set, stale paths are said, not failed on.
+# cases). With STALE_NOT_FATAL set, stale paths are said, not failed on.
 check() {
 	wait_vigil
 	expect_eq "vigil's exit status (2: the -t timeout)" 2 "$status"
