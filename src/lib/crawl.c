@@ -424,6 +424,22 @@ static int diff_moved(struct crawl *c, uint32_t existing, int fd, uint32_t paren
 		e = say(c, parent, name, len, IN_CREATE | IN_ISDIR);
 	else if (e >= 0 && child == NODE_NONE && c->known_here)
 		e = say_vacated(c, parent, name, len);
+	/* Here, a reader has only what its listing reports (c->relocated);
+	 * where the tree had it, nothing (said gone, or never had it). A
+	 * directory the tree has below it that this listing does not find
+	 * (one this walk found where it was, then moved out of it before it
+	 * moved here: its rename still in the queue) is with a reader
+	 * nowhere: owed a listing where it is found next (crawl_new(), its
+	 * MOVED_TO), and not said gone (say_gone()). One the listing finds
+	 * is reported whole, and owes nothing (walk()). Without this its
+	 * rename's halves, read later, moved an empty name for a reader
+	 * (churn.bats, three fast writers, 2 files missing). */
+	for (uint32_t n = tree_node(&v->tree, existing)->first_child; n != NODE_NONE;
+	     n = tree_node(&v->tree, n)->next_sibling) {
+		struct node *y = tree_node(&v->tree, n);
+		y->owed = true;
+		y->named = false;
+	}
 	c->relocated = true;
 	return e;
 }
