@@ -329,10 +329,14 @@ static int stale_add(struct crawl *c, uint32_t node)
  * reader was told to forget it, or never had it; but NODE's own path a
  * reader has if an arrival under its name was reported, named); nor when a listing
  * reported something else under that path since (a reader has that there
- * now: a DELETE would take it away). A directory that listing reported,
- * which its walk put there as NODE (NODE's mark is the listing's
- * generation), is no other: a reader has NODE there, and is told. */
-static int say_gone(struct crawl *c, uint32_t node)
+ * now: a DELETE would take it away). A directory that listing reported
+ * that is NODE itself (FD's inode; or, where the entry has none, NODE's
+ * mark is the listing's generation: its walk put it there) is no other: a
+ * reader has NODE there, and is told. By inode, as a listing that finds
+ * NODE there again since (its own MOVED_TO read, ahead_here) marks it with
+ * its own generation, and the one that reported it is not told from
+ * another (churn.bats, ./b2_4995 stale; test_catchup.c). */
+static int say_gone(struct crawl *c, uint32_t node, int fd)
 {
 	struct vigil *v = c->v;
 	const struct node *x = tree_node(&v->tree, node);
@@ -351,8 +355,14 @@ static int say_gone(struct crawl *c, uint32_t node)
 	const char *old = tree_name(&v->tree, node);
 	const struct seen_entry *e = seen_listed(&v->seen, tree_node(&v->tree, x->parent)->wd,
 						 old, x->name_len, next);
-	if (e && !((e->mask & IN_ISDIR) && x->mark && e->generation == x->mark))
-		return 0;
+	if (e) {
+		struct stat st;
+		bool self = (e->mask & IN_ISDIR) &&
+			    (e->ino ? fstat(fd, &st) == 0 && (uint64_t)st.st_ino == e->ino
+				    : x->mark && e->generation == x->mark);
+		if (!self)
+			return 0;
+	}
 	char nm[NAME_MAX + 1];
 	size_t ol = x->name_len < sizeof(nm) ? x->name_len : sizeof(nm) - 1;
 	memcpy(nm, old, ol);
@@ -515,7 +525,7 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 		 * longer has; its MOVED_TO finds it here, listed again). */
 		if (!c->diff && !c->gap && c->mode != CRAWL_INITIAL && !c->released && !by_events &&
 		    engine_root_index(v, existing) != NODE_NONE &&
-		    (*ret_err = say_gone(c, existing)) < 0)
+		    (*ret_err = say_gone(c, existing, fd)) < 0)
 			return NODE_NONE;
 		if (c->mode == CRAWL_NEW && engine_root_index(v, existing) == NODE_NONE &&
 		    (*ret_err = stale_add(c, existing)) < 0)
@@ -830,6 +840,8 @@ static int list_frame(struct crawl *c, struct frame *f)
 						  (is_dir ? IN_ISDIR : 0);
 				if ((err = seen_add(&v->seen, wd, nm, nl, absorb)) < 0)
 					goto out;
+				if (is_dir)
+					seen_set_ino(&v->seen, d->d_ino);
 			}
 			if (names && !is_dir &&
 			    (err = held_add(&v->held, f->node, serial, nm, nl)) < 0)

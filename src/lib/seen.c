@@ -89,6 +89,12 @@ int seen_found_dir(struct seen *s, int wd, const char *name, size_t len, uint64_
 	return 0;
 }
 
+void seen_set_ino(struct seen *s, uint64_t ino)
+{
+	if (s->len)
+		s->v[s->len - 1].ino = ino;
+}
+
 void seen_seal(struct seen *s, uint64_t mark)
 {
 	for (size_t i = s->sealed; i < s->len; i++)

@@ -15,8 +15,9 @@
  * nothing else, marked where the stream stood as the listing began.
  * Past the mark an entry means nothing, and once every mark is passed the
  * set empties. Each entry keeps the generation of the listing that added
- * it (struct seen's generation then), which tells whether a directory the
- * tree has under that name is the one it reported (seen_listed()).
+ * it (struct seen's generation then), and, for a directory, its inode
+ * (seen_set_ino()): which tells whether a directory the tree has under that
+ * name is the one it reported (seen_listed()).
  */
 #ifndef VIGIL_SEEN_H
 #define VIGIL_SEEN_H
@@ -31,6 +32,8 @@ struct seen_entry {
 	int wd;
 	uint32_t mask;   /* events still to absorb; 0: dead */
 	uint64_t mark;   /* UINT64_MAX until sealed */
+	uint64_t ino;    /* the directory it reported, if known (seen_set_ino());
+			  * 0 if not */
 	uint32_t generation; /* the listing's that added it */
 	uint32_t hash;
 	uint32_t name_len;
@@ -60,6 +63,10 @@ int seen_add(struct seen *s, int wd, const char *name, size_t len,
  * (seen_listed()). */
 int seen_found_dir(struct seen *s, int wd, const char *name, size_t len, uint64_t pos,
 		   uint64_t mark);
+/* The entry added last reported the directory of inode INO (its listing's
+ * d_ino), which tells it from another directory under that name later
+ * (seen_listed()), whatever listings found it since. */
+void seen_set_ino(struct seen *s, uint64_t ino);
 /* Give every entry added since the last seal the mark MARK. */
 void seen_seal(struct seen *s, uint64_t mark);
 /* Whether the kernel event (WD, NAME, MASK) read at stream offset POS repeats
