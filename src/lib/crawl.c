@@ -434,24 +434,30 @@ static int diff_moved(struct crawl *c, uint32_t existing, int fd, uint32_t paren
 		e = say(c, parent, name, len, IN_CREATE | IN_ISDIR);
 	else if (e >= 0 && child == NODE_NONE && c->known_here)
 		e = say_vacated(c, parent, name, len);
-	/* Here, a reader has only what its listing reports (c->relocated);
-	 * where the tree had it, nothing (said gone, or never had it). A
-	 * directory the tree has below it that this listing does not find
-	 * (one this walk found where it was, then moved out of it before it
-	 * moved here: its rename still in the queue) is with a reader
-	 * nowhere: owed a listing where it is found next (crawl_new(), its
-	 * MOVED_TO), and not said gone (say_gone()). One the listing finds
-	 * is reported whole, and owes nothing (walk()). Without this its
-	 * rename's halves, read later, moved an empty name for a reader
-	 * (churn.bats, three fast writers, 2 files missing). */
-	for (uint32_t n = tree_node(&v->tree, existing)->first_child; n != NODE_NONE;
+	c->relocated = true;
+	return e;
+}
+
+/* A listing ahead of the events moves the known directory NODE here:
+ * a reader has here only what listings report (reported whole, or not
+ * yet: its MOVED_TO lists it again); where the tree had it, nothing (said
+ * gone, or never had it, or taken away with its MOVED_FROM). A directory
+ * the tree has below it that no listing finds here (one this walk found
+ * where it was, then moved out of it before it moved here: its rename
+ * still in the queue) is with a reader nowhere: owed a listing where it
+ * is found next (crawl_new(), its MOVED_TO), and not said gone
+ * (say_gone()). One a listing finds here and reports whole owes nothing
+ * (walk()). Without this its rename's halves, read later, moved an empty
+ * name for a reader (churn.bats, three fast writers, 2 files missing:
+ * after an overflow, diff_moved(); test_catchup.c, in a relist too). */
+static void owe_below(struct vigil *v, uint32_t node)
+{
+	for (uint32_t n = tree_node(&v->tree, node)->first_child; n != NODE_NONE;
 	     n = tree_node(&v->tree, n)->next_sibling) {
 		struct node *y = tree_node(&v->tree, n);
 		y->owed = true;
 		y->named = false;
 	}
-	c->relocated = true;
-	return e;
 }
 
 /* Watch the directory at FD as NAME under PARENT. Returns its node, or
@@ -532,6 +538,8 @@ static uint32_t attach(struct crawl *c, uint32_t parent, const char *name,
 			return NODE_NONE;
 		if (c->diff && (*ret_err = diff_moved(c, existing, fd, parent, name, len, child)) < 0)
 			return NODE_NONE;
+		if (!by_events && c->mode != CRAWL_INITIAL && (c->diff || !c->gap))
+			owe_below(v, existing);
 		/* it may lie below the node it replaces: take it out first */
 		tree_detach(t, existing);
 		if (child != NODE_NONE)
@@ -1177,8 +1185,9 @@ static int walk(struct crawl *c)
 		}
 		/* below a directory reported whole, a reader has nothing; one
 		 * owed a listing (what it holds was taken back from a reader)
-		 * gets it now */
-		bool owed = c->diff && tree_node(&v->tree, node)->owed;
+		 * gets it now: after an overflow, or in a listing reported
+		 * whole (as its parent's is) */
+		bool owed = (c->diff || f->synth) && tree_node(&v->tree, node)->owed;
 		if (owed)
 			tree_node(&v->tree, node)->owed = tree_node(&v->tree, node)->named = false;
 		bool synth = c->mode == CRAWL_NEW ||

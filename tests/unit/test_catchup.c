@@ -2073,6 +2073,57 @@ static void reported_by_a_rescan_relisted_in_place_and_found_elsewhere_is_said_g
 	assert_int_equal(diverged(f, &k, stderr), 0);
 }
 
+/* The same shape in a listing that is no re-scan: r, holding p/a/d/f and
+ * aN (listed after p), leaves the trees and comes back as s, and is
+ * listed again, reported whole (crawl_new(), released). Its walk finds
+ * p/a and d below it (reported: a reader has s/p/a/d/f), and then,
+ * before it opens aN, d leaves a for the root (as e, the root not in this
+ * listing) and a leaves p for aN (as b). The walk finds a there: it says
+ * s/p/a gone (with d, for a reader; say_gone()) and reports s/aN/b whole,
+ * empty. The tree kept d below a, found already (the sweep after the
+ * listing leaves it), so the rename of d, read after, said MOVED_FROM
+ * s/aN/b/d (a reader has nothing there) and MOVED_TO e: an empty directory
+ * for a reader, e/f missing. As in a re-scan (diff_moved()), what the
+ * listing of b does not find is owed, reported whole at e. */
+static void relisted_found_then_relocated_what_left_it_first_is_reported_where_it_lands(void **state)
+{
+	struct fixture *f = *state;
+	struct known k;
+	start_made(f, &k, "r/", "r/a0/", "r/a1/", "r/a2/", "r/a3/", "r/a4/", "r/a5/", "r/a6/",
+		   "r/a7/", "r/p/", "r/p/a/", "r/p/a/d/", "r/p/a/d/f", NULL);
+	make_dir(f, "OUT");
+	char r[600], an[32] = "", to[32];
+	at(f, "r", r, sizeof(r));
+	for (int i = 0; i < 8 && !an[0]; i++) {
+		snprintf(to, sizeof(to), "a%d", i);
+		if (listed_before(r, "p", to))
+			snprintf(an, sizeof(an), "%s", to);
+	}
+	if (!an[0])
+		skip();
+	move(f, "r", "OUT/r");
+	move(f, "OUT/r", "s");
+	memset(&racer, 0, sizeof(racer));
+	struct stat st;
+	at(f, "s", r, sizeof(r));
+	assert_int_equal(stat(r, &st), 0);
+	racer.ino[0] = st.st_ino;
+	racer.on = an;
+	at(f, "s/p/a/d", racer.from[0], sizeof(racer.from[0]));
+	at(f, "e", racer.to, sizeof(racer.to));
+	at(f, "s/p/a", racer.then_from, sizeof(racer.then_from));
+	snprintf(to, sizeof(to), "s/%s/b", an);
+	at(f, to, racer.then_to, sizeof(racer.then_to));
+	replay(f, &k);
+	assert_int_equal(disarm_racer(), 1);
+	expect_known(&k, "e");
+	expect_known(&k, "e/f");
+	expect_known(&k, to);
+	expect_unknown(&k, "s/p/a");
+	expect_unknown(&k, "r");
+	check_known(f, &k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2137,6 +2188,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(found_elsewhere_its_listed_path_is_said_gone_before_an_overflow_takes_its_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(found_then_relocated_what_left_it_first_is_reported_where_it_lands, setup, teardown),
 		cmocka_unit_test_setup_teardown(reported_by_a_rescan_relisted_in_place_and_found_elsewhere_is_said_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(relisted_found_then_relocated_what_left_it_first_is_reported_where_it_lands, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
