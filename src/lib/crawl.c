@@ -1126,10 +1126,16 @@ static int walk(struct crawl *c)
 			 * reported: a reader had that one), which this walk
 			 * found elsewhere and said gone from here: a reader
 			 * has nothing here, and a file found here later is
-			 * news (seed 3623). */
+			 * news (seed 3623). Nor one the tree has here, after an
+			 * overflow: its sweep says it gone. Outside a re-scan,
+			 * one the tree has here that a listing reported (relisted
+			 * whole) is held too: the sweep after that listing drops
+			 * it without a word (its events will tell, but an
+			 * overflow may take them; test_catchup.c). */
 			if ((e == -ENOENT || e == -ENOTDIR) && (f->synth || c->gap) &&
 			    !known_here && v->roots[c->root].names &&
-			    tree_find_child(&v->tree, f->node, nm, nl) == NODE_NONE &&
+			    (tree_find_child(&v->tree, f->node, nm, nl) == NODE_NONE ||
+			     (f->synth && !c->diff)) &&
 			    (err = held_add(&v->held, f->node, tree_node(&v->tree, f->node)->serial,
 					    nm, nl)) < 0)
 				break;
