@@ -330,12 +330,13 @@ static int stale_add(struct crawl *c, uint32_t node)
  * reader has if an arrival under its name was reported, named); nor when a listing
  * reported something else under that path since (a reader has that there
  * now: a DELETE would take it away). A directory that listing reported
- * that is NODE itself (FD's inode; or, where the entry has none, NODE's
- * mark is the listing's generation: its walk put it there) is no other: a
- * reader has NODE there, and is told. By inode, as a listing that finds
- * NODE there again since (its own MOVED_TO read, ahead_here) marks it with
- * its own generation, and the one that reported it is not told from
- * another (churn.bats, ./b2_4995 stale; test_catchup.c). */
+ * that is NODE itself (NODE's mark is the listing's generation: its walk
+ * put it there; or the entry has FD's inode) is no other: a reader has
+ * NODE there, and is told. The inode, as a listing that finds NODE there
+ * again since (its own MOVED_TO read, ahead_here) marks it with its own
+ * generation, and the one that reported it is not told from another
+ * (churn.bats, ./b2_4995 stale; test_catchup.c); the mark still, where
+ * d_ino is not st_ino (overlayfs without xino). */
 static int say_gone(struct crawl *c, uint32_t node, int fd)
 {
 	struct vigil *v = c->v;
@@ -358,8 +359,8 @@ static int say_gone(struct crawl *c, uint32_t node, int fd)
 	if (e) {
 		struct stat st;
 		bool self = (e->mask & IN_ISDIR) &&
-			    (e->ino ? fstat(fd, &st) == 0 && (uint64_t)st.st_ino == e->ino
-				    : x->mark && e->generation == x->mark);
+			    ((x->mark && e->generation == x->mark) ||
+			     (e->ino && fstat(fd, &st) == 0 && (uint64_t)st.st_ino == e->ino));
 		if (!self)
 			return 0;
 	}
