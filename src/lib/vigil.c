@@ -1099,8 +1099,18 @@ static int follow_half(struct vigil *v, const struct move_half *h,
 		/* the directory there now came after it, and the listing
 		 * that put it there ran ahead of its arrival (which is then
 		 * not said again): it stays, and this one waits aside, known
-		 * by this place, for its own next event */
+		 * by this place, for its own next event. A reader has this
+		 * one here (its MOVED_TO carried what it held), not the one
+		 * the tree has: that one is owed a listing, and its path said
+		 * gone where it is found next, as its DELETE would (read, its
+		 * next event forgets the one here: forgotten()). Lost with an
+		 * overflow, that event took nothing from a reader, and the
+		 * re-scan found the tree's directory where the tree has it,
+		 * said nothing, and a reader kept what this one held (seed
+		 * 60203: './n5/n2' stale, n6 renamed over n5 found ahead,
+		 * then deleted with n2 in the gap). */
 		engine_orphan_at(v, h->node, parent, name, len);
+		tree_node(t, child)->owed = tree_node(t, child)->named = true;
 		return 0;
 	}
 	/* Out of the trees until now (put aside, its name taken), the events

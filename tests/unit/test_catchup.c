@@ -1982,6 +1982,39 @@ static void found_elsewhere_its_listed_path_is_said_gone_before_an_overflow_take
 	assert_int_equal(diverged(f, &k, stderr), 0);
 }
 
+/* A directory a reader has (d, holding sub) renamed to e, where the tree
+ * has a later directory: e was made and removed, d renamed there, then
+ * removed with what it holds, and e made again, all before vigil read. The
+ * listing for e's first CREATE finds the last e, ahead; the MOVED_TO
+ * carries d's subtree to e in a reader's view, and the tree keeps the last
+ * e there, d waiting aside for its next event (its DELETE, which would take
+ * e from a reader). Here the queue overflows before that DELETE: the
+ * re-scan found e where the tree has it, and said nothing, and a reader
+ * kept e/sub (seed 60203 of tests/cli/churn.bats's queue case with three
+ * slow writers, a queue of 64 emulated: './n5/n2' stale). The tree's e is
+ * owed a listing now: the re-scan tells e gone, then new, and what it
+ * holds. */
+static void renamed_over_one_found_ahead_and_its_delete_lost_its_subtree_goes(void **state)
+{
+	struct fixture *f = *state;
+	unsigned long max = small_queue(f);
+	struct known k;
+	start_known(f, &k, "d/", "d/sub/", NULL);
+	make_dir(f, "e");
+	remove_dir(f, "e");
+	move(f, "d", "e");
+	/* the overflow, right after e's MOVED_TO */
+	fill(f->dir, max + 1, false);
+	remove_dir(f, "e/sub");
+	remove_dir(f, "e");
+	make_dir(f, "e");
+	fill(f->dir, max + 1, true);
+	assert_int_equal(replay_across(f, &k, "g"), 1);
+	expect_known(&k, "e");
+	expect_unknown(&k, "e/sub");
+	assert_int_equal(diverged(f, &k, stderr), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2044,6 +2077,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(relisted_whole_a_file_where_a_directory_was_renamed_from_stays, setup, teardown),
 		cmocka_unit_test_setup_teardown(reported_by_a_rescan_and_found_in_a_relisted_arrival_is_said_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(found_elsewhere_its_listed_path_is_said_gone_before_an_overflow_takes_its_rename, setup, teardown),
+		cmocka_unit_test_setup_teardown(renamed_over_one_found_ahead_and_its_delete_lost_its_subtree_goes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
