@@ -1447,8 +1447,8 @@ static int process_record(struct vigil *v, const struct source_record *rec, uint
 			if (here != NODE_NONE)
 				forgotten(v, here);
 		}
-		if ((rec->mask & (IN_CREATE | IN_ISDIR)) == (IN_CREATE | IN_ISDIR) &&
-		    wanted(r, rec->mask) && wanted(r, IN_DELETE)) {
+		bool arrival = (rec->mask & (IN_CREATE | IN_ISDIR)) == (IN_CREATE | IN_ISDIR);
+		if (arrival && wanted(r, rec->mask) && wanted(r, IN_DELETE)) {
 			/* The arrival of a directory owed a listing (a reader
 			 * was told its path is gone: forget_ahead()): events
 			 * inside it read since, queued before this, were
@@ -1464,7 +1464,7 @@ static int process_record(struct vigil *v, const struct source_record *rec, uint
 		}
 		if (e >= 0 && (wanted(r, rec->mask) || (rec->mask & IN_UNMOUNT)))
 			e = emit_record(v, node, rec->name, rec->name_len, rec->mask, rec->cookie);
-		if (e >= 0 && (rec->mask & (IN_CREATE | IN_ISDIR)) == (IN_CREATE | IN_ISDIR))
+		if (e >= 0 && arrival)
 			e = dir_appeared(v, ri, node, rec->name, rec->name_len, 0, CRAWL_NEW,
 					 NODE_NONE);
 	}
