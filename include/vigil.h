@@ -159,7 +159,11 @@ enum {
 	 * events put it. Or a listing found a known directory under another path,
 	 * ahead of its rename events: its old path is gone (what a reader has
 	 * below it may have moved on meanwhile); it is reported where it was
-	 * found, and whole again when its rename is read. */
+	 * found, and whole again when its rename is read. A directory reported
+	 * whole where a rename a reader followed (its IN_MOVED_TO paired with
+	 * an IN_MOVED_FROM) put it comes after a synthetic IN_DELETE |
+	 * IN_ISDIR and IN_CREATE | IN_ISDIR of its path: what the rename
+	 * carried there for a reader may not be what is there now. */
 	VIGIL_EVENT_SYNTHETIC = 1u << 0,
 	/* A paired rename (VIGIL_PAIR_MOVES): from_path, from_dir, from_name
 	 * hold the old location. */

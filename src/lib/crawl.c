@@ -1524,6 +1524,18 @@ int crawl_new(struct vigil *v, uint32_t root, uint32_t parent,
 		 * never seen, so what it holds is reported. */
 		close(pfd);
 		c.n_stale = 0;
+		/* Come by a rename a reader followed (CRAWL_CARRIED), a reader
+		 * has here what it had under the old path: another directory's
+		 * (the one that moved went on, and this one was found here
+		 * ahead), or this one's as it was. A listing reported whole adds
+		 * to that and takes nothing away (a CREATE replaces nothing in a
+		 * reader's model), so the path is said gone, and new, first
+		 * (issue 17, a queue of 64 emulated, slow writers: a file
+		 * reported over a directory carried here, 2 paths stale) */
+		if ((how & CRAWL_CARRIED) &&
+		    ((err = say(&c, parent, name, len, IN_DELETE | IN_ISDIR)) < 0 ||
+		     (err = say(&c, parent, name, len, IN_CREATE | IN_ISDIR)) < 0))
+			return relist_stale(&c, err);
 		err = relist(v, root, node, true);
 		return relist_stale(&c, err);
 	}

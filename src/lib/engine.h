@@ -109,6 +109,9 @@ enum {
 	/* a retry after -EINPROGRESS: a directory watched here already was
 	 * put here by its own rename events, which a reader followed */
 	CRAWL_WAS_AHEAD = 4,
+	/* it came by a rename a reader followed (its MOVED_FROM paired, from
+	 * a path a reader has): a reader carried here what it had there */
+	CRAWL_CARRIED = 8,
 };
 
 /* A directory to crawl once the queue is dry, when every rename read so far

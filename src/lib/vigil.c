@@ -1170,7 +1170,7 @@ static int moved_to(struct vigil *v, uint32_t ri, uint32_t node,
 		 * (dropped, or moved along with that directory), as if
 		 * from outside: what it holds is news. */
 		e = dir_appeared(v, ri, node, rec->name, rec->name_len,
-				 !paired || h.news ? CRAWL_MOVED_IN : 0, CRAWL_NEW,
+				 !paired || h.news ? CRAWL_MOVED_IN : CRAWL_CARRIED, CRAWL_NEW,
 				 paired && half_node_valid(v, &h) ? h.node : NODE_NONE);
 		if (e >= 0 && paired)
 			e = follow_half(v, &h, node, rec->name, rec->name_len, h.news);

@@ -2249,6 +2249,34 @@ static void made_below_one_forgotten_ahead_is_cleared_at_its_arrival(void **stat
 }
 
 
+/* A directory's MOVED_TO (y into n: a reader carries y/s and y/s/f along)
+ * read when another directory is there: x, which had left (its MOVED_FROM
+ * waiting for a partner) and was put aside when a new directory took its
+ * name, came back at n after y went on (into x), its own events still to
+ * read. n is listed whole (x, released from its half): n/s, a file, over
+ * the directory a reader carried there. A CREATE replaces nothing in a
+ * reader's model: y/s/f stayed with a reader as n/s/f, below a file, until
+ * later events took the path away (issue 17, a queue of 64 emulated, slow
+ * writers, seeds 71078 and 50038: a file reported over a directory carried
+ * there by its parent's rename, 2 and 1 paths stale for good). Come by a
+ * rename a reader followed, the path is said gone, and new, first. */
+static void listed_whole_where_a_rename_carried_another_is_cleared_first(void **state)
+{
+	struct fixture *f = *state;
+	struct known k;
+	start_known(f, &k, "x/", "x/s", "y/", "y/s/", "y/s/f", NULL);
+	move(f, "x", "OUT");
+	make_dir(f, "x");
+	move(f, "y", "n");
+	move(f, "n", "OUT/y");
+	move(f, "OUT", "n");
+	/* up to the listing's report of what y holds, now at n/y */
+	replay_until(f, &k, "g", "n/y/s/f");
+	expect_known(&k, "n/s");
+	expect_unknown(&k, "n/s/f");
+	check_known(f, &k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2317,6 +2345,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(relisted_reported_and_gone_before_its_walk_is_said_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_over_one_found_ahead_and_its_delete_lost_its_subtree_goes, setup, teardown),
 		cmocka_unit_test_setup_teardown(made_below_one_forgotten_ahead_is_cleared_at_its_arrival, setup, teardown),
+		cmocka_unit_test_setup_teardown(listed_whole_where_a_rename_carried_another_is_cleared_first, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
