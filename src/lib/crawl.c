@@ -643,9 +643,28 @@ static bool whole_listing(int fd)
 	}
 }
 
+/* Whether the listing of frame F (done, or under way) found a directory
+ * named NAME (its subdirectories to visit, in c->names). */
+static bool listed_dir(const struct crawl *c, const struct frame *f, const char *name,
+		       size_t len)
+{
+	for (size_t i = f->names_start; i < c->names.len;) {
+		const char *nm = c->names.data + i + 1;
+		size_t nl = strlen(nm);
+		if (nl == len && memcmp(nm, name, len) == 0)
+			return true;
+		i += nl + 2;
+	}
+	return false;
+}
+
 /* After a rescan's listing of frame F (at DIR): each name F's directory
  * held that is not there now vanished in the gap, and a reader is told
- * (a synthetic DELETE); a name that is a directory now is the tree's. */
+ * (a synthetic DELETE); a name that is a directory now is the tree's. So
+ * is one the listing found a directory under, gone since or not: a reader
+ * has that directory there (reported, or known), and a DELETE would take
+ * it away; where it went, its events tell (churn.bats's queue case with
+ * slow writers, seed 50044: './n3' missing; test_catchup.c). */
 static int diff_gone(struct crawl *c, struct frame *f, const char *dir, size_t dir_len)
 {
 	struct vigil *v = c->v;
@@ -663,9 +682,11 @@ static int diff_gone(struct crawl *c, struct frame *f, const char *dir, size_t d
 		struct stat st;
 		int r = fstatat(f->fd, nm, &st, AT_SYMLINK_NOFOLLOW);
 		bool gone = r < 0 && (errno == ENOENT || errno == ENOTDIR);
-		if ((r == 0 && !S_ISDIR(st.st_mode)) || (r < 0 && !gone))
+		bool dir_there = listed_dir(c, f, nm, nl);
+		if (!dir_there && ((r == 0 && !S_ISDIR(st.st_mode)) || (r < 0 && !gone)))
 			continue; /* there still (or cannot tell) */
 		held_del(&v->held, f->node, serial, nm, nl);
+		gone = gone && !dir_there;
 		int e;
 		if (gone && asked &&
 		    (e = engine_emit(v, dir, dir_len, nm, nl, IN_DELETE, 0,
