@@ -2292,13 +2292,14 @@ static void listed_whole_where_a_rename_carried_another_is_cleared_first(void **
  * (diff_gone()), the queue overflows again and n3 leaves the tree, to
  * come back as the walk opens it, its renames' events lost. Checked by
  * then, n3 was gone, and a reader was told so (a DELETE of the file's
- * name): it lost the directory the listing had just reported. The walk found it back, and
- * reported x, and the second re-scan found n3 where the tree has it, and
- * said nothing: a reader had n3/x without n3 (tests/cli/churn.bats's
+ * name): it lost the directory the listing had just reported. The walk
+ * found it back, and reported x, and the second re-scan found n3 where
+ * the tree has it, and said nothing: a reader had n3/x without n3
+ * (tests/cli/churn.bats's
  * queue case with three slow writers, a queue of 64 emulated, seed 50044:
  * './n3' missing, a directory reported, then two DELETEs of file names
  * held there). A name the listing found a directory under is no file a
- * reader has: its hold ends, without a word. */
+ * reader has: its hold ends there, without a word. */
 static void held_file_name_listed_as_a_directory_is_not_said_gone(void **state)
 {
 	struct fixture *f = *state;
