@@ -645,7 +645,7 @@ static bool whole_listing(int fd)
 
 /* After a rescan's listing of frame F (at DIR): each name F's directory
  * held that is not there now vanished in the gap, and a reader is told
-  * (a synthetic DELETE); a name that is a directory now is the tree's. (A
+ * (a synthetic DELETE); a name that is a directory now is the tree's. (A
  * name the listing found a directory under is held no longer: list_frame()
  * ended its hold.) */
 static int diff_gone(struct crawl *c, struct frame *f, const char *dir, size_t dir_len)
