@@ -1291,6 +1291,15 @@ static struct {
 	unsigned long n;
 } filler;
 
+/* The racer's FIRST is FIRST, which fills F's queue (of MAX) from F's
+ * directory (filler). */
+static void arm_filler(struct fixture *f, unsigned long max, void (*first)(void))
+{
+	snprintf(filler.dir, sizeof(filler.dir), "%s", f->dir);
+	filler.n = max + 1;
+	racer.first = first;
+}
+
 /* The racer's FIRST: the queue overflows again, before the rename. */
 static void overflow_again(void)
 {
@@ -1317,9 +1326,7 @@ static void reported_by_a_rescan_and_gone_before_its_watch_is_said_gone(void **s
 	fill(f->dir, max + 1, true);
 	arm_racer_at_root(f, "d", "OUT/d");
 	racer.on = "d";
-	snprintf(filler.dir, sizeof(filler.dir), "%s", f->dir);
-	filler.n = max + 1;
-	racer.first = overflow_again;
+	arm_filler(f, max, overflow_again);
 	const struct vigil_event *ev;
 	int r;
 	size_t root = strlen(f->dir), overflows = 0;
@@ -1785,9 +1792,7 @@ static void known_found_elsewhere_by_the_walk_its_name_is_not_held(void **state)
 	fill(f->dir, max + 1, true);
 	arm_racer_at_root(f, "n2", "n3");
 	racer.on = a; /* the walk opens it before n2 */
-	snprintf(filler.dir, sizeof(filler.dir), "%s", f->dir);
-	filler.n = max + 1;
-	racer.first = overflow_again;
+	arm_filler(f, max, overflow_again);
 	racer.then_on = "n2";
 	at(f, "f9", racer.then_from, sizeof(racer.then_from));
 	at(f, "n2", racer.then_to, sizeof(racer.then_to));
@@ -1977,9 +1982,7 @@ static void found_elsewhere_its_listed_path_is_said_gone_before_an_overflow_take
 	make_dir(f, "n");
 	arm_racer_at_root(f, "p/x", "n/x");
 	racer.on = "n";
-	snprintf(filler.dir, sizeof(filler.dir), "%s", f->dir);
-	filler.n = max + 1;
-	racer.first = overflow_and_clear;
+	arm_filler(f, max, overflow_and_clear);
 	assert_int_equal(replay_across(f, &k, "g"), 1);
 	assert_int_equal(disarm_racer(), 1);
 	expect_known(&k, "n/x");
@@ -2068,9 +2071,7 @@ static void reported_by_a_rescan_relisted_in_place_and_found_elsewhere_is_said_g
 	 * overflow, and x into b in its gap */
 	arm_racer_at_root(f, "x", "b/x");
 	racer.on = "b";
-	snprintf(filler.dir, sizeof(filler.dir), "%s", f->dir);
-	filler.n = max + 1;
-	racer.first = overflow_and_clear;
+	arm_filler(f, max, overflow_and_clear);
 	assert_int_equal(replay_across(f, &k, "g"), 1);
 	assert_int_equal(disarm_racer(), 1);
 	expect_known(&k, "b/x");
@@ -2160,9 +2161,7 @@ static void relisted_reported_and_gone_before_its_walk_is_said_gone(void **state
 	racer.on = "d";
 	at(f, "s/d", racer.from[0], sizeof(racer.from[0]));
 	at(f, "e", racer.to, sizeof(racer.to));
-	snprintf(filler.dir, sizeof(filler.dir), "%s", f->dir);
-	filler.n = max + 1;
-	racer.first = overflow_and_clear;
+	arm_filler(f, max, overflow_and_clear);
 	assert_int_equal(replay_across(f, &k, "g"), 1);
 	assert_int_equal(disarm_racer(), 1);
 	expect_known(&k, "e");
@@ -2295,10 +2294,9 @@ static void listed_whole_where_a_rename_carried_another_is_cleared_first(void **
  * name): it lost the directory the listing had just reported. The walk
  * found it back, and reported x, and the second re-scan found n3 where
  * the tree has it, and said nothing: a reader had n3/x without n3
- * (tests/cli/churn.bats's
- * queue case with three slow writers, a queue of 64 emulated, seed 50044:
- * './n3' missing, a directory reported, then two DELETEs of file names
- * held there). A name the listing found a directory under is no file a
+ * (tests/cli/churn.bats's queue case with three slow writers, a queue of
+ * 64 emulated, seed 50044: './n3' missing, a directory reported, then two
+ * DELETEs of file names held there). A name the listing found a directory under is no file a
  * reader has: its hold ends there, without a word. */
 static void held_file_name_listed_as_a_directory_is_not_said_gone(void **state)
 {
@@ -2320,9 +2318,7 @@ static void held_file_name_listed_as_a_directory_is_not_said_gone(void **state)
 	racer.then_on = "n3"; /* back as the walk opens it */
 	racer.on = "*";
 	racer.dents = true;
-	snprintf(filler.dir, sizeof(filler.dir), "%s", f->dir);
-	filler.n = max + 1;
-	racer.first = overflow_and_clear;
+	arm_filler(f, max, overflow_and_clear);
 	assert_int_equal(replay_across(f, &k, "g"), 2);
 	assert_int_equal(disarm_racer(), 1);
 	expect_known(&k, "n3");
